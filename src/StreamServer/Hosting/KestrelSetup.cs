@@ -1,0 +1,33 @@
+using System.Net;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace StreamServer.Hosting;
+
+/// <summary>
+/// Listeners: cleartext HTTP/1.1 (+ h2c prior knowledge) on HttpPort, TLS with ALPN h2 + http/1.1 on
+/// HttpsPort. Explicit --urls / ASPNETCORE_URLS are honoured instead when given.
+/// </summary>
+internal static class KestrelSetup
+{
+    public static void Configure(WebApplicationBuilder builder, StreamServerOptions options)
+    {
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            var address = IPAddress.Parse(options.ListenAddress);
+            kestrel.Listen(address, options.HttpPort, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1AndHttp2;
+            });
+            if (options.HttpsPort >= 0)
+            {
+                var certificate = TlsCertificate.LoadOrCreate(options);
+                kestrel.Listen(address, options.HttpsPort, listen =>
+                {
+                    listen.Protocols = HttpProtocols.Http1AndHttp2;
+                    listen.UseHttps(certificate);
+                });
+            }
+        });
+    }
+}

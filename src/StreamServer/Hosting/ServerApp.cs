@@ -1,0 +1,95 @@
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using StreamServer.Health;
+using StreamServer.Metrics;
+
+namespace StreamServer.Hosting;
+
+/// <summary>Builds and runs the Kestrel host: listeners, services, endpoints.</summary>
+public static class ServerApp
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        await using var app = Build(args);
+        await app.RunAsync();
+        return 0;
+    }
+
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        builder.Configuration.AddJsonFile(Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json"), optional: true);
+        builder.Configuration.AddEnvironmentVariables();
+        builder.Configuration.AddCommandLine(args);
+        configure?.Invoke(builder);
+
+        var options = builder.Configuration.GetSection(StreamServerOptions.Section).Get<StreamServerOptions>() ?? new();
+        options.DataDir = Path.GetFullPath(options.DataDir);
+        Directory.CreateDirectory(options.DataDir);
+        builder.Services.AddSingleton(Options.Create(options));
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton<PrometheusExporter>();
+        builder.Services.AddSingleton<HealthRegistry>();
+
+        KestrelSetup.Configure(builder, options);
+
+        var app = builder.Build();
+        var exporter = app.Services.GetRequiredService<PrometheusExporter>();
+        var health = app.Services.GetRequiredService<HealthRegistry>();
+        health.Register("http", static () => new SubsystemHealth(HealthState.Ok));
+
+        app.MapGet("/metrics", (HttpContext ctx) =>
+        {
+            ctx.Response.Headers.CacheControl = "no-store";
+            return Results.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8");
+        });
+        app.MapGet("/healthz", (HttpContext ctx) =>
+        {
+            var (overall, subsystems) = health.Check();
+            ctx.Response.StatusCode = overall == HealthState.Failed ? 503 : 200;
+            ctx.Response.Headers.CacheControl = "no-store";
+            return ctx.Response.WriteAsync(HealthJson(overall, subsystems));
+        });
+
+        return app;
+    }
+
+    private static string HealthJson(HealthState overall, Dictionary<string, SubsystemHealth> subsystems)
+    {
+        using var stream = new MemoryStream();
+        using (var json = new Utf8JsonWriter(stream))
+        {
+            json.WriteStartObject();
+            json.WriteString("status", overall.ToString().ToLowerInvariant());
+            json.WriteStartObject("subsystems");
+            foreach (var (name, h) in subsystems)
+            {
+                json.WriteStartObject(name);
+                json.WriteString("status", h.State.ToString().ToLowerInvariant());
+                if (h.Reason is not null)
+                {
+                    json.WriteString("reason", h.Reason);
+                }
+
+                if (h.Details is not null)
+                {
+                    json.WritePropertyName("details");
+                    JsonSerializer.Serialize(json, h.Details, h.Details.GetType(), JsonOptions);
+                }
+
+                json.WriteEndObject();
+            }
+
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    private static readonly JsonSerializerOptions JsonOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+}

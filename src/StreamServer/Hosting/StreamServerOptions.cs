@@ -1,0 +1,52 @@
+namespace StreamServer.Hosting;
+
+/// <summary>
+/// Every setting, bound from the "StreamServer" section (appsettings.json, StreamServer__* env vars,
+/// command line). The README's configuration table lists them; keep the two in step.
+/// </summary>
+public sealed class StreamServerOptions
+{
+    public const string Section = "StreamServer";
+
+    /// <summary>Library root: vod/, jobs/, uploads/, tls/ live below it.</summary>
+    public string DataDir { get; set; } = "data";
+
+    /// <summary>Address the listeners bind to.</summary>
+    public string ListenAddress { get; set; } = "0.0.0.0";
+
+    /// <summary>Cleartext HTTP/1.1 + h2c (prior knowledge). 0 picks a free port.</summary>
+    public int HttpPort { get; set; } = 8080;
+
+    /// <summary>TLS with ALPN h2 + http/1.1. 0 picks a free port; -1 disables TLS.</summary>
+    public int HttpsPort { get; set; } = 8443;
+
+    /// <summary>PFX certificate; empty = self-signed certificate generated into DataDir/tls at first start.</summary>
+    public string CertificatePath { get; set; } = "";
+
+    public string CertificatePassword { get; set; } = "";
+
+    /// <summary>Bearer token for /api; empty = generated into DataDir/admin-token at first start and printed.</summary>
+    public string AdminToken { get; set; } = "";
+
+    /// <summary>Folders a POST /api/vod "source" path may come from (besides DataDir/uploads).</summary>
+    public string[] ImportRoots { get; set; } = [];
+
+    public long MaxUploadBytes { get; set; } = 4L * 1024 * 1024 * 1024;
+
+    /// <summary>Packaging jobs running at once; the rest wait in the queue.</summary>
+    public int JobConcurrency { get; set; } = 1;
+
+    /// <summary>Generate and package the synthetic sample when the library is empty.</summary>
+    public bool GenerateSample { get; set; } = true;
+
+    public int SampleSeconds { get; set; } = 24;
+
+    public PackagingDefaults Packaging { get; set; } = new();
+}
+
+public sealed class PackagingDefaults
+{
+    public int[] Ladder { get; set; } = [720, 480, 360];
+    public string Preset { get; set; } = "veryfast";
+    public double SegmentSeconds { get; set; } = 4;
+}

@@ -1,0 +1,306 @@
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Text;
+
+namespace StreamServer.Metrics;
+
+/// <summary>
+/// Collects every System.Diagnostics.Metrics instrument of the StreamServer meters (and the runtime's
+/// "System.Runtime" meter) and renders them as Prometheus text exposition format 0.0.4.
+/// Instruments of our meters are named with their final Prometheus family name
+/// (e.g. <c>streamserver_http_requests_total</c>); runtime instruments are mapped to
+/// <c>streamserver_dotnet_*</c>. Sources that already aggregate (eBPF maps) plug in through
+/// <see cref="IPrometheusCollector"/>.
+/// </summary>
+public sealed class PrometheusExporter : IDisposable
+{
+    public const string MeterPrefix = "StreamServer";
+    private const string RuntimeMeter = "System.Runtime";
+
+    private readonly MeterListener _listener = new();
+    private readonly List<InstrumentState> _instruments = [];
+    private readonly List<IPrometheusCollector> _collectors = [];
+    private readonly Lock _gate = new();
+
+    public PrometheusExporter()
+    {
+        _listener.InstrumentPublished = (instrument, listener) =>
+        {
+            var meter = instrument.Meter.Name;
+            if (!meter.StartsWith(MeterPrefix, StringComparison.Ordinal) && meter != RuntimeMeter)
+            {
+                return;
+            }
+
+            var state = InstrumentState.Create(instrument, meter == RuntimeMeter);
+            if (state is null)
+            {
+                return;
+            }
+
+            lock (_gate)
+            {
+                _instruments.Add(state);
+            }
+
+            listener.EnableMeasurementEvents(instrument, state);
+        };
+        _listener.SetMeasurementEventCallback<long>(static (_, v, tags, s) => ((InstrumentState)s!).Record(v, tags));
+        _listener.SetMeasurementEventCallback<int>(static (_, v, tags, s) => ((InstrumentState)s!).Record(v, tags));
+        _listener.SetMeasurementEventCallback<double>(static (_, v, tags, s) => ((InstrumentState)s!).Record(v, tags));
+        _listener.SetMeasurementEventCallback<float>(static (_, v, tags, s) => ((InstrumentState)s!).Record(v, tags));
+        _listener.Start();
+    }
+
+    public void AddCollector(IPrometheusCollector collector)
+    {
+        lock (_gate)
+        {
+            _collectors.Add(collector);
+        }
+    }
+
+    /// <summary>Renders the current values of every instrument and collector.</summary>
+    public string Scrape()
+    {
+        _listener.RecordObservableInstruments();
+        var sb = new StringBuilder(16 * 1024);
+        var writer = new PrometheusTextWriter(sb);
+        InstrumentState[] instruments;
+        IPrometheusCollector[] collectors;
+        lock (_gate)
+        {
+            instruments = [.. _instruments];
+            collectors = [.. _collectors];
+        }
+
+        // Several instruments may share a family name (e.g. the same metric from two meters); emit the
+        // HELP/TYPE header once per family.
+        Array.Sort(instruments, static (a, b) => string.CompareOrdinal(a.FamilyName, b.FamilyName));
+        string? last = null;
+        foreach (var instrument in instruments)
+        {
+            instrument.Write(writer, writeHeader: instrument.FamilyName != last);
+            last = instrument.FamilyName;
+        }
+
+        foreach (var collector in collectors)
+        {
+            collector.Collect(writer);
+        }
+
+        return sb.ToString();
+    }
+
+    public void Dispose() => _listener.Dispose();
+
+    private sealed class InstrumentState
+    {
+        private static readonly double[] DefaultBuckets =
+            [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+        private readonly Lock _gate = new();
+        private readonly List<Series> _series = [];
+        private readonly double[]? _buckets;
+
+        private InstrumentState(string familyName, string help, PrometheusType type, bool cumulative, double[]? buckets)
+        {
+            FamilyName = familyName;
+            Help = help;
+            Type = type;
+            Cumulative = cumulative;
+            _buckets = buckets;
+        }
+
+        public string FamilyName { get; }
+        public string Help { get; }
+        public PrometheusType Type { get; }
+
+        /// <summary>Observable counters and gauges report the current total: store, don't add.</summary>
+        public bool Cumulative { get; }
+
+        public static InstrumentState? Create(Instrument instrument, bool runtime)
+        {
+            var genericType = instrument.GetType().IsGenericType ? instrument.GetType().GetGenericTypeDefinition() : null;
+            PrometheusType type;
+            bool cumulative;
+            if (genericType == typeof(Counter<>)) { type = PrometheusType.Counter; cumulative = false; }
+            else if (genericType == typeof(ObservableCounter<>)) { type = PrometheusType.Counter; cumulative = true; }
+            else if (genericType == typeof(UpDownCounter<>)) { type = PrometheusType.Gauge; cumulative = false; }
+            else if (genericType == typeof(ObservableUpDownCounter<>) || genericType == typeof(ObservableGauge<>)) { type = PrometheusType.Gauge; cumulative = true; }
+            else if (genericType == typeof(Gauge<>)) { type = PrometheusType.Gauge; cumulative = true; }
+            else if (genericType == typeof(Histogram<>)) { type = PrometheusType.Histogram; cumulative = false; }
+            else { return null; }
+
+            var name = runtime ? RuntimeName(instrument, type) : instrument.Name;
+            double[]? buckets = null;
+            if (type == PrometheusType.Histogram)
+            {
+                buckets = instrument switch
+                {
+                    Histogram<double> { Advice.HistogramBucketBoundaries: { } b } => [.. b],
+                    Histogram<long> { Advice.HistogramBucketBoundaries: { } b } => ToDoubles(b),
+                    _ => DefaultBuckets,
+                };
+            }
+
+            var help = string.IsNullOrEmpty(instrument.Description) ? name : instrument.Description;
+            return new InstrumentState(name, help, type, cumulative, buckets);
+        }
+
+        private static double[] ToDoubles(IReadOnlyList<long> values)
+        {
+            var result = new double[values.Count];
+            for (var i = 0; i < result.Length; i++)
+            {
+                result[i] = values[i];
+            }
+
+            return result;
+        }
+
+        private static string RuntimeName(Instrument instrument, PrometheusType type)
+        {
+            var sb = new StringBuilder("streamserver_");
+            foreach (var c in instrument.Name)
+            {
+                sb.Append(char.IsAsciiLetterOrDigit(c) ? char.ToLowerInvariant(c) : '_');
+            }
+
+            var unit = instrument.Unit switch
+            {
+                "By" => "_bytes",
+                "s" => "_seconds",
+                _ => "",
+            };
+            if (unit.Length > 0 && !sb.ToString().EndsWith(unit, StringComparison.Ordinal))
+            {
+                sb.Append(unit);
+            }
+
+            if (type == PrometheusType.Counter)
+            {
+                sb.Append("_total");
+            }
+
+            return sb.ToString();
+        }
+
+        public void Record(double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            lock (_gate)
+            {
+                var series = Find(tags);
+                if (Type == PrometheusType.Histogram)
+                {
+                    series.Observe(value, _buckets!);
+                }
+                else if (Cumulative)
+                {
+                    series.Value = value;
+                }
+                else
+                {
+                    series.Value += value;
+                }
+            }
+        }
+
+        // Linear scan: series per instrument are few (labels are small enums), and this keeps the
+        // recording path free of allocations once a series exists.
+        private Series Find(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            foreach (var s in _series)
+            {
+                if (s.Matches(tags))
+                {
+                    return s;
+                }
+            }
+
+            var created = new Series(tags, _buckets?.Length ?? 0);
+            _series.Add(created);
+            return created;
+        }
+
+        public void Write(PrometheusTextWriter writer, bool writeHeader)
+        {
+            if (writeHeader)
+            {
+                writer.Header(FamilyName, Help, Type);
+            }
+
+            lock (_gate)
+            {
+                foreach (var s in _series)
+                {
+                    if (Type == PrometheusType.Histogram)
+                    {
+                        writer.Histogram(FamilyName, s.Labels, _buckets!, s.BucketCounts!, s.Sum, s.Count);
+                    }
+                    else
+                    {
+                        writer.Sample(FamilyName, s.Labels, s.Value);
+                    }
+                }
+            }
+        }
+    }
+
+    private sealed class Series
+    {
+        public Series(ReadOnlySpan<KeyValuePair<string, object?>> tags, int buckets)
+        {
+            var labels = new KeyValuePair<string, string>[tags.Length];
+            for (var i = 0; i < tags.Length; i++)
+            {
+                labels[i] = new(tags[i].Key, Convert.ToString(tags[i].Value, CultureInfo.InvariantCulture) ?? "");
+            }
+
+            Array.Sort(labels, static (a, b) => string.CompareOrdinal(a.Key, b.Key));
+            Labels = labels;
+            Raw = tags.ToArray();
+            BucketCounts = buckets > 0 ? new long[buckets] : null;
+        }
+
+        public KeyValuePair<string, string>[] Labels { get; }
+        private KeyValuePair<string, object?>[] Raw { get; }
+        public double Value { get; set; }
+        public long[]? BucketCounts { get; }
+        public double Sum { get; private set; }
+        public long Count { get; private set; }
+
+        public bool Matches(ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            if (tags.Length != Raw.Length)
+            {
+                return false;
+            }
+
+            for (var i = 0; i < tags.Length; i++)
+            {
+                if (!string.Equals(tags[i].Key, Raw[i].Key, StringComparison.Ordinal) || !Equals(tags[i].Value, Raw[i].Value))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        public void Observe(double value, double[] bounds)
+        {
+            for (var i = 0; i < bounds.Length; i++)
+            {
+                if (value <= bounds[i])
+                {
+                    BucketCounts![i]++;
+                    break;
+                }
+            }
+
+            Sum += value;
+            Count++;
+        }
+    }
+}
