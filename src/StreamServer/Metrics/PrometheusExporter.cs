@@ -182,6 +182,12 @@ public sealed class PrometheusExporter : IDisposable
             {
                 sb.Append("_total");
             }
+            else if (sb.ToString().EndsWith("_count", StringComparison.Ordinal))
+            {
+                // promtool reserves _count for histograms and summaries.
+                sb.Length -= "_count".Length;
+                sb.Append("_num");
+            }
 
             return sb.ToString();
         }
@@ -254,13 +260,33 @@ public sealed class PrometheusExporter : IDisposable
             var labels = new KeyValuePair<string, string>[tags.Length];
             for (var i = 0; i < tags.Length; i++)
             {
-                labels[i] = new(tags[i].Key, Convert.ToString(tags[i].Value, CultureInfo.InvariantCulture) ?? "");
+                labels[i] = new(LabelName(tags[i].Key), Convert.ToString(tags[i].Value, CultureInfo.InvariantCulture) ?? "");
             }
 
             Array.Sort(labels, static (a, b) => string.CompareOrdinal(a.Key, b.Key));
             Labels = labels;
             Raw = tags.ToArray();
             BucketCounts = buckets > 0 ? new long[buckets] : null;
+        }
+
+        // Runtime instruments use OpenTelemetry names ("gc.heap.generation"); Prometheus labels allow [a-zA-Z0-9_].
+        private static string LabelName(string key)
+        {
+            foreach (var c in key)
+            {
+                if (!char.IsAsciiLetterOrDigit(c) && c != '_')
+                {
+                    return string.Create(key.Length, key, static (span, k) =>
+                    {
+                        for (var i = 0; i < k.Length; i++)
+                        {
+                            span[i] = char.IsAsciiLetterOrDigit(k[i]) ? k[i] : '_';
+                        }
+                    });
+                }
+            }
+
+            return key;
         }
 
         public KeyValuePair<string, string>[] Labels { get; }
