@@ -16,6 +16,8 @@ internal struct BlockFreeStack
     [FieldOffset(64)]
     private long _head;
 
+    public readonly bool IsEmpty => (uint)Volatile.Read(ref Unsafe.AsRef(in _head)) == 0;
+
     public bool TryPop(int[] next, out int index)
     {
         while (true)

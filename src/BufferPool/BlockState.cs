@@ -19,4 +19,5 @@ internal struct BlockState
     public int PoisonedLength; // bytes filled with poison at the last return (debug checks)
     public int ClassIndex;
     public int BlockSize;
+    public bool InThreadCache; // free, parked in its last user's ThreadBlockCache
 }

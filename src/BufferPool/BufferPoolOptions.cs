@@ -28,6 +28,12 @@ public sealed class BufferPoolOptions
 #endif
 
     /// <summary>
+    /// Keep one returned block per size class on the returning thread for its next rent (no atomics on that
+    /// path). Costs at most one parked block per class per thread; parked blocks come back under pressure.
+    /// </summary>
+    public bool ThreadCache { get; set; } = true;
+
+    /// <summary>
     /// A rent may take a block from a larger class when its own class is empty, but only if that block is at
     /// most this many times the best-fitting block (so a 4 KiB request cannot eat a 1080p frame slot).
     /// </summary>

@@ -26,6 +26,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     // lease's release can never decrement a newer lease's count (checked in the same CAS).
     private readonly long[] _states;
     private readonly int[] _next;
+    private readonly int[] _classSizes;
     private readonly bool _debugChecks;
     private readonly int _maxFallbackFactor;
     private readonly int _largestBlock;
@@ -37,8 +38,13 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     private long _exhausted;
     private long _timeouts;
     private long _evictions;
+    private readonly bool _useThreadCache;
     private volatile bool _disposed;
     private int _released;
+    private long _flushEpoch;
+
+    [ThreadStatic]
+    private static ThreadBlockCache? t_cache;
 
     public const byte PoisonByte = 0xDD;
 
@@ -53,6 +59,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
         }
 
         _debugChecks = options.DebugChecks;
+        _useThreadCache = options.ThreadCache;
         _maxFallbackFactor = options.MaxFallbackFactor;
 
         var classes = new SizeClass[options.SizeClasses.Count];
@@ -125,6 +132,12 @@ public sealed unsafe class MemfdBufferPool : IDisposable
         }
 
         _largestBlock = _slabs[^1].BlockSize;
+        _classSizes = new int[_slabs.Length];
+        for (var i = 0; i < _slabs.Length; i++)
+        {
+            _classSizes[i] = _slabs[i].BlockSize;
+        }
+
         _metrics = new BufferPoolMetrics(this);
     }
 
@@ -144,6 +157,19 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var best = ClassFor(length);
+        var cache = t_cache;
+        if (cache is not null && cache.Pool == this && cache.Epoch == Volatile.Read(ref _flushEpoch))
+        {
+            var cached = cache.Slots[best];
+            if (cached >= 0)
+            {
+                cache.Slots[best] = -1;
+                _blocks[cached].InThreadCache = false;
+                lease = Activate(cached, length);
+                return true;
+            }
+        }
+
         if (_slabs[best].Free.TryPop(_next, out var block))
         {
             lease = Activate(block, length);
@@ -312,7 +338,12 @@ public sealed unsafe class MemfdBufferPool : IDisposable
                     throw new BufferLeaseMisuseException($"block {b} is free-listed but has {refs} references");
                 }
 
-                if (seen[b] == 0 && refs == 0)
+                if (seen[b] != 0 && _blocks[b].InThreadCache)
+                {
+                    throw new BufferLeaseMisuseException($"block {b} is both on the free list and in a thread cache");
+                }
+
+                if (seen[b] == 0 && refs == 0 && !_blocks[b].InThreadCache)
                 {
                     throw new BufferLeaseMisuseException($"block {b} has no references but is not on the free list (leaked)");
                 }
@@ -470,6 +501,11 @@ public sealed unsafe class MemfdBufferPool : IDisposable
         // Same generation, zero references: a stale lease still fails its generation check once re-rented,
         // and fails the zero-count check before that.
         Volatile.Write(ref state, (long)generation << 32);
+        if (_useThreadCache && Volatile.Read(ref _waiters) == 0 && TryCacheOnThread(block, ref s))
+        {
+            return;
+        }
+
         _slabs[s.ClassIndex].Free.Push(_next, block);
 
         if (Volatile.Read(ref _waiters) != 0)
@@ -519,9 +555,16 @@ public sealed unsafe class MemfdBufferPool : IDisposable
                 }
             }
 
-            if (attempt == 0 && !Reclaim(_slabs[best].BlockSize, limit))
+            if (attempt == 0)
             {
-                break;
+                // Pressure: ask every thread to give back its cached blocks (at its next pool call), give back
+                // ours now, and let caches evict unleased entries; then try once more.
+                Interlocked.Increment(ref _flushEpoch);
+                var flushed = FlushOwnThreadCache();
+                if (!Reclaim(_slabs[best].BlockSize, limit) && !flushed)
+                {
+                    break;
+                }
             }
         }
 
@@ -541,6 +584,77 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryCacheOnThread(int block, ref BlockState s)
+    {
+        var cache = t_cache;
+        var epoch = Volatile.Read(ref _flushEpoch);
+        if (cache is null || cache.Pool != this || cache.Epoch != epoch)
+        {
+            if (_disposed)
+            {
+                return false;
+            }
+
+            cache = AttachThreadCache(cache, epoch);
+        }
+
+        // Park only while the class has other free blocks: the last free block of a class always goes
+        // back to the shared stack, where any thread can get it.
+        ref var slot = ref cache.Slots[s.ClassIndex];
+        if (slot >= 0 || _slabs[s.ClassIndex].Free.IsEmpty)
+        {
+            return false;
+        }
+
+        s.InThreadCache = true;
+        slot = block;
+        return true;
+    }
+
+    private ThreadBlockCache AttachThreadCache(ThreadBlockCache? current, long epoch)
+    {
+        if (current is not null)
+        {
+            current.Pool.FlushThreadCache(current);
+            if (current.Pool == this)
+            {
+                current.Epoch = epoch;
+                return current;
+            }
+        }
+
+        var created = new ThreadBlockCache(this, _slabs.Length, epoch);
+        t_cache = created;
+        return created;
+    }
+
+    private bool FlushOwnThreadCache()
+    {
+        var cache = t_cache;
+        return cache is not null && cache.Pool == this && FlushThreadCache(cache);
+    }
+
+    /// <summary>Moves a thread's cached blocks to the shared free stacks (owner thread, or finalizer of a dead thread).</summary>
+    internal bool FlushThreadCache(ThreadBlockCache cache)
+    {
+        var any = false;
+        var slots = cache.Slots;
+        for (var c = 0; c < slots.Length; c++)
+        {
+            var block = slots[c];
+            if (block >= 0)
+            {
+                slots[c] = -1;
+                _blocks[block].InThreadCache = false;
+                _slabs[c].Free.Push(_next, block);
+                any = true;
+            }
+        }
+
+        return any;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int ClassFor(int length)
     {
         if ((uint)(length - 1) >= (uint)_largestBlock)
@@ -548,9 +662,9 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             ThrowBadLength(length);
         }
 
-        var slabs = _slabs;
+        var sizes = _classSizes;
         var c = 0;
-        while (slabs[c].BlockSize < length)
+        while (sizes[c] < length)
         {
             c++;
         }
