@@ -158,8 +158,15 @@ public sealed unsafe class MemfdBufferPool : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         var best = ClassFor(length);
         var cache = t_cache;
-        if (cache is not null && cache.Pool == this && cache.Epoch == Volatile.Read(ref _flushEpoch))
+        if (cache is not null && cache.Pool == this)
         {
+            var epoch = Volatile.Read(ref _flushEpoch);
+            if (cache.Epoch != epoch)
+            {
+                FlushThreadCache(cache);
+                cache.Epoch = epoch;
+            }
+
             var cached = cache.Slots[best];
             if (cached >= 0)
             {
