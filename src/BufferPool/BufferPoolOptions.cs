@@ -5,7 +5,8 @@ public sealed class BufferPoolOptions
 {
     public const long DefaultCapacityBytes = 256L * 1024 * 1024;
 
-    /// <summary>Total bytes of the memfd. Each size class gets its share rounded down to whole blocks.</summary>
+    /// <summary>Total bytes of the memfd. Each size class gets its share in whole blocks; the rounding remainder
+    /// becomes extra blocks of the largest classes that fit, so the pool is this size to within a page.</summary>
     public long CapacityBytes { get; set; } = DefaultCapacityBytes;
 
     /// <summary>Name of the memfd (visible as <c>/memfd:NAME</c> in /proc/PID/fd).</summary>

@@ -85,6 +85,22 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             }
 
             total += (long)counts[i] * classes[i].BlockSize;
+        }
+
+        // Shares round down to whole blocks; hand the remainder out as extra blocks, largest class first that
+        // still fits, so the memfd is the configured size to within one page.
+        for (var i = classes.Length - 1; i >= 0; i--)
+        {
+            var extra = (options.CapacityBytes - total) / classes[i].BlockSize;
+            if (extra > 0 && (long)(counts[i] + extra) * classes[i].BlockSize <= int.MaxValue)
+            {
+                counts[i] += (int)extra;
+                total += extra * classes[i].BlockSize;
+            }
+        }
+
+        for (var i = 0; i < classes.Length; i++)
+        {
             blockTotal += counts[i];
         }
 

@@ -34,6 +34,7 @@ public static class ServerApp
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<PrometheusExporter>();
         builder.Services.AddSingleton<HealthRegistry>();
+        BufferPoolSetup.AddBufferPool(builder.Services, options);
 
         KestrelSetup.Configure(builder, options);
 
@@ -41,6 +42,7 @@ public static class ServerApp
         var exporter = app.Services.GetRequiredService<PrometheusExporter>();
         var health = app.Services.GetRequiredService<HealthRegistry>();
         health.Register("http", static () => new SubsystemHealth(HealthState.Ok));
+        BufferPoolSetup.UseBufferPool(app);
 
         app.MapGet("/metrics", (HttpContext ctx) =>
         {

@@ -42,6 +42,9 @@ public sealed class StreamServerOptions
     public int SampleSeconds { get; set; } = 24;
 
     public PackagingDefaults Packaging { get; set; } = new();
+
+    /// <summary>Capacity of the memfd-backed buffer pool (frames, segments); fixed for the process lifetime.</summary>
+    public int BufferPoolMegabytes { get; set; } = 256;
 }
 
 public sealed class PackagingDefaults
