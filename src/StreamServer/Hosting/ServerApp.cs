@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using StreamServer.Admin;
 using StreamServer.Health;
 using StreamServer.Metrics;
 
@@ -34,6 +35,9 @@ public static class ServerApp
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<PrometheusExporter>();
         builder.Services.AddSingleton<HealthRegistry>();
+        builder.Services.AddAdminApi();
+        builder.Services.AddSingleton<IVodPackager, FfmpegVodPackager>();
+        builder.Services.AddHostedService<SampleBootstrap>();
 
         KestrelSetup.Configure(builder, options);
 
@@ -55,6 +59,8 @@ public static class ServerApp
             return ctx.Response.WriteAsync(HealthJson(overall, subsystems));
         });
 
+        app.MapAdminApi();
+        StartupBanner.Register(app);
         return app;
     }
 
