@@ -376,7 +376,12 @@ public static class Packager
         {
             var seconds = packet.Pts / (double)aac!.SampleRate;
             var starts = false;
-            if (seconds >= nextAudioBoundary)
+            if (nextAudioBoundary == 0)
+            {
+                // The first packet opens segment 1 whatever its timestamp (AAC priming makes it negative).
+                nextAudioBoundary = options.SegmentSeconds;
+            }
+            else if (seconds >= nextAudioBoundary)
             {
                 starts = true;
                 while (nextAudioBoundary <= seconds)
