@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Options;
 using StreamServer.Health;
 using StreamServer.Metrics;
+using StreamServer.Vod;
 
 namespace StreamServer.Hosting;
 
@@ -34,10 +35,12 @@ public static class ServerApp
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<PrometheusExporter>();
         builder.Services.AddSingleton<HealthRegistry>();
+        builder.Services.AddVodServing();
 
         KestrelSetup.Configure(builder, options);
 
         var app = builder.Build();
+        app.UseVodServing();
         var exporter = app.Services.GetRequiredService<PrometheusExporter>();
         var health = app.Services.GetRequiredService<HealthRegistry>();
         health.Register("http", static () => new SubsystemHealth(HealthState.Ok));
