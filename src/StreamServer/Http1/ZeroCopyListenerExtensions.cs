@@ -10,6 +10,9 @@ internal static class ZeroCopyListenerExtensions
     /// <summary>Kestrel's own limits from the same named settings the zero-copy parser uses.</summary>
     public static void ApplyServingLimits(this KestrelServerOptions kestrel, HttpServingOptions o)
     {
+        // RFC 9112 2.2 lets a server accept a bare LF; we do not (request smuggling lives in such
+        // leniencies), and neither path may differ: the zero-copy parser hands bare LF to Kestrel.
+        AppContext.SetSwitch("Microsoft.AspNetCore.Server.Kestrel.DisableHttp1LineFeedTerminators", true);
         var limits = kestrel.Limits;
         limits.MaxRequestLineSize = o.MaxRequestLineBytes;
         limits.MaxRequestHeadersTotalSize = o.MaxRequestHeadersBytes;

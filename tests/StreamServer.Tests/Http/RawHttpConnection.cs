@@ -82,6 +82,10 @@ public sealed class RawHttpConnection : IAsyncDisposable
         {
             length = 0;
         }
+        else if (response.Header("Transfer-Encoding") is { } te && te.Contains("chunked", StringComparison.OrdinalIgnoreCase))
+        {
+            return new RawHttpResponse { Version = response.Version, Status = status, Headers = headers, Body = await ReadChunkedAsync(cts.Token) };
+        }
 
         var body = new byte[length];
         var got = 0;
@@ -99,6 +103,51 @@ public sealed class RawHttpConnection : IAsyncDisposable
         }
 
         return new RawHttpResponse { Version = response.Version, Status = status, Headers = headers, Body = body };
+    }
+
+    private async Task<byte[]> ReadChunkedAsync(CancellationToken ct)
+    {
+        var body = new MemoryStream();
+        while (true)
+        {
+            var line = await ReadLineAsync(ct);
+            var size = Convert.ToInt32(line.Split(';')[0].Trim(), 16);
+            if (size == 0)
+            {
+                while ((await ReadLineAsync(ct)).Length > 0)
+                {
+                }
+
+                return body.ToArray();
+            }
+
+            while (_end - _start < size + 2)
+            {
+                if (!await FillAsync(ct))
+                {
+                    throw new EndOfStreamException("chunked body cut");
+                }
+            }
+
+            body.Write(_buffer, _start, size);
+            _start += size + 2;
+        }
+    }
+
+    private async Task<string> ReadLineAsync(CancellationToken ct)
+    {
+        int i;
+        while ((i = _buffer.AsSpan(_start, _end - _start).IndexOf("\r\n"u8)) < 0)
+        {
+            if (!await FillAsync(ct))
+            {
+                throw new EndOfStreamException("line cut");
+            }
+        }
+
+        var line = Encoding.Latin1.GetString(_buffer, _start, i);
+        _start += i + 2;
+        return line;
     }
 
     /// <summary>True when the server closed the connection (EOF) within the timeout.</summary>
