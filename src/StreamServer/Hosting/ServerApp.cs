@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using StreamServer.Admin;
 using StreamServer.Health;
 using StreamServer.Metrics;
+using StreamServer.Vod;
 
 namespace StreamServer.Hosting;
 
@@ -38,10 +39,12 @@ public static class ServerApp
         builder.Services.AddAdminApi();
         builder.Services.AddSingleton<IVodPackager, FfmpegVodPackager>();
         builder.Services.AddHostedService<SampleBootstrap>();
+        builder.Services.AddVodServing();
 
         KestrelSetup.Configure(builder, options);
 
         var app = builder.Build();
+        app.UseVodServing();
         var exporter = app.Services.GetRequiredService<PrometheusExporter>();
         var health = app.Services.GetRequiredService<HealthRegistry>();
         health.Register("http", static () => new SubsystemHealth(HealthState.Ok));

@@ -45,6 +45,9 @@ public sealed class StreamServerOptions
     public int SampleSeconds { get; set; } = 24;
 
     public PackagingDefaults Packaging { get; set; } = new();
+
+    /// <summary>HTTP limits, timeouts and the file cache of the serving paths.</summary>
+    public HttpServingOptions Serving { get; set; } = new();
 }
 
 public sealed class PackagingDefaults
