@@ -274,6 +274,50 @@ public sealed unsafe class MemfdBufferPool : IDisposable
         throw new BufferPoolExhaustedException(length, $"waited {timeout.TotalMilliseconds:0} ms; {Describe(length)}");
     }
 
+    /// <summary>
+    /// The lease currently holding the block that starts at <paramref name="address"/> (a pointer obtained from
+    /// <see cref="BufferLease.DangerousGetPointer"/> and handed through native code, e.g. FFmpeg's
+    /// av_buffer_create opaque data). False when the address is not a block start of this pool.
+    /// Throws <see cref="BufferLeaseMisuseException"/> when that block is not leased (a double free from C).
+    /// </summary>
+    public bool TryGetLeaseAt(nint address, out BufferLease lease)
+    {
+        lease = default;
+        var offset = (long)((byte*)address - _base);
+        if ((byte*)address < _base || offset >= CapacityBytes)
+        {
+            return false;
+        }
+
+        for (var c = _slabs.Length - 1; c >= 0; c--)
+        {
+            var slab = _slabs[c];
+            if (offset < slab.Offset)
+            {
+                continue;
+            }
+
+            var within = offset - slab.Offset;
+            if (within % slab.BlockSize != 0)
+            {
+                return false;
+            }
+
+            var block = slab.FirstBlock + (int)(within / slab.BlockSize);
+            var state = Volatile.Read(ref _states[block]);
+            var generation = (int)(state >> 32);
+            if ((state & RefCountMask) == 0)
+            {
+                throw Stale(block, generation, state, "lookup by address of");
+            }
+
+            lease = new BufferLease(this, block, generation);
+            return true;
+        }
+
+        return false;
+    }
+
     /// <summary>Registers a cache the pool asks to give back unleased entries before reporting exhaustion.</summary>
     public void AddReclaimer(IBufferReclaimer reclaimer)
     {

@@ -1,11 +1,13 @@
 using StreamServer.BufferPool;
 using StreamServer.Health;
+using StreamServer.Transcode.Media;
 
 namespace StreamServer.Hosting;
 
 /// <summary>
 /// The server's one <see cref="MemfdBufferPool"/>: created at start (so its memfd exists before the first
-/// request), a DI singleton disposed with the host, and a /healthz probe with capacity / free / leased.
+/// request), a DI singleton disposed with the host, the frame memory of packaging jobs
+/// (<see cref="PooledFrameMemory"/>), and a /healthz probe with capacity / free / leased.
 /// </summary>
 public static class BufferPoolSetup
 {
@@ -24,6 +26,10 @@ public static class BufferPoolSetup
             CapacityBytes = options.BufferPoolMegabytes * 1024L * 1024,
             Name = "streamserver-bufferpool",
         }));
+
+        // Decoded and scaled frames of every packaging job live in the pool (one bridge per pool: the native
+        // allocator table it creates lives for the process).
+        services.AddSingleton<IFrameMemory>(sp => new PooledFrameMemory(sp.GetRequiredService<MemfdBufferPool>()));
     }
 
     public static void UseBufferPool(WebApplication app)
