@@ -609,10 +609,10 @@ public sealed unsafe class MemfdBufferPool : IDisposable
         }
 
         s.Length = length;
-        s.Rents++;
+        var rents = s.Rents++;
         // Lease lifetimes are sampled (1 rent in LeaseSampleInterval per block) and only while someone listens:
         // a clock read plus a histogram record per rent would cost more than the rent itself.
-        if ((s.Rents & (LeaseSampleInterval - 1)) == 0 && _leaseSeconds.Enabled)
+        if ((rents & (LeaseSampleInterval - 1)) == 0 && _leaseSeconds.Enabled)
         {
             s.RentTimestamp = Stopwatch.GetTimestamp();
         }
