@@ -11,12 +11,22 @@ while read -r pkg; do
   [[ "$status" == "install ok installed" ]] || need+=("$pkg")
 done < packages.txt
 
+sudo_cmd=()
+[[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
 if ((${#need[@]})); then
   echo "setup: installing ${need[*]}"
-  sudo_cmd=()
-  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# npm fetches the dashboard's front-end packages (uPlot). Debian's nodejs + npm when none is present.
+if ! command -v npm >/dev/null; then
+  echo "setup: installing nodejs npm"
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+if [[ ! -f src/StreamServer/Dashboard/node_modules/uplot/dist/uPlot.iife.min.js ]]; then
+  (cd src/StreamServer/Dashboard && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
 command -v dotnet >/dev/null || { echo "setup: the .NET 10 SDK (dotnet) is not on PATH" >&2; exit 1; }

@@ -63,6 +63,7 @@ public static class ServerApp
         });
 
         app.MapAdminApi();
+        app.UseDashboard();
         StartupBanner.Register(app);
         return app;
     }
