@@ -125,6 +125,8 @@ public static class Packager
         private double nextBoundary;
         private double nextAudioBoundary;
         private long framesDecoded;
+        private long decodeErrors;
+        private string? lastDecodeError;
         private double position;
         private long lastProgressTicks;
         private Stopwatch clock = new();
@@ -229,32 +231,76 @@ public static class Packager
         {
             using var packet = new PacketHandle();
             using var frame = new FrameHandle();
-            while (source.ReadPacket(packet))
+            long packets = 0;
+            while (ReadPacket(packet, packets))
             {
+                packets++;
                 cts.Token.ThrowIfCancellationRequested();
                 var index = packet.StreamIndex;
                 if (video is not null && index == video.Index)
                 {
-                    Decode(videoDecoder!, packet, frame, OnVideoFrame);
+                    DecodeTolerant(videoDecoder!, packet, frame, OnVideoFrame);
                 }
                 else if (audio is not null && index == audio.Index)
                 {
-                    Decode(audioDecoder!, packet, frame, OnAudioFrame);
+                    DecodeTolerant(audioDecoder!, packet, frame, OnAudioFrame);
                 }
             }
 
             if (videoDecoder is not null)
             {
-                Decode(videoDecoder, null, frame, OnVideoFrame);
+                DecodeTolerant(videoDecoder, null, frame, OnVideoFrame);
+                if (framesDecoded == 0)
+                {
+                    throw new TranscodeException($"no decodable video frames in {Path.GetFileName(source.Path)}{LastDecodeError()}");
+                }
             }
 
             if (audioDecoder is not null)
             {
-                Decode(audioDecoder, null, frame, OnAudioFrame);
+                DecodeTolerant(audioDecoder, null, frame, OnAudioFrame);
                 using var audioPacket = new PacketHandle();
                 aac!.Encode(null, audioPacket, WriteAudio);
             }
         }
+
+        private bool ReadPacket(PacketHandle packet, long packetsSoFar)
+        {
+            try
+            {
+                return source.ReadPacket(packet);
+            }
+            catch (TranscodeException e) when (packetsSoFar > 0)
+            {
+                // A read error after real data (truncated file): package what was readable, like the ffmpeg CLI.
+                lastDecodeError = e.Message;
+                return false;
+            }
+        }
+
+        /// <summary>
+        /// Corrupt packets (truncated or damaged input) are skipped like the ffmpeg CLI does; a source
+        /// that is mostly corrupt fails with FFmpeg's message.
+        /// </summary>
+        private void DecodeTolerant(MediaDecoder decoder, PacketHandle? packet, FrameHandle frame, Action<FrameHandle> onFrame)
+        {
+            try
+            {
+                Decode(decoder, packet, frame, onFrame);
+            }
+            catch (TranscodeException e) when (e.FfmpegError != 0 && e.Operation is not null && e.Operation.StartsWith("avcodec_", StringComparison.Ordinal)
+                && e.Operation.Contains(decoder.Stream.CodecName, StringComparison.Ordinal))
+            {
+                decodeErrors++;
+                lastDecodeError = e.Message;
+                if (decodeErrors > 25 && decodeErrors > framesDecoded / 10)
+                {
+                    throw new TranscodeException($"too many corrupt packets in {Path.GetFileName(source.Path)} ({decodeErrors}): {e.Message}", e);
+                }
+            }
+        }
+
+        private string LastDecodeError() => lastDecodeError is null ? "" : $" ({lastDecodeError})";
 
         private static void Decode(MediaDecoder decoder, PacketHandle? packet, FrameHandle frame, Action<FrameHandle> onFrame)
         {
