@@ -215,6 +215,7 @@ int on_tcp_probe(struct trace_event_raw_tcp_probe *ctx)
 	if (v)
 		*v += 1;
 	bump(RC_PROBES, 1);
+	bump(RC_SRTT_SUM_US, ctx->srtt);
 
 	/* Latest sample per flow, only for flows that already retransmitted (keeps the per-ACK cost to a
 	 * lookup). Address layout of tcp_probe is a sockaddr_in / sockaddr_in6. */

@@ -23,6 +23,7 @@
 #define RC_SYNACK 4           /* SYN-ACK retransmits (1 segment each, included in RC_SEGS_SERVER) */
 #define RC_DROPPED 5          /* ring buffer full: event lost, counts kept */
 #define RC_PROBES 6           /* tcp_probe samples taken */
+#define RC_SRTT_SUM_US 7      /* sum of the sampled srtt values (histogram _sum) */
 #define RC_COUNT 8
 
 struct ss_retrans_event {

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Options;
 using StreamServer.Health;
 using StreamServer.Metrics;
+using StreamServer.Tracing;
 
 namespace StreamServer.Hosting;
 
@@ -34,6 +35,7 @@ public static class ServerApp
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<PrometheusExporter>();
         builder.Services.AddSingleton<HealthRegistry>();
+        builder.Services.AddTracing(options);
 
         KestrelSetup.Configure(builder, options);
 
@@ -41,6 +43,7 @@ public static class ServerApp
         var exporter = app.Services.GetRequiredService<PrometheusExporter>();
         var health = app.Services.GetRequiredService<HealthRegistry>();
         health.Register("http", static () => new SubsystemHealth(HealthState.Ok));
+        app.MapTracing();
 
         app.MapGet("/metrics", (HttpContext ctx) =>
         {

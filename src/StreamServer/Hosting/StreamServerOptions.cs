@@ -42,6 +42,9 @@ public sealed class StreamServerOptions
     public int SampleSeconds { get; set; } = 24;
 
     public PackagingDefaults Packaging { get; set; } = new();
+
+    /// <summary>eBPF tracers (retransmits, skb allocations, send stalls): StreamServer:Tracing:*.</summary>
+    public global::StreamServer.Tracing.TracingOptions Tracing { get; set; } = new();
 }
 
 public sealed class PackagingDefaults
