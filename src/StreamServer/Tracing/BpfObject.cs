@@ -11,6 +11,7 @@ internal sealed unsafe class BpfObject : IDisposable
     private readonly BpfObjectHandle _handle;
     private readonly List<BpfLinkHandle> _links = [];
     private readonly Dictionary<string, (int Offset, int Size)> _rodataVars = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _disabled = new(StringComparer.Ordinal);
     private readonly nint _rodataMap;
     private byte[]? _rodata;
     private bool _loaded;
@@ -82,6 +83,7 @@ internal sealed unsafe class BpfObject : IDisposable
             if (LibBpf.Utf8(LibBpf.ProgramName(p)) == program)
             {
                 LibBpf.ProgramSetAutoload(p, false);
+                _disabled.Add(program);
                 return;
             }
         }
@@ -112,14 +114,14 @@ internal sealed unsafe class BpfObject : IDisposable
         _loaded = true;
     }
 
-    /// <summary>Attaches every loaded program to the tracepoint its SEC() names.</summary>
-    public void AttachAll(ICollection<string>? skipped = null)
+    /// <summary>Attaches every loaded (not disabled) program to the tracepoint its SEC() names.</summary>
+    public void AttachAll()
     {
         var obj = _handle.DangerousGetHandle();
         for (var p = LibBpf.ObjectNextProgram(obj, 0); p != 0; p = LibBpf.ObjectNextProgram(obj, p))
         {
             var name = LibBpf.Utf8(LibBpf.ProgramName(p)) ?? "?";
-            if (skipped is not null && skipped.Contains(name))
+            if (_disabled.Contains(name))
             {
                 continue;
             }
