@@ -9,6 +9,9 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* Puts the event layout into the object's BTF, where the loader's ABI test reads its size. */
+struct ss_retrans_event abi_retrans_event __attribute__((unused));
+
 #define EBUSY 16
 #define EINVAL 22
 #define ENOMEM 12

@@ -9,6 +9,9 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* Puts the event layout into the object's BTF, where the loader's ABI test reads its size. */
+struct ss_send_stall_event abi_send_stall_event __attribute__((unused));
+
 const volatile __u32 target_tgid = 0;          /* 0 = every process */
 const volatile __u64 stall_threshold_ns = 0;   /* 0 = every call is an event (burst benchmark) */
 const volatile __u8 socket_writes = 1;         /* trace write(2) when the fd is a socket */

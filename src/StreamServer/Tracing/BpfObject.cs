@@ -155,6 +155,14 @@ internal sealed unsafe class BpfObject : IDisposable
         _handle.Dispose();
     }
 
+    /// <summary>sizeof(struct <paramref name="name"/>) as compiled into the object (its BTF), or -1.</summary>
+    public int StructSize(string name)
+    {
+        var btf = LibBpf.ObjectBtf(_handle.DangerousGetHandle());
+        var id = btf == 0 ? -1 : LibBpf.BtfFindByNameKind(btf, name, LibBpf.BtfKindStruct);
+        return id <= 0 ? -1 : (int)((uint*)LibBpf.BtfTypeById(btf, (uint)id))[2];
+    }
+
     public static string Errno(int errno) => $"{Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})";
 
     // .rodata is described by a BTF DATASEC whose members (btf_var_secinfo) give each variable's offset.

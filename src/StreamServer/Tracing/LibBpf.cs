@@ -82,6 +82,7 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Library, EntryPoint = "btf__name_by_offset")]
     public static partial nint BtfNameByOffset(nint btf, uint offset);
 
+    public const uint BtfKindStruct = 4;
     public const uint BtfKindDatasec = 15;
 
     public static string? Utf8(nint p) => p == 0 ? null : Marshal.PtrToStringUTF8(p);

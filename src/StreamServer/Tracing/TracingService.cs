@@ -160,7 +160,11 @@ internal sealed class TracingService : IHostedService, ITraceEventSink, IDisposa
             }
         }
 
-        tracers?.Dispose();
+        if (tracers is not null)
+        {
+            tracers.Dispose();
+            _logger.LogInformation("eBPF tracers detached");
+        }
     }
 
     private SubsystemHealth Probe()
