@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
-/* TCP retransmits on the server's sockets (tcp:tcp_retransmit_skb, tcp:tcp_retransmit_synack) and
- * per-connection srtt / cwnd samples (tcp:tcp_probe). Counts segments exactly where the kernel adds
- * to TCP_MIB_RETRANSSEGS (TcpRetransSegs in /proc/net/snmp). */
+/* TCP retransmits on the server's sockets (tcp:tcp_retransmit_skb, tcp:tcp_retransmit_synack) with the
+ * flow's srtt / cwnd at that moment, and an srtt histogram of the server's connections (tcp:tcp_probe).
+ * Counts segments exactly where the kernel adds to TCP_MIB_RETRANSSEGS (TcpRetransSegs in /proc/net/snmp). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -96,7 +96,7 @@ static __always_inline int match(const struct sock *sk, __u16 sport, __u16 dport
 		}                                                            \
 	} while (0)
 
-static __always_inline void account_flow(struct ss_retrans_event *e)
+static __always_inline void account_flow(struct ss_retrans_event *e, const struct sock *sk)
 {
 	struct ss_flow_key key = {};
 	key.family = e->family;
@@ -115,6 +115,14 @@ static __always_inline void account_flow(struct ss_retrans_event *e)
 	}
 	__sync_fetch_and_add(&st->retrans_segs, e->segs);
 	st->last_retrans_ns = e->ts_ns;
+	if (e->kind == RETRANS_KIND_SKB) {
+		/* Read at the retransmit, not on every ACK: tcp_probe would need a flow lookup per packet. */
+		const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+		st->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+		st->snd_cwnd = BPF_CORE_READ(tp, snd_cwnd);
+		st->ssthresh = BPF_CORE_READ(tp, snd_ssthresh);
+		st->total_retrans = BPF_CORE_READ(tp, total_retrans);
+	}
 }
 
 static __always_inline void emit(struct ss_retrans_event *e)
@@ -166,7 +174,7 @@ int on_retransmit_skb(struct trace_event_raw_tcp_retransmit_skb *ctx)
 		bump(side == SIDE_SERVER ? RC_SEGS_SERVER : RC_SEGS_CLIENT, e.segs);
 	}
 	bump(RC_EVENTS, 1);
-	account_flow(&e);
+	account_flow(&e, sk);
 	emit(&e);
 	return 0;
 }
@@ -194,7 +202,7 @@ int on_retransmit_synack(struct trace_event_raw_tcp_retransmit_synack *ctx)
 	bump(side == SIDE_SERVER ? RC_SEGS_SERVER : RC_SEGS_CLIENT, 1);
 	bump(RC_SYNACK, 1);
 	bump(RC_EVENTS, 1);
-	account_flow(&e);
+	account_flow(&e, sk);
 	emit(&e);
 	return 0;
 }
@@ -220,27 +228,5 @@ int on_tcp_probe(struct trace_event_raw_tcp_probe *ctx)
 	bump(RC_PROBES, 1);
 	bump(RC_SRTT_SUM_US, ctx->srtt);
 
-	/* Latest sample per flow, only for flows that already retransmitted (keeps the per-ACK cost to a
-	 * lookup). Address layout of tcp_probe is a sockaddr_in / sockaddr_in6. */
-	struct ss_flow_key key = {};
-	key.family = ctx->family;
-	key.sport = ctx->sport;
-	key.dport = ctx->dport;
-	key.side = SIDE_SERVER;
-	if (ctx->family == 10) {
-		bpf_probe_read_kernel(key.saddr, 16, ctx->saddr + 8);
-		bpf_probe_read_kernel(key.daddr, 16, ctx->daddr + 8);
-	} else {
-		bpf_probe_read_kernel(key.saddr, 4, ctx->saddr + 4);
-		bpf_probe_read_kernel(key.daddr, 4, ctx->daddr + 4);
-	}
-	struct ss_flow_stats *st = bpf_map_lookup_elem(&flows, &key);
-	if (st) {
-		st->srtt_us = ctx->srtt;
-		st->snd_cwnd = ctx->snd_cwnd;
-		st->ssthresh = ctx->ssthresh;
-		st->snd_wnd = ctx->snd_wnd;
-		st->last_probe_ns = bpf_ktime_get_ns();
-	}
 	return 0;
 }

@@ -53,11 +53,11 @@ struct ss_flow_key {
 struct ss_flow_stats {
 	__u64 retrans_segs;
 	__u64 last_retrans_ns;
-	__u32 srtt_us;   /* from the latest tcp_probe sample */
+	__u32 srtt_us;   /* socket state at the latest retransmit */
 	__u32 snd_cwnd;
 	__u32 ssthresh;
-	__u32 snd_wnd;
-	__u64 last_probe_ns;
+	__u32 total_retrans; /* tcp_sock.total_retrans: the socket's own segment count */
+	__u64 reserved;
 };
 
 #endif
