@@ -1,8 +1,10 @@
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using StreamServer.Admin;
 using StreamServer.Health;
 using StreamServer.Metrics;
 using StreamServer.Tracing;
+using StreamServer.Vod;
 
 namespace StreamServer.Hosting;
 
@@ -35,11 +37,16 @@ public static class ServerApp
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<PrometheusExporter>();
         builder.Services.AddSingleton<HealthRegistry>();
+        builder.Services.AddAdminApi();
+        builder.Services.AddSingleton<IVodPackager, FfmpegVodPackager>();
+        builder.Services.AddHostedService<SampleBootstrap>();
+        builder.Services.AddVodServing();
         builder.Services.AddTracing(options);
 
         KestrelSetup.Configure(builder, options);
 
         var app = builder.Build();
+        app.UseVodServing();
         var exporter = app.Services.GetRequiredService<PrometheusExporter>();
         var health = app.Services.GetRequiredService<HealthRegistry>();
         health.Register("http", static () => new SubsystemHealth(HealthState.Ok));
@@ -58,6 +65,8 @@ public static class ServerApp
             return ctx.Response.WriteAsync(HealthJson(overall, subsystems));
         });
 
+        app.MapAdminApi();
+        StartupBanner.Register(app);
         return app;
     }
 
