@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using StreamServer.Admin;
 using StreamServer.Health;
 using StreamServer.Metrics;
+using StreamServer.Tracing;
 using StreamServer.Vod;
 
 namespace StreamServer.Hosting;
@@ -40,6 +41,7 @@ public static class ServerApp
         builder.Services.AddSingleton<IVodPackager, FfmpegVodPackager>();
         builder.Services.AddHostedService<SampleBootstrap>();
         builder.Services.AddVodServing();
+        builder.Services.AddTracing(options);
 
         KestrelSetup.Configure(builder, options);
 
@@ -48,6 +50,7 @@ public static class ServerApp
         var exporter = app.Services.GetRequiredService<PrometheusExporter>();
         var health = app.Services.GetRequiredService<HealthRegistry>();
         health.Register("http", static () => new SubsystemHealth(HealthState.Ok));
+        app.MapTracing();
 
         app.MapGet("/metrics", (HttpContext ctx) =>
         {

@@ -48,6 +48,9 @@ public sealed class StreamServerOptions
 
     /// <summary>HTTP limits, timeouts and the file cache of the serving paths.</summary>
     public HttpServingOptions Serving { get; set; } = new();
+
+    /// <summary>eBPF tracers (retransmits, skb allocations, send stalls): StreamServer:Tracing:*.</summary>
+    public global::StreamServer.Tracing.TracingOptions Tracing { get; set; } = new();
 }
 
 public sealed class PackagingDefaults
