@@ -1,11 +1,12 @@
 using StreamServer.Hosting;
 using StreamServer.Transcode;
+using StreamServer.Transcode.Media;
 using StreamServer.Transcode.Packaging;
 
 namespace StreamServer.Admin;
 
 /// <summary>The in-process FFmpeg packager with the configured ladder, preset and segment length.</summary>
-internal sealed class FfmpegVodPackager(StreamServerOptions options) : IVodPackager
+internal sealed class FfmpegVodPackager(StreamServerOptions options, IFrameMemory frameMemory) : IVodPackager
 {
     public Task PackageAsync(string source, string outDir, IProgress<PackagingProgress> progress, CancellationToken ct)
     {
@@ -14,6 +15,7 @@ internal sealed class FfmpegVodPackager(StreamServerOptions options) : IVodPacka
             Ladder = options.Packaging.Ladder,
             Preset = options.Packaging.Preset,
             SegmentSeconds = options.Packaging.SegmentSeconds,
+            FrameMemory = frameMemory,
         };
         return Packager.PackageAsync(source, outDir, packaging, progress, ct);
     }

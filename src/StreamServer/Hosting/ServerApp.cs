@@ -42,6 +42,7 @@ public static class ServerApp
         builder.Services.AddHostedService<SampleBootstrap>();
         builder.Services.AddVodServing();
         builder.Services.AddTracing(options);
+        BufferPoolSetup.AddBufferPool(builder.Services, options);
 
         KestrelSetup.Configure(builder, options);
 
@@ -51,6 +52,7 @@ public static class ServerApp
         var health = app.Services.GetRequiredService<HealthRegistry>();
         health.Register("http", static () => new SubsystemHealth(HealthState.Ok));
         app.MapTracing();
+        BufferPoolSetup.UseBufferPool(app);
 
         app.MapGet("/metrics", (HttpContext ctx) =>
         {

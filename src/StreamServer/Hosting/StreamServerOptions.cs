@@ -51,6 +51,9 @@ public sealed class StreamServerOptions
 
     /// <summary>eBPF tracers (retransmits, skb allocations, send stalls): StreamServer:Tracing:*.</summary>
     public global::StreamServer.Tracing.TracingOptions Tracing { get; set; } = new();
+
+    /// <summary>Capacity of the memfd-backed buffer pool (frames, segments); fixed for the process lifetime.</summary>
+    public int BufferPoolMegabytes { get; set; } = 256;
 }
 
 public sealed class PackagingDefaults
