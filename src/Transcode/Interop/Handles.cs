@@ -1,0 +1,99 @@
+using StreamServer.Transcode.Media;
+
+using System.Runtime.InteropServices;
+
+namespace StreamServer.Transcode.Interop;
+
+// One SafeHandle type per FFmpeg object kind: each object has exactly one owner and one free.
+
+internal sealed class FormatContextHandle() : SafeHandle(0, true)
+{
+    public override bool IsInvalid => handle == 0;
+
+    public static FormatContextHandle Open(string path)
+    {
+        var h = new FormatContextHandle();
+        var ret = SsAv.InputOpen(path, out var fc);
+        FfmpegError.Check(ret, $"avformat_open_input({Path.GetFileName(path)})");
+        h.SetHandle(fc);
+        return h;
+    }
+
+    protected override bool ReleaseHandle()
+    {
+        SsAv.InputClose(handle);
+        return true;
+    }
+}
+
+internal sealed class CodecContextHandle() : SafeHandle(0, true)
+{
+    public override bool IsInvalid => handle == 0;
+
+    public static CodecContextHandle FromNative(nint ctx)
+    {
+        var h = new CodecContextHandle();
+        h.SetHandle(ctx);
+        return h;
+    }
+
+    protected override bool ReleaseHandle()
+    {
+        SsAv.CodecFree(handle);
+        return true;
+    }
+}
+
+internal sealed class ScalerHandle() : SafeHandle(0, true)
+{
+    public override bool IsInvalid => handle == 0;
+
+    public static ScalerHandle FromNative(nint s)
+    {
+        var h = new ScalerHandle();
+        h.SetHandle(s);
+        return h;
+    }
+
+    protected override bool ReleaseHandle()
+    {
+        SsAv.ScalerFree(handle);
+        return true;
+    }
+}
+
+internal sealed class AudioConverterHandle() : SafeHandle(0, true)
+{
+    public override bool IsInvalid => handle == 0;
+
+    public static AudioConverterHandle FromNative(nint s)
+    {
+        var h = new AudioConverterHandle();
+        h.SetHandle(s);
+        return h;
+    }
+
+    protected override bool ReleaseHandle()
+    {
+        SsAv.AudioConvFree(handle);
+        return true;
+    }
+}
+
+internal sealed class MuxerHandle() : SafeHandle(0, true)
+{
+    public override bool IsInvalid => handle == 0;
+
+    public static MuxerHandle FromNative(nint s)
+    {
+        var h = new MuxerHandle();
+        h.SetHandle(s);
+        return h;
+    }
+
+    protected override bool ReleaseHandle()
+    {
+        SsAv.MuxerFree(handle);
+        return true;
+    }
+}

@@ -1,0 +1,69 @@
+using System.Runtime.InteropServices;
+using StreamServer.Transcode.Interop;
+
+namespace StreamServer.Transcode.Media;
+
+/// <summary>
+/// An AVFrame (the struct). Pixel/sample buffers are reference counted: <see cref="RefFrom"/> shares
+/// them with another frame without copying a byte.
+/// </summary>
+public sealed class FrameHandle : SafeHandle
+{
+    public FrameHandle() : base(0, true)
+    {
+        SetHandle(SsAv.FrameAlloc());
+        if (IsInvalid)
+        {
+            throw new OutOfMemoryException("av_frame_alloc");
+        }
+    }
+
+    public override bool IsInvalid => handle == 0;
+
+    internal nint Ptr => handle;
+
+    internal FrameInfo Info
+    {
+        get
+        {
+            SsAv.FrameGetInfo(handle, out var info);
+            return info;
+        }
+    }
+
+    public int Width => Info.Width;
+    public int Height => Info.Height;
+    public int PixelFormat => Info.Format;
+
+    /// <summary>Presentation timestamp in the producer's time base (the source stream's for decoded frames).</summary>
+    public long Pts => Info.Pts;
+
+    public void SetPts(long pts) => SsAv.FrameSetPts(handle, pts);
+
+    /// <summary>Makes this frame reference <paramref name="source"/>'s buffers (no pixel copy).</summary>
+    public void RefFrom(FrameHandle source)
+    {
+        SsAv.FrameUnref(handle);
+        FfmpegError.Check(SsAv.FrameRef(handle, source.Ptr), "av_frame_ref");
+    }
+
+    public void Unref() => SsAv.FrameUnref(handle);
+
+    /// <summary>Plane pointer and stride (for consumers such as JPEG encoders that read pixels in place).</summary>
+    public unsafe (nint Data, int Linesize) Plane(int index)
+    {
+        if ((uint)index > 3)
+        {
+            throw new ArgumentOutOfRangeException(nameof(index));
+        }
+
+        var info = Info;
+        return ((nint)info.Data[index], info.Linesize[index]);
+    }
+
+    protected override bool ReleaseHandle()
+    {
+        SsAv.FrameFree(handle);
+        return true;
+    }
+}

@@ -1,0 +1,36 @@
+using System.Runtime.InteropServices;
+using StreamServer.Transcode.Interop;
+
+namespace StreamServer.Transcode.Media;
+
+/// <summary>An AVPacket (the struct); its payload is reference counted inside FFmpeg.</summary>
+public sealed class PacketHandle : SafeHandle
+{
+    public PacketHandle() : base(0, true)
+    {
+        SetHandle(SsAv.PacketAlloc());
+        if (IsInvalid)
+        {
+            throw new OutOfMemoryException("av_packet_alloc");
+        }
+    }
+
+    public override bool IsInvalid => handle == 0;
+
+    internal nint Ptr => handle;
+
+    public int StreamIndex => SsAv.PacketStreamIndex(handle);
+    public bool IsKey => SsAv.PacketIsKey(handle) != 0;
+    public long Pts => SsAv.PacketPts(handle);
+    public long Dts => SsAv.PacketDts(handle);
+    public long Duration => SsAv.PacketDuration(handle);
+    public int Size => SsAv.PacketSize(handle);
+
+    public void Unref() => SsAv.PacketUnref(handle);
+
+    protected override bool ReleaseHandle()
+    {
+        SsAv.PacketFree(handle);
+        return true;
+    }
+}

@@ -1,0 +1,57 @@
+using StreamServer.Transcode.Interop;
+
+namespace StreamServer.Transcode.Media;
+
+/// <summary>
+/// swscale from one size/format to another; output frames come from <see cref="IFrameMemory"/>.
+/// Not thread safe (one per consumer thread).
+/// </summary>
+public sealed unsafe class Scaler : IDisposable
+{
+    private readonly ScalerHandle context;
+    private readonly NativeAllocator* allocator;
+
+    public Scaler(int sourceWidth, int sourceHeight, int sourceFormat, int width, int height, int format,
+        IFrameMemory? frameMemory = null, ScaleQuality quality = ScaleQuality.Bicubic)
+    {
+        SourceWidth = sourceWidth;
+        SourceHeight = sourceHeight;
+        SourceFormat = sourceFormat;
+        Width = width;
+        Height = height;
+        Format = format;
+        allocator = FrameAllocator.For(frameMemory ?? AlignedFrameMemory.Shared);
+        var flags = SsAv.ScalerFlag(quality switch { ScaleQuality.Bilinear => 0, ScaleQuality.Bicubic => 1, _ => 2 });
+        var s = SsAv.ScalerCreate(sourceWidth, sourceHeight, sourceFormat, width, height, format, flags);
+        if (s == 0)
+        {
+            throw new TranscodeException(
+                $"sws_getContext({sourceWidth}x{sourceHeight} {PixelFormats.Name(sourceFormat)} -> {width}x{height} {PixelFormats.Name(format)}): unsupported conversion");
+        }
+
+        context = ScalerHandle.FromNative(s);
+    }
+
+    public int SourceWidth { get; }
+    public int SourceHeight { get; }
+    public int SourceFormat { get; }
+    public int Width { get; }
+    public int Height { get; }
+    public int Format { get; }
+
+    /// <summary>Scales <paramref name="source"/> into a fresh buffer owned by <paramref name="destination"/>; pts and forced-key flag carry over.</summary>
+    public void Scale(FrameHandle source, FrameHandle destination)
+    {
+        FfmpegError.Check(SsAv.FrameAllocVideo(destination.Ptr, Width, Height, Format, allocator), $"frame alloc {Width}x{Height}");
+        FfmpegError.Check(SsAv.ScalerScale(context.DangerousGetHandle(), source.Ptr, destination.Ptr), $"sws_scale({Width}x{Height})");
+    }
+
+    public void Dispose() => context.Dispose();
+}
+
+public enum ScaleQuality
+{
+    FastBilinear,
+    Bilinear,
+    Bicubic,
+}
