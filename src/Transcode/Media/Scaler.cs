@@ -21,7 +21,7 @@ public sealed unsafe class Scaler : IDisposable
         Height = height;
         Format = format;
         allocator = FrameAllocator.For(frameMemory ?? AlignedFrameMemory.Shared);
-        var flags = SsAv.ScalerFlag(quality switch { ScaleQuality.Bilinear => 0, ScaleQuality.Bicubic => 1, _ => 2 });
+        var flags = SsAv.ScalerFlag(quality switch { ScaleQuality.Bilinear => 0, ScaleQuality.Bicubic => 1, ScaleQuality.Lanczos => 3, _ => 2 });
         var s = SsAv.ScalerCreate(sourceWidth, sourceHeight, sourceFormat, width, height, format, flags);
         if (s == 0)
         {
@@ -46,6 +46,14 @@ public sealed unsafe class Scaler : IDisposable
         FfmpegError.Check(SsAv.ScalerScale(context.DangerousGetHandle(), source.Ptr, destination.Ptr), $"sws_scale({Width}x{Height})");
     }
 
+    /// <summary>
+    /// Sample range of input and output (full = JPEG 0-255, limited = video 16-235); thumbnails go limited -> full
+    /// because JPEG decoders assume full range.
+    /// </summary>
+    public void SetRange(bool sourceFullRange, bool destinationFullRange) =>
+        FfmpegError.Check(SsAv.ScalerSetRange(context.DangerousGetHandle(), sourceFullRange ? 1 : 0, destinationFullRange ? 1 : 0),
+            "sws_setColorspaceDetails(range)");
+
     public void Dispose() => context.Dispose();
 }
 
@@ -54,4 +62,5 @@ public enum ScaleQuality
     FastBilinear,
     Bilinear,
     Bicubic,
+    Lanczos,
 }

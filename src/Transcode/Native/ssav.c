@@ -274,7 +274,10 @@ SS_API SwsContext *ss_scaler_create(int sw, int sh, int sfmt, int dw, int dh, in
     return sws_getContext(sw, sh, sfmt, dw, dh, dfmt, flags, NULL, NULL, NULL);
 }
 
-SS_API int ss_scaler_flag(int which) { return which == 0 ? SWS_BILINEAR : which == 1 ? SWS_BICUBIC : SWS_FAST_BILINEAR; }
+SS_API int ss_scaler_flag(int which)
+{
+    return which == 0 ? SWS_BILINEAR : which == 1 ? SWS_BICUBIC : which == 3 ? SWS_LANCZOS : SWS_FAST_BILINEAR;
+}
 SS_API void ss_scaler_free(SwsContext *s) { sws_freeContext(s); }
 
 SS_API int ss_scaler_scale(SwsContext *s, const AVFrame *src, AVFrame *dst)
@@ -285,6 +288,24 @@ SS_API int ss_scaler_scale(SwsContext *s, const AVFrame *src, AVFrame *dst)
     dst->pict_type = src->pict_type;
     dst->sample_aspect_ratio = (AVRational){1, 1};
     return 0;
+}
+
+/* Full (JPEG) vs limited (MPEG/TV) range for input and output, keeping the default coefficients:
+ * JPEG files are full range, so thumbnails from limited-range video must be expanded while scaling. */
+SS_API int ss_scaler_set_range(SwsContext *s, int src_full, int dst_full)
+{
+    int *inv_table, *table, src_range, dst_range, brightness, contrast, saturation;
+    int ret = sws_getColorspaceDetails(s, &inv_table, &src_range, &table, &dst_range, &brightness, &contrast, &saturation);
+    if (ret < 0) return AVERROR(ENOTSUP);
+    ret = sws_setColorspaceDetails(s, inv_table, src_full ? 1 : 0, table, dst_full ? 1 : 0, brightness, contrast, saturation);
+    return ret < 0 ? AVERROR(ENOTSUP) : 0;
+}
+
+/* 1 when the frame's samples are full range (color_range JPEG, or a deprecated yuvj* format). */
+SS_API int ss_frame_full_range(const AVFrame *f)
+{
+    if (f->color_range == AVCOL_RANGE_JPEG) return 1;
+    return f->format == AV_PIX_FMT_YUVJ420P || f->format == AV_PIX_FMT_YUVJ422P || f->format == AV_PIX_FMT_YUVJ444P;
 }
 
 /* ---------- encoding ---------- */
