@@ -12,7 +12,8 @@ public sealed unsafe class Scaler : IDisposable
     private readonly NativeAllocator* allocator;
 
     public Scaler(int sourceWidth, int sourceHeight, int sourceFormat, int width, int height, int format,
-        IFrameMemory? frameMemory = null, ScaleQuality quality = ScaleQuality.Bicubic)
+        IFrameMemory? frameMemory = null, ScaleQuality quality = ScaleQuality.Bicubic, bool sourceFullRange = false,
+        bool destinationFullRange = false)
     {
         SourceWidth = sourceWidth;
         SourceHeight = sourceHeight;
@@ -22,7 +23,10 @@ public sealed unsafe class Scaler : IDisposable
         Format = format;
         allocator = FrameAllocator.For(frameMemory ?? AlignedFrameMemory.Shared);
         var flags = SsAv.ScalerFlag(quality switch { ScaleQuality.Bilinear => 0, ScaleQuality.Bicubic => 1, ScaleQuality.Lanczos => 3, _ => 2 });
-        var s = SsAv.ScalerCreate(sourceWidth, sourceHeight, sourceFormat, width, height, format, flags);
+        // Range (full = JPEG 0-255, limited = video 16-235) must be known at init; thumbnails go limited -> full.
+        var s = sourceFullRange || destinationFullRange
+            ? SsAv.ScalerCreateRanged(sourceWidth, sourceHeight, sourceFormat, width, height, format, flags, sourceFullRange ? 1 : 0, destinationFullRange ? 1 : 0)
+            : SsAv.ScalerCreate(sourceWidth, sourceHeight, sourceFormat, width, height, format, flags);
         if (s == 0)
         {
             throw new TranscodeException(
@@ -45,14 +49,6 @@ public sealed unsafe class Scaler : IDisposable
         FfmpegError.Check(SsAv.FrameAllocVideo(destination.Ptr, Width, Height, Format, allocator), $"frame alloc {Width}x{Height}");
         FfmpegError.Check(SsAv.ScalerScale(context.DangerousGetHandle(), source.Ptr, destination.Ptr), $"sws_scale({Width}x{Height})");
     }
-
-    /// <summary>
-    /// Sample range of input and output (full = JPEG 0-255, limited = video 16-235); thumbnails go limited -> full
-    /// because JPEG decoders assume full range.
-    /// </summary>
-    public void SetRange(bool sourceFullRange, bool destinationFullRange) =>
-        FfmpegError.Check(SsAv.ScalerSetRange(context.DangerousGetHandle(), sourceFullRange ? 1 : 0, destinationFullRange ? 1 : 0),
-            "sws_setColorspaceDetails(range)");
 
     public void Dispose() => context.Dispose();
 }

@@ -290,15 +290,23 @@ SS_API int ss_scaler_scale(SwsContext *s, const AVFrame *src, AVFrame *dst)
     return 0;
 }
 
-/* Full (JPEG) vs limited (MPEG/TV) range for input and output, keeping the default coefficients:
- * JPEG files are full range, so thumbnails from limited-range video must be expanded while scaling. */
-SS_API int ss_scaler_set_range(SwsContext *s, int src_full, int dst_full)
+/* Like ss_scaler_create, with the sample range of input and output (1 full/JPEG, 0 limited/video) set
+ * before initialisation: sws_setColorspaceDetails after sws_getContext leaves the unscaled (same size)
+ * fast path a plain copy, so limited-range video would land in a JPEG unexpanded. */
+SS_API SwsContext *ss_scaler_create_ranged(int sw, int sh, int sfmt, int dw, int dh, int dfmt, int flags,
+                                           int src_full, int dst_full)
 {
-    int *inv_table, *table, src_range, dst_range, brightness, contrast, saturation;
-    int ret = sws_getColorspaceDetails(s, &inv_table, &src_range, &table, &dst_range, &brightness, &contrast, &saturation);
-    if (ret < 0) return AVERROR(ENOTSUP);
-    ret = sws_setColorspaceDetails(s, inv_table, src_full ? 1 : 0, table, dst_full ? 1 : 0, brightness, contrast, saturation);
-    return ret < 0 ? AVERROR(ENOTSUP) : 0;
+    SwsContext *s = sws_alloc_context();
+    if (!s) return NULL;
+    if (av_opt_set_int(s, "srcw", sw, 0) < 0 || av_opt_set_int(s, "srch", sh, 0) < 0 ||
+        av_opt_set_int(s, "src_format", sfmt, 0) < 0 || av_opt_set_int(s, "dstw", dw, 0) < 0 ||
+        av_opt_set_int(s, "dsth", dh, 0) < 0 || av_opt_set_int(s, "dst_format", dfmt, 0) < 0 ||
+        av_opt_set_int(s, "sws_flags", flags, 0) < 0 || av_opt_set_int(s, "src_range", src_full ? 1 : 0, 0) < 0 ||
+        av_opt_set_int(s, "dst_range", dst_full ? 1 : 0, 0) < 0 || sws_init_context(s, NULL, NULL) < 0) {
+        sws_freeContext(s);
+        return NULL;
+    }
+    return s;
 }
 
 /* 1 when the frame's samples are full range (color_range JPEG, or a deprecated yuvj* format). */
