@@ -1,12 +1,141 @@
+using System.CommandLine;
+using System.Globalization;
+using Spectre.Console;
+using StreamServer.Transcode;
+using StreamServer.Transcode.Packaging;
+
 namespace StreamServer.Cli;
 
 /// <summary>`package &lt;input&gt; --out &lt;dir&gt; [--ladder 720,480,360] [--preset veryfast] [--segment-seconds 4]`.</summary>
 internal static class PackageVerb
 {
-    public static Task<int> RunAsync(string[] args)
+    public static async Task<int> RunAsync(string[] args)
     {
-        _ = args;
-        Console.Error.WriteLine("package: not implemented yet");
-        return Task.FromResult(1);
+        var input = new Argument<string>("input") { Description = "Source media file" };
+        var output = new Option<string>("--out", "-o") { Description = "Output folder (master.m3u8, manifest.mpd, renditions)", Required = true };
+        var ladder = new Option<string>("--ladder") { Description = "Rendition heights, capped at the source height", DefaultValueFactory = _ => "720,480,360" };
+        var preset = new Option<string>("--preset") { Description = "libx264 preset", DefaultValueFactory = _ => "veryfast" };
+        var segment = new Option<double>("--segment-seconds") { Description = "Segment length in seconds", DefaultValueFactory = _ => 4 };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace an existing output folder" };
+        var command = new RootCommand("Package a media file as HLS + DASH (CMAF fMP4)") { input, output, ladder, preset, segment, overwrite };
+
+        var parsed = command.Parse(args);
+        if (parsed.Action is not null && parsed.Errors.Count == 0 && parsed.CommandResult.Command == command && IsHelp(args))
+        {
+            return await parsed.InvokeAsync();
+        }
+
+        if (parsed.Errors.Count > 0)
+        {
+            await Console.Error.WriteLineAsync($"package: {parsed.Errors[0].Message}");
+            return 2;
+        }
+
+        int[] heights;
+        try
+        {
+            heights = ParseLadder(parsed.GetValue(ladder)!);
+        }
+        catch (FormatException e)
+        {
+            await Console.Error.WriteLineAsync($"package: {e.Message}");
+            return 2;
+        }
+
+        var options = new PackagingOptions
+        {
+            Ladder = heights,
+            Preset = parsed.GetValue(preset)!,
+            SegmentSeconds = parsed.GetValue(segment),
+            Overwrite = parsed.GetValue(overwrite),
+        };
+
+        using var cts = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            cts.Cancel();
+        };
+
+        try
+        {
+            var result = await RunWithProgressAsync(parsed.GetValue(input)!, parsed.GetValue(output)!, options, cts.Token);
+            var names = string.Join(", ", result.Renditions.Select(r => $"{r.Width}x{r.Height}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"packaged {result.Duration.TotalSeconds:0.0}s ({names}{(result.Audio is null ? "" : ", audio")}) in {result.Elapsed.TotalSeconds:0.0}s ({result.Speed:0.00}x) -> {result.OutputDirectory}"));
+            return 0;
+        }
+        catch (OperationCanceledException)
+        {
+            await Console.Error.WriteLineAsync("package: cancelled");
+            return 130;
+        }
+        catch (Exception e) when (e is TranscodeException or IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            await Console.Error.WriteLineAsync($"package: {OneLine(e.Message)}");
+            return 1;
+        }
     }
+
+    private static bool IsHelp(string[] args) => args.Contains("--help") || args.Contains("-h") || args.Contains("-?");
+
+    private static async Task<PackagingResult> RunWithProgressAsync(string input, string outDir, PackagingOptions options, CancellationToken ct)
+    {
+        if (!AnsiConsole.Profile.Capabilities.Interactive)
+        {
+            // Not a terminal (logs, CI): a plain line every few seconds instead of a redrawn bar.
+            var last = DateTime.MinValue;
+            var plain = new Progress<PackagingProgress>(p =>
+            {
+                if (DateTime.UtcNow - last > TimeSpan.FromSeconds(2) || p.Percent >= 100)
+                {
+                    last = DateTime.UtcNow;
+                    Console.WriteLine(Describe(p));
+                }
+            });
+            return await Packager.PackageAsync(input, outDir, options, plain, ct);
+        }
+
+        PackagingResult? result = null;
+        await AnsiConsole.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+            .StartAsync(async ctx =>
+            {
+                var task = ctx.AddTask("packaging", maxValue: 100);
+                var bar = new Progress<PackagingProgress>(p =>
+                {
+                    task.Value = p.Percent;
+                    task.Description = string.Create(CultureInfo.InvariantCulture, $"packaging {p.Fps,6:0} fps {p.Speed,5:0.00}x");
+                });
+                result = await Packager.PackageAsync(input, outDir, options, bar, ct);
+                task.Value = 100;
+            });
+        return result!;
+    }
+
+    private static string Describe(PackagingProgress p) =>
+        string.Create(CultureInfo.InvariantCulture, $"package: {p.Percent,5:0.0}%  {p.Fps,6:0.0} fps  {p.Speed,5:0.00}x");
+
+    internal static int[] ParseLadder(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (parts.Length == 0)
+        {
+            throw new FormatException("--ladder needs at least one height, e.g. 720,480,360");
+        }
+
+        var heights = new int[parts.Length];
+        for (var i = 0; i < parts.Length; i++)
+        {
+            if (!int.TryParse(parts[i].TrimEnd('p'), NumberStyles.None, CultureInfo.InvariantCulture, out heights[i]) || heights[i] < 16 || heights[i] > 4320)
+            {
+                throw new FormatException($"--ladder: '{parts[i]}' is not a height between 16 and 4320");
+            }
+        }
+
+        return heights;
+    }
+
+    private static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
 }

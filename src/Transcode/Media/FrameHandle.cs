@@ -43,6 +43,9 @@ public sealed class FrameHandle : SafeHandle
 
     public void SetPts(long pts) => SsAv.FrameSetPts(handle, pts);
 
+    /// <summary>Asks the next encoder for a keyframe here (true), or clears the picture type the decoder left (false).</summary>
+    public void SetForcedKey(bool key) => SsAv.FrameSetForcedKey(handle, key ? 1 : 0);
+
     /// <summary>Makes this frame reference <paramref name="source"/>'s buffers (no pixel copy).</summary>
     public void RefFrom(FrameHandle source)
     {

@@ -1,0 +1,35 @@
+namespace StreamServer.Transcode.Packaging;
+
+/// <summary>RFC 6381 codec strings for HLS CODECS and DASH @codecs.</summary>
+public static class CodecStrings
+{
+    public const string AacLc = "mp4a.40.2";
+
+    /// <summary>
+    /// avc1.PPCCLL from the SPS: profile_idc, constraint flags, level_idc. Accepts an avcC record or
+    /// Annex B NAL units (what libx264 puts in extradata with a global header).
+    /// </summary>
+    public static string Avc1(ReadOnlySpan<byte> extradata)
+    {
+        if (extradata.Length >= 4 && extradata[0] == 1)
+        {
+            return Format(extradata[1], extradata[2], extradata[3]);
+        }
+
+        for (var i = 0; i + 3 < extradata.Length; i++)
+        {
+            if (extradata[i] == 0 && extradata[i + 1] == 0 && extradata[i + 2] == 1)
+            {
+                var nal = i + 3;
+                if (nal + 3 < extradata.Length && (extradata[nal] & 0x1f) == 7)
+                {
+                    return Format(extradata[nal + 1], extradata[nal + 2], extradata[nal + 3]);
+                }
+            }
+        }
+
+        throw new TranscodeException("no H.264 SPS in the encoder's extradata");
+    }
+
+    private static string Format(byte profile, byte constraints, byte level) => $"avc1.{profile:x2}{constraints:x2}{level:x2}";
+}

@@ -1,0 +1,160 @@
+using System.Globalization;
+using System.Text;
+using System.Xml;
+
+namespace StreamServer.Transcode.Packaging;
+
+/// <summary>Static DASH MPD (isoff-live + CMAF profiles): SegmentTemplate + SegmentTimeline over the HLS segment files.</summary>
+public static class DashManifestWriter
+{
+    public static string Write(IReadOnlyList<TrackResult> renditions, TrackResult? audio, double segmentSeconds)
+    {
+        var duration = 0.0;
+        foreach (var r in renditions)
+        {
+            duration = Math.Max(duration, r.DurationSeconds);
+        }
+
+        if (audio is not null)
+        {
+            duration = Math.Max(duration, audio.DurationSeconds);
+        }
+
+        var sb = new StringBuilder();
+        var settings = new XmlWriterSettings { Indent = true, OmitXmlDeclaration = false, Encoding = new UTF8Encoding(false), NewLineChars = "\n" };
+        using (var x = XmlWriter.Create(sb, settings))
+        {
+            x.WriteStartDocument();
+            x.WriteStartElement("MPD", "urn:mpeg:dash:schema:mpd:2011");
+            x.WriteAttributeString("profiles", "urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019");
+            x.WriteAttributeString("type", "static");
+            x.WriteAttributeString("mediaPresentationDuration", IsoDuration(duration));
+            x.WriteAttributeString("minBufferTime", IsoDuration(Math.Max(2, segmentSeconds)));
+            x.WriteStartElement("Period");
+            x.WriteAttributeString("id", "0");
+            x.WriteAttributeString("start", "PT0S");
+
+            if (renditions.Count > 0)
+            {
+                var top = renditions[0];
+                x.WriteStartElement("AdaptationSet");
+                x.WriteAttributeString("id", "0");
+                x.WriteAttributeString("contentType", "video");
+                x.WriteAttributeString("mimeType", "video/mp4");
+                x.WriteAttributeString("segmentAlignment", "true");
+                x.WriteAttributeString("startWithSAP", "1");
+                x.WriteAttributeString("maxWidth", Inv(top.Width));
+                x.WriteAttributeString("maxHeight", Inv(top.Height));
+                x.WriteAttributeString("frameRate", FrameRate(top.FrameRate));
+                x.WriteAttributeString("par", Par(top.Width, top.Height));
+                foreach (var r in renditions)
+                {
+                    x.WriteStartElement("Representation");
+                    x.WriteAttributeString("id", r.Name);
+                    x.WriteAttributeString("codecs", r.Codecs);
+                    x.WriteAttributeString("bandwidth", Inv(r.PeakBandwidth));
+                    x.WriteAttributeString("width", Inv(r.Width));
+                    x.WriteAttributeString("height", Inv(r.Height));
+                    x.WriteAttributeString("sar", "1:1");
+                    WriteTemplate(x, r);
+                    x.WriteEndElement();
+                }
+
+                x.WriteEndElement();
+            }
+
+            if (audio is not null)
+            {
+                x.WriteStartElement("AdaptationSet");
+                x.WriteAttributeString("id", "1");
+                x.WriteAttributeString("contentType", "audio");
+                x.WriteAttributeString("mimeType", "audio/mp4");
+                x.WriteAttributeString("segmentAlignment", "true");
+                x.WriteAttributeString("startWithSAP", "1");
+                x.WriteAttributeString("lang", "und");
+                x.WriteStartElement("Representation");
+                x.WriteAttributeString("id", audio.Name);
+                x.WriteAttributeString("codecs", audio.Codecs);
+                x.WriteAttributeString("bandwidth", Inv(audio.PeakBandwidth));
+                x.WriteAttributeString("audioSamplingRate", Inv(audio.SampleRate));
+                x.WriteStartElement("AudioChannelConfiguration");
+                x.WriteAttributeString("schemeIdUri", "urn:mpeg:dash:23003:3:audio_channel_configuration:2011");
+                x.WriteAttributeString("value", Inv(audio.Channels));
+                x.WriteEndElement();
+                WriteTemplate(x, audio);
+                x.WriteEndElement();
+                x.WriteEndElement();
+            }
+
+            x.WriteEndElement();
+            x.WriteEndElement();
+            x.WriteEndDocument();
+        }
+
+        return sb.ToString().Replace("encoding=\"utf-16\"", "encoding=\"UTF-8\"", StringComparison.Ordinal) + "\n";
+    }
+
+    private static void WriteTemplate(XmlWriter x, TrackResult track)
+    {
+        var timescale = track.Segments.Count > 0 ? track.Segments[0].Timescale : 1;
+        x.WriteStartElement("SegmentTemplate");
+        x.WriteAttributeString("timescale", Inv(timescale));
+        x.WriteAttributeString("initialization", $"{track.Name}/init.mp4");
+        x.WriteAttributeString("media", $"{track.Name}/seg_$Number%05d$.m4s");
+        x.WriteAttributeString("startNumber", "1");
+        x.WriteStartElement("SegmentTimeline");
+        var i = 0;
+        while (i < track.Segments.Count)
+        {
+            var s = track.Segments[i];
+            var repeat = 0;
+            while (i + repeat + 1 < track.Segments.Count && track.Segments[i + repeat + 1].Duration == s.Duration)
+            {
+                repeat++;
+            }
+
+            x.WriteStartElement("S");
+            if (i == 0)
+            {
+                x.WriteAttributeString("t", Inv(s.Start));
+            }
+
+            x.WriteAttributeString("d", Inv(s.Duration));
+            if (repeat > 0)
+            {
+                x.WriteAttributeString("r", Inv(repeat));
+            }
+
+            x.WriteEndElement();
+            i += repeat + 1;
+        }
+
+        x.WriteEndElement();
+        x.WriteEndElement();
+    }
+
+    private static string Inv(long v) => v.ToString(CultureInfo.InvariantCulture);
+
+    private static string IsoDuration(double seconds) => string.Create(CultureInfo.InvariantCulture, $"PT{seconds:0.000}S");
+
+    private static string FrameRate(double fps)
+    {
+        var rounded = Math.Round(fps);
+        if (Math.Abs(fps - rounded) < 0.001)
+        {
+            return Inv((long)rounded);
+        }
+
+        // NTSC-style rates: 30000/1001 and friends.
+        var num = (long)Math.Round(fps * 1001);
+        return $"{Inv(num)}/1001";
+    }
+
+    private static string Par(int w, int h)
+    {
+        var g = Gcd(w, h);
+        return $"{Inv(w / g)}:{Inv(h / g)}";
+    }
+
+    private static int Gcd(int a, int b) => b == 0 ? Math.Max(1, a) : Gcd(b, a % b);
+}

@@ -1,0 +1,81 @@
+using StreamServer.Transcode.Media;
+
+namespace StreamServer.Transcode.Packaging;
+
+/// <summary>
+/// One rendition: scale (unless the decoded frame already has the output size and format, then the
+/// decoded frame itself is encoded) -> libx264 -> fMP4 segments. Owns its scaler, encoder and muxer.
+/// </summary>
+internal sealed class VideoRenditionWorker : IDisposable
+{
+    private readonly Scaler? scaler;
+    private readonly H264Encoder encoder;
+    private readonly Fmp4TrackWriter writer;
+    private readonly FrameHandle scaled = new();
+    private readonly PacketHandle packet = new();
+    private readonly long frameDuration;
+
+    public VideoRenditionWorker(RenditionPlan plan, MediaStreamInfo source, H264EncoderSettings settings, long frameDuration,
+        string directory, IFrameMemory? frameMemory)
+    {
+        Plan = plan;
+        this.frameDuration = frameDuration;
+        if (source.Width != plan.Width || source.Height != plan.Height || source.PixelFormat != PixelFormats.Yuv420P)
+        {
+            scaler = new Scaler(source.Width, source.Height, source.PixelFormat, plan.Width, plan.Height, PixelFormats.Yuv420P, frameMemory);
+        }
+
+        encoder = new H264Encoder(settings, plan.Name);
+        writer = new Fmp4TrackWriter(encoder.Ptr, settings.TimeBase, directory, plan.Name);
+        Codecs = CodecStrings.Avc1(encoder.Extradata);
+    }
+
+    public RenditionPlan Plan { get; }
+    public string Codecs { get; }
+    public long FramesEncoded { get; private set; }
+    public Fmp4TrackWriter Writer => writer;
+
+    /// <summary>Encodes one decoded frame (pts in the encoder time base, key flag already decided).</summary>
+    public void Encode(FrameHandle decoded)
+    {
+        if (scaler is null)
+        {
+            encoder.Send(decoded);
+        }
+        else
+        {
+            scaler.Scale(decoded, scaled);
+            encoder.Send(scaled);
+            scaled.Unref();
+        }
+
+        FramesEncoded++;
+        Drain();
+    }
+
+    public void Finish()
+    {
+        encoder.Send(null);
+        Drain();
+        writer.Finish();
+        TranscodeMetrics.FramesEncoded.Add(FramesEncoded);
+    }
+
+    private void Drain()
+    {
+        while (encoder.Receive(packet))
+        {
+            writer.Write(packet, packet.IsKey, frameDuration);
+            packet.Unref();
+        }
+    }
+
+    public void Dispose()
+    {
+        writer.Dispose();
+        encoder.Dispose();
+        scaler?.Dispose();
+        scaled.Dispose();
+        packet.Dispose();
+    }
+}
