@@ -34,7 +34,7 @@ public sealed class PosterPicker
     /// <summary>True once no later frame can change the choice (the caller may stop offering).</summary>
     public bool IsDone => _done;
 
-    /// <summary>The kept frame (4:2:0, values as the decoder gave them), null before the first offer.</summary>
+    /// <summary>The frame copied by <see cref="Offer"/> (4:2:0, values as given), null before the first offer or when only <see cref="Consider"/> is used.</summary>
     public PinnedYuvImage? Best => _best;
 
     /// <summary>Cheap check before <see cref="Offer"/>, so callers skip frames without touching their pixels.</summary>
@@ -45,7 +45,7 @@ public sealed class PosterPicker
             return false;
         }
 
-        if (_best is null)
+        if (double.IsNaN(BestTime))
         {
             return true;
         }
@@ -58,11 +58,12 @@ public sealed class PosterPicker
         return time >= _nextCandidate && time <= _searchEnd;
     }
 
+    /// <summary>Scores and, when it wins, copies <paramref name="frame"/> (for callers that cannot keep the frame itself).</summary>
     public void Offer(double time, in YuvPlanes frame)
     {
         if (!Wants(time))
         {
-            _done |= _fixedTime is null && time > _searchEnd;
+            Consider(time, default);
             return;
         }
 
@@ -71,30 +72,49 @@ public sealed class PosterPicker
             throw new ArgumentException("poster candidates must be 4:2:0", nameof(frame));
         }
 
-        var first = _best is null;
-        if (_fixedTime is { } f)
+        if (Consider(time, FrameScore.Measure(frame)))
         {
-            Keep(time, frame, FrameScore.Measure(frame));
-            _done = time >= f - 1e-6;
-            return;
-        }
+            if (_best is null || _best.Width != frame.Width || _best.Height != frame.Height)
+            {
+                _best = new PinnedYuvImage(frame.Width, frame.Height);
+            }
 
-        _nextCandidate = time + _options.CandidateIntervalSeconds;
-        var score = FrameScore.Measure(frame);
-        if (first || score.Value > BestScore.Value)
-        {
-            Keep(time, frame, score);
+            _best.Blit(frame, 0, 0);
         }
     }
 
-    private void Keep(double time, in YuvPlanes frame, FrameScore score)
+    /// <summary>
+    /// Score-only step: true when the frame at <paramref name="time"/> becomes the choice, so the caller keeps it
+    /// (e.g. by reference, without copying pixels). Call only for times <see cref="Wants"/> accepted.
+    /// </summary>
+    public bool Consider(double time, FrameScore score)
     {
-        if (_best is null || _best.Width != frame.Width || _best.Height != frame.Height)
+        if (!Wants(time))
         {
-            _best = new PinnedYuvImage(frame.Width, frame.Height);
+            _done |= _fixedTime is null && time > _searchEnd;
+            return false;
         }
 
-        _best.Blit(frame, 0, 0);
+        var first = double.IsNaN(BestTime);
+        if (_fixedTime is { } f)
+        {
+            Keep(time, score);
+            _done = time >= f - 1e-6;
+            return true;
+        }
+
+        _nextCandidate = time + _options.CandidateIntervalSeconds;
+        if (first || score.Value > BestScore.Value)
+        {
+            Keep(time, score);
+            return true;
+        }
+
+        return false;
+    }
+
+    private void Keep(double time, FrameScore score)
+    {
         BestTime = time;
         BestScore = score;
     }

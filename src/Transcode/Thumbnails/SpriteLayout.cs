@@ -62,16 +62,22 @@ public sealed class SpriteLayout
             TileWidth, TileHeight, start, end);
     }
 
-    /// <summary>Pixel size of a sheet: full grid width, and only the rows that hold tiles.</summary>
+    /// <summary>
+    /// Pixel size of a sheet. Every sheet of a multi-sheet video has the full grid size (DASH thumbnail tiles
+    /// describe one size for all); a single sheet shrinks to the columns and rows its tiles use.
+    /// </summary>
     public (int Width, int Height) SheetSize(int sheet)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(sheet);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(sheet, SheetCount);
-        var tiles = Math.Min(TilesPerSheet, TileCount - (sheet * TilesPerSheet));
-        var rows = (tiles + Options.Columns - 1) / Options.Columns;
-        var cols = rows > 1 ? Options.Columns : tiles;
+        var (cols, rows) = SheetGrid;
         return (cols * TileWidth, rows * TileHeight);
     }
+
+    /// <summary>Columns x rows of every sheet (see <see cref="SheetSize"/>).</summary>
+    public (int Columns, int Rows) SheetGrid => SheetCount > 1
+        ? (Options.Columns, Options.Rows)
+        : (Math.Min(TileCount, Options.Columns), (TileCount + Options.Columns - 1) / Options.Columns);
 
     public static string SheetFileName(int sheet) => string.Create(CultureInfo.InvariantCulture, $"sprite_{sheet:000}.jpg");
 

@@ -44,31 +44,34 @@ public sealed partial class ThumbnailsSpriteTests
         Assert.Equal(247, layout.TileCount);
         Assert.Equal(3, layout.SheetCount);
         Assert.Equal((1600, 900), layout.SheetSize(0));
-        Assert.Equal((1600, 450), layout.SheetSize(2)); // 47 tiles -> 5 rows
+        Assert.Equal((1600, 900), layout.SheetSize(2)); // every sheet of a multi-sheet set has the full grid size (DASH)
+        Assert.Equal((640, 90), new SpriteLayout(new SpriteSheetOptions(), 20, 1920, 1080).SheetSize(0)); // one sheet: 4 tiles
         Assert.Equal(new SpriteTile(123, 1, 3 * 160, 2 * 90, 160, 90, 615, 620), layout.Tile(123));
         Assert.Equal(120, new SpriteLayout(new SpriteSheetOptions(), 10, 720, 576, 16.0 / 15).TileHeight); // anamorphic PAL 4:3
     }
 
-    [Fact]
-    public void Builder_writes_every_sheet_as_a_jpeg_of_the_layout_size()
+    [Theory]
+    [InlineData(7.5, 3, 2)] // two sheets, the second partly filled
+    [InlineData(2.5, 3, 2)] // one sheet, cropped to its tiles
+    public void Builder_writes_every_sheet_as_a_jpeg_of_the_layout_size(double duration, int cols, int rows)
     {
         using var dir = new TempDir("sprites");
-        var layout = new SpriteLayout(new SpriteSheetOptions { IntervalSeconds = 1, Columns = 3, Rows = 2 }, 7.5, 320, 240);
+        var options = new SpriteSheetOptions { IntervalSeconds = 1, Columns = cols, Rows = rows };
+        var layout = new SpriteLayout(options, duration, 320, 240);
         var tile = SyntheticFrames.Pattern(layout.TileWidth, layout.TileHeight);
-        using (var builder = new SpriteSheetBuilder(layout, dir.Path))
+        using (var builder = new SpriteSheetBuilder(options, layout.TileWidth, layout.TileHeight, dir.Path))
         {
-            for (var i = 0; i < layout.TileCount; i++)
+            for (var i = 0; i < layout.TileCount - 1; i++)
             {
-                if (i != 4) // a missing tile stays black, the sheet is still written
+                if (i != 1) // a missing tile stays black, the sheet is still written
                 {
                     builder.AddTile(i, tile.Planes);
                 }
             }
 
-            builder.Finish();
+            builder.Finish(layout); // the last tile never came: it repeats the previous picture
         }
 
-        Assert.Equal(2, layout.SheetCount);
         using var decoder = new JpegDecoder();
         for (var s = 0; s < layout.SheetCount; s++)
         {
@@ -76,7 +79,8 @@ public sealed partial class ThumbnailsSpriteTests
             Assert.Equal(layout.SheetSize(s), (info.Width, info.Height));
         }
 
-        Assert.Equal<string>(["sprite_000.jpg", "sprite_001.jpg"], Directory.GetFiles(dir.Path).Select(f => Path.GetFileName(f)).Order().ToArray());
+        Assert.Equal(layout.SheetCount, Directory.GetFiles(dir.Path).Length);
+        Assert.All(Directory.GetFiles(dir.Path), f => Assert.Matches(@"sprite_\d{3}\.jpg$", f));
     }
 
     [Theory]
