@@ -19,4 +19,7 @@ public sealed record PosterOptions
     public int MaxWidth { get; init; } = 1280;
 
     public int Quality { get; init; } = 85;
+
+    /// <summary>Progressive JPEG: the poster shows coarse-to-fine while loading and is usually a little smaller.</summary>
+    public bool Progressive { get; init; } = true;
 }
