@@ -1,7 +1,9 @@
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using StreamServer.Admin;
 using StreamServer.Health;
 using StreamServer.Metrics;
+using StreamServer.Vod;
 
 namespace StreamServer.Hosting;
 
@@ -34,10 +36,15 @@ public static class ServerApp
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<PrometheusExporter>();
         builder.Services.AddSingleton<HealthRegistry>();
+        builder.Services.AddAdminApi();
+        builder.Services.AddSingleton<IVodPackager, FfmpegVodPackager>();
+        builder.Services.AddHostedService<SampleBootstrap>();
+        builder.Services.AddVodServing();
 
         KestrelSetup.Configure(builder, options);
 
         var app = builder.Build();
+        app.UseVodServing();
         var exporter = app.Services.GetRequiredService<PrometheusExporter>();
         var health = app.Services.GetRequiredService<HealthRegistry>();
         health.Register("http", static () => new SubsystemHealth(HealthState.Ok));
@@ -55,6 +62,8 @@ public static class ServerApp
             return ctx.Response.WriteAsync(HealthJson(overall, subsystems));
         });
 
+        app.MapAdminApi();
+        StartupBanner.Register(app);
         return app;
     }
 

@@ -31,6 +31,9 @@ public sealed class StreamServerOptions
     /// <summary>Folders a POST /api/vod "source" path may come from (besides DataDir/uploads).</summary>
     public string[] ImportRoots { get; set; } = [];
 
+    /// <summary>Allow "source" to be an http(s) URL that FFmpeg opens.</summary>
+    public bool AllowUrlSources { get; set; } = true;
+
     public long MaxUploadBytes { get; set; } = 4L * 1024 * 1024 * 1024;
 
     /// <summary>Packaging jobs running at once; the rest wait in the queue.</summary>
@@ -42,6 +45,9 @@ public sealed class StreamServerOptions
     public int SampleSeconds { get; set; } = 24;
 
     public PackagingDefaults Packaging { get; set; } = new();
+
+    /// <summary>HTTP limits, timeouts and the file cache of the serving paths.</summary>
+    public HttpServingOptions Serving { get; set; } = new();
 }
 
 public sealed class PackagingDefaults
