@@ -40,6 +40,7 @@ public static class ServerApp
         builder.Services.AddSingleton<IVodPackager, FfmpegVodPackager>();
         builder.Services.AddHostedService<SampleBootstrap>();
         builder.Services.AddVodServing();
+        builder.Services.AddThumbnails(options);
 
         KestrelSetup.Configure(builder, options);
 
@@ -63,6 +64,7 @@ public static class ServerApp
         });
 
         app.MapAdminApi();
+        app.MapThumbnails();
         StartupBanner.Register(app);
         return app;
     }

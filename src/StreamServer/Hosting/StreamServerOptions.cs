@@ -48,6 +48,9 @@ public sealed class StreamServerOptions
 
     /// <summary>HTTP limits, timeouts and the file cache of the serving paths.</summary>
     public HttpServingOptions Serving { get; set; } = new();
+
+    /// <summary>Posters, sprites + thumbnails.vtt at packaging, and on-demand thumb.jpg.</summary>
+    public StreamServer.Vod.ThumbnailSettings Thumbnails { get; set; } = new();
 }
 
 public sealed class PackagingDefaults

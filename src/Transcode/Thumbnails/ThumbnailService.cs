@@ -39,10 +39,14 @@ public sealed class ThumbnailService : IDisposable
     /// The JPEG for (<paramref name="vodId"/>, t, width, quality), from the cache or rendered from
     /// <paramref name="sourcePath"/>. Throws <see cref="ThumbnailRequestException"/> when t is past the end.
     /// </summary>
-    public async ValueTask<CachedThumbnail> GetAsync(string vodId, string sourcePath, double seconds, int width, int quality,
+    public ValueTask<CachedThumbnail> GetAsync(string vodId, string sourcePath, double seconds, int width, int quality,
+        CancellationToken ct = default) => GetAsync(vodId, 0, sourcePath, seconds, width, quality, ct);
+
+    /// <param name="version">Changes when the VOD is re-packaged, so older cache entries stop matching.</param>
+    public async ValueTask<CachedThumbnail> GetAsync(string vodId, long version, string sourcePath, double seconds, int width, int quality,
         CancellationToken ct = default)
     {
-        var key = new ThumbnailKey(vodId, (long)Math.Round(seconds * 1000), width, quality);
+        var key = new ThumbnailKey(vodId, version, (long)Math.Round(seconds * 1000), width, quality);
         if (Cache.TryGet(key, out var cached))
         {
             Requests.Add(1, new KeyValuePair<string, object?>("result", "hit"));

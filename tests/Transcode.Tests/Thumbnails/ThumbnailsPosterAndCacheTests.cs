@@ -58,7 +58,7 @@ public sealed class ThumbnailsPosterAndCacheTests
     public void Cache_evicts_least_recently_used_entries_when_over_the_byte_budget()
     {
         var cache = new ThumbnailCache(maxBytes: 3000, maxEntries: 100);
-        var a = new ThumbnailKey("v", 0, 160, 75);
+        var a = new ThumbnailKey("v", 1, 0, 160, 75);
         var b = a with { TimeMs = 1000 };
         var c = a with { TimeMs = 2000 };
         cache.Set(a, new CachedThumbnail(new byte[1000], 160, 90));
@@ -79,15 +79,15 @@ public sealed class ThumbnailsPosterAndCacheTests
         var cache = new ThumbnailCache(maxBytes: 1 << 20, maxEntries: 2);
         for (var i = 0; i < 5; i++)
         {
-            cache.Set(new ThumbnailKey("v", i, 160, 75), new CachedThumbnail([(byte)i], 1, 1));
+            cache.Set(new ThumbnailKey("v", 1, i, 160, 75), new CachedThumbnail([(byte)i], 1, 1));
         }
 
         Assert.Equal(2, cache.Count);
-        Assert.True(cache.TryGet(new ThumbnailKey("v", 4, 160, 75), out var hit));
+        Assert.True(cache.TryGet(new ThumbnailKey("v", 1, 4, 160, 75), out var hit));
         Assert.Equal([(byte)4], hit.Jpeg);
 
-        cache.Set(new ThumbnailKey("w", 0, 160, 75), new CachedThumbnail(new byte[(1 << 20) + 1], 1, 1));
-        Assert.False(cache.TryGet(new ThumbnailKey("w", 0, 160, 75), out _));
+        cache.Set(new ThumbnailKey("w", 1, 0, 160, 75), new CachedThumbnail(new byte[(1 << 20) + 1], 1, 1));
+        Assert.False(cache.TryGet(new ThumbnailKey("w", 1, 0, 160, 75), out _));
         cache.Invalidate("v");
         Assert.Equal(0, cache.Count);
         Assert.Equal(0, cache.Bytes);
