@@ -43,6 +43,7 @@ public static class ServerApp
         builder.Services.AddVodServing();
         builder.Services.AddTracing(options);
         BufferPoolSetup.AddBufferPool(builder.Services, options);
+        builder.Services.AddThumbnails(options);
 
         KestrelSetup.Configure(builder, options);
 
@@ -69,6 +70,7 @@ public static class ServerApp
 
         app.MapAdminApi();
         app.UseDashboard();
+        app.MapThumbnails();
         StartupBanner.Register(app);
         return app;
     }

@@ -54,6 +54,9 @@ public sealed class StreamServerOptions
 
     /// <summary>Capacity of the memfd-backed buffer pool (frames, segments); fixed for the process lifetime.</summary>
     public int BufferPoolMegabytes { get; set; } = 256;
+
+    /// <summary>Posters, sprites + thumbnails.vtt at packaging, and on-demand thumb.jpg.</summary>
+    public StreamServer.Vod.ThumbnailSettings Thumbnails { get; set; } = new();
 }
 
 public sealed class PackagingDefaults

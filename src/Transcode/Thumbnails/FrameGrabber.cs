@@ -1,0 +1,182 @@
+using StreamServer.Transcode.Interop;
+using StreamServer.Transcode.Media;
+
+namespace StreamServer.Transcode.Thumbnails;
+
+/// <summary>
+/// One opened video (demuxer + decoder, from the FFmpeg interop layer) that hands out the frame at a time:
+/// seek to the keyframe at or before t, decode forward, keep the first frame whose presentation time is at or
+/// after t (what `ffmpeg -ss t -i src -frames:v 1` shows). Kept open between requests by
+/// <see cref="ThumbnailService"/>, which is what saves the open + probe a CLI pays every time. Not thread-safe.
+/// </summary>
+public sealed class FrameGrabber : IDisposable
+{
+    // Half a millisecond: times arrive rounded to milliseconds, frame times are exact rationals.
+    private const double TimeEpsilon = 0.0005;
+
+    private readonly MediaSource _source;
+    private readonly MediaStreamInfo _video;
+    private readonly MediaDecoder _decoder;
+    private readonly PacketHandle _packet = new();
+    private FrameHandle _current = new();
+    private FrameHandle _previous = new();
+    private Scaler? _scaler;
+    private int _scalerSourceFormat = -1;
+    private bool _scalerSourceFull;
+
+    public FrameGrabber(string path, int decoderThreads = 0)
+    {
+        _source = MediaSource.Open(path);
+        try
+        {
+            _video = _source.BestStream(MediaKind.Video) ?? throw new TranscodeException($"no video stream in {System.IO.Path.GetFileName(path)}");
+            _decoder = new MediaDecoder(_source, _video, null, decoderThreads);
+        }
+        catch
+        {
+            _source.Dispose();
+            throw;
+        }
+
+        Path = path;
+        DurationSeconds = _source.Duration.TotalSeconds;
+    }
+
+    public string Path { get; }
+
+    /// <summary>Container duration in seconds (0 when the container does not say).</summary>
+    public double DurationSeconds { get; }
+
+    public int SourceWidth => _video.Width;
+
+    public int SourceHeight => _video.Height;
+
+    /// <summary>Pixel aspect (1 for square pixels), so thumbnails keep the display aspect of anamorphic video.</summary>
+    public double SampleAspectRatio => _video.SampleAspectRatio.IsValid ? _video.SampleAspectRatio.ToDouble() : 1;
+
+    /// <summary>Presentation time of the frame the last <see cref="DecodeAt"/> returned.</summary>
+    public double LastFrameTime { get; private set; } = double.NaN;
+
+    /// <summary>
+    /// Decodes the frame at <paramref name="seconds"/> (from the start of the video) and returns it; the handle
+    /// belongs to this grabber and stays valid until the next call.
+    /// </summary>
+    public FrameHandle DecodeAt(double seconds)
+    {
+        _source.SeekTo(_video, TimeSpan.FromSeconds(Math.Max(0, seconds)));
+        _decoder.Flush();
+        _current.Unref();
+        _previous.Unref();
+        var havePrevious = false;
+        var eof = false;
+        while (true)
+        {
+            if (!eof)
+            {
+                eof = !ReadVideoPacket();
+                while (!_decoder.Send(eof ? null : _packet))
+                {
+                    // Decoder full: drain before the packet can go in.
+                    if (TryReceive(seconds, ref havePrevious))
+                    {
+                        return _current;
+                    }
+                }
+            }
+
+            if (TryReceive(seconds, ref havePrevious))
+            {
+                return _current;
+            }
+
+            if (eof)
+            {
+                // t lies after the last frame's start (still within the duration): the last frame is what shows.
+                if (!havePrevious)
+                {
+                    throw new TranscodeException($"no video frame decodable at {seconds:0.###}s in {System.IO.Path.GetFileName(Path)}");
+                }
+
+                (_current, _previous) = (_previous, _current);
+                return _current;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Scales <paramref name="frame"/> to <paramref name="width"/> x <paramref name="height"/> planar 4:2:0, full range
+    /// (JPEG's), into <paramref name="destination"/>.
+    /// </summary>
+    public void Scale(FrameHandle frame, FrameHandle destination, int width, int height, ScaleQuality quality = ScaleQuality.Bicubic)
+    {
+        var format = frame.PixelFormat;
+        var full = frame.IsFullRange;
+        if (_scaler is null || _scaler.Width != width || _scaler.Height != height || _scalerSourceFormat != format
+            || _scalerSourceFull != full || _scaler.SourceWidth != frame.Width || _scaler.SourceHeight != frame.Height)
+        {
+            _scaler?.Dispose();
+            _scaler = new Scaler(frame.Width, frame.Height, format, width, height, PixelFormats.Yuv420P, quality: quality,
+                sourceFullRange: full, destinationFullRange: true);
+            _scalerSourceFormat = format;
+            _scalerSourceFull = full;
+        }
+
+        _scaler.Scale(frame, destination);
+    }
+
+    private bool ReadVideoPacket()
+    {
+        while (_source.ReadPacket(_packet))
+        {
+            if (_packet.StreamIndex == _video.Index)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private bool TryReceive(double target, ref bool havePrevious)
+    {
+        while (_decoder.Receive(_current))
+        {
+            var t = FrameTime(_current);
+            if (t >= target - TimeEpsilon)
+            {
+                LastFrameTime = t;
+                return true;
+            }
+
+            (_current, _previous) = (_previous, _current);
+            _current.Unref();
+            havePrevious = true;
+            LastFrameTime = t;
+        }
+
+        return false;
+    }
+
+    private double FrameTime(FrameHandle frame)
+    {
+        var ts = frame.Info.BestEffortTimestamp;
+        if (ts == long.MinValue)
+        {
+            ts = frame.Pts;
+        }
+
+        var start = _video.StartTime == long.MinValue ? 0 : _video.StartTime;
+        var tb = _video.TimeBase;
+        return (ts - start) * (double)tb.Num / tb.Den;
+    }
+
+    public void Dispose()
+    {
+        _scaler?.Dispose();
+        _current.Dispose();
+        _previous.Dispose();
+        _packet.Dispose();
+        _decoder.Dispose();
+        _source.Dispose();
+    }
+}
