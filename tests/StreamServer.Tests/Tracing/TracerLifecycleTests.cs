@@ -89,6 +89,7 @@ public class TracerLifecycleTests
         await WaitForTracerStateAsync(client, "attached");
 
         using var sse = new HttpClient { BaseAddress = server.HttpUri, Timeout = Timeout.InfiniteTimeSpan };
+        sse.DefaultRequestHeaders.Authorization = new("Bearer", server.AdminToken);
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         using var response = await sse.GetAsync("/api/trace/events", HttpCompletionOption.ResponseHeadersRead, cts.Token);
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
