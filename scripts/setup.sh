@@ -25,9 +25,12 @@ if ! command -v npm >/dev/null; then
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
-if [[ ! -f src/StreamServer/Dashboard/node_modules/uplot/dist/uPlot.iife.min.js ]]; then
-  (cd src/StreamServer/Dashboard && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-fi
+# Front-end packages: the dashboard's uPlot, and the players (hls.js, shaka-player) the tests drive.
+for dir in src/StreamServer/Dashboard tests/Players; do
+  if [[ ! -d "$dir/node_modules" || "$dir/package-lock.json" -nt "$dir/node_modules" ]]; then
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  fi
+done
 
 command -v dotnet >/dev/null || { echo "setup: the .NET 10 SDK (dotnet) is not on PATH" >&2; exit 1; }
 

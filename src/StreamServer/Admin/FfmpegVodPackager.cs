@@ -14,7 +14,7 @@ internal sealed class FfmpegVodPackager(StreamServerOptions options, IFrameMemor
         using var images = new VodImageSink(options.Thumbnails.ToVodImageOptions()); // poster, sprites, VTT in the same decode pass
         var packaging = new PackagingOptions
         {
-            Ladder = options.Packaging.Ladder,
+            Ladder = options.Packaging.Ladder.Length > 0 ? options.Packaging.Ladder : new PackagingOptions().Ladder,
             Preset = options.Packaging.Preset,
             SegmentSeconds = options.Packaging.SegmentSeconds,
             FrameMemory = frameMemory,

@@ -61,7 +61,11 @@ public sealed class StreamServerOptions
 
 public sealed class PackagingDefaults
 {
-    public int[] Ladder { get; set; } = [720, 480, 360];
+    /// <summary>
+    /// Rendition heights. Empty = the packager's default ladder: the configuration binder appends bound
+    /// array items to an initialised array, so a default here could never be replaced, only extended.
+    /// </summary>
+    public int[] Ladder { get; set; } = [];
     public string Preset { get; set; } = "veryfast";
     public double SegmentSeconds { get; set; } = 4;
 }
