@@ -8,7 +8,9 @@ namespace StreamServer.Transcode.Packaging;
 /// </summary>
 internal sealed class VideoRenditionWorker : IDisposable
 {
-    private readonly Scaler? scaler;
+    private readonly IFrameMemory? frameMemory;
+    private Scaler? scaler;
+    private (int W, int H, int Format) input;
     private readonly H264Encoder encoder;
     private readonly Fmp4TrackWriter writer;
     private readonly FrameHandle scaled = new();
@@ -20,10 +22,8 @@ internal sealed class VideoRenditionWorker : IDisposable
     {
         Plan = plan;
         this.frameDuration = frameDuration;
-        if (source.Width != plan.Width || source.Height != plan.Height || source.PixelFormat != PixelFormats.Yuv420P)
-        {
-            scaler = new Scaler(source.Width, source.Height, source.PixelFormat, plan.Width, plan.Height, PixelFormats.Yuv420P, frameMemory);
-        }
+        this.frameMemory = frameMemory;
+        scaler = ScalerFor(source.Width, source.Height, source.PixelFormat);
 
         encoder = new H264Encoder(settings, plan.Name);
         writer = new Fmp4TrackWriter(encoder.Ptr, settings.TimeBase, directory, plan.Name);
@@ -38,6 +38,14 @@ internal sealed class VideoRenditionWorker : IDisposable
     /// <summary>Encodes one decoded frame (pts in the encoder time base, key flag already decided).</summary>
     public void Encode(FrameHandle decoded)
     {
+        var info = decoded.Info;
+        if ((info.Width, info.Height, info.Format) != input)
+        {
+            // Mid-stream resolution or format change (e.g. concatenated sources): rebuild the scaler.
+            scaler?.Dispose();
+            scaler = ScalerFor(info.Width, info.Height, info.Format);
+        }
+
         if (scaler is null)
         {
             encoder.Send(decoded);
@@ -51,6 +59,18 @@ internal sealed class VideoRenditionWorker : IDisposable
 
         FramesEncoded++;
         Drain();
+    }
+
+    private Scaler? ScalerFor(int width, int height, int format)
+    {
+        input = (width, height, format);
+        if (width == Plan.Width && height == Plan.Height && format == PixelFormats.Yuv420P)
+        {
+            // Already the output size and format: the decoded frame itself is encoded, by reference.
+            return null;
+        }
+
+        return new Scaler(width, height, format, Plan.Width, Plan.Height, PixelFormats.Yuv420P, frameMemory);
     }
 
     public void Finish()
