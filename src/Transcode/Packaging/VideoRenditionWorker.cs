@@ -17,13 +17,12 @@ internal sealed class VideoRenditionWorker : IDisposable
     private readonly PacketHandle packet = new();
     private readonly long frameDuration;
 
-    public VideoRenditionWorker(RenditionPlan plan, MediaStreamInfo source, H264EncoderSettings settings, long frameDuration,
+    public VideoRenditionWorker(RenditionPlan plan, H264EncoderSettings settings, long frameDuration,
         string directory, IFrameMemory? frameMemory)
     {
         Plan = plan;
         this.frameDuration = frameDuration;
         this.frameMemory = frameMemory;
-        scaler = ScalerFor(source.Width, source.Height, source.PixelFormat);
 
         encoder = new H264Encoder(settings, plan.Name);
         writer = new Fmp4TrackWriter(encoder.Ptr, settings.TimeBase, directory, plan.Name);
@@ -35,26 +34,42 @@ internal sealed class VideoRenditionWorker : IDisposable
     public long FramesEncoded { get; private set; }
     public Fmp4TrackWriter Writer => writer;
 
-    /// <summary>Encodes one decoded frame (pts in the encoder time base, key flag already decided).</summary>
-    public void Encode(FrameHandle decoded)
+    /// <summary>
+    /// Called with every frame this rendition encodes (its scaled frame, or the input itself when no
+    /// scaling was needed), before the frame is released: lower renditions scale from it (cascade).
+    /// </summary>
+    public Action<FrameHandle>? Downstream { get; set; }
+
+    /// <summary>Encodes one input frame (pts in the encoder time base, key flag already decided).</summary>
+    public void Encode(FrameHandle input)
     {
-        var info = decoded.Info;
-        if ((info.Width, info.Height, info.Format) != input)
+        var info = input.Info;
+        if ((info.Width, info.Height, info.Format) != this.input)
         {
-            // Mid-stream resolution or format change (e.g. concatenated sources): rebuild the scaler.
+            // Built from the first frame (the decoded source, or the top rung's output when cascading)
+            // and rebuilt on a mid-stream size/format change.
             scaler?.Dispose();
             scaler = ScalerFor(info.Width, info.Height, info.Format);
         }
 
-        if (scaler is null)
+        var frame = input;
+        if (scaler is not null)
         {
-            encoder.Send(decoded);
+            scaler.Scale(input, scaled);
+            frame = scaled;
         }
-        else
+
+        try
         {
-            scaler.Scale(decoded, scaled);
-            encoder.Send(scaled);
-            scaled.Unref();
+            encoder.Send(frame);
+            Downstream?.Invoke(frame);
+        }
+        finally
+        {
+            if (scaler is not null)
+            {
+                scaled.Unref();
+            }
         }
 
         FramesEncoded++;

@@ -116,6 +116,30 @@ public partial class PackagerTests
         }
     }
 
+    [Theory]
+    [InlineData(true, true)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    public async Task Cascaded_and_sequential_renditions_decode_with_aligned_keyframes(bool parallel, bool cascade)
+    {
+        // Top rung below the source: with cascade the 180p rung scales from the 240p frames.
+        using var dir = new TempDir();
+        var clip = await TestMedia.GenerateAsync(dir.Combine("in.mp4"), seconds: 2, width: 640, height: 360, fps: 25, audio: false);
+        var outDir = dir.Combine("out");
+        var options = Fast with { Ladder = [240, 180], SegmentSeconds = 1, ParallelRenditions = parallel, CascadeScaling = cascade };
+
+        var result = await Packager.PackageAsync(clip, outDir, options, null, TestContext.Current.CancellationToken);
+
+        var sizes = new[] { (426, 240), (320, 180) };
+        for (var i = 0; i < 2; i++)
+        {
+            var joined = await Probe.JoinTrackAsync(Path.Combine(outDir, result.Renditions[i].Name), dir.Combine($"{i}.mp4"));
+            var decoded = await Probe.DecodeVideoAsync(joined);
+            Assert.Equal((sizes[i].Item1, sizes[i].Item2, 50), (decoded.Width, decoded.Height, decoded.Frames));
+            Assert.Equal([0.0, 1.0], (await Probe.KeyframeTimesAsync(joined)).Select(k => Math.Round(k, 2)));
+        }
+    }
+
     private static double XmlConvertDuration(string iso) => System.Xml.XmlConvert.ToTimeSpan(iso).TotalSeconds;
 
     [GeneratedRegex(@"#EXTINF:([0-9.]+),")]
