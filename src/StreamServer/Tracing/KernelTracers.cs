@@ -16,6 +16,9 @@ public sealed unsafe class KernelTracers : IDisposable
     private RingBufferHandle? _ringBuffer;
     private Thread? _pollThread;
     private volatile bool _stopping;
+    private BpfObject? _retrans;
+    private BpfObject? _skb;
+    private BpfObject? _send;
     private PerCpuMap? _retransCounters;
     private PerCpuMap? _srttHist;
     private PerCpuMap? _skbCounts;
@@ -94,6 +97,7 @@ public sealed unsafe class KernelTracers : IDisposable
 
             o.Load();
             o.AttachAll();
+            _retrans = o;
             _retransCounters = new PerCpuMap(o.MapFd("counters"), 8);
             _srttHist = new PerCpuMap(o.MapFd("srtt_hist"), 8);
             ringMaps.Add(o.MapFd("events"));
@@ -120,6 +124,7 @@ public sealed unsafe class KernelTracers : IDisposable
             o.Set("target_tgid", (uint)Config.TargetTgid);
             o.Load();
             o.AttachAll();
+            _skb = o;
             _skbCounts = new PerCpuMap(o.MapFd("skb_counts"), TracerAbi.SkbCountsSize);
         }
 
@@ -137,6 +142,7 @@ public sealed unsafe class KernelTracers : IDisposable
 
             o.Load();
             o.AttachAll();
+            _send = o;
             _sendHist = new PerCpuMap(o.MapFd("hist"), 8);
             _sendStats = new PerCpuMap(o.MapFd("stats"), TracerAbi.SendStatsSize);
             ringMaps.Add(o.MapFd("events"));
@@ -302,6 +308,9 @@ public sealed unsafe class KernelTracers : IDisposable
             SkbBytes = bytes,
             Send = send,
             SendEventsDropped = sendDropped,
+            RetransmitMissedRuns = _retrans?.RecursionMisses() ?? 0,
+            SkbMissedRuns = _skb?.RecursionMisses() ?? 0,
+            SendMissedRuns = _send?.RecursionMisses() ?? 0,
             RetransmitsAttached = rc is not null,
             SkbAttached = _skbCounts is not null,
             SendAttached = _sendStats is not null,

@@ -84,11 +84,19 @@ public class TracerLifecycleTests
         Assert.SkipWhen(missing is not null, missing ?? "");
 
         // Threshold 0: every send syscall of the server is a stall event.
-        await using var server = await RunningServer.StartAsync(tls: false, extraArgs: "--StreamServer:Tracing:StallThresholdMicroseconds=0");
+        const string token = "trace-test-token";
+        await using var server = await RunningServer.StartAsync(tls: false, extraArgs:
+            ["--StreamServer:Tracing:StallThresholdMicroseconds=0", $"--StreamServer:AdminToken={token}"]);
         using var client = server.CreateHttpClient();
         await WaitForTracerStateAsync(client, "attached");
 
         using var sse = new HttpClient { BaseAddress = server.HttpUri, Timeout = Timeout.InfiniteTimeSpan };
+        using (var anonymous = await sse.GetAsync("/api/trace/events", HttpCompletionOption.ResponseHeadersRead))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, anonymous.StatusCode); // /api needs the admin token
+        }
+
+        sse.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         using var response = await sse.GetAsync("/api/trace/events", HttpCompletionOption.ResponseHeadersRead, cts.Token);
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
