@@ -17,6 +17,7 @@ const volatile __u64 head_size = 0;
 const volatile __u64 fclone_size = 0;
 const volatile __u64 small_head_size = 0;
 const volatile __u32 target_tgid = 0;
+const volatile __u32 target_tid = 0; /* narrows the process scope to one thread (tests, `trace --burst`) */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -76,7 +77,8 @@ int BPF_PROG(on_kmem_cache_alloc, unsigned long call_site, const void *ptr, stru
 		cache = SKB_CACHE_HEAD;
 
 	add(SKB_SCOPE_ALL * SKB_CACHES + cache, size);
-	if (target_tgid != 0 && (bpf_get_current_pid_tgid() >> 32) == target_tgid)
+	__u64 id = bpf_get_current_pid_tgid();
+	if (target_tgid != 0 && (id >> 32) == target_tgid && (target_tid == 0 || (__u32)id == target_tid))
 		add(SKB_SCOPE_TARGET * SKB_CACHES + cache, size);
 	return 0;
 }

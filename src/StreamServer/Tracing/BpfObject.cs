@@ -163,6 +163,25 @@ internal sealed unsafe class BpfObject : IDisposable
         return total;
     }
 
+    /// <summary>Kernel ids of the loaded programs (what `bpftool prog show id N` takes).</summary>
+    public List<uint> ProgramIds()
+    {
+        var ids = new List<uint>();
+        var info = stackalloc byte[LibBpf.ProgInfoSize];
+        for (var p = LibBpf.ObjectNextProgram(_handle.DangerousGetHandle(), 0); p != 0; p = LibBpf.ObjectNextProgram(_handle.DangerousGetHandle(), p))
+        {
+            var fd = LibBpf.ProgramFd(p);
+            new Span<byte>(info, LibBpf.ProgInfoSize).Clear();
+            var length = (uint)LibBpf.ProgInfoSize;
+            if (fd >= 0 && LibBpf.ObjGetInfoByFd(fd, info, ref length) == 0)
+            {
+                ids.Add(*(uint*)(info + LibBpf.ProgInfoId));
+            }
+        }
+
+        return ids;
+    }
+
     public int MapFd(string map)
     {
         var m = LibBpf.ObjectFindMap(_handle.DangerousGetHandle(), map);

@@ -52,6 +52,21 @@ public sealed unsafe class KernelTracers : IDisposable
         }
     }
 
+    /// <summary>Kernel ids of the loaded programs.</summary>
+    public IReadOnlyList<uint> ProgramIds
+    {
+        get
+        {
+            var ids = new List<uint>();
+            foreach (var o in _objects)
+            {
+                ids.AddRange(o.ProgramIds());
+            }
+
+            return ids;
+        }
+    }
+
     /// <summary>Ring-buffer records handed to the sink since start.</summary>
     public long EventsReceived => Interlocked.Read(ref _eventsReceived);
 
@@ -122,6 +137,7 @@ public sealed unsafe class KernelTracers : IDisposable
             o.Set("fclone_size", KernelSymbols.SlabSize("skbuff_fclone_cache"));
             o.Set("small_head_size", KernelSymbols.SlabSize("skbuff_small_head"));
             o.Set("target_tgid", (uint)Config.TargetTgid);
+            o.Set("target_tid", (uint)Config.TargetThread);
             o.Load();
             o.AttachAll();
             _skb = o;

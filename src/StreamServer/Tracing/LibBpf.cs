@@ -45,6 +45,7 @@ internal static unsafe partial class LibBpf
 
     /// <summary>struct bpf_prog_info: size and offsets of the fields read (from this kernel's BTF; stable UAPI).</summary>
     public const int ProgInfoSize = 232;
+    public const int ProgInfoId = 4;
     public const int ProgInfoRunTimeNs = 192;
     public const int ProgInfoRunCount = 200;
     public const int ProgInfoRecursionMisses = 208;

@@ -15,6 +15,9 @@ public sealed record TracerConfig
     /// <summary>Process whose send syscalls and skb allocations are traced (0 = every process).</summary>
     public int TargetTgid { get; init; }
 
+    /// <summary>With <see cref="TargetTgid"/>: count skb allocations of this one thread only (0 = the whole process).</summary>
+    public int TargetThread { get; init; }
+
     /// <summary>Send syscalls at least this long produce a stall event (0 = every call).</summary>
     public ulong StallThresholdNs { get; init; } = 10_000_000;
 

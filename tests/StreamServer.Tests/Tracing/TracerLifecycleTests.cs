@@ -39,15 +39,20 @@ public class TracerLifecycleTests
         var missing = TracingEnvironment.MissingBpf(out var objects) ?? Capabilities.MissingTool("bpftool");
         Assert.SkipWhen(missing is not null, missing ?? "");
 
-        var before = ProgramIds("self");
         var tracer = KernelTracers.Start(TracingEnvironment.Config(objects) with { TargetTgid = Environment.ProcessId });
-        var ours = ProgramIds("self");
-        ours.ExceptWith(before);
+        var ours = tracer.ProgramIds;
         Assert.Equal(tracer.AttachedPrograms.Count, ours.Count);
+        var held = ProgramIds("self");
+        foreach (var id in ours)
+        {
+            Assert.Contains((int)id, held);
+            Assert.True(await ProgramLoadedAsync((int)id), $"prog {id} should be loaded");
+        }
+
         tracer.Dispose();
         foreach (var id in ours)
         {
-            Assert.False(await ProgramLoadedAsync(id), $"prog {id} still loaded after Dispose");
+            Assert.False(await ProgramLoadedAsync((int)id), $"prog {id} still loaded after Dispose");
         }
     }
 
