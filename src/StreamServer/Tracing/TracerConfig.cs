@@ -21,7 +21,8 @@ public sealed record TracerConfig
     /// <summary>Send syscalls at least this long produce a stall event (0 = every call).</summary>
     public ulong StallThresholdNs { get; init; } = 10_000_000;
 
-    public bool SocketWrites { get; init; } = true;
+    /// <summary>Trace write(2) on sockets too (runs on every write(2) on the machine).</summary>
+    public bool SocketWrites { get; init; }
 
     public bool TcpProbe { get; init; } = true;
 
