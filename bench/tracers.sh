@@ -19,9 +19,11 @@ mkdir -p "$WORK"
 [[ -f bpf/.output/retrans.bpf.o ]] || make -s -C bpf
 [[ -f "$BIN" ]] || dotnet build src/StreamServer -c Release -nologo -v quiet -clp:ErrorsOnly
 
-rm -rf "$WORK/data" && mkdir -p "$WORK/data/vod/bench"
-head -c 1048576 /dev/urandom > "$WORK/data/vod/bench/segment-00001.m4s"
-dotnet "$BIN" --StreamServer:DataDir="$WORK/data" --StreamServer:ListenAddress=127.0.0.1 \
+# The library lives outside bench/.work: the VOD file path refuses to serve from below dot-folders.
+DATA=$(mktemp -d /tmp/ss-bench-tracers.XXXXXX)
+mkdir -p "$DATA/vod/bench"
+head -c 1048576 /dev/urandom > "$DATA/vod/bench/segment-00001.m4s"
+dotnet "$BIN" --StreamServer:DataDir="$DATA" --StreamServer:ListenAddress=127.0.0.1 \
   --StreamServer:HttpPort=$PORT --StreamServer:HttpsPort=-1 --StreamServer:GenerateSample=false \
   --StreamServer:Tracing:Enabled=false --Logging:LogLevel:Default=Warning > "$WORK/server.log" 2>&1 &
 SERVER=$!
@@ -31,12 +33,12 @@ cleanup() {
   sysctl -qw kernel.bpf_stats_enabled="$STATS_BEFORE" || true
   [[ -n "$TRACER" ]] && kill -TERM "$TRACER" 2>/dev/null && wait "$TRACER" 2>/dev/null || true
   kill -TERM "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null || true
+  rm -rf "$DATA"
 }
 trap cleanup EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
 
-# Segment files once the VOD serving is in; small /healthz responses otherwise (worst case per byte:
-# one send syscall per tiny response).
+# A 1 MiB segment file (sendfile path); small /healthz responses if VOD serving is missing.
 URL="http://127.0.0.1:$PORT/vod/bench/segment-00001.m4s"
 [[ $(curl -s -o /dev/null -w '%{http_code}' "$URL") == 200 ]] || URL="http://127.0.0.1:$PORT/healthz"
 echo "target: $URL"
@@ -105,6 +107,10 @@ SECTION=$(cat <<MD
   between identical runs, so this figure is the one that bounds the overhead.
 - Ring-buffer burst (\`trace --burst 3000000\`: every sendto is an event, consumer in C# via ring_buffer__poll):
   \`$BURST\`
+- Accuracy against the kernel is checked by the tests (tests/StreamServer.Tests/Tracing): retransmitted
+  segments vs the namespace's TcpRetransSegs under 5% nftables loss (equal in most runs; a residual of 0-2
+  segments per ~9,000, tracer never above, seen in some runs and not yet explained), send-syscall counts
+  vs \`strace -c -f\` (equal), skb allocations vs /proc/slabinfo growth (within slab granularity, ~0.4%).
 MD
 )
 python3 - "$RESULTS" "$SECTION" <<'PY'

@@ -5,6 +5,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
 #include "retrans.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -53,8 +54,9 @@ struct {
 static __always_inline void bump(__u32 idx, __u64 by)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+	/* Atomic although per-CPU: the SYN-ACK program can interrupt the skb one on the same CPU. */
 	if (v)
-		*v += by;
+		__sync_fetch_and_add(v, by);
 }
 
 static __always_inline int our_port(__u16 port)
@@ -83,18 +85,21 @@ static __always_inline int match(const struct sock *sk, __u16 sport, __u16 dport
 	return side;
 }
 
-/* Through bpf_probe_read_kernel: the verifier rejects direct loads from ctx + a variable offset, which is
- * what the compiler makes of byte-array copies from the tracepoint record. */
-#define COPY_ADDRS(e, ctx)                                                   \
-	do {                                                                 \
-		if ((ctx)->family == 10 /* AF_INET6 */) {                    \
-			bpf_probe_read_kernel((e).saddr, 16, (ctx)->saddr_v6);\
-			bpf_probe_read_kernel((e).daddr, 16, (ctx)->daddr_v6);\
-		} else {                                                     \
-			bpf_probe_read_kernel((e).saddr, 4, (ctx)->saddr);    \
-			bpf_probe_read_kernel((e).daddr, 4, (ctx)->daddr);    \
-		}                                                            \
-	} while (0)
+/* Addresses, ports, family from the socket (or request socket) itself: raw tracepoints get the
+ * tracepoint's arguments, not its formatted record. */
+static __always_inline void fill_flow(struct ss_retrans_event *e, const struct sock_common *c)
+{
+	e->family = BPF_CORE_READ(c, skc_family);
+	e->sport = BPF_CORE_READ(c, skc_num);
+	e->dport = __builtin_bswap16(BPF_CORE_READ(c, skc_dport));
+	if (e->family == 10 /* AF_INET6 */) {
+		BPF_CORE_READ_INTO(&e->saddr, c, skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&e->daddr, c, skc_v6_daddr);
+	} else {
+		BPF_CORE_READ_INTO((__u32 *)e->saddr, c, skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)e->daddr, c, skc_daddr);
+	}
+}
 
 static __always_inline void account_flow(struct ss_retrans_event *e, const struct sock *sk)
 {
@@ -136,37 +141,35 @@ static __always_inline void emit(struct ss_retrans_event *e)
 	bpf_ringbuf_submit(out, 0);
 }
 
-SEC("tracepoint/tcp/tcp_retransmit_skb")
-int on_retransmit_skb(struct trace_event_raw_tcp_retransmit_skb *ctx)
+/* Raw tracepoints, not the perf-event kind: a classic tracepoint program is skipped whenever it fires
+ * while any other BPF tracing program runs on that CPU (one per-CPU bpf_prog_active guard), which is
+ * exactly what happens to a retransmit from a softirq interrupting, say, the kmem or syscall programs.
+ * Raw tracepoints only guard each program against itself. Argument lists are this kernel's TP_PROTOs. */
+SEC("raw_tp/tcp_retransmit_skb")
+int BPF_PROG(on_retransmit_skb, const struct sock *sk, const struct sk_buff *skb, int err)
 {
-	const struct sock *sk = ctx->skaddr;
-	int side = match(sk, ctx->sport, ctx->dport);
+	struct ss_retrans_event e = {};
+	fill_flow(&e, &sk->__sk_common);
+	int side = match(sk, e.sport, e.dport);
 	if (side < 0)
 		return 0;
 
-	struct ss_retrans_event e = {};
 	e.event_type = EVENT_RETRANSMIT;
 	e.ts_ns = bpf_ktime_get_ns();
-	e.family = ctx->family;
-	e.sport = ctx->sport;
-	e.dport = ctx->dport;
 	e.side = side;
 	e.kind = RETRANS_KIND_SKB;
-	e.state = ctx->state;
-	e.err = ctx->err;
-	COPY_ADDRS(e, ctx);
+	e.state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	e.err = err;
 
 	/* Since 6.11 the tracepoint also fires for attempts that bail out before the kernel counts them
 	 * (__tcp_retransmit_skb's early "goto out": skb still in the host queue, window closed, trim or
 	 * fragment failure, route failure). Everything past that point, including a failed transmit
 	 * (e.g. -EPERM from a netfilter drop on output), was added to TcpRetransSegs. */
-	int err = ctx->err;
 	if (err == -EBUSY || err == -EAGAIN || err == -EINVAL || err == -ENOMEM || err == -EHOSTUNREACH) {
 		e.segs = 0;
 		bump(RC_NOT_SENT, 1);
 	} else {
 		/* tcp_skb_pcount(skb): a GSO skb counts every MSS-sized segment it carries. */
-		const struct sk_buff *skb = ctx->skbaddr;
 		__u16 segs = 0;
 		const void *cb = (const void *)skb + bpf_core_field_offset(struct sk_buff, cb);
 		bpf_probe_read_kernel(&segs, sizeof(segs), cb + bpf_core_field_offset(struct tcp_skb_cb, tcp_gso_segs));
@@ -179,26 +182,22 @@ int on_retransmit_skb(struct trace_event_raw_tcp_retransmit_skb *ctx)
 	return 0;
 }
 
-SEC("tracepoint/tcp/tcp_retransmit_synack")
-int on_retransmit_synack(struct trace_event_raw_tcp_retransmit_synack *ctx)
+SEC("raw_tp/tcp_retransmit_synack")
+int BPF_PROG(on_retransmit_synack, const struct sock *sk, const struct request_sock *req)
 {
-	const struct sock *sk = ctx->skaddr;
-	int side = match(sk, ctx->sport, ctx->dport);
+	struct ss_retrans_event e = {};
+	fill_flow(&e, &req->__req_common);
+	int side = match(sk, e.sport, e.dport);
 	if (side < 0)
 		return 0;
 
 	/* tcp_rtx_synack adds exactly one to TcpRetransSegs, and fires this only when the send worked. */
-	struct ss_retrans_event e = {};
 	e.event_type = EVENT_RETRANSMIT;
 	e.segs = 1;
 	e.ts_ns = bpf_ktime_get_ns();
-	e.family = ctx->family;
-	e.sport = ctx->sport;
-	e.dport = ctx->dport;
 	e.side = side;
 	e.kind = RETRANS_KIND_SYNACK;
 	e.state = -1;
-	COPY_ADDRS(e, ctx);
 	bump(side == SIDE_SERVER ? RC_SEGS_SERVER : RC_SEGS_CLIENT, 1);
 	bump(RC_SYNACK, 1);
 	bump(RC_EVENTS, 1);
@@ -207,26 +206,25 @@ int on_retransmit_synack(struct trace_event_raw_tcp_retransmit_synack *ctx)
 	return 0;
 }
 
-SEC("tracepoint/tcp/tcp_probe")
-int on_tcp_probe(struct trace_event_raw_tcp_probe *ctx)
+SEC("raw_tp/tcp_probe")
+int BPF_PROG(on_tcp_probe, const struct sock *sk, const struct sk_buff *skb)
 {
 	if (!track_probes)
 		return 0;
-	const struct sock *sk = ctx->skaddr;
 	/* Only the server's own sockets: the local port is ours. */
-	if (n_ports != 0 && !our_port(ctx->sport))
+	if (n_ports != 0 && !our_port(BPF_CORE_READ(sk, __sk_common.skc_num)))
 		return 0;
 	if (netns_inum != 0 && BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) != netns_inum)
 		return 0;
 
-	__u32 slot = log2_u64(ctx->srtt);
+	__u32 srtt = BPF_CORE_READ((const struct tcp_sock *)sk, srtt_us) >> 3;
+	__u32 slot = log2_u64(srtt);
 	if (slot >= SRTT_SLOTS)
 		slot = SRTT_SLOTS - 1;
 	__u64 *v = bpf_map_lookup_elem(&srtt_hist, &slot);
 	if (v)
 		*v += 1;
 	bump(RC_PROBES, 1);
-	bump(RC_SRTT_SUM_US, ctx->srtt);
-
+	bump(RC_SRTT_SUM_US, srtt);
 	return 0;
 }

@@ -24,7 +24,7 @@
 #define RC_DROPPED 5          /* ring buffer full: event lost, counts kept */
 #define RC_PROBES 6           /* tcp_probe samples taken */
 #define RC_SRTT_SUM_US 7      /* sum of the sampled srtt values (histogram _sum) */
-#define RC_COUNT 8
+#define RC_COUNT 12
 
 struct ss_retrans_event {
 	__u32 event_type; /* EVENT_RETRANSMIT */

@@ -4,7 +4,7 @@ using StreamServer.Tracing;
 namespace StreamServer.Cli;
 
 /// <summary>
-/// `trace [--pid N] [--ports 8080,8443] [--interval 5] [--duration S] [--stall-ms 10] [--objects DIR] [--no-probe]`:
+/// `trace [--pid N] [--ports 8080,8443] [--interval 5] [--duration S] [--stall-ms 10] [--objects DIR] [--no-probe] [--socket-writes]`:
 /// live retransmits (like bcc tcpretrans) and send stalls as they happen, and every interval the
 /// send-syscall latency histograms (like bcc funclatency) plus skb allocation counts.
 /// `trace --burst N`: ring-buffer throughput check (N sendto calls of this process, each one an event).
@@ -21,7 +21,7 @@ internal static class TraceVerb
         catch (FormatException e)
         {
             Console.Error.WriteLine($"trace: {e.Message}");
-            Console.Error.WriteLine("usage: trace [--pid N] [--ports 8080,8443] [--interval 5] [--duration S] [--stall-ms 10] [--objects DIR] [--no-probe] | --burst N");
+            Console.Error.WriteLine("usage: trace [--pid N] [--ports 8080,8443] [--interval 5] [--duration S] [--stall-ms 10] [--objects DIR] [--no-probe] [--socket-writes] | --burst N");
             return 2;
         }
 
@@ -69,6 +69,7 @@ internal static class TraceVerb
             TargetTgid = a.Pid,
             StallThresholdNs = (ulong)(a.StallMs * 1_000_000),
             TcpProbe = a.Probe,
+            SocketWrites = a.SocketWrites,
         }, printer);
         Console.Out.WriteLine(
             $"Tracing retransmits on ports {string.Join(',', a.Ports)} and send stalls >= {a.StallMs.ToString(CultureInfo.InvariantCulture)} ms " +
@@ -94,7 +95,7 @@ internal static class TraceVerb
     }
 }
 
-internal sealed record TraceArguments(int Pid, int[] Ports, double IntervalSeconds, double DurationSeconds, double StallMs, string Objects, bool Probe, long Burst)
+internal sealed record TraceArguments(int Pid, int[] Ports, double IntervalSeconds, double DurationSeconds, double StallMs, string Objects, bool Probe, long Burst, bool SocketWrites = false)
 {
     public static TraceArguments Parse(string[] args)
     {
@@ -111,6 +112,7 @@ internal sealed record TraceArguments(int Pid, int[] Ports, double IntervalSecon
                 "--stall-ms" => a with { StallMs = double.Parse(Value(), CultureInfo.InvariantCulture) },
                 "--objects" => a with { Objects = Value() },
                 "--no-probe" => a with { Probe = false },
+                "--socket-writes" => a with { SocketWrites = true },
                 "--burst" => a with { Burst = long.Parse(Value(), CultureInfo.InvariantCulture) },
                 _ => throw new FormatException($"unknown option '{args[i]}'"),
             };

@@ -136,6 +136,52 @@ internal sealed unsafe class BpfObject : IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs the kernel skipped because the program was already running on that CPU (an event in a softirq
+    /// interrupting the same program): those events are lost to every counter, so they are reported.
+    /// </summary>
+    public ulong RecursionMisses()
+    {
+        ulong total = 0;
+        var info = stackalloc byte[LibBpf.ProgInfoSize];
+        for (var p = LibBpf.ObjectNextProgram(_handle.DangerousGetHandle(), 0); p != 0; p = LibBpf.ObjectNextProgram(_handle.DangerousGetHandle(), p))
+        {
+            var fd = LibBpf.ProgramFd(p);
+            if (fd < 0)
+            {
+                continue;
+            }
+
+            new Span<byte>(info, LibBpf.ProgInfoSize).Clear();
+            var length = (uint)LibBpf.ProgInfoSize;
+            if (LibBpf.ObjGetInfoByFd(fd, info, ref length) == 0 && length >= LibBpf.ProgInfoRecursionMisses + 8)
+            {
+                total += *(ulong*)(info + LibBpf.ProgInfoRecursionMisses);
+            }
+        }
+
+        return total;
+    }
+
+    /// <summary>Kernel ids of the loaded programs (what `bpftool prog show id N` takes).</summary>
+    public List<uint> ProgramIds()
+    {
+        var ids = new List<uint>();
+        var info = stackalloc byte[LibBpf.ProgInfoSize];
+        for (var p = LibBpf.ObjectNextProgram(_handle.DangerousGetHandle(), 0); p != 0; p = LibBpf.ObjectNextProgram(_handle.DangerousGetHandle(), p))
+        {
+            var fd = LibBpf.ProgramFd(p);
+            new Span<byte>(info, LibBpf.ProgInfoSize).Clear();
+            var length = (uint)LibBpf.ProgInfoSize;
+            if (fd >= 0 && LibBpf.ObjGetInfoByFd(fd, info, ref length) == 0)
+            {
+                ids.Add(*(uint*)(info + LibBpf.ProgInfoId));
+            }
+        }
+
+        return ids;
+    }
+
     public int MapFd(string map)
     {
         var m = LibBpf.ObjectFindMap(_handle.DangerousGetHandle(), map);

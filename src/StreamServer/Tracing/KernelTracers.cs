@@ -16,6 +16,9 @@ public sealed unsafe class KernelTracers : IDisposable
     private RingBufferHandle? _ringBuffer;
     private Thread? _pollThread;
     private volatile bool _stopping;
+    private BpfObject? _retrans;
+    private BpfObject? _skb;
+    private BpfObject? _send;
     private PerCpuMap? _retransCounters;
     private PerCpuMap? _srttHist;
     private PerCpuMap? _skbCounts;
@@ -46,6 +49,21 @@ public sealed unsafe class KernelTracers : IDisposable
             }
 
             return names;
+        }
+    }
+
+    /// <summary>Kernel ids of the loaded programs.</summary>
+    public IReadOnlyList<uint> ProgramIds
+    {
+        get
+        {
+            var ids = new List<uint>();
+            foreach (var o in _objects)
+            {
+                ids.AddRange(o.ProgramIds());
+            }
+
+            return ids;
         }
     }
 
@@ -94,6 +112,7 @@ public sealed unsafe class KernelTracers : IDisposable
 
             o.Load();
             o.AttachAll();
+            _retrans = o;
             _retransCounters = new PerCpuMap(o.MapFd("counters"), 8);
             _srttHist = new PerCpuMap(o.MapFd("srtt_hist"), 8);
             ringMaps.Add(o.MapFd("events"));
@@ -118,8 +137,10 @@ public sealed unsafe class KernelTracers : IDisposable
             o.Set("fclone_size", KernelSymbols.SlabSize("skbuff_fclone_cache"));
             o.Set("small_head_size", KernelSymbols.SlabSize("skbuff_small_head"));
             o.Set("target_tgid", (uint)Config.TargetTgid);
+            o.Set("target_tid", (uint)Config.TargetThread);
             o.Load();
             o.AttachAll();
+            _skb = o;
             _skbCounts = new PerCpuMap(o.MapFd("skb_counts"), TracerAbi.SkbCountsSize);
         }
 
@@ -137,6 +158,7 @@ public sealed unsafe class KernelTracers : IDisposable
 
             o.Load();
             o.AttachAll();
+            _send = o;
             _sendHist = new PerCpuMap(o.MapFd("hist"), 8);
             _sendStats = new PerCpuMap(o.MapFd("stats"), TracerAbi.SendStatsSize);
             ringMaps.Add(o.MapFd("events"));
@@ -302,6 +324,9 @@ public sealed unsafe class KernelTracers : IDisposable
             SkbBytes = bytes,
             Send = send,
             SendEventsDropped = sendDropped,
+            RetransmitMissedRuns = _retrans?.RecursionMisses() ?? 0,
+            SkbMissedRuns = _skb?.RecursionMisses() ?? 0,
+            SendMissedRuns = _send?.RecursionMisses() ?? 0,
             RetransmitsAttached = rc is not null,
             SkbAttached = _skbCounts is not null,
             SendAttached = _sendStats is not null,

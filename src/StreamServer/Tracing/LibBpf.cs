@@ -37,6 +37,19 @@ internal static unsafe partial class LibBpf
     [LibraryImport(Library, EntryPoint = "bpf_program__attach", SetLastError = true)]
     public static partial nint ProgramAttach(nint prog);
 
+    [LibraryImport(Library, EntryPoint = "bpf_program__fd")]
+    public static partial int ProgramFd(nint prog);
+
+    [LibraryImport(Library, EntryPoint = "bpf_obj_get_info_by_fd")]
+    public static partial int ObjGetInfoByFd(int fd, void* info, ref uint infoLength);
+
+    /// <summary>struct bpf_prog_info: size and offsets of the fields read (from this kernel's BTF; stable UAPI).</summary>
+    public const int ProgInfoSize = 232;
+    public const int ProgInfoId = 4;
+    public const int ProgInfoRunTimeNs = 192;
+    public const int ProgInfoRunCount = 200;
+    public const int ProgInfoRecursionMisses = 208;
+
     [LibraryImport(Library, EntryPoint = "bpf_link__destroy")]
     public static partial int LinkDestroy(nint link);
 

@@ -15,10 +15,14 @@ public sealed record TracerConfig
     /// <summary>Process whose send syscalls and skb allocations are traced (0 = every process).</summary>
     public int TargetTgid { get; init; }
 
+    /// <summary>With <see cref="TargetTgid"/>: count skb allocations of this one thread only (0 = the whole process).</summary>
+    public int TargetThread { get; init; }
+
     /// <summary>Send syscalls at least this long produce a stall event (0 = every call).</summary>
     public ulong StallThresholdNs { get; init; } = 10_000_000;
 
-    public bool SocketWrites { get; init; } = true;
+    /// <summary>Trace write(2) on sockets too (runs on every write(2) on the machine).</summary>
+    public bool SocketWrites { get; init; }
 
     public bool TcpProbe { get; init; } = true;
 

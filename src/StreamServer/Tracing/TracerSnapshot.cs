@@ -34,6 +34,13 @@ public sealed class TracerSnapshot
 
     public ulong SendEventsDropped { get; init; }
 
+    /// <summary>Program runs the kernel skipped (the program was already running on that CPU): events lost to every count.</summary>
+    public ulong RetransmitMissedRuns { get; init; }
+
+    public ulong SkbMissedRuns { get; init; }
+
+    public ulong SendMissedRuns { get; init; }
+
     public bool RetransmitsAttached { get; init; }
 
     public bool SkbAttached { get; init; }

@@ -84,6 +84,11 @@ internal sealed class TracingMetricsCollector(TracingService service) : IPrometh
         writer.Sample("streamserver_tracer_events_dropped_total", TracerLabels[0], s.RetransmitEventsDropped);
         writer.Sample("streamserver_tracer_events_dropped_total", TracerLabels[2], s.SendEventsDropped);
 
+        writer.Header("streamserver_tracer_missed_runs_total", "Tracer program runs the kernel skipped because the program was already running on that CPU (an interrupting softirq): those events are in no count.", PrometheusType.Counter);
+        writer.Sample("streamserver_tracer_missed_runs_total", TracerLabels[0], s.RetransmitMissedRuns);
+        writer.Sample("streamserver_tracer_missed_runs_total", TracerLabels[1], s.SkbMissedRuns);
+        writer.Sample("streamserver_tracer_missed_runs_total", TracerLabels[2], s.SendMissedRuns);
+
         if (s.TcpProbeSamples > 0 || s.RetransmitsAttached)
         {
             writer.Header("streamserver_tcp_srtt_seconds", "Smoothed RTT samples of the server's connections (tcp:tcp_probe, one per ACK received).", PrometheusType.Histogram);

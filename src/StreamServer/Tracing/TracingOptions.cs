@@ -12,8 +12,11 @@ public sealed class TracingOptions
     /// <summary>A send syscall (writev, sendmsg, sendto, sendfile, write on a socket) at least this long is a stall event.</summary>
     public long StallThresholdMicroseconds { get; set; } = 10_000;
 
-    /// <summary>Also trace write(2) on sockets (checks the fd type in the kernel on every write of the process).</summary>
-    public bool SocketWrites { get; set; } = true;
+    /// <summary>
+    /// Also trace write(2) on sockets. Off by default: the server sends with sendmsg / sendfile / sendto, and
+    /// the write tracepoints run for every write(2) on the machine (the fd type is checked in the kernel).
+    /// </summary>
+    public bool SocketWrites { get; set; }
 
     /// <summary>Sample srtt / cwnd with tcp:tcp_probe (runs on every ACK the server receives).</summary>
     public bool TcpProbe { get; set; } = true;

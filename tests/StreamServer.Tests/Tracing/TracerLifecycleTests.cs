@@ -39,15 +39,20 @@ public class TracerLifecycleTests
         var missing = TracingEnvironment.MissingBpf(out var objects) ?? Capabilities.MissingTool("bpftool");
         Assert.SkipWhen(missing is not null, missing ?? "");
 
-        var before = ProgramIds("self");
         var tracer = KernelTracers.Start(TracingEnvironment.Config(objects) with { TargetTgid = Environment.ProcessId });
-        var ours = ProgramIds("self");
-        ours.ExceptWith(before);
+        var ours = tracer.ProgramIds;
         Assert.Equal(tracer.AttachedPrograms.Count, ours.Count);
+        var held = ProgramIds("self");
+        foreach (var id in ours)
+        {
+            Assert.Contains((int)id, held);
+            Assert.True(await ProgramLoadedAsync((int)id), $"prog {id} should be loaded");
+        }
+
         tracer.Dispose();
         foreach (var id in ours)
         {
-            Assert.False(await ProgramLoadedAsync(id), $"prog {id} still loaded after Dispose");
+            Assert.False(await ProgramLoadedAsync((int)id), $"prog {id} still loaded after Dispose");
         }
     }
 
@@ -84,12 +89,19 @@ public class TracerLifecycleTests
         Assert.SkipWhen(missing is not null, missing ?? "");
 
         // Threshold 0: every send syscall of the server is a stall event.
-        await using var server = await RunningServer.StartAsync(tls: false, extraArgs: "--StreamServer:Tracing:StallThresholdMicroseconds=0");
+        const string token = "trace-test-token";
+        await using var server = await RunningServer.StartAsync(tls: false, extraArgs:
+            ["--StreamServer:Tracing:StallThresholdMicroseconds=0", $"--StreamServer:AdminToken={token}"]);
         using var client = server.CreateHttpClient();
         await WaitForTracerStateAsync(client, "attached");
 
         using var sse = new HttpClient { BaseAddress = server.HttpUri, Timeout = Timeout.InfiniteTimeSpan };
-        sse.DefaultRequestHeaders.Authorization = new("Bearer", server.AdminToken);
+        using (var anonymous = await sse.GetAsync("/api/trace/events", HttpCompletionOption.ResponseHeadersRead))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, anonymous.StatusCode); // /api needs the admin token
+        }
+
+        sse.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         using var response = await sse.GetAsync("/api/trace/events", HttpCompletionOption.ResponseHeadersRead, cts.Token);
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
