@@ -11,7 +11,10 @@ namespace StreamServer.BufferPool.Bench;
 /// optimised away: our memfd pool (with and without a metrics listener attached) against
 /// ArrayPool&lt;byte&gt;.Shared, new byte[] (GC) and NativeMemory.Alloc/Free.
 /// </summary>
+/// Min and Median are shown next to Mean: on 2 cores shared with other builds the mean is mostly noise.
 [MemoryDiagnoser]
+[MinColumn]
+[MedianColumn]
 public unsafe class LeaseReturnBenchmarks
 {
     private MemfdBufferPool _pool = null!;

@@ -10,6 +10,10 @@ namespace StreamServer.BufferPool;
 [StructLayout(LayoutKind.Sequential)]
 internal struct BlockState
 {
+    // Generation (high 32 bits) | reference count (low 32 bits). One word so a stale lease's release can
+    // never decrement a newer lease's count (checked in the same CAS). First, so the whole hot state of a
+    // block shares one cache line.
+    public long State;
     public long Offset;        // in the memfd and the mapping
     public long RentTimestamp; // Stopwatch ticks, 0 when lease timing was off at rent
     public long Rents;         // lifetime rent count of this block; their sum is allocations_total

@@ -39,13 +39,11 @@ internal sealed class BufferPoolMetrics : IDisposable
         _meter.CreateObservableCounter("streamserver_bufferpool_evictions_total", () => pool.Evictions,
             description: "Cached entries evicted (oldest first) to make room or slide a live window.");
         _leaseSeconds = _meter.CreateHistogram("streamserver_bufferpool_lease_seconds", unit: "s",
-            description: "Time from rent to the last release of a block.",
+            description: "Time from rent to the last release of a block (sampled: one rent in 8 per block).",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0001, 0.001, 0.005, 0.02, 0.1, 0.5, 2, 10, 60, 300] });
     }
 
-    /// <summary>Timestamps are taken only while someone listens to the histogram (a clock read per rent
-    /// would be the most expensive part of an un-observed rent).</summary>
-    public bool LeaseTimingEnabled => _leaseSeconds.Enabled;
+    public Histogram<double> LeaseSeconds => _leaseSeconds;
 
     public void RecordLease(long rentTimestamp)
     {

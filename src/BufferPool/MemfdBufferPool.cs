@@ -22,15 +22,14 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     private readonly SizeClassSlab[] _slabs;
     private readonly BlockState[] _blocks;
 
-    // State word per block: generation (high 32 bits) | reference count (low 32 bits). One word so a stale
-    // lease's release can never decrement a newer lease's count (checked in the same CAS).
-    private readonly long[] _states;
     private readonly int[] _next;
     private readonly int[] _classSizes;
+    private readonly byte[] _classByPage; // (length - 1) / 4096 -> best class: O(1) instead of a scan
     private readonly bool _debugChecks;
     private readonly int _maxFallbackFactor;
     private readonly int _largestBlock;
     private readonly BufferPoolMetrics _metrics;
+    private readonly System.Diagnostics.Metrics.Histogram<double> _leaseSeconds;
     private readonly object _waitGate = new();
     private IBufferReclaimer[] _reclaimers = [];
     private int _waiters;
@@ -48,14 +47,17 @@ public sealed unsafe class MemfdBufferPool : IDisposable
 
     public const byte PoisonByte = 0xDD;
 
+    /// <summary>One rent in this many (per block) is timed for streamserver_bufferpool_lease_seconds.</summary>
+    public const int LeaseSampleInterval = 8;
+
     public MemfdBufferPool(BufferPoolOptions? options = null)
     {
         options ??= new BufferPoolOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(options.CapacityBytes, FrameSizes.PageSize, nameof(options.CapacityBytes));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxFallbackFactor, 1, nameof(options.MaxFallbackFactor));
-        if (options.SizeClasses.Count == 0)
+        if (options.SizeClasses.Count is 0 or > 255)
         {
-            throw new ArgumentException("at least one size class is required", nameof(options));
+            throw new ArgumentException("between 1 and 255 size classes are required", nameof(options));
         }
 
         _debugChecks = options.DebugChecks;
@@ -119,7 +121,6 @@ public sealed unsafe class MemfdBufferPool : IDisposable
         _base = (byte*)_mapping.DangerousGetHandle();
         _slabs = new SizeClassSlab[classes.Length];
         _blocks = new BlockState[blockTotal];
-        _states = new long[blockTotal];
         _next = new int[blockTotal];
         long offset = 0;
         var block = 0;
@@ -154,7 +155,19 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             _classSizes[i] = _slabs[i].BlockSize;
         }
 
+        _classByPage = new byte[_largestBlock / FrameSizes.PageSize];
+        for (int page = 0, c = 0; page < _classByPage.Length; page++)
+        {
+            while (_classSizes[c] < (page + 1) * FrameSizes.PageSize)
+            {
+                c++;
+            }
+
+            _classByPage[page] = (byte)c;
+        }
+
         _metrics = new BufferPoolMetrics(this);
+        _leaseSeconds = _metrics.LeaseSeconds;
     }
 
     public long CapacityBytes { get; }
@@ -304,7 +317,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             }
 
             var block = slab.FirstBlock + (int)(within / slab.BlockSize);
-            var state = Volatile.Read(ref _states[block]);
+            var state = Volatile.Read(ref _blocks[block].State);
             var generation = (int)(state >> 32);
             if ((state & RefCountMask) == 0)
             {
@@ -362,7 +375,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             var leasedInClass = 0;
             for (var b = slab.FirstBlock; b < slab.FirstBlock + slab.BlockCount; b++)
             {
-                if ((Volatile.Read(ref _states[b]) & RefCountMask) != 0)
+                if ((Volatile.Read(ref _blocks[b].State) & RefCountMask) != 0)
                 {
                     leasedInClass++;
                 }
@@ -394,7 +407,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             slab.Free.CountQuiescent(_next, seen);
             for (var b = slab.FirstBlock; b < slab.FirstBlock + slab.BlockCount; b++)
             {
-                var refs = Volatile.Read(ref _states[b]) & RefCountMask;
+                var refs = Volatile.Read(ref _blocks[b].State) & RefCountMask;
                 if (_blocks[b].ClassIndex != c)
                 {
                     throw new BufferLeaseMisuseException($"block {b} sits in class {slab.Name} but belongs to another");
@@ -488,13 +501,13 @@ public sealed unsafe class MemfdBufferPool : IDisposable
 
     internal int RefCountOf(int block, int generation)
     {
-        var state = Volatile.Read(ref _states[block]);
+        var state = Volatile.Read(ref _blocks[block].State);
         return (int)(state >> 32) == generation ? (int)(state & RefCountMask) : 0;
     }
 
     internal void AddRef(int block, int generation)
     {
-        ref var state = ref _states[block];
+        ref var state = ref _blocks[block].State;
         while (true)
         {
             var current = Volatile.Read(ref state);
@@ -513,7 +526,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void Release(int block, int generation)
     {
-        ref var state = ref _states[block];
+        ref var state = ref _blocks[block].State;
         var current = Volatile.Read(ref state);
         var sole = ((long)generation << 32) | 1;
         if (current == sole && !_debugChecks)
@@ -597,13 +610,15 @@ public sealed unsafe class MemfdBufferPool : IDisposable
 
         s.Length = length;
         s.Rents++;
-        if (_metrics.LeaseTimingEnabled)
+        // Lease lifetimes are sampled (1 rent in LeaseSampleInterval per block) and only while someone listens:
+        // a clock read plus a histogram record per rent would cost more than the rent itself.
+        if ((s.Rents & (LeaseSampleInterval - 1)) == 0 && _leaseSeconds.Enabled)
         {
             s.RentTimestamp = Stopwatch.GetTimestamp();
         }
 
-        var generation = (int)(Volatile.Read(ref _states[block]) >> 32) + 1;
-        Volatile.Write(ref _states[block], ((long)generation << 32) | 1);
+        var generation = (int)(Volatile.Read(ref _blocks[block].State) >> 32) + 1;
+        Volatile.Write(ref _blocks[block].State, ((long)generation << 32) | 1);
         return new BufferLease(this, block, generation);
     }
 
@@ -729,14 +744,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             ThrowBadLength(length);
         }
 
-        var sizes = _classSizes;
-        var c = 0;
-        while (sizes[c] < length)
-        {
-            c++;
-        }
-
-        return c;
+        return _classByPage[(length - 1) >> 12];
     }
 
     private void ThrowBadLength(int length)
@@ -748,7 +756,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Validate(int block, int generation)
     {
-        var state = Volatile.Read(ref _states[block]);
+        var state = Volatile.Read(ref _blocks[block].State);
         if ((int)(state >> 32) != generation || (state & RefCountMask) == 0)
         {
             throw Stale(block, generation, state, "use of");
@@ -795,9 +803,9 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     /// <summary>The mapping outlives Dispose while leases are out (a sendfile in flight); the last return frees it.</summary>
     private void TryReleaseNativeMemory()
     {
-        for (var b = 0; b < _states.Length; b++)
+        for (var b = 0; b < _blocks.Length; b++)
         {
-            if ((Volatile.Read(ref _states[b]) & RefCountMask) != 0)
+            if ((Volatile.Read(ref _blocks[b].State) & RefCountMask) != 0)
             {
                 return;
             }
