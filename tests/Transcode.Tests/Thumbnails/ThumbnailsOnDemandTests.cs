@@ -56,3 +56,27 @@ public sealed class ThumbnailsOnDemandTests
         Assert.NotEmpty((await service.GetAsync("v", clip, 2.0, 160, 75)).Jpeg);
     }
 }
+
+public sealed class ThumbnailsFromPackagedRenditionTests
+{
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(1.0)] // exactly on a segment boundary
+    [InlineData(1.52)]
+    [InlineData(3.96)]
+    public async Task Thumbnails_decode_from_the_packaged_hls_rendition(double t)
+    {
+        using var dir = new TempDir("thumbs-hls");
+        var clip = await TestMedia.GenerateAsync(dir.Combine("clip.mp4"), seconds: 4, width: 320, height: 240);
+        var outDir = dir.Combine("vod");
+        await StreamServer.Transcode.Packaging.Packager.PackageAsync(clip, outDir, new PackagingOptions { Ladder = [240], Preset = "ultrafast", SegmentSeconds = 1 }, null, CancellationToken.None);
+        using var service = new ThumbnailService();
+
+        var thumb = await service.GetAsync("v", Path.Combine(outDir, "v240", "index.m3u8"), t, 160, 90);
+
+        var path = dir.Combine("thumb.jpg");
+        await File.WriteAllBytesAsync(path, thumb.Jpeg);
+        var same = await FfmpegSsim.CompareAsync(path, await FfmpegSsim.ExtractFrameAsync(clip, t, 160, dir.Combine("ref.y4m")));
+        Assert.True(same > 0.9, $"SSIM at {t}: {same}");
+    }
+}
