@@ -79,4 +79,26 @@ public sealed class ThumbnailsFromPackagedRenditionTests
         var same = await FfmpegSsim.CompareAsync(path, await FfmpegSsim.ExtractFrameAsync(clip, t, 160, dir.Combine("ref.y4m")));
         Assert.True(same > 0.9, $"SSIM at {t}: {same}");
     }
+
+    [Fact]
+    public async Task One_opened_rendition_serves_times_in_any_order()
+    {
+        using var dir = new TempDir("thumbs-hls");
+        var clip = await TestMedia.GenerateAsync(dir.Combine("clip.mp4"), seconds: 4, width: 320, height: 240, audio: false);
+        var outDir = dir.Combine("vod");
+        await StreamServer.Transcode.Packaging.Packager.PackageAsync(clip, outDir, new PackagingOptions { Ladder = [240], Preset = "ultrafast", SegmentSeconds = 1 }, null, CancellationToken.None);
+        using var service = new ThumbnailService(new ThumbnailServiceOptions { MaxConcurrentRenders = 1 });
+        var playlist = Path.Combine(outDir, "v240", "index.m3u8");
+
+        // 2.6 then 2.2: same segment, backwards; then an earlier segment; then the last frame.
+        foreach (var t in new[] { 2.6, 2.2, 0.4, 3.96 })
+        {
+            var path = dir.Combine($"t{t}.jpg");
+            await File.WriteAllBytesAsync(path, (await service.GetAsync("v", playlist, t, 160, 90)).Jpeg);
+            var ssim = await FfmpegSsim.CompareAsync(path, await FfmpegSsim.ExtractFrameAsync(clip, t, 160, dir.Combine($"r{t}.y4m")));
+            Assert.True(ssim > 0.9, $"SSIM at {t}: {ssim}");
+        }
+
+        Assert.Equal(4.0, service.DurationOf(playlist), 2);
+    }
 }
