@@ -20,6 +20,7 @@ public sealed class FrameGrabber : IDisposable
     private MediaStreamInfo _video;
     private MediaDecoder _decoder;
     private int _openSegment = -1;
+    private bool _skipping;
     private double _segmentStart;
     private long _segmentOrigin = long.MinValue;
     private readonly PacketHandle _packet = new();
@@ -107,6 +108,7 @@ public sealed class FrameGrabber : IDisposable
             if (!eof)
             {
                 eof = !ReadVideoPacket();
+                SkipUnshownFrames(eof ? double.NaN : PacketTime(_packet.Pts), seconds);
                 while (!_decoder.Send(eof ? null : _packet))
                 {
                     // Decoder full: drain before the packet can go in.
@@ -172,10 +174,51 @@ public sealed class FrameGrabber : IDisposable
             _source.Dispose();
             (_source, _video, _decoder) = (source, video, decoder);
             _openSegment = index;
+            _skipping = false;
         }
 
         _segmentStart = _playlist!.Starts[index];
         _segmentOrigin = long.MinValue;
+    }
+
+    /// <summary>
+    /// Non-reference frames shown more than a frame before the target are never displayed and nothing predicts
+    /// from them: let the decoder skip them (x264's B-frames, often a third of the frames decoded forward).
+    /// The frame just before the target is always decoded: it is the answer when t lies inside the last frame.
+    /// </summary>
+    private void SkipUnshownFrames(double packetTime, double target)
+    {
+        var skip = !double.IsNaN(packetTime) && packetTime < target - FrameDuration - TimeEpsilon;
+        if (skip != _skipping)
+        {
+            _decoder.SkipNonReferenceFrames(skip);
+            _skipping = skip;
+        }
+    }
+
+    private double FrameDuration
+    {
+        get
+        {
+            var fps = _video.EffectiveFrameRate.ToDouble();
+            return fps > 0 ? 1 / fps : 0.04;
+        }
+    }
+
+    private double PacketTime(long pts)
+    {
+        if (pts == long.MinValue)
+        {
+            return double.NaN;
+        }
+
+        if (_playlist is not null && _segmentOrigin == long.MinValue)
+        {
+            // First packet of the segment: its IDR, shown first (closed GOP), at the segment's playlist time.
+            _segmentOrigin = pts;
+        }
+
+        return TimeOf(pts);
     }
 
     private bool ReadVideoPacket()
@@ -219,16 +262,21 @@ public sealed class FrameGrabber : IDisposable
             ts = frame.Pts;
         }
 
+        if (_playlist is not null && _segmentOrigin == long.MinValue)
+        {
+            _segmentOrigin = ts;
+        }
+
+        return TimeOf(ts);
+    }
+
+    private double TimeOf(long ts)
+    {
         var tb = _video.TimeBase;
         if (_playlist is not null)
         {
-            // The segment's first output frame is its IDR, which starts at the segment's playlist time; later
-            // frames are offsets from it (independent of tfdt/edit-list conventions).
-            if (_segmentOrigin == long.MinValue)
-            {
-                _segmentOrigin = ts;
-            }
-
+            // The segment's IDR starts at the segment's playlist time; other frames are offsets from it
+            // (independent of tfdt / edit-list conventions).
             return _segmentStart + ((ts - _segmentOrigin) * (double)tb.Num / tb.Den);
         }
 

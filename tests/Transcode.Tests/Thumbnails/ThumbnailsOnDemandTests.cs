@@ -35,6 +35,26 @@ public sealed class ThumbnailsOnDemandTests
     }
 
     [Fact]
+    public async Task With_b_frames_skipped_while_seeking_every_time_still_gets_its_own_frame()
+    {
+        using var dir = new TempDir("thumbs-b");
+        // B-frames (pyramid) and 2 s GOPs: decode-forward skips the non-reference ones before t.
+        var clip = await TestMedia.GenerateAsync(dir.Combine("clip.mp4"), seconds: 4, width: 320, height: 240, audio: false,
+            extraOutputArgs: ["-g", "50", "-x264-params", "bframes=3:b-pyramid=normal:b-adapt=0"]);
+        using var service = new ThumbnailService(new ThumbnailServiceOptions { CacheEntries = 0 });
+
+        foreach (var t in new[] { 1.36, 1.4, 3.0, 3.96 })
+        {
+            var path = dir.Combine($"t{t}.jpg");
+            await File.WriteAllBytesAsync(path, (await service.GetAsync("b", clip, t, 320, 95)).Jpeg);
+            var same = await FfmpegSsim.CompareAsync(path, await FfmpegSsim.ExtractFrameAsync(clip, t, 320, dir.Combine($"r{t}.y4m")));
+            var next = await FfmpegSsim.CompareAsync(path, await FfmpegSsim.ExtractFrameAsync(clip, t - 0.04, 320, dir.Combine($"p{t}.y4m")));
+            Assert.True(same > 0.97, $"SSIM at {t}: {same}");
+            Assert.True(same > next, $"t={t} matches the previous frame ({next}) better than its own ({same})");
+        }
+    }
+
+    [Fact]
     public async Task Second_request_is_a_cache_hit_and_t_past_the_end_is_refused()
     {
         using var dir = new TempDir("thumbs");
