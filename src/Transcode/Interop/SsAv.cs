@@ -134,6 +134,9 @@ internal static unsafe partial class SsAv
     [LibraryImport(Library, EntryPoint = "ss_decoder_flush")]
     public static partial void DecoderFlush(nint ctx);
 
+    [LibraryImport(Library, EntryPoint = "ss_decoder_skip_nonref")]
+    public static partial void DecoderSkipNonRef(nint ctx, int on);
+
     [LibraryImport(Library, EntryPoint = "ss_codec_name")]
     public static partial byte* CodecName(nint ctx);
 

@@ -266,6 +266,9 @@ SS_API void ss_codec_free(AVCodecContext *c) { avcodec_free_context(&c); }
 SS_API int ss_decoder_send(AVCodecContext *c, const AVPacket *pkt) { return avcodec_send_packet(c, pkt); }
 SS_API int ss_decoder_receive(AVCodecContext *c, AVFrame *f) { return avcodec_receive_frame(c, f); }
 SS_API void ss_decoder_flush(AVCodecContext *c) { avcodec_flush_buffers(c); }
+/* Seeking forward to a frame: frames nothing refers to and that show before the target need no decoding.
+ * Frame threads pick skip_frame up from the user context per packet. */
+SS_API void ss_decoder_skip_nonref(AVCodecContext *c, int on) { c->skip_frame = on ? AVDISCARD_NONREF : AVDISCARD_DEFAULT; }
 SS_API const char *ss_codec_name(const AVCodecContext *c) { return c->codec ? c->codec->name : ""; }
 
 /* ---------- scaling ---------- */

@@ -14,9 +14,15 @@ public sealed class FrameGrabber : IDisposable
     // Half a millisecond: times arrive rounded to milliseconds, frame times are exact rationals.
     private const double TimeEpsilon = 0.0005;
 
-    private readonly MediaSource _source;
-    private readonly MediaStreamInfo _video;
-    private readonly MediaDecoder _decoder;
+    private readonly HlsMediaPlaylist? _playlist;
+    private readonly int _decoderThreads;
+    private MediaSource _source;
+    private MediaStreamInfo _video;
+    private MediaDecoder _decoder;
+    private int _openSegment = -1;
+    private bool _skipping;
+    private double _segmentStart;
+    private long _segmentOrigin = long.MinValue;
     private readonly PacketHandle _packet = new();
     private FrameHandle _current = new();
     private FrameHandle _previous = new();
@@ -24,22 +30,42 @@ public sealed class FrameGrabber : IDisposable
     private int _scalerSourceFormat = -1;
     private bool _scalerSourceFull;
 
+    /// <param name="path">A media file, or an HLS media playlist of CMAF segments (a packaged rendition).</param>
     public FrameGrabber(string path, int decoderThreads = 0)
     {
-        _source = MediaSource.Open(path);
-        try
+        _decoderThreads = decoderThreads;
+        if (path.EndsWith(".m3u8", StringComparison.OrdinalIgnoreCase))
         {
-            _video = _source.BestStream(MediaKind.Video) ?? throw new TranscodeException($"no video stream in {System.IO.Path.GetFileName(path)}");
-            _decoder = new MediaDecoder(_source, _video, null, decoderThreads);
+            // FFmpeg 5.1's HLS demuxer cannot seek in fMP4 playlists (it loses the init section and feeds garbage
+            // to the decoder), and every packaged segment starts with an IDR frame anyway: open init + the segment
+            // that holds t, which is exactly "the keyframe at or before t".
+            _playlist = HlsMediaPlaylist.Load(path);
+            (_source, _video, _decoder) = Open([_playlist.InitPath, _playlist.Segments[0]], path, decoderThreads);
+            _openSegment = 0;
+            DurationSeconds = _playlist.DurationSeconds;
         }
-        catch
+        else
         {
-            _source.Dispose();
-            throw;
+            (_source, _video, _decoder) = Open([path], path, decoderThreads);
+            DurationSeconds = _source.Duration.TotalSeconds;
         }
 
         Path = path;
-        DurationSeconds = _source.Duration.TotalSeconds;
+    }
+
+    private static (MediaSource, MediaStreamInfo, MediaDecoder) Open(IReadOnlyList<string> files, string path, int threads)
+    {
+        var source = files.Count == 1 ? MediaSource.Open(files[0]) : MediaSource.OpenConcatenated(files);
+        try
+        {
+            var video = source.BestStream(MediaKind.Video) ?? throw new TranscodeException($"no video stream in {System.IO.Path.GetFileName(path)}");
+            return (source, video, new MediaDecoder(source, video, null, threads));
+        }
+        catch
+        {
+            source.Dispose();
+            throw;
+        }
     }
 
     public string Path { get; }
@@ -63,8 +89,16 @@ public sealed class FrameGrabber : IDisposable
     /// </summary>
     public FrameHandle DecodeAt(double seconds)
     {
-        _source.SeekTo(_video, TimeSpan.FromSeconds(Math.Max(0, seconds)));
-        _decoder.Flush();
+        if (_playlist is not null)
+        {
+            OpenSegment(_playlist.SegmentAt(seconds));
+        }
+        else
+        {
+            _source.SeekTo(_video, TimeSpan.FromSeconds(Math.Max(0, seconds)));
+            _decoder.Flush();
+        }
+
         _current.Unref();
         _previous.Unref();
         var havePrevious = false;
@@ -74,6 +108,7 @@ public sealed class FrameGrabber : IDisposable
             if (!eof)
             {
                 eof = !ReadVideoPacket();
+                SkipUnshownFrames(eof ? double.NaN : PacketTime(_packet.Pts), seconds);
                 while (!_decoder.Send(eof ? null : _packet))
                 {
                     // Decoder full: drain before the packet can go in.
@@ -124,6 +159,68 @@ public sealed class FrameGrabber : IDisposable
         _scaler.Scale(frame, destination);
     }
 
+    private void OpenSegment(int index)
+    {
+        if (index == _openSegment)
+        {
+            // Same segment again: back to its start (byte 0 of init + segment is a cheap, exact seek).
+            _source.SeekTo(_video, TimeSpan.Zero);
+            _decoder.Flush();
+        }
+        else
+        {
+            var (source, video, decoder) = Open([_playlist!.InitPath, _playlist.Segments[index]], Path, _decoderThreads);
+            _decoder.Dispose();
+            _source.Dispose();
+            (_source, _video, _decoder) = (source, video, decoder);
+            _openSegment = index;
+            _skipping = false;
+        }
+
+        _segmentStart = _playlist!.Starts[index];
+        _segmentOrigin = long.MinValue;
+    }
+
+    /// <summary>
+    /// Non-reference frames shown more than a frame before the target are never displayed and nothing predicts
+    /// from them: let the decoder skip them (x264's B-frames, often a third of the frames decoded forward).
+    /// The frame just before the target is always decoded: it is the answer when t lies inside the last frame.
+    /// </summary>
+    private void SkipUnshownFrames(double packetTime, double target)
+    {
+        var skip = !double.IsNaN(packetTime) && packetTime < target - FrameDuration - TimeEpsilon;
+        if (skip != _skipping)
+        {
+            _decoder.SkipNonReferenceFrames(skip);
+            _skipping = skip;
+        }
+    }
+
+    private double FrameDuration
+    {
+        get
+        {
+            var fps = _video.EffectiveFrameRate.ToDouble();
+            return fps > 0 ? 1 / fps : 0.04;
+        }
+    }
+
+    private double PacketTime(long pts)
+    {
+        if (pts == long.MinValue)
+        {
+            return double.NaN;
+        }
+
+        if (_playlist is not null && _segmentOrigin == long.MinValue)
+        {
+            // First packet of the segment: its IDR, shown first (closed GOP), at the segment's playlist time.
+            _segmentOrigin = pts;
+        }
+
+        return TimeOf(pts);
+    }
+
     private bool ReadVideoPacket()
     {
         while (_source.ReadPacket(_packet))
@@ -165,8 +262,25 @@ public sealed class FrameGrabber : IDisposable
             ts = frame.Pts;
         }
 
-        var start = _video.StartTime == long.MinValue ? 0 : _video.StartTime;
+        if (_playlist is not null && _segmentOrigin == long.MinValue)
+        {
+            _segmentOrigin = ts;
+        }
+
+        return TimeOf(ts);
+    }
+
+    private double TimeOf(long ts)
+    {
         var tb = _video.TimeBase;
+        if (_playlist is not null)
+        {
+            // The segment's IDR starts at the segment's playlist time; other frames are offsets from it
+            // (independent of tfdt / edit-list conventions).
+            return _segmentStart + ((ts - _segmentOrigin) * (double)tb.Num / tb.Den);
+        }
+
+        var start = _video.StartTime == long.MinValue ? 0 : _video.StartTime;
         return (ts - start) * (double)tb.Num / tb.Den;
     }
 
