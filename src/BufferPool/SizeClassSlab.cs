@@ -1,6 +1,6 @@
 namespace StreamServer.BufferPool;
 
-/// <summary>One size class: a contiguous run of equal blocks in the mapping plus its free stack.</summary>
+/// <summary>One size class: a contiguous run of equal blocks in the mapping (its free stack lives in the pool).</summary>
 internal sealed class SizeClassSlab
 {
     public SizeClassSlab(string name, int blockSize, int firstBlock, int blockCount, long offset, MappedMemoryManager manager)
@@ -25,7 +25,4 @@ internal sealed class SizeClassSlab
     public long Offset { get; }
 
     public MappedMemoryManager Manager { get; }
-
-    /// <summary>Mutable struct field on purpose: TryPop/Push operate on it in place.</summary>
-    public BlockFreeStack Free;
 }
