@@ -191,33 +191,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var best = ClassFor(length);
-        var cache = t_cache;
-        if (cache is not null && cache.Pool == this)
-        {
-            var epoch = Volatile.Read(ref _flushEpoch);
-            if (cache.Epoch != epoch)
-            {
-                FlushThreadCache(cache);
-                cache.Epoch = epoch;
-            }
-
-            var cached = cache.Slots[best];
-            if (cached >= 0)
-            {
-                cache.Slots[best] = -1;
-                _blocks[cached].InThreadCache = false;
-                lease = Activate(cached, length);
-                return true;
-            }
-        }
-
-        if (_free[best].TryPop(_next, out var block))
-        {
-            lease = Activate(block, length);
-            return true;
-        }
-
-        if (TryRentSlow(best, length, out lease))
+        if (TryRentFast(best, length, out lease) || TryRentSlow(best, length, out lease))
         {
             return true;
         }
@@ -246,9 +220,9 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var best = ClassFor(length);
-        if (_free[best].TryPop(_next, out var first))
+        if (TryRentFast(best, length, out var first))
         {
-            return Activate(first, length);
+            return first;
         }
 
         var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
@@ -625,6 +599,40 @@ public sealed unsafe class MemfdBufferPool : IDisposable
         var generation = (int)(Volatile.Read(ref _blocks[block].State) >> 32) + 1;
         Volatile.Write(ref _blocks[block].State, ((long)generation << 32) | 1);
         return new BufferLease(this, block, generation);
+    }
+
+    /// <summary>This thread's parked block of the class, else a pop from the class's shared stack.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryRentFast(int best, int length, out BufferLease lease)
+    {
+        var cache = t_cache;
+        if (cache is not null && cache.Pool == this)
+        {
+            var epoch = Volatile.Read(ref _flushEpoch);
+            if (cache.Epoch != epoch)
+            {
+                FlushThreadCache(cache);
+                cache.Epoch = epoch;
+            }
+
+            var cached = cache.Slots[best];
+            if (cached >= 0)
+            {
+                cache.Slots[best] = -1;
+                _blocks[cached].InThreadCache = false;
+                lease = Activate(cached, length);
+                return true;
+            }
+        }
+
+        if (_free[best].TryPop(_next, out var block))
+        {
+            lease = Activate(block, length);
+            return true;
+        }
+
+        lease = default;
+        return false;
     }
 
     private bool TryRentSlow(int best, int length, out BufferLease lease)
