@@ -42,6 +42,8 @@ public static class ServerApp
         builder.Services.AddHostedService<SampleBootstrap>();
         builder.Services.AddVodServing();
         builder.Services.AddTracing(options);
+        BufferPoolSetup.AddBufferPool(builder.Services, options);
+        builder.Services.AddThumbnails(options);
 
         KestrelSetup.Configure(builder, options);
 
@@ -51,6 +53,7 @@ public static class ServerApp
         var health = app.Services.GetRequiredService<HealthRegistry>();
         health.Register("http", static () => new SubsystemHealth(HealthState.Ok));
         app.MapTracing();
+        BufferPoolSetup.UseBufferPool(app);
 
         app.MapGet("/metrics", (HttpContext ctx) =>
         {
@@ -66,6 +69,8 @@ public static class ServerApp
         });
 
         app.MapAdminApi();
+        app.UseDashboard();
+        app.MapThumbnails();
         StartupBanner.Register(app);
         return app;
     }
