@@ -87,6 +87,12 @@ internal static unsafe partial class SsAv
     [LibraryImport(Library, EntryPoint = "ss_frame_alloc_video")]
     public static partial int FrameAllocVideo(nint f, int w, int h, int fmt, NativeAllocator* alloc);
 
+    [LibraryImport(Library, EntryPoint = "ss_frame_in_allocator")]
+    public static partial int FrameInAllocator(nint f, NativeAllocator* alloc);
+
+    [LibraryImport(Library, EntryPoint = "ss_frame_make_writable")]
+    public static partial int FrameMakeWritable(nint f, NativeAllocator* alloc, out long copied);
+
     // demuxing
     [LibraryImport(Library, EntryPoint = "ss_input_open", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int InputOpen(string path, out nint fc);

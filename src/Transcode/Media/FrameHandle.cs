@@ -55,6 +55,23 @@ public sealed class FrameHandle : SafeHandle
 
     public void Unref() => SsAv.FrameUnref(handle);
 
+    /// <summary>
+    /// Before writing into the pixels: when another reference shares this frame's buffer, moves the frame to a
+    /// fresh buffer from <paramref name="memory"/> (FFmpeg's allocator for <see cref="FfmpegDefaultFrameMemory"/>)
+    /// and copies the pixels, adding the bytes to streamserver_transcode_frame_copy_bytes_total. A frame nobody
+    /// else references is left as it is. Returns the bytes copied.
+    /// </summary>
+    internal unsafe long MakeWritable(IFrameMemory memory)
+    {
+        FfmpegError.Check(SsAv.FrameMakeWritable(handle, FrameAllocator.For(memory), out var copied), "av_frame_make_writable");
+        if (copied > 0)
+        {
+            TranscodeMetrics.FrameCopyBytes.Add(copied);
+        }
+
+        return copied;
+    }
+
     /// <summary>Plane pointer and stride (for consumers such as JPEG encoders that read pixels in place).</summary>
     public unsafe (nint Data, int Linesize) Plane(int index)
     {

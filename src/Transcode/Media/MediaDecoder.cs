@@ -10,12 +10,13 @@ namespace StreamServer.Transcode.Media;
 public sealed unsafe class MediaDecoder : IDisposable
 {
     private readonly CodecContextHandle context;
+    private readonly NativeAllocator* allocator;
 
     public MediaDecoder(MediaSource source, MediaStreamInfo stream, IFrameMemory? frameMemory = null, int threads = 0)
     {
         Stream = stream;
-        var alloc = stream.Kind == MediaKind.Video ? FrameAllocator.For(frameMemory ?? AlignedFrameMemory.Shared) : null;
-        var ret = SsAv.DecoderOpen(source.Ptr, stream.Index, threads, alloc, out var ctx);
+        allocator = stream.Kind == MediaKind.Video ? FrameAllocator.For(frameMemory ?? AlignedFrameMemory.Shared) : null;
+        var ret = SsAv.DecoderOpen(source.Ptr, stream.Index, threads, allocator, out var ctx);
         FfmpegError.Check(ret, $"avcodec_open2({stream.CodecName} decoder, stream {stream.Index})");
         context = CodecContextHandle.FromNative(ctx);
     }
@@ -52,6 +53,12 @@ public sealed unsafe class MediaDecoder : IDisposable
         }
 
         FfmpegError.Check(ret, $"avcodec_receive_frame({Stream.CodecName})");
+        if (Stream.Kind == MediaKind.Video && SsAv.FrameInAllocator(frame.Ptr, allocator) == 0)
+        {
+            // Used as is (never copied into the pool), but visible: the zero-copy path expects 0 here.
+            TranscodeMetrics.FramesOutsidePool.Add(1);
+        }
+
         return true;
     }
 

@@ -16,6 +16,14 @@ public static class TranscodeMetrics
     public static readonly Counter<long> FrameCopyBytes =
         Meter.CreateCounter<long>("streamserver_transcode_frame_copy_bytes_total", null, "Bytes of video frame data copied between buffers (expected 0)");
 
+    /// <summary>
+    /// Decoded video frames whose pixels are not in memory rented from the decoder's <see cref="IFrameMemory"/>
+    /// (get_buffer2 not honoured: a decoder without DR1, a palette/hwaccel format, rawvideo referencing the
+    /// packet). They are used as they are, not copied, so they only show here, not in the copy bytes.
+    /// </summary>
+    public static readonly Counter<long> FramesOutsidePool =
+        Meter.CreateCounter<long>("streamserver_transcode_frames_outside_pool_total", null, "Decoded video frames not allocated from the frame memory (get_buffer2 not honoured)");
+
     public static readonly Counter<long> FramesDecoded =
         Meter.CreateCounter<long>("streamserver_transcode_frames_decoded_total", null, "Video frames decoded by the packager");
 

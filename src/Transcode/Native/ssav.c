@@ -168,6 +168,46 @@ SS_API int ss_frame_alloc_video(AVFrame *f, int w, int h, int fmt, ss_allocator 
     return ss_fill_frame(f, w, h, FFALIGN(w, 32), FFALIGN(h, 32), a);
 }
 
+/* 1 when f's first plane lies in a block rented from allocator a: ss_fill_frame wraps each block in an
+ * AVBuffer whose opaque is a, so this is exact and costs two compares. 0 for frames FFmpeg allocated
+ * itself: decoders without AV_CODEC_CAP_DR1 (get_buffer2 never installed), palette/hwaccel/bitstream
+ * formats that ss_get_buffer2 hands to avcodec_default_get_buffer2, decoders that reference the packet
+ * (rawvideo), or any frame when a is NULL (FFmpeg's allocator chosen on purpose). */
+SS_API int ss_frame_in_allocator(const AVFrame *f, const ss_allocator *a)
+{
+    const AVBufferRef *b = f->buf[0];
+    if (!a || !b || !f->data[0] || av_buffer_get_opaque(b) != (void *)a) return 0;
+    return f->data[0] >= b->data && f->data[0] < b->data + b->size;
+}
+
+/* Makes f's pixels exclusively ours before anyone writes into them (av_frame_make_writable, but the new
+ * buffer comes from allocator a, FFmpeg's when NULL). A writable frame is left alone; a shared one (another
+ * reference holds its buffer) gets a fresh buffer and its pixels copied. This is the only place the shim
+ * copies video pixels, so it reports the bytes through *copied for streamserver_transcode_frame_copy_bytes_total. */
+SS_API int ss_frame_make_writable(AVFrame *f, ss_allocator *a, int64_t *copied)
+{
+    *copied = 0;
+    if (!f->buf[0] || f->width <= 0 || f->height <= 0) return AVERROR(EINVAL);
+    if (av_frame_is_writable(f)) return 0;
+    AVFrame *tmp = av_frame_alloc();
+    if (!tmp) return AVERROR(ENOMEM);
+    int ret = ss_frame_alloc_video(tmp, f->width, f->height, f->format, a);
+    if (ret >= 0) ret = av_frame_copy(tmp, f);
+    if (ret >= 0) ret = av_frame_copy_props(tmp, f);
+    if (ret < 0) {
+        av_frame_free(&tmp);
+        return ret;
+    }
+    /* av_frame_copy copies each plane's visible bytes (av_image_copy): what a 1-aligned image of the same
+     * size holds, palette included. */
+    int bytes = av_image_get_buffer_size(f->format, f->width, f->height, 1);
+    av_frame_unref(f);
+    av_frame_move_ref(f, tmp);
+    av_frame_free(&tmp);
+    *copied = bytes > 0 ? bytes : 0;
+    return 0;
+}
+
 /* ---------- demuxing ---------- */
 
 SS_API int ss_input_open(const char *path, AVFormatContext **out)

@@ -1,3 +1,5 @@
+using StreamServer.Transcode.Media;
+
 namespace StreamServer.Transcode.Thumbnails;
 
 /// <summary>
@@ -51,7 +53,11 @@ public sealed unsafe class PinnedYuvImage
         V.AsSpan().Fill(128);
     }
 
-    /// <summary>Copies a 4:2:0 picture into this one at (x, y); both offsets must be even.</summary>
+    /// <summary>
+    /// Copies a 4:2:0 picture into this one at (x, y); both offsets must be even. Sprite tiles and poster
+    /// candidates are composed this way (the scaler writes the tile, then it is copied into the sheet), so the
+    /// bytes count in streamserver_transcode_frame_copy_bytes_total.
+    /// </summary>
     public void Blit(in YuvPlanes src, int x, int y)
     {
         if (src.Subsampling != ChromaSubsampling.Yuv420)
@@ -77,5 +83,7 @@ public sealed unsafe class PinnedYuvImage
             new ReadOnlySpan<byte>(src.U + ((long)row * src.UStride), cw).CopyTo(U.AsSpan(dst));
             new ReadOnlySpan<byte>(src.V + ((long)row * src.VStride), cw).CopyTo(V.AsSpan(dst));
         }
+
+        TranscodeMetrics.FrameCopyBytes.Add(((long)src.Width * src.Height) + (2L * cw * ch));
     }
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Diagnostics.Metrics;
 using System.Runtime.InteropServices;
 using StreamServer.BufferPool;
 using StreamServer.TestSupport;
@@ -9,6 +8,7 @@ using StreamServer.Transcode.Packaging;
 namespace StreamServer.Transcode.Tests.Media;
 
 /// <summary>The zero-copy frame path: decoded and scaled frames live in the memfd buffer pool.</summary>
+[Collection(FrameCopyMetricsCollection.Name)]
 public class PooledFrameMemoryTests
 {
     [Fact]
@@ -18,23 +18,14 @@ public class PooledFrameMemoryTests
         var clip = await TestMedia.GenerateAsync(dir.Combine("in.mp4"), seconds: 3, width: 640, height: 360, fps: 25);
         using var pool = new MemfdBufferPool(new BufferPoolOptions { Name = "frames-test", CapacityBytes = 64L * 1024 * 1024, DebugChecks = true });
         var memory = new PooledFrameMemory(pool);
-        long copiedBytes = 0;
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (i, l) =>
-        {
-            if (i.Name == "streamserver_transcode_frame_copy_bytes_total")
-            {
-                l.EnableMeasurementEvents(i);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((_, v, _, _) => Interlocked.Add(ref copiedBytes, v));
-        listener.Start();
+        using var counters = new FrameCopyCounters();
 
         var options = new PackagingOptions { Ladder = [360, 240], Preset = "ultrafast", SegmentSeconds = 1, FrameMemory = memory };
         var result = await Packager.PackageAsync(clip, dir.Combine("out"), options, null, TestContext.Current.CancellationToken);
 
         Assert.Equal(75, result.FramesDecoded);
-        Assert.Equal(0, Interlocked.Read(ref copiedBytes));
+        Assert.Equal(0, counters.CopiedBytes);
+        Assert.Equal(0, counters.FramesOutsidePool); // every decoded frame honoured get_buffer2
         var stats = pool.GetStatistics();
 
         // Every decoded frame came from the pool (get_buffer2), plus the 240p scaler output.

@@ -8,6 +8,7 @@ using StreamServer.Transcode.Packaging;
 
 namespace StreamServer.Transcode.Tests.Packaging;
 
+[Collection(Media.FrameCopyMetricsCollection.Name)] // asserts the process-wide copy counter stays 0
 public partial class PackagerTests
 {
     private static readonly PackagingOptions Fast = new() { Ladder = [360, 240], Preset = "ultrafast", SegmentSeconds = 2 };

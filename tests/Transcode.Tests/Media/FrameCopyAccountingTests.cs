@@ -1,0 +1,136 @@
+using System.Runtime.InteropServices;
+using StreamServer.BufferPool;
+using StreamServer.TestSupport;
+using StreamServer.Transcode.Media;
+using StreamServer.Transcode.Thumbnails;
+
+namespace StreamServer.Transcode.Tests.Media;
+
+/// <summary>The copy and outside-pool counters move when pixels are really copied or frames bypass the pool.</summary>
+[Collection(FrameCopyMetricsCollection.Name)]
+public class FrameCopyAccountingTests
+{
+    [Fact]
+    public async Task Making_a_shared_frame_writable_copies_it_into_the_pool_and_counts_the_exact_bytes()
+    {
+        using var dir = new TempDir();
+        var clip = await TestMedia.GenerateAsync(dir.Combine("in.mp4"), seconds: 1, width: 320, height: 240, fps: 25, audio: false);
+        using var pool = new MemfdBufferPool(new BufferPoolOptions { Name = "copy-count", CapacityBytes = 32L * 1024 * 1024 });
+        var memory = new PooledFrameMemory(pool);
+
+        using (var source = MediaSource.Open(clip))
+        using (var decoder = new MediaDecoder(source, source.BestStream(MediaKind.Video)!, memory))
+        using (var packet = new PacketHandle())
+        using (var frame = new FrameHandle())
+        using (var sharer = new FrameHandle())
+        {
+            Assert.True(NextFrame(source, decoder, packet, frame));
+            sharer.RefFrom(frame); // two references to one buffer: writing needs a private copy
+            using var counters = new FrameCopyCounters();
+
+            var shared = frame.Plane(0).Data;
+            var copied = frame.MakeWritable(memory);
+
+            const long Yuv420Bytes = (320 * 240) + (2 * 160 * 120);
+            Assert.Equal(Yuv420Bytes, copied);
+            Assert.Equal(Yuv420Bytes, counters.CopiedBytes);
+            var (own, linesize) = frame.Plane(0);
+            Assert.NotEqual(shared, own);
+            Assert.True(pool.TryGetLeaseAt(own, out _), "the private copy lives in the pool");
+            Assert.Equal(Row(sharer, 0, 120), Row(frame, 0, 120));
+            Assert.Equal(0, linesize % 64);
+
+            // Now nobody else holds the new buffer: no second copy, counter unchanged.
+            Assert.Equal(0, frame.MakeWritable(memory));
+            Assert.Equal(Yuv420Bytes, counters.CopiedBytes);
+            Assert.Equal(0, counters.FramesOutsidePool);
+        }
+
+        Assert.Equal(0, pool.GetStatistics().LeasedBlocks);
+    }
+
+    [Fact]
+    public void Composing_a_sprite_tile_counts_the_tile_bytes()
+    {
+        var tile = new PinnedYuvImage(64, 36);
+        tile.Clear();
+        var sheet = new PinnedYuvImage(128, 72);
+        using var counters = new FrameCopyCounters();
+
+        sheet.Blit(tile.Planes, 64, 36);
+
+        Assert.Equal((64 * 36) + (2 * 32 * 18), counters.CopiedBytes);
+    }
+
+    [Fact]
+    public async Task Frames_a_decoder_allocates_itself_count_as_outside_the_pool()
+    {
+        using var dir = new TempDir();
+
+        // rawvideo has no AV_CODEC_CAP_DR1: its frames reference the packet, get_buffer2 is never called.
+        var raw = dir.Combine("raw.nut");
+        (await ProcessRunner.RunAsync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=1",
+            "-c:v", "rawvideo", "-pix_fmt", "yuv420p", raw])).EnsureSuccess("ffmpeg rawvideo clip");
+        var h264 = await TestMedia.GenerateAsync(dir.Combine("h264.mp4"), seconds: 1, width: 160, height: 120, fps: 25, audio: false);
+        using var pool = new MemfdBufferPool(new BufferPoolOptions { Name = "outside-pool", CapacityBytes = 16L * 1024 * 1024 });
+        var memory = new PooledFrameMemory(pool);
+        using var counters = new FrameCopyCounters();
+
+        Assert.Equal(25, DecodeAll(h264, memory));
+        Assert.Equal(0, counters.FramesOutsidePool);
+
+        Assert.Equal(25, DecodeAll(raw, memory));
+        Assert.Equal(25, counters.FramesOutsidePool);
+        Assert.Equal(0, counters.CopiedBytes); // used as they are, not copied
+        Assert.Equal(0, pool.GetStatistics().LeasedBlocks);
+    }
+
+    private static int DecodeAll(string path, IFrameMemory memory)
+    {
+        using var source = MediaSource.Open(path);
+        using var decoder = new MediaDecoder(source, source.BestStream(MediaKind.Video)!, memory);
+        using var packet = new PacketHandle();
+        using var frame = new FrameHandle();
+        var frames = 0;
+        while (NextFrame(source, decoder, packet, frame))
+        {
+            frames++;
+            frame.Unref();
+        }
+
+        return frames;
+    }
+
+    /// <summary>Next decoded frame, draining the decoder at the end of input.</summary>
+    private static bool NextFrame(MediaSource source, MediaDecoder decoder, PacketHandle packet, FrameHandle frame)
+    {
+        while (true)
+        {
+            if (decoder.Receive(frame))
+            {
+                return true;
+            }
+
+            if (!source.ReadPacket(packet))
+            {
+                decoder.Send(null);
+                return decoder.Receive(frame);
+            }
+
+            if (packet.StreamIndex == decoder.Stream.Index)
+            {
+                decoder.Send(packet);
+            }
+
+            packet.Unref();
+        }
+    }
+
+    private static byte[] Row(FrameHandle frame, int row, int width)
+    {
+        var (data, linesize) = frame.Plane(0);
+        var bytes = new byte[width];
+        Marshal.Copy(data + (row * linesize), bytes, 0, width);
+        return bytes;
+    }
+}
