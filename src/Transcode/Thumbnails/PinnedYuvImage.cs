@@ -45,6 +45,20 @@ public sealed unsafe class PinnedYuvImage
         (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref V[0]), ChromaWidth,
         Width, Height, ChromaSubsampling.Yuv420);
 
+    /// <summary>A borrowed view of the <paramref name="width"/> x <paramref name="height"/> area at (x, y); offsets even.</summary>
+    public YuvPlanes Region(int x, int y, int width, int height)
+    {
+        if ((x | y | width | height) < 0 || (x & 1) != 0 || (y & 1) != 0 || x + width > Width || y + height > Height)
+        {
+            throw new ArgumentOutOfRangeException(nameof(x), $"{width}x{height} at {x},{y} in {Width}x{Height}", "area does not fit");
+        }
+
+        var all = Planes;
+        var chroma = ((y / 2) * ChromaWidth) + (x / 2);
+        return new YuvPlanes(all.Y + ((y * Width) + x), Width, all.U + chroma, ChromaWidth, all.V + chroma, ChromaWidth,
+            width, height, ChromaSubsampling.Yuv420);
+    }
+
     /// <summary>Full-range black (JPEG/JFIF is full range: Y 0, chroma neutral).</summary>
     public void Clear()
     {

@@ -72,7 +72,6 @@ public sealed class SpriteSheetBuilder : IDisposable
 
         var inSheet = index % TilesPerSheet;
         _canvas.Blit(tile, inSheet % _options.Columns * TileWidth, inSheet / _options.Columns * TileHeight);
-        _lastTile.Blit(tile, 0, 0);
         _haveTile = true;
         _nextTile = index + 1;
         if (inSheet == TilesPerSheet - 1)
@@ -90,9 +89,13 @@ public sealed class SpriteSheetBuilder : IDisposable
         }
 
         Layout = layout;
-        if (_haveTile)
+        if (_haveTile && _nextTile < layout.TileCount)
         {
             // Tiles past the last decoded frame (audio longer than video, a short tail) repeat the last picture.
+            // It is still on the canvas (only a later tile starts a new sheet): one copy out of it, because the
+            // repeats may start a new sheet and clear the canvas. Not kept per tile, which would copy every tile twice.
+            var lastInSheet = (_nextTile - 1) % TilesPerSheet;
+            _lastTile.Blit(_canvas.Region(lastInSheet % _options.Columns * TileWidth, lastInSheet / _options.Columns * TileHeight, TileWidth, TileHeight), 0, 0);
             var last = _lastTile.Planes;
             for (var i = _nextTile; i < layout.TileCount; i++)
             {

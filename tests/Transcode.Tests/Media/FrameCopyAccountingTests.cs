@@ -50,16 +50,30 @@ public class FrameCopyAccountingTests
     }
 
     [Fact]
-    public void Composing_a_sprite_tile_counts_the_tile_bytes()
+    public void Sprite_sheets_count_one_copy_per_composed_tile_and_one_for_the_repeated_tail()
     {
-        var tile = new PinnedYuvImage(64, 36);
-        tile.Clear();
-        var sheet = new PinnedYuvImage(128, 72);
+        using var dir = new TempDir("sprites");
+        var options = new SpriteSheetOptions { IntervalSeconds = 1, Columns = 3, Rows = 2 };
+        var layout = new SpriteLayout(options, 7.5, 320, 240); // 8 tiles of 160x120 on two sheets
+        const long TileBytes = (160 * 120) + (2 * 80 * 60);
         using var counters = new FrameCopyCounters();
+        using (var builder = new SpriteSheetBuilder(options, layout.TileWidth, layout.TileHeight, dir.Path))
+        {
+            for (var i = 0; i < 6; i++)
+            {
+                builder.AddTile(i, Uniform(160, 120, (byte)(20 + (20 * i))).Planes);
+            }
 
-        sheet.Blit(tile.Planes, 64, 36);
+            Assert.Equal(6 * TileBytes, counters.CopiedBytes); // the tile into the sheet, nothing kept on the side
+            builder.Finish(layout); // tiles 6 and 7 never came: tile 5 (on the written first sheet) repeats
+        }
 
-        Assert.Equal((64 * 36) + (2 * 32 * 18), counters.CopiedBytes);
+        Assert.Equal((6 + 1 + 2) * TileBytes, counters.CopiedBytes);
+        using var decoder = new JpegDecoder();
+        var second = decoder.Decode(File.ReadAllBytes(Path.Combine(dir.Path, SpriteLayout.SheetFileName(1))));
+        Assert.InRange(second.Y[(60 * second.Info.Width) + 80], 116, 124); // tile 6 = tile 5's luma 120
+        Assert.InRange(second.Y[(60 * second.Info.Width) + 240], 116, 124); // tile 7 too
+        Assert.InRange(second.Y[(60 * second.Info.Width) + 400], 0, 4); // never filled: black
     }
 
     [Fact]
@@ -82,6 +96,29 @@ public class FrameCopyAccountingTests
         Assert.Equal(25, DecodeAll(raw, memory));
         Assert.Equal(25, counters.FramesOutsidePool);
         Assert.Equal(0, counters.CopiedBytes); // used as they are, not copied
+        Assert.Equal(0, pool.GetStatistics().LeasedBlocks);
+    }
+
+    [Theory]
+    [InlineData("libx264", "yuv420p", 160, 120)]
+    [InlineData("libx264", "yuv420p10le", 160, 120)]
+    [InlineData("libx264", "yuv422p", 160, 120)]
+    [InlineData("ffv1", "yuv420p", 171, 95)] // odd sizes, like the bad-input clip
+    [InlineData("mpeg4", "yuv420p", 160, 120)]
+    public async Task Decoders_we_feed_take_every_frame_from_the_frame_memory(string codec, string pixelFormat, int width, int height)
+    {
+        using var dir = new TempDir();
+        var clip = await TestMedia.GenerateAsync(dir.Combine($"{codec}-{pixelFormat}.mkv"), seconds: 0.4, width: width, height: height,
+            fps: 25, audio: false, pixelFormat: pixelFormat, codec: codec);
+        using var pool = new MemfdBufferPool(new BufferPoolOptions { Name = $"dr1-{codec}", CapacityBytes = 16L * 1024 * 1024 });
+        var memory = new PooledFrameMemory(pool);
+        using var counters = new FrameCopyCounters();
+
+        Assert.Equal(10, DecodeAll(clip, memory));
+
+        Assert.Equal(0, counters.FramesOutsidePool);
+        Assert.Equal(0, counters.CopiedBytes);
+        Assert.True(pool.GetStatistics().Allocations >= 10, "get_buffer2 rented from the pool");
         Assert.Equal(0, pool.GetStatistics().LeasedBlocks);
     }
 
@@ -124,6 +161,15 @@ public class FrameCopyAccountingTests
 
             packet.Unref();
         }
+    }
+
+    private static PinnedYuvImage Uniform(int width, int height, byte luma)
+    {
+        var image = new PinnedYuvImage(width, height);
+        image.Y.AsSpan().Fill(luma);
+        image.U.AsSpan().Fill(128);
+        image.V.AsSpan().Fill(128);
+        return image;
     }
 
     private static byte[] Row(FrameHandle frame, int row, int width)
