@@ -3,6 +3,7 @@ using System.Globalization;
 using Spectre.Console;
 using StreamServer.Transcode;
 using StreamServer.Transcode.Packaging;
+using StreamServer.Transcode.Thumbnails;
 
 namespace StreamServer.Cli;
 
@@ -43,8 +44,10 @@ internal static class PackageVerb
             return 2;
         }
 
+        using var images = new VodImageSink(); // poster.jpg, sprites, thumbnails.vtt in the same decode pass
         var options = new PackagingOptions
         {
+            FrameSinks = [images],
             Ladder = heights,
             Preset = parsed.GetValue(preset)!,
             SegmentSeconds = parsed.GetValue(segment),

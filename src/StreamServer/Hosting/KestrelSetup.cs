@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using StreamServer.Http1;
 
 namespace StreamServer.Hosting;
 
@@ -14,10 +15,12 @@ internal static class KestrelSetup
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            kestrel.ApplyServingLimits(options.Serving);
             var address = IPAddress.Parse(options.ListenAddress);
             kestrel.Listen(address, options.HttpPort, listen =>
             {
                 listen.Protocols = HttpProtocols.Http1AndHttp2;
+                listen.UseZeroCopyHttp1(options.Serving);
             });
             if (options.HttpsPort >= 0)
             {

@@ -1,7 +1,10 @@
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using StreamServer.Admin;
 using StreamServer.Health;
 using StreamServer.Metrics;
+using StreamServer.Tracing;
+using StreamServer.Vod;
 
 namespace StreamServer.Hosting;
 
@@ -34,13 +37,23 @@ public static class ServerApp
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<PrometheusExporter>();
         builder.Services.AddSingleton<HealthRegistry>();
+        builder.Services.AddAdminApi();
+        builder.Services.AddSingleton<IVodPackager, FfmpegVodPackager>();
+        builder.Services.AddHostedService<SampleBootstrap>();
+        builder.Services.AddVodServing();
+        builder.Services.AddTracing(options);
+        BufferPoolSetup.AddBufferPool(builder.Services, options);
+        builder.Services.AddThumbnails(options);
 
         KestrelSetup.Configure(builder, options);
 
         var app = builder.Build();
+        app.UseVodServing();
         var exporter = app.Services.GetRequiredService<PrometheusExporter>();
         var health = app.Services.GetRequiredService<HealthRegistry>();
         health.Register("http", static () => new SubsystemHealth(HealthState.Ok));
+        app.MapTracing();
+        BufferPoolSetup.UseBufferPool(app);
 
         app.MapGet("/metrics", (HttpContext ctx) =>
         {
@@ -55,6 +68,10 @@ public static class ServerApp
             return ctx.Response.WriteAsync(HealthJson(overall, subsystems));
         });
 
+        app.MapAdminApi();
+        app.UseDashboard();
+        app.MapThumbnails();
+        StartupBanner.Register(app);
         return app;
     }
 

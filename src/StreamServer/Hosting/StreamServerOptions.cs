@@ -31,6 +31,9 @@ public sealed class StreamServerOptions
     /// <summary>Folders a POST /api/vod "source" path may come from (besides DataDir/uploads).</summary>
     public string[] ImportRoots { get; set; } = [];
 
+    /// <summary>Allow "source" to be an http(s) URL that FFmpeg opens.</summary>
+    public bool AllowUrlSources { get; set; } = true;
+
     public long MaxUploadBytes { get; set; } = 4L * 1024 * 1024 * 1024;
 
     /// <summary>Packaging jobs running at once; the rest wait in the queue.</summary>
@@ -42,11 +45,27 @@ public sealed class StreamServerOptions
     public int SampleSeconds { get; set; } = 24;
 
     public PackagingDefaults Packaging { get; set; } = new();
+
+    /// <summary>HTTP limits, timeouts and the file cache of the serving paths.</summary>
+    public HttpServingOptions Serving { get; set; } = new();
+
+    /// <summary>eBPF tracers (retransmits, skb allocations, send stalls): StreamServer:Tracing:*.</summary>
+    public global::StreamServer.Tracing.TracingOptions Tracing { get; set; } = new();
+
+    /// <summary>Capacity of the memfd-backed buffer pool (frames, segments); fixed for the process lifetime.</summary>
+    public int BufferPoolMegabytes { get; set; } = 256;
+
+    /// <summary>Posters, sprites + thumbnails.vtt at packaging, and on-demand thumb.jpg.</summary>
+    public StreamServer.Vod.ThumbnailSettings Thumbnails { get; set; } = new();
 }
 
 public sealed class PackagingDefaults
 {
-    public int[] Ladder { get; set; } = [720, 480, 360];
+    /// <summary>
+    /// Rendition heights. Empty = the packager's default ladder: the configuration binder appends bound
+    /// array items to an initialised array, so a default here could never be replaced, only extended.
+    /// </summary>
+    public int[] Ladder { get; set; } = [];
     public string Preset { get; set; } = "veryfast";
     public double SegmentSeconds { get; set; } = 4;
 }

@@ -134,6 +134,9 @@ internal static unsafe partial class SsAv
     [LibraryImport(Library, EntryPoint = "ss_decoder_flush")]
     public static partial void DecoderFlush(nint ctx);
 
+    [LibraryImport(Library, EntryPoint = "ss_decoder_skip_nonref")]
+    public static partial void DecoderSkipNonRef(nint ctx, int on);
+
     [LibraryImport(Library, EntryPoint = "ss_codec_name")]
     public static partial byte* CodecName(nint ctx);
 
@@ -149,6 +152,12 @@ internal static unsafe partial class SsAv
 
     [LibraryImport(Library, EntryPoint = "ss_scaler_scale")]
     public static partial int ScalerScale(nint s, nint src, nint dst);
+
+    [LibraryImport(Library, EntryPoint = "ss_scaler_create_ranged")]
+    public static partial nint ScalerCreateRanged(int sw, int sh, int sfmt, int dw, int dh, int dfmt, int flags, int srcFull, int dstFull);
+
+    [LibraryImport(Library, EntryPoint = "ss_frame_full_range")]
+    public static partial int FrameFullRange(nint f);
 
     // encoding
     [LibraryImport(Library, EntryPoint = "ss_video_encoder_open")]

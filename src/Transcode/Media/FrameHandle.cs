@@ -38,6 +38,9 @@ public sealed class FrameHandle : SafeHandle
     /// <summary>Presentation timestamp in the producer's time base (the source stream's for decoded frames).</summary>
     public long Pts => Info.Pts;
 
+    /// <summary>Samples are full range (color_range JPEG or a yuvj* format) rather than limited video range.</summary>
+    public bool IsFullRange => SsAv.FrameFullRange(handle) != 0;
+
     public void SetPts(long pts) => SsAv.FrameSetPts(handle, pts);
 
     /// <summary>Asks the next encoder for a keyframe here (true), or clears the picture type the decoder left (false).</summary>

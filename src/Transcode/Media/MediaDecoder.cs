@@ -58,5 +58,11 @@ public sealed unsafe class MediaDecoder : IDisposable
     /// <summary>Drops buffered frames (after a seek).</summary>
     public void Flush() => SsAv.DecoderFlush(Ptr);
 
+    /// <summary>
+    /// Skip decoding non-reference frames (AVDISCARD_NONREF) for the packets sent while on: for seeking forward to
+    /// a frame, where frames before the target that nothing references are never shown.
+    /// </summary>
+    public void SkipNonReferenceFrames(bool skip) => SsAv.DecoderSkipNonRef(Ptr, skip ? 1 : 0);
+
     public void Dispose() => context.Dispose();
 }

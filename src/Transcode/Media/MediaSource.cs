@@ -84,6 +84,45 @@ public sealed unsafe class MediaSource : IDisposable
         }
     }
 
+    /// <summary>
+    /// Opens files read back to back as one input (FFmpeg's concat protocol), e.g. a CMAF init.mp4 followed by one
+    /// media segment: FFmpeg 5.1's HLS demuxer cannot seek in fMP4 playlists, so packaged renditions are read
+    /// segment by segment this way.
+    /// </summary>
+    public static MediaSource OpenConcatenated(IReadOnlyList<string> files)
+    {
+        FfmpegLibraries.EnsureCompatible();
+        if (files.Count == 0)
+        {
+            throw new TranscodeException("no files to concatenate");
+        }
+
+        foreach (var f in files)
+        {
+            if (!File.Exists(f))
+            {
+                throw new TranscodeException($"input not found: {f}");
+            }
+
+            if (f.Contains('|', StringComparison.Ordinal))
+            {
+                throw new TranscodeException($"'|' cannot appear in a concatenated input path: {f}");
+            }
+        }
+
+        var url = "concat:" + string.Join('|', files);
+        var handle = FormatContextHandle.Open(url);
+        try
+        {
+            return new MediaSource(url, handle);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>The best video (or audio) stream by FFmpeg's ranking, or null. Attached pictures (cover art) are not video.</summary>
     public MediaStreamInfo? BestStream(MediaKind kind)
     {

@@ -12,7 +12,8 @@ public sealed unsafe class Scaler : IDisposable
     private readonly NativeAllocator* allocator;
 
     public Scaler(int sourceWidth, int sourceHeight, int sourceFormat, int width, int height, int format,
-        IFrameMemory? frameMemory = null, ScaleQuality quality = ScaleQuality.Bicubic)
+        IFrameMemory? frameMemory = null, ScaleQuality quality = ScaleQuality.Bicubic, bool sourceFullRange = false,
+        bool destinationFullRange = false)
     {
         SourceWidth = sourceWidth;
         SourceHeight = sourceHeight;
@@ -21,8 +22,11 @@ public sealed unsafe class Scaler : IDisposable
         Height = height;
         Format = format;
         allocator = FrameAllocator.For(frameMemory ?? AlignedFrameMemory.Shared);
-        var flags = SsAv.ScalerFlag(quality switch { ScaleQuality.Bilinear => 0, ScaleQuality.Bicubic => 1, _ => 2 });
-        var s = SsAv.ScalerCreate(sourceWidth, sourceHeight, sourceFormat, width, height, format, flags);
+        var flags = SsAv.ScalerFlag(quality switch { ScaleQuality.Bilinear => 0, ScaleQuality.Bicubic => 1, ScaleQuality.Lanczos => 3, _ => 2 });
+        // Range (full = JPEG 0-255, limited = video 16-235) must be known at init; thumbnails go limited -> full.
+        var s = sourceFullRange || destinationFullRange
+            ? SsAv.ScalerCreateRanged(sourceWidth, sourceHeight, sourceFormat, width, height, format, flags, sourceFullRange ? 1 : 0, destinationFullRange ? 1 : 0)
+            : SsAv.ScalerCreate(sourceWidth, sourceHeight, sourceFormat, width, height, format, flags);
         if (s == 0)
         {
             throw new TranscodeException(
@@ -54,4 +58,5 @@ public enum ScaleQuality
     FastBilinear,
     Bilinear,
     Bicubic,
+    Lanczos,
 }

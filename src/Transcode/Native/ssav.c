@@ -164,6 +164,7 @@ SS_API int ss_frame_alloc_video(AVFrame *f, int w, int h, int fmt, ss_allocator 
 {
     av_frame_unref(f);
     f->format = fmt;
+    if (!a) { f->width = w; f->height = h; return av_frame_get_buffer(f, 0); } /* FFmpeg's allocator (benchmark baseline) */
     return ss_fill_frame(f, w, h, FFALIGN(w, 32), FFALIGN(h, 32), a);
 }
 
@@ -265,6 +266,9 @@ SS_API void ss_codec_free(AVCodecContext *c) { avcodec_free_context(&c); }
 SS_API int ss_decoder_send(AVCodecContext *c, const AVPacket *pkt) { return avcodec_send_packet(c, pkt); }
 SS_API int ss_decoder_receive(AVCodecContext *c, AVFrame *f) { return avcodec_receive_frame(c, f); }
 SS_API void ss_decoder_flush(AVCodecContext *c) { avcodec_flush_buffers(c); }
+/* Seeking forward to a frame: frames nothing refers to and that show before the target need no decoding.
+ * Frame threads pick skip_frame up from the user context per packet. */
+SS_API void ss_decoder_skip_nonref(AVCodecContext *c, int on) { c->skip_frame = on ? AVDISCARD_NONREF : AVDISCARD_DEFAULT; }
 SS_API const char *ss_codec_name(const AVCodecContext *c) { return c->codec ? c->codec->name : ""; }
 
 /* ---------- scaling ---------- */
@@ -274,7 +278,10 @@ SS_API SwsContext *ss_scaler_create(int sw, int sh, int sfmt, int dw, int dh, in
     return sws_getContext(sw, sh, sfmt, dw, dh, dfmt, flags, NULL, NULL, NULL);
 }
 
-SS_API int ss_scaler_flag(int which) { return which == 0 ? SWS_BILINEAR : which == 1 ? SWS_BICUBIC : SWS_FAST_BILINEAR; }
+SS_API int ss_scaler_flag(int which)
+{
+    return which == 0 ? SWS_BILINEAR : which == 1 ? SWS_BICUBIC : which == 3 ? SWS_LANCZOS : SWS_FAST_BILINEAR;
+}
 SS_API void ss_scaler_free(SwsContext *s) { sws_freeContext(s); }
 
 SS_API int ss_scaler_scale(SwsContext *s, const AVFrame *src, AVFrame *dst)
@@ -285,6 +292,32 @@ SS_API int ss_scaler_scale(SwsContext *s, const AVFrame *src, AVFrame *dst)
     dst->pict_type = src->pict_type;
     dst->sample_aspect_ratio = (AVRational){1, 1};
     return 0;
+}
+
+/* Like ss_scaler_create, with the sample range of input and output (1 full/JPEG, 0 limited/video) set
+ * before initialisation: sws_setColorspaceDetails after sws_getContext leaves the unscaled (same size)
+ * fast path a plain copy, so limited-range video would land in a JPEG unexpanded. */
+SS_API SwsContext *ss_scaler_create_ranged(int sw, int sh, int sfmt, int dw, int dh, int dfmt, int flags,
+                                           int src_full, int dst_full)
+{
+    SwsContext *s = sws_alloc_context();
+    if (!s) return NULL;
+    if (av_opt_set_int(s, "srcw", sw, 0) < 0 || av_opt_set_int(s, "srch", sh, 0) < 0 ||
+        av_opt_set_int(s, "src_format", sfmt, 0) < 0 || av_opt_set_int(s, "dstw", dw, 0) < 0 ||
+        av_opt_set_int(s, "dsth", dh, 0) < 0 || av_opt_set_int(s, "dst_format", dfmt, 0) < 0 ||
+        av_opt_set_int(s, "sws_flags", flags, 0) < 0 || av_opt_set_int(s, "src_range", src_full ? 1 : 0, 0) < 0 ||
+        av_opt_set_int(s, "dst_range", dst_full ? 1 : 0, 0) < 0 || sws_init_context(s, NULL, NULL) < 0) {
+        sws_freeContext(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* 1 when the frame's samples are full range (color_range JPEG, or a deprecated yuvj* format). */
+SS_API int ss_frame_full_range(const AVFrame *f)
+{
+    if (f->color_range == AVCOL_RANGE_JPEG) return 1;
+    return f->format == AV_PIX_FMT_YUVJ420P || f->format == AV_PIX_FMT_YUVJ422P || f->format == AV_PIX_FMT_YUVJ444P;
 }
 
 /* ---------- encoding ---------- */

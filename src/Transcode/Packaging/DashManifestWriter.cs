@@ -1,13 +1,15 @@
 using System.Globalization;
 using System.Text;
 using System.Xml;
+using StreamServer.Transcode.Media;
 
 namespace StreamServer.Transcode.Packaging;
 
 /// <summary>Static DASH MPD (isoff-live + CMAF profiles): SegmentTemplate + SegmentTimeline over the HLS segment files.</summary>
 public static class DashManifestWriter
 {
-    public static string Write(IReadOnlyList<TrackResult> renditions, TrackResult? audio, double segmentSeconds)
+    public static string Write(IReadOnlyList<TrackResult> renditions, TrackResult? audio, double segmentSeconds,
+        IReadOnlyList<IDecodedFrameSink>? extraAdaptationSets = null)
     {
         var duration = 0.0;
         foreach (var r in renditions)
@@ -84,6 +86,11 @@ public static class DashManifestWriter
                 WriteTemplate(x, audio);
                 x.WriteEndElement();
                 x.WriteEndElement();
+            }
+
+            foreach (var sink in extraAdaptationSets ?? [])
+            {
+                (sink as IPackagingOutputSink)?.WriteDashAdaptationSets(x);
             }
 
             x.WriteEndElement();

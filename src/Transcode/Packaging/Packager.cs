@@ -194,6 +194,7 @@ public static class Packager
 
                 foreach (var sink in options.FrameSinks)
                 {
+                    (sink as IPackagingOutputSink)?.Begin(root, Duration);
                     sink.Start(video);
                 }
             }
@@ -602,7 +603,7 @@ public static class Packager
             }
 
             File.WriteAllText(Path.Combine(root, MasterPlaylistName), HlsPlaylistWriter.Master(renditions, audioTrack));
-            File.WriteAllText(Path.Combine(root, ManifestName), DashManifestWriter.Write(renditions, audioTrack, options.SegmentSeconds));
+            File.WriteAllText(Path.Combine(root, ManifestName), DashManifestWriter.Write(renditions, audioTrack, options.SegmentSeconds, options.FrameSinks));
             var duration = 0.0;
             foreach (var r in renditions)
             {

@@ -1,0 +1,57 @@
+using System.Diagnostics;
+using System.Globalization;
+using StreamServer.Transcode.Thumbnails;
+
+// Usage: ThumbsBench <source> <t> <width> <out-dir> <runs> <quality>...
+// Per quality: writes <out-dir>/ours_q<Q>_w<W>.jpg and prints
+//   q=<Q> w=<W> bytes=<n> warm_ms=<median> cold_ms=<median>
+// warm = a render with the source already open (what the server does from the second request on, cache disabled);
+// cold = a fresh service per render (open + probe + decoder init included), like a CLI invocation pays.
+if (args.Length < 6)
+{
+    Console.Error.WriteLine("usage: ThumbsBench <source> <t> <width> <out-dir> <runs> <quality>...");
+    return 2;
+}
+
+var source = args[0];
+var t = double.Parse(args[1], CultureInfo.InvariantCulture);
+var width = int.Parse(args[2], CultureInfo.InvariantCulture);
+var outDir = args[3];
+var runs = int.Parse(args[4], CultureInfo.InvariantCulture);
+Directory.CreateDirectory(outDir);
+var noCache = new ThumbnailServiceOptions { CacheEntries = 0, MaxConcurrentRenders = 1 };
+
+for (var i = 5; i < args.Length; i++)
+{
+    var q = int.Parse(args[i], CultureInfo.InvariantCulture);
+    using var warm = new ThumbnailService(noCache);
+    var first = await warm.GetAsync("bench", source, t, width, q); // opens the source
+    var warmMs = new double[runs];
+    for (var r = 0; r < runs; r++)
+    {
+        var sw = Stopwatch.StartNew();
+        _ = await warm.GetAsync("bench", source, t, width, q);
+        warmMs[r] = sw.Elapsed.TotalMilliseconds;
+    }
+
+    var coldMs = new double[runs];
+    for (var r = 0; r < runs; r++)
+    {
+        var sw = Stopwatch.StartNew();
+        using var cold = new ThumbnailService(noCache);
+        _ = await cold.GetAsync("bench", source, t, width, q);
+        coldMs[r] = sw.Elapsed.TotalMilliseconds;
+    }
+
+    await File.WriteAllBytesAsync(Path.Combine(outDir, $"ours_q{q}_w{width}.jpg"), first.Jpeg);
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"q={q} w={width} bytes={first.Jpeg.Length} warm_ms={Median(warmMs):0.0} cold_ms={Median(coldMs):0.0} optimized_huffman={JpegEncoder.OptimizedHuffman}"));
+}
+
+return 0;
+
+static double Median(double[] v)
+{
+    Array.Sort(v);
+    return v.Length % 2 == 1 ? v[v.Length / 2] : (v[(v.Length / 2) - 1] + v[v.Length / 2]) / 2;
+}

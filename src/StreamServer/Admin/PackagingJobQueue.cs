@@ -1,0 +1,233 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using StreamServer.Hosting;
+using StreamServer.Metrics;
+using StreamServer.Transcode;
+
+namespace StreamServer.Admin;
+
+public enum EnqueueResult
+{
+    Accepted,
+    InvalidId,
+    AlreadyExists,
+}
+
+/// <summary>
+/// Packaging jobs run <see cref="StreamServerOptions.JobConcurrency"/> at a time on worker tasks, off the
+/// request path: a request only enqueues. The packager publishes atomically, so a failed or cancelled job
+/// leaves nothing under /vod/.
+/// </summary>
+public sealed class PackagingJobQueue : BackgroundService
+{
+    private const int FinishedJobsKept = 256;
+
+    private readonly Channel<VodJob> _queue = Channel.CreateUnbounded<VodJob>(new UnboundedChannelOptions { SingleReader = false });
+    private readonly ConcurrentDictionary<string, VodJob> _jobs = new(StringComparer.Ordinal);
+    private readonly Lock _enqueueGate = new();
+    private readonly IVodPackager _packager;
+    private readonly VodLibrary _library;
+    private readonly StreamServerOptions _options;
+    private readonly ILogger<PackagingJobQueue> _log;
+
+    public PackagingJobQueue(IVodPackager packager, VodLibrary library, StreamServerOptions options, ILogger<PackagingJobQueue> log)
+    {
+        _packager = packager;
+        _library = library;
+        _options = options;
+        _log = log;
+        ServerMetrics.Meter.CreateObservableGauge("streamserver_jobs_queued", () => CountIn(VodJobState.Queued), description: "Packaging jobs waiting for a worker.");
+        ServerMetrics.Meter.CreateObservableGauge("streamserver_jobs_running", () => CountIn(VodJobState.Running), description: "Packaging jobs running now.");
+    }
+
+    public EnqueueResult TryEnqueue(VodJob job)
+    {
+        if (!VodLibrary.IsValidId(job.Id))
+        {
+            return EnqueueResult.InvalidId;
+        }
+
+        lock (_enqueueGate)
+        {
+            if (_library.IsPublished(job.Id) || (_jobs.TryGetValue(job.Id, out var existing) && !existing.IsFinished))
+            {
+                return EnqueueResult.AlreadyExists;
+            }
+
+            _jobs[job.Id] = job;
+        }
+
+        _queue.Writer.TryWrite(job);
+        TrimFinished();
+        return EnqueueResult.Accepted;
+    }
+
+    public VodJob? Find(string id) => _jobs.TryGetValue(id, out var job) ? job : null;
+
+    public List<VodJob> Snapshot()
+    {
+        var list = new List<VodJob>(_jobs.Count);
+        foreach (var (_, job) in _jobs)
+        {
+            list.Add(job);
+        }
+
+        list.Sort(static (a, b) => a.CreatedAt.CompareTo(b.CreatedAt));
+        return list;
+    }
+
+    /// <summary>Completes when no job is queued or running (used at startup for the sample, and by tests).</summary>
+    public async Task WaitIdleAsync(string id, CancellationToken ct)
+    {
+        while (Find(id) is { IsFinished: false })
+        {
+            await Task.Delay(100, ct);
+        }
+    }
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var workers = new Task[Math.Max(1, _options.JobConcurrency)];
+        for (var i = 0; i < workers.Length; i++)
+        {
+            workers[i] = Task.Run(() => WorkAsync(stoppingToken), stoppingToken);
+        }
+
+        return Task.WhenAll(workers);
+    }
+
+    private async Task WorkAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await foreach (var job in _queue.Reader.ReadAllAsync(stoppingToken))
+            {
+                await RunAsync(job, stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task RunAsync(VodJob job, CancellationToken stoppingToken)
+    {
+        if (job.Cancellation.IsCancellationRequested)
+        {
+            Finish(job, VodJobState.Cancelled, "cancelled before start");
+            return;
+        }
+
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, job.Cancellation.Token);
+        job.StartedAt = DateTimeOffset.UtcNow;
+        job.State = VodJobState.Running;
+        _log.LogInformation("job {Id}: packaging {Source}", job.Id, job.Source);
+        var progress = new Progress(job);
+        try
+        {
+            // The packager is CPU-bound native work: keep it off the request threads' pool queue.
+            await Task.Factory.StartNew(
+                () => _packager.PackageAsync(job.Source, _library.PathOf(job.Id), progress, linked.Token),
+                linked.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+            job.Progress = 100;
+            Finish(job, VodJobState.Succeeded, null);
+        }
+        catch (OperationCanceledException) when (linked.IsCancellationRequested)
+        {
+            Finish(job, VodJobState.Cancelled, stoppingToken.IsCancellationRequested ? "server shutting down" : "cancelled");
+        }
+        catch (Exception ex)
+        {
+            Finish(job, VodJobState.Failed, ex.Message);
+        }
+        finally
+        {
+            if (job.DeleteSourceWhenDone)
+            {
+                TryDelete(job.Source);
+            }
+        }
+    }
+
+    private void Finish(VodJob job, VodJobState state, string? error)
+    {
+        job.Error = error;
+        job.FinishedAt = DateTimeOffset.UtcNow;
+        job.State = state;
+        ServerMetrics.Jobs.Add(1, new KeyValuePair<string, object?>("outcome", state switch
+        {
+            VodJobState.Succeeded => "succeeded",
+            VodJobState.Failed => "failed",
+            _ => "cancelled",
+        }));
+        if (state == VodJobState.Failed)
+        {
+            _log.LogWarning("job {Id} failed: {Error}", job.Id, error);
+        }
+        else
+        {
+            _log.LogInformation("job {Id}: {State}", job.Id, state);
+        }
+    }
+
+    private int CountIn(VodJobState state)
+    {
+        var n = 0;
+        foreach (var (_, job) in _jobs)
+        {
+            if (job.State == state)
+            {
+                n++;
+            }
+        }
+
+        return n;
+    }
+
+    private void TrimFinished()
+    {
+        if (_jobs.Count <= FinishedJobsKept)
+        {
+            return;
+        }
+
+        var finished = new List<VodJob>();
+        foreach (var (_, job) in _jobs)
+        {
+            if (job.IsFinished)
+            {
+                finished.Add(job);
+            }
+        }
+
+        finished.Sort(static (a, b) => Nullable.Compare(a.FinishedAt, b.FinishedAt));
+        for (var i = 0; i < finished.Count - FinishedJobsKept / 2; i++)
+        {
+            _jobs.TryRemove(new KeyValuePair<string, VodJob>(finished[i].Id, finished[i]));
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
+    private sealed class Progress(VodJob job) : IProgress<PackagingProgress>
+    {
+        public void Report(PackagingProgress value)
+        {
+            job.Progress = Math.Round(value.Percent, 1);
+            job.Fps = Math.Round(value.Fps, 1);
+            job.Speed = Math.Round(value.Speed, 2);
+        }
+    }
+}

@@ -1,0 +1,96 @@
+using System.Runtime.InteropServices;
+using StreamServer.Hosting;
+
+namespace StreamServer.Admin;
+
+/// <summary>
+/// Which sources a POST /api/vod may name: files whose real path (symlinks resolved) lies inside an
+/// import root or the uploads folder, and http(s) URLs when allowed.
+/// </summary>
+public sealed partial class SourcePolicy
+{
+    private readonly List<string> _roots = [];
+    private readonly bool _allowUrls;
+
+    public SourcePolicy(StreamServerOptions options, VodLibrary library)
+    {
+        _allowUrls = options.AllowUrlSources;
+        foreach (var root in options.ImportRoots)
+        {
+            if (RealPath(root) is { } real)
+            {
+                _roots.Add(real);
+            }
+        }
+
+        if (RealPath(library.UploadsDir) is { } uploads)
+        {
+            _roots.Add(uploads);
+        }
+    }
+
+    /// <summary>Returns the source to hand to the packager, or null with a one-line reason and HTTP status.</summary>
+    public string? Check(string source, out int status, out string reason)
+    {
+        status = 200;
+        reason = "";
+        if (Uri.TryCreate(source, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps))
+        {
+            if (_allowUrls)
+            {
+                return uri.AbsoluteUri;
+            }
+
+            (status, reason) = (403, "URL sources are disabled (StreamServer:AllowUrlSources)");
+            return null;
+        }
+
+        if (!Path.IsPathFullyQualified(source))
+        {
+            (status, reason) = (400, "source must be an absolute path or an http(s) URL");
+            return null;
+        }
+
+        var real = RealPath(source);
+        if (real is null || !File.Exists(real))
+        {
+            (status, reason) = (400, $"source not found: {source}");
+            return null;
+        }
+
+        foreach (var root in _roots)
+        {
+            if (real.StartsWith(root + "/", StringComparison.Ordinal))
+            {
+                return real;
+            }
+        }
+
+        (status, reason) = (403, $"source is outside the allowed import folders: {source}");
+        return null;
+    }
+
+    private static string? RealPath(string path)
+    {
+        var resolved = realpath(path, IntPtr.Zero);
+        if (resolved == IntPtr.Zero)
+        {
+            return null;
+        }
+
+        try
+        {
+            return Marshal.PtrToStringUTF8(resolved);
+        }
+        finally
+        {
+            free(resolved);
+        }
+    }
+
+    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial IntPtr realpath(string path, IntPtr resolved);
+
+    [LibraryImport("libc")]
+    private static partial void free(IntPtr ptr);
+}

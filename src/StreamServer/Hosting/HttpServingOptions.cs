@@ -1,0 +1,44 @@
+namespace StreamServer.Hosting;
+
+/// <summary>
+/// Limits and caches of the HTTP serving paths (section "StreamServer:Serving"). The same limits feed
+/// Kestrel's own limits and the HTTP/1.1 zero-copy parser, so both paths reject the same requests.
+/// </summary>
+public sealed class HttpServingOptions
+{
+    /// <summary>Serve media GET/HEAD on the cleartext port by the zero-copy HTTP/1.1 path (sendfile / gathered writes).</summary>
+    public bool ZeroCopyHttp1 { get; set; } = true;
+
+    /// <summary>Longest request line (method, target, version) in bytes; longer gets 414.</summary>
+    public int MaxRequestLineBytes { get; set; } = 8 * 1024;
+
+    /// <summary>All request header bytes together; more gets 431.</summary>
+    public int MaxRequestHeadersBytes { get; set; } = 32 * 1024;
+
+    /// <summary>Request header fields per request; more gets 431.</summary>
+    public int MaxRequestHeaderCount { get; set; } = 100;
+
+    /// <summary>Idle time allowed between requests on a kept-alive connection.</summary>
+    public int KeepAliveTimeoutSeconds { get; set; } = 120;
+
+    /// <summary>Time allowed to receive a complete request head once it started (slowloris).</summary>
+    public int RequestHeadersTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>A response that moves slower than this (after the grace period) gets its connection closed.</summary>
+    public int MinResponseDataRateBytesPerSecond { get; set; } = 240;
+
+    /// <summary>Time a blocked response may wait for the socket to become writable before the connection is closed.</summary>
+    public int SendTimeoutSeconds { get; set; } = 60;
+
+    /// <summary>Open connections at once; further connections are refused by the listener.</summary>
+    public long MaxConnections { get; set; } = 10_000;
+
+    /// <summary>Files whose metadata and descriptor stay cached.</summary>
+    public int FileCacheEntries { get; set; } = 4096;
+
+    /// <summary>How old a cached file's metadata may get before one stat checks it is still the same file.</summary>
+    public int FileRevalidateMilliseconds { get; set; } = 2000;
+
+    /// <summary>Files up to this size (playlists, MPDs) keep their bytes in memory and go out with the headers in one write.</summary>
+    public int SmallBodyBytes { get; set; } = 64 * 1024;
+}

@@ -1,0 +1,33 @@
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using StreamServer.Admin;
+
+namespace StreamServer.Hosting;
+
+/// <summary>Prints where to point a player and the admin token once the listeners are up.</summary>
+internal static class StartupBanner
+{
+    public static void Register(WebApplication app)
+    {
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+            var token = app.Services.GetRequiredService<AdminToken>();
+            var id = SampleBootstrap.SampleId;
+            Console.WriteLine();
+            Console.WriteLine("StreamServer is up.");
+            foreach (var address in addresses)
+            {
+                var a = address.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal).Replace("[::]", "127.0.0.1", StringComparison.Ordinal);
+                Console.WriteLine($"  HLS   {a}/vod/{id}/master.m3u8");
+                Console.WriteLine($"  DASH  {a}/vod/{id}/manifest.mpd");
+            }
+
+            Console.WriteLine($"  ops   /metrics  /healthz   admin API /api/vod (Authorization: Bearer <token>)");
+            Console.WriteLine(token.Generated
+                ? $"  admin token (generated, saved in the data folder's admin-token): {token.Value}"
+                : $"  admin token: {token.Value}");
+            Console.WriteLine();
+        });
+    }
+}

@@ -1,0 +1,80 @@
+using System.Buffers.Text;
+using StreamServer.Vod;
+
+namespace StreamServer.Http1;
+
+/// <summary>Writes a file response's head into a caller buffer from precomputed per-file bytes.</summary>
+internal static class Http1ResponseHead
+{
+    /// <summary>Longest head this writes besides the per-file common headers.</summary>
+    public const int Overhead = 256;
+
+    public static int Write(Span<byte> buffer, VodFile file, in VodResponsePlan plan, bool keepAlive, bool http10)
+    {
+        var w = new SpanWriter(buffer);
+        w.Append(plan.Status switch
+        {
+            200 => "HTTP/1.1 200 OK\r\n"u8,
+            206 => "HTTP/1.1 206 Partial Content\r\n"u8,
+            304 => "HTTP/1.1 304 Not Modified\r\n"u8,
+            _ => "HTTP/1.1 416 Range Not Satisfiable\r\n"u8,
+        });
+        if (plan.Status != 304)
+        {
+            w.Append("Content-Length: "u8);
+            w.Append(plan.Status == 416 ? 0 : plan.Count);
+            w.Append("\r\n"u8);
+        }
+
+        w.Append(HttpDate.DateLine);
+        w.Append(file.CommonHeaderBytes);
+        if (plan.Status == 206)
+        {
+            w.Append("Content-Range: bytes "u8);
+            w.Append(plan.Offset);
+            w.Append((byte)'-');
+            w.Append(plan.Offset + plan.Count - 1);
+            w.Append((byte)'/');
+            w.Append(file.Length);
+            w.Append("\r\n"u8);
+        }
+        else if (plan.Status == 416)
+        {
+            w.Append("Content-Range: bytes */"u8);
+            w.Append(file.Length);
+            w.Append("\r\n"u8);
+        }
+
+        if (!keepAlive)
+        {
+            w.Append("Connection: close\r\n"u8);
+        }
+        else if (http10)
+        {
+            w.Append("Connection: keep-alive\r\n"u8);
+        }
+
+        w.Append("\r\n"u8);
+        return w.Length;
+    }
+
+    private ref struct SpanWriter(Span<byte> buffer)
+    {
+        private readonly Span<byte> _buffer = buffer;
+        public int Length;
+
+        public void Append(ReadOnlySpan<byte> bytes)
+        {
+            bytes.CopyTo(_buffer[Length..]);
+            Length += bytes.Length;
+        }
+
+        public void Append(byte b) => _buffer[Length++] = b;
+
+        public void Append(long value)
+        {
+            Utf8Formatter.TryFormat(value, _buffer[Length..], out var n);
+            Length += n;
+        }
+    }
+}

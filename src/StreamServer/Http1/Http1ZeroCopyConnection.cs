@@ -1,0 +1,348 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using StreamServer.Transport;
+using StreamServer.Vod;
+
+namespace StreamServer.Http1;
+
+/// <summary>
+/// One cleartext connection while the zero-copy path owns it. Per response: the head is built into
+/// one per-connection buffer from per-file precomputed bytes; a small body (playlist, MPD) leaves with
+/// the head in ONE gathered sendmsg; a larger body leaves by sendfile(2) from the cached descriptor
+/// after a sendmsg(MSG_MORE) of the head, so head and first body bytes share a packet. Nothing on
+/// this path allocates per request; EAGAIN waits on the shared epoll waiter.
+/// </summary>
+internal sealed class Http1ZeroCopyConnection
+{
+    private const int HeadBufferBytes = 4096;
+
+    private readonly Http1ZeroCopyMiddleware _owner;
+    private readonly ConnectionContext _connection;
+    private readonly Socket? _socket;
+    private readonly bool _serveMedia;
+    private readonly int _fd;
+    private readonly int _maxHead;
+    private readonly TimeSpan _keepAliveTimeout;
+    private readonly TimeSpan _headersTimeout;
+    private readonly TimeSpan _sendTimeout;
+    private byte[]? _head;
+    private byte[]? _flat;
+    private SocketWritableWaiter.Registration? _waiter;
+
+    // The response being sent (set by Step, used by the async send; no span survives an await).
+    private VodFile? _file;
+    private VodResponsePlan _plan;
+    private int _headLength;
+    private bool _keepAlive;
+    private KeyValuePair<string, object?> _protocol;
+    private long _started;
+
+    public Http1ZeroCopyConnection(Http1ZeroCopyMiddleware owner, ConnectionContext connection, Socket? socket, bool serveMedia)
+    {
+        _owner = owner;
+        _connection = connection;
+        _socket = socket;
+        _serveMedia = serveMedia;
+        _fd = socket is null ? -1 : (int)socket.Handle;
+        var o = owner.Options;
+        _maxHead = o.MaxRequestLineBytes + o.MaxRequestHeadersBytes + 4;
+        _keepAliveTimeout = TimeSpan.FromSeconds(o.KeepAliveTimeoutSeconds);
+        _headersTimeout = TimeSpan.FromSeconds(o.RequestHeadersTimeoutSeconds);
+        _sendTimeout = TimeSpan.FromSeconds(o.SendTimeoutSeconds);
+    }
+
+    private enum StepResult
+    {
+        NeedMore,
+        HandOff,
+        HandOffHttp2,
+        Respond,
+    }
+
+    public async Task RunAsync()
+    {
+        var input = _connection.Transport.Input;
+        var handOff = false;
+        using (var timeout = new CancellationTokenSource())
+        {
+            var shutdown = _connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? default;
+            using var shutdownRegistration = shutdown.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timeout);
+            try
+            {
+                timeout.CancelAfter(_keepAliveTimeout);
+                var headTimerArmed = false;
+                while (!handOff)
+                {
+                    ReadResult result;
+                    try
+                    {
+                        result = await input.ReadAsync(timeout.Token);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        return; // idle, slow request head (slowloris) or server shutdown: close
+                    }
+
+                    var buffer = result.Buffer;
+                    while (!buffer.IsEmpty)
+                    {
+                        var step = Step(buffer, out var consumed);
+                        if (step == StepResult.NeedMore)
+                        {
+                            break;
+                        }
+
+                        if (step is StepResult.HandOff or StepResult.HandOffHttp2)
+                        {
+                            if (step == StepResult.HandOffHttp2)
+                            {
+                                H2cPriorKnowledge.Select(_connection);
+                            }
+
+                            handOff = true;
+                            break;
+                        }
+
+                        var ok = await SendResponseAsync();
+                        buffer = buffer.Slice(consumed);
+                        if (!ok || !_keepAlive)
+                        {
+                            input.AdvanceTo(buffer.Start);
+                            return;
+                        }
+
+                        headTimerArmed = false;
+                        timeout.CancelAfter(_keepAliveTimeout);
+                    }
+
+                    if (handOff)
+                    {
+                        // Examined nothing past here: Kestrel's first read sees these bytes at once.
+                        input.AdvanceTo(buffer.Start);
+                        break;
+                    }
+
+                    if (result.IsCompleted || result.IsCanceled)
+                    {
+                        if (buffer.IsEmpty)
+                        {
+                            input.AdvanceTo(buffer.End);
+                            return;
+                        }
+
+                        // A truncated request before EOF: let Kestrel give it its usual answer.
+                        input.AdvanceTo(buffer.Start);
+                        handOff = true;
+                        break;
+                    }
+
+                    if (!buffer.IsEmpty && !headTimerArmed)
+                    {
+                        // The request head has started: from now on it must complete within the
+                        // headers timeout, however slowly its bytes trickle in.
+                        timeout.CancelAfter(_headersTimeout);
+                        headTimerArmed = true;
+                    }
+
+                    input.AdvanceTo(buffer.Start, buffer.End);
+                }
+            }
+            finally
+            {
+                _waiter?.Dispose();
+                _waiter = null;
+                if (_head is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(_head);
+                    _head = null;
+                }
+
+                if (_flat is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(_flat);
+                    _flat = null;
+                }
+            }
+        }
+
+        await _owner.Next(_connection);
+    }
+
+    private StepResult Step(in ReadOnlySequence<byte> buffer, out long consumed)
+    {
+        consumed = 0;
+        ReadOnlySpan<byte> data;
+        if (buffer.IsSingleSegment)
+        {
+            data = buffer.FirstSpan;
+        }
+        else
+        {
+            var length = (int)Math.Min(buffer.Length, _maxHead);
+            _flat ??= ArrayPool<byte>.Shared.Rent(_maxHead);
+            buffer.Slice(0, length).CopyTo(_flat);
+            data = _flat.AsSpan(0, length);
+        }
+
+        if (data[0] == (byte)'P')
+        {
+            var preface = H2cPriorKnowledge.Preface;
+            var n = Math.Min(data.Length, preface.Length);
+            if (data[..n].SequenceEqual(preface[..n]))
+            {
+                return n < preface.Length ? StepResult.NeedMore : StepResult.HandOffHttp2;
+            }
+
+            return StepResult.HandOff;
+        }
+
+        if (!_serveMedia)
+        {
+            return StepResult.HandOff;
+        }
+
+        var o = _owner.Options;
+        var request = default(Http1Request);
+        switch (Http1RequestParser.Parse(data, o.MaxRequestLineBytes, o.MaxRequestHeadersBytes, o.MaxRequestHeaderCount, ref request))
+        {
+            case Http1ParseStatus.Incomplete:
+                return buffer.Length > _maxHead ? StepResult.HandOff : StepResult.NeedMore;
+            case Http1ParseStatus.HandOff:
+                return StepResult.HandOff;
+        }
+
+        Span<char> relative = stackalloc char[VodPath.MaxLength];
+        if (VodPath.Decode(request.Target, relative, out var written) != VodPathStatus.Valid
+            || !_owner.Cache.TryAcquire(relative[..written], out var file))
+        {
+            // Not a published file (or a refused path): Kestrel's pipeline answers (404, thumbnails, 400).
+            return StepResult.HandOff;
+        }
+
+        _head ??= ArrayPool<byte>.Shared.Rent(HeadBufferBytes);
+        if (file.CommonHeaderBytes.Length + Http1ResponseHead.Overhead > _head.Length)
+        {
+            file.Release();
+            return StepResult.HandOff;
+        }
+
+        _started = Stopwatch.GetTimestamp();
+        _file = file;
+        _keepAlive = request.KeepAlive;
+        _protocol = ServingMetrics.Protocol(request.IsHttp10 ? ServingMetrics.Http10 : ServingMetrics.Http11);
+        _plan = VodResponsePlanner.Plan(file, request.IsHead, new VodRequestHeaders(request.Range, request.IfNoneMatch, request.IfModifiedSince, request.IfRange));
+        _headLength = Http1ResponseHead.Write(_head, file, _plan, _keepAlive, request.IsHttp10);
+        consumed = request.HeadLength;
+        return StepResult.Respond;
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> SendResponseAsync()
+    {
+        var file = _file!;
+        var plan = _plan;
+        var bodyBytes = 0L;
+        var viaSendfile = false;
+        var ok = false;
+        try
+        {
+            if (!plan.SendBody || plan.Count == 0)
+            {
+                ok = await SendBuffersAsync(_head!, _headLength, null, 0, 0, more: false);
+            }
+            else if (file.SmallBody is { } small)
+            {
+                ok = await SendBuffersAsync(_head!, _headLength, small, (int)plan.Offset, (int)plan.Count, more: false);
+                bodyBytes = ok ? plan.Count : 0;
+            }
+            else
+            {
+                viaSendfile = true;
+                ok = await SendBuffersAsync(_head!, _headLength, null, 0, 0, more: true)
+                    && await SendFileAsync(file, plan.Offset, plan.Count);
+                bodyBytes = ok ? plan.Count : 0;
+            }
+        }
+        finally
+        {
+            _file = null;
+            file.Release();
+            ServingMetrics.BodyBytes(_protocol, bodyBytes, viaSendfile);
+            ServingMetrics.Response(_protocol, file.Kind, plan.Status, _started);
+        }
+
+        return ok;
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> SendBuffersAsync(byte[] first, int firstLength, byte[]? second, int secondOffset, int secondLength, bool more)
+    {
+        var firstSent = 0;
+        var secondSent = 0;
+        while (firstSent < firstLength || secondSent < secondLength)
+        {
+            var n = LinuxSocket.Send(_fd, first.AsSpan(firstSent, firstLength - firstSent),
+                second is null ? default : second.AsSpan(secondOffset + secondSent, secondLength - secondSent), more);
+            if (n == -LinuxSocket.EAGAIN)
+            {
+                if (!await WaitWritableAsync())
+                {
+                    return false;
+                }
+
+                continue;
+            }
+
+            if (n <= 0)
+            {
+                return false; // EPIPE / ECONNRESET: the client is gone
+            }
+
+            var toFirst = (int)Math.Min(n, firstLength - firstSent);
+            firstSent += toFirst;
+            secondSent += (int)(n - toFirst);
+        }
+
+        return true;
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> SendFileAsync(VodFile file, long offset, long count)
+    {
+        var fileFd = file.Handle.DangerousGetHandle(); // valid: the response holds a lease
+        while (count > 0)
+        {
+            var n = LinuxSocket.SendFile(_fd, fileFd, offset, count);
+            if (n == -LinuxSocket.EAGAIN)
+            {
+                if (!await WaitWritableAsync())
+                {
+                    return false;
+                }
+
+                continue;
+            }
+
+            if (n <= 0)
+            {
+                return false; // client gone, or the file shrank (n == 0): never pad a short body
+            }
+
+            offset += n;
+            count -= n;
+        }
+
+        return true;
+    }
+
+    private ValueTask<bool> WaitWritableAsync()
+    {
+        _waiter ??= SocketWritableWaiter.Instance.Register(_fd);
+        return _waiter.WaitAsync(_sendTimeout);
+    }
+}

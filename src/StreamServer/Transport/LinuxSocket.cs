@@ -1,0 +1,92 @@
+using System.Runtime.InteropServices;
+
+namespace StreamServer.Transport;
+
+/// <summary>
+/// The few socket syscalls the zero-copy path needs and .NET does not expose: gathered sendmsg with
+/// MSG_MORE (headers and a small body in one call; headers corked until the file bytes follow) and
+/// sendfile(2). Every call is non-blocking (the runtime puts sockets in O_NONBLOCK); EAGAIN is
+/// reported, never waited for here.
+/// </summary>
+internal static unsafe partial class LinuxSocket
+{
+    public const int EAGAIN = 11;
+    public const int EINTR = 4;
+    private const int MsgNoSignal = 0x4000;
+    private const int MsgMore = 0x8000;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct IoVec
+    {
+        public void* Base;
+        public nuint Length;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct MsgHdr
+    {
+        public void* Name;
+        public uint NameLength;
+        public IoVec* Iov;
+        public nuint IovLength;
+        public void* Control;
+        public nuint ControlLength;
+        public int Flags;
+    }
+
+    /// <summary>
+    /// One sendmsg of up to two buffers. Returns bytes sent (possibly partial), or -errno.
+    /// <paramref name="more"/> sets MSG_MORE: the kernel holds a partial frame for the bytes that follow.
+    /// </summary>
+    public static long Send(int fd, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second, bool more)
+    {
+        fixed (byte* a = first)
+        fixed (byte* b = second)
+        {
+            var iov = stackalloc IoVec[2];
+            iov[0] = new IoVec { Base = a, Length = (nuint)first.Length };
+            iov[1] = new IoVec { Base = b, Length = (nuint)second.Length };
+            var msg = new MsgHdr { Iov = first.IsEmpty ? iov + 1 : iov, IovLength = (nuint)((first.IsEmpty ? 0 : 1) + (second.IsEmpty ? 0 : 1)) };
+            while (true)
+            {
+                var n = sendmsg(fd, &msg, MsgNoSignal | (more ? MsgMore : 0));
+                if (n >= 0)
+                {
+                    return n;
+                }
+
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno != EINTR)
+                {
+                    return -errno;
+                }
+            }
+        }
+    }
+
+    /// <summary>sendfile(2) from <paramref name="fileFd"/> at <paramref name="offset"/>; returns bytes sent or -errno.</summary>
+    public static long SendFile(int socketFd, nint fileFd, long offset, long count)
+    {
+        var off = offset;
+        while (true)
+        {
+            var n = sendfile(socketFd, (int)fileFd, &off, (nuint)Math.Min(count, 0x7ffff000));
+            if (n >= 0)
+            {
+                return n;
+            }
+
+            var errno = Marshal.GetLastPInvokeError();
+            if (errno != EINTR)
+            {
+                return -errno;
+            }
+        }
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint sendmsg(int sockfd, MsgHdr* msg, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint sendfile(int outFd, int inFd, long* offset, nuint count);
+}

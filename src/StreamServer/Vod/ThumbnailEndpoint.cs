@@ -1,0 +1,116 @@
+using StreamServer.Hosting;
+using StreamServer.Transcode;
+using StreamServer.Transcode.Thumbnails;
+
+namespace StreamServer.Vod;
+
+/// <summary>
+/// GET/HEAD /vod/{id}/thumb.jpg?t=&lt;seconds&gt;&amp;w=&lt;px&gt;&amp;q=&lt;1-100&gt;: an on-demand JPEG of the frame at t,
+/// width w with the aspect kept, strong ETag (If-None-Match -> 304). Bad parameters get 400, unknown ids 404,
+/// each with a one-line text reason; an undecodable VOD gets 422. Static poster.jpg / thumbnails.vtt / sprites
+/// are files served by the VOD file core; only this dynamic name reaches ASP.NET.
+/// </summary>
+public static class ThumbnailEndpoint
+{
+    public const string Pattern = "/vod/{id}/thumb.jpg";
+
+    public static IServiceCollection AddThumbnails(this IServiceCollection services, StreamServerOptions options)
+    {
+        services.AddSingleton(new ThumbnailService(options.Thumbnails.ToServiceOptions()));
+        services.AddSingleton<VodVideoLocator>();
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapThumbnails(this IEndpointRouteBuilder app)
+    {
+        app.MapMethods(Pattern, ["GET", "HEAD"], HandleAsync);
+        return app;
+    }
+
+    private static async Task HandleAsync(HttpContext ctx, string id, ThumbnailService thumbnails, VodVideoLocator locator,
+        StreamServerOptions options, ILoggerFactory loggers)
+    {
+        var settings = options.Thumbnails;
+        if (!ThumbnailQuery.TryParse(ctx.Request.Query, settings.DefaultWidth, settings.DefaultQuality, out var query, out var error))
+        {
+            await ReplyAsync(ctx, StatusCodes.Status400BadRequest, error);
+            return;
+        }
+
+        if (locator.Find(id, out var reason) is not { } video)
+        {
+            await ReplyAsync(ctx, StatusCodes.Status404NotFound, reason);
+            return;
+        }
+
+        CachedThumbnail thumb;
+        try
+        {
+            thumb = await thumbnails.GetAsync(id, video.Version, video.Path, query.Seconds, query.Width, query.Quality, ctx.RequestAborted);
+        }
+        catch (ThumbnailRequestException e)
+        {
+            await ReplyAsync(ctx, StatusCodes.Status400BadRequest, e.Message);
+            return;
+        }
+        catch (Exception e) when (e is TranscodeException or JpegException)
+        {
+            loggers.CreateLogger(typeof(ThumbnailEndpoint)).LogWarning("thumbnail {Id} t={T}: {Message}", id, query.Seconds, e.Message);
+            await ReplyAsync(ctx, StatusCodes.Status422UnprocessableEntity, $"cannot make a thumbnail of this VOD: {OneLine(e.Message)}");
+            return;
+        }
+
+        var headers = ctx.Response.Headers;
+        headers.ETag = thumb.ETag;
+        headers.CacheControl = "public, max-age=86400";
+        if (IfNoneMatch(ctx, thumb.ETag))
+        {
+            ctx.Response.StatusCode = StatusCodes.Status304NotModified;
+            return;
+        }
+
+        ctx.Response.StatusCode = StatusCodes.Status200OK;
+        ctx.Response.ContentType = "image/jpeg";
+        ctx.Response.ContentLength = thumb.Jpeg.Length;
+        if (!HttpMethods.IsHead(ctx.Request.Method))
+        {
+            await ctx.Response.Body.WriteAsync(thumb.Jpeg, ctx.RequestAborted);
+        }
+    }
+
+    private static bool IfNoneMatch(HttpContext ctx, string etag)
+    {
+        foreach (var value in ctx.Request.Headers.IfNoneMatch)
+        {
+            if (value is null)
+            {
+                continue;
+            }
+
+            foreach (var part in value.Split(','))
+            {
+                var tag = part.Trim();
+                if (tag == "*" || tag == etag || (tag.StartsWith("W/", StringComparison.Ordinal) && tag[2..] == etag))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    private static Task ReplyAsync(HttpContext ctx, int status, string reason)
+    {
+        ctx.Response.StatusCode = status;
+        ctx.Response.ContentType = "text/plain; charset=utf-8";
+        ctx.Response.Headers.CacheControl = "no-store";
+        return HttpMethods.IsHead(ctx.Request.Method) ? Task.CompletedTask : ctx.Response.WriteAsync(OneLine(reason) + "\n");
+    }
+
+    private static string OneLine(string s)
+    {
+        var nl = s.IndexOfAny(['\r', '\n']);
+        return nl < 0 ? s : s[..nl];
+    }
+}

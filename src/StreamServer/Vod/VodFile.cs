@@ -1,0 +1,133 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.Win32.SafeHandles;
+
+namespace StreamServer.Vod;
+
+/// <summary>
+/// One published file as the hot path needs it: an open descriptor, its identity, and every header
+/// value precomputed (as strings for Kestrel and as bytes for the raw HTTP/1.1 path), so serving it
+/// does no stat, no formatting and no allocation. Small files also keep their bytes.
+/// </summary>
+internal sealed class VodFile : IDisposable
+{
+    public const string CacheControl = "public, max-age=31536000, immutable";
+    public const string ExposeHeaders = "Content-Length, Content-Range, ETag, Last-Modified, Accept-Ranges";
+
+    private VodFile(string requestPath, SafeFileHandle handle, FileIdentity identity, string contentType, VodKind kind, byte[]? smallBody)
+    {
+        RequestPath = requestPath;
+        Handle = handle;
+        Identity = identity;
+        ContentType = contentType;
+        Kind = kind;
+        SmallBody = smallBody;
+        LastModifiedUtc = DateTime.UnixEpoch.AddSeconds(identity.MtimeSeconds);
+        ETag = string.Create(CultureInfo.InvariantCulture, $"\"{identity.Inode:x}-{identity.Size:x}-{identity.MtimeSeconds:x}{identity.MtimeNanoseconds:x8}\"");
+        ETagBytes = Encoding.ASCII.GetBytes(ETag);
+        LastModified = LastModifiedUtc.ToString("R", CultureInfo.InvariantCulture);
+        LastModifiedBytes = Encoding.ASCII.GetBytes(LastModified);
+        CommonHeaderBytes = Encoding.ASCII.GetBytes(
+            $"Content-Type: {contentType}\r\nAccept-Ranges: bytes\r\nETag: {ETag}\r\nLast-Modified: {LastModified}\r\n" +
+            $"Cache-Control: {CacheControl}\r\nAccess-Control-Allow-Origin: *\r\nAccess-Control-Expose-Headers: {ExposeHeaders}\r\n");
+        ValidatedAt = Environment.TickCount64;
+    }
+
+    /// <summary>The library-relative path ("id/rel") the file was requested by; re-stat'ed to validate.</summary>
+    public string RequestPath { get; }
+
+    public SafeFileHandle Handle { get; }
+    public FileIdentity Identity { get; }
+    public long Length => Identity.Size;
+    public string ContentType { get; }
+    public VodKind Kind { get; }
+
+    /// <summary>Whole content for small files (playlists, MPDs), pinned so a gathered write can point into it.</summary>
+    public byte[]? SmallBody { get; }
+
+    public DateTime LastModifiedUtc { get; }
+    public string ETag { get; }
+    public byte[] ETagBytes { get; }
+    public string LastModified { get; }
+    public byte[] LastModifiedBytes { get; }
+
+    /// <summary>Every header that is the same for every response of this file, ready to copy.</summary>
+    public byte[] CommonHeaderBytes { get; }
+
+    public long ValidatedAt { get; set; }
+
+    public static VodFile? Open(string requestPath, string resolvedPath, string contentType, VodKind kind, int smallBodyBytes)
+    {
+        SafeFileHandle handle;
+        try
+        {
+            handle = File.OpenHandle(resolvedPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+
+        if (!LibcFile.TryStat(handle, out var identity) || !identity.IsRegularFile)
+        {
+            handle.Dispose();
+            return null;
+        }
+
+        byte[]? small = null;
+        if (identity.Size <= smallBodyBytes)
+        {
+            small = GC.AllocateUninitializedArray<byte>((int)identity.Size, pinned: true);
+            var read = 0;
+            while (read < small.Length)
+            {
+                var n = RandomAccess.Read(handle, small.AsSpan(read), read);
+                if (n <= 0)
+                {
+                    // Shrunk under us: not a published (immutable) file; do not serve a torn copy.
+                    handle.Dispose();
+                    return null;
+                }
+
+                read += n;
+            }
+        }
+
+        return new VodFile(requestPath, handle, identity, contentType, kind, small);
+    }
+
+    /// <summary>Takes a lease on the descriptor; false when the cache already closed it (then look up again).</summary>
+    public bool TryAcquire()
+    {
+        var added = false;
+        try
+        {
+            Handle.DangerousAddRef(ref added);
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+
+        if (added)
+        {
+            Interlocked.Increment(ref s_leases);
+        }
+
+        return added;
+    }
+
+    public void Release()
+    {
+        Interlocked.Decrement(ref s_leases);
+        Handle.DangerousRelease();
+    }
+
+    private static long s_leases;
+
+    /// <summary>Leases held by requests in flight (must return to 0 when idle: the leak check).</summary>
+    public static long ActiveLeases => Interlocked.Read(ref s_leases);
+
+    /// <summary>Drops the cache's reference; the descriptor closes when the last lease is released.</summary>
+    public void Dispose() => Handle.Dispose();
+}

@@ -1,0 +1,180 @@
+using System.Buffers.Text;
+
+namespace StreamServer.Vod;
+
+/// <summary>
+/// The one place that decides conditional and range semantics (RFC 9110 sections 13 and 14) for a
+/// library file, shared by the raw HTTP/1.1 path and the Kestrel path so they cannot drift apart.
+/// </summary>
+internal static class VodResponsePlanner
+{
+    public static VodResponsePlan Plan(VodFile file, bool isHead, in VodRequestHeaders headers)
+    {
+        var length = file.Length;
+
+        // 13.2.2: If-None-Match first; If-Modified-Since only counts when If-None-Match is absent.
+        if (!headers.IfNoneMatch.IsEmpty)
+        {
+            if (MatchesWeak(headers.IfNoneMatch, file.ETagBytes))
+            {
+                return new VodResponsePlan(304, 0, 0, false);
+            }
+        }
+        else if (!headers.IfModifiedSince.IsEmpty && HttpDate.TryParse(headers.IfModifiedSince, out var since) && file.LastModifiedUtc <= since)
+        {
+            return new VodResponsePlan(304, 0, 0, false);
+        }
+
+        // 14.2: Range is only defined for GET; If-Range turns a stale range request into a full one.
+        if (!isHead && !headers.Range.IsEmpty && IfRangeHolds(headers.IfRange, file))
+        {
+            switch (ParseRange(headers.Range, length, out var start, out var count))
+            {
+                case RangeResult.Satisfiable:
+                    return new VodResponsePlan(206, start, count, true);
+                case RangeResult.Unsatisfiable:
+                    return new VodResponsePlan(416, 0, 0, false);
+            }
+        }
+
+        return new VodResponsePlan(200, 0, length, !isHead);
+    }
+
+    private enum RangeResult
+    {
+        Ignore,
+        Satisfiable,
+        Unsatisfiable,
+    }
+
+    private static bool IfRangeHolds(ReadOnlySpan<byte> ifRange, VodFile file)
+    {
+        ifRange = ifRange.Trim((byte)' ');
+        if (ifRange.IsEmpty)
+        {
+            return true;
+        }
+
+        if (ifRange[0] == (byte)'"')
+        {
+            return ifRange.SequenceEqual(file.ETagBytes); // strong comparison only
+        }
+
+        return HttpDate.TryParse(ifRange, out var date) && date == file.LastModifiedUtc;
+    }
+
+    // One range only ("bytes=a-b", "bytes=a-", "bytes=-n"); a multi-range request gets the whole
+    // file (200), which RFC 9110 14.2 allows; an unparseable header is ignored.
+    private static RangeResult ParseRange(ReadOnlySpan<byte> value, long length, out long start, out long count)
+    {
+        start = 0;
+        count = 0;
+        value = value.Trim((byte)' ');
+        if (value.Length < 7 || !value[..6].SequenceEqual("bytes="u8))
+        {
+            return RangeResult.Ignore;
+        }
+
+        var spec = value[6..].Trim((byte)' ');
+        if (spec.IndexOf((byte)',') >= 0)
+        {
+            return RangeResult.Ignore;
+        }
+
+        var dash = spec.IndexOf((byte)'-');
+        if (dash < 0)
+        {
+            return RangeResult.Ignore;
+        }
+
+        var first = spec[..dash].Trim((byte)' ');
+        var last = spec[(dash + 1)..].Trim((byte)' ');
+        if (first.IsEmpty)
+        {
+            if (!TryDigits(last, out var suffix))
+            {
+                return RangeResult.Ignore;
+            }
+
+            if (suffix == 0 || length == 0)
+            {
+                return RangeResult.Unsatisfiable;
+            }
+
+            count = Math.Min(suffix, length);
+            start = length - count;
+            return RangeResult.Satisfiable;
+        }
+
+        if (!TryDigits(first, out var from))
+        {
+            return RangeResult.Ignore;
+        }
+
+        var to = long.MaxValue;
+        if (!last.IsEmpty && !TryDigits(last, out to))
+        {
+            return RangeResult.Ignore;
+        }
+
+        if (to < from)
+        {
+            return RangeResult.Ignore;
+        }
+
+        if (from >= length)
+        {
+            return RangeResult.Unsatisfiable;
+        }
+
+        start = from;
+        count = Math.Min(to, length - 1) - from + 1;
+        return RangeResult.Satisfiable;
+    }
+
+    private static bool TryDigits(ReadOnlySpan<byte> s, out long value)
+    {
+        value = 0;
+        if (s.IsEmpty || s.Length > 18)
+        {
+            return false;
+        }
+
+        foreach (var b in s)
+        {
+            if (b is < (byte)'0' or > (byte)'9')
+            {
+                return false;
+            }
+        }
+
+        return Utf8Parser.TryParse(s, out value, out _);
+    }
+
+    /// <summary>If-None-Match uses the weak comparison: W/"x" matches "x"; "*" matches any existing file.</summary>
+    private static bool MatchesWeak(ReadOnlySpan<byte> list, ReadOnlySpan<byte> etag)
+    {
+        while (!list.IsEmpty)
+        {
+            var comma = list.IndexOf((byte)',');
+            var item = (comma >= 0 ? list[..comma] : list).Trim((byte)' ');
+            list = comma >= 0 ? list[(comma + 1)..] : default;
+            if (item.Length == 1 && item[0] == (byte)'*')
+            {
+                return true;
+            }
+
+            if (item.StartsWith("W/"u8))
+            {
+                item = item[2..];
+            }
+
+            if (item.SequenceEqual(etag))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

@@ -1,0 +1,256 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Primitives;
+
+namespace StreamServer.Vod;
+
+/// <summary>
+/// Library files through Kestrel's own HTTP stacks (HTTP/2 over TLS and h2c, HTTP/1.1 over TLS, and
+/// cleartext HTTP/1.1 when the zero-copy path is off or has handed the connection over). Same
+/// semantics as the raw path (shared <see cref="VodPath"/> and <see cref="VodResponsePlanner"/>);
+/// headers come from values precomputed per file and the body is read (pread) straight into the
+/// response pipe's pooled memory. Requests for anything that is not a published file fall through.
+/// Also counts every other response in streamserver_http_requests_total (kind "api").
+/// </summary>
+internal sealed class VodStaticMiddleware
+{
+    private const int ChunkBytes = 64 * 1024;
+    private static readonly StringValues AllowMethods = "GET, HEAD, OPTIONS";
+    private static readonly StringValues AllowHeaders = "Range, If-None-Match, If-Modified-Since, If-Range, Origin";
+    private static readonly StringValues PreflightMaxAge = "86400";
+
+    private readonly RequestDelegate _next;
+    private readonly VodFileCache _cache;
+
+    public VodStaticMiddleware(RequestDelegate next, VodFileCache cache)
+    {
+        _next = next;
+        _cache = cache;
+    }
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var protocol = ProtocolOf(context.Request);
+        var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? "";
+        if (raw.Length == 0 || raw[0] != '/' || raw.Length > VodPath.MaxLength + 8 || !raw.StartsWith("/vod/", StringComparison.Ordinal))
+        {
+            return CountingNext(context, protocol, start);
+        }
+
+        Span<byte> rawBytes = stackalloc byte[raw.Length];
+        for (var i = 0; i < raw.Length; i++)
+        {
+            // Kestrel hands the target over as Latin-1; anything beyond ASCII is refused by VodPath below.
+            rawBytes[i] = raw[i] < 0x80 ? (byte)raw[i] : (byte)0xff;
+        }
+
+        Span<char> relative = stackalloc char[VodPath.MaxLength];
+        switch (VodPath.Decode(rawBytes, relative, out var written))
+        {
+            case VodPathStatus.NotVod:
+                return CountingNext(context, protocol, start);
+            case VodPathStatus.Invalid:
+                context.Response.StatusCode = 400;
+                context.Response.ContentLength = 0;
+                if (protocol.Value is ServingMetrics.Http11 or ServingMetrics.Http10)
+                {
+                    context.Response.Headers.Connection = "close";
+                }
+
+                ServingMetrics.Response(protocol, VodKind.Other, 400, start);
+                return Task.CompletedTask;
+        }
+
+        var method = context.Request.Method;
+        var isHead = HttpMethods.IsHead(method);
+        if (!isHead && !HttpMethods.IsGet(method))
+        {
+            if (HttpMethods.IsOptions(method))
+            {
+                return Preflight(context, protocol, start);
+            }
+
+            return CountingNext(context, protocol, start);
+        }
+
+        if (!_cache.TryAcquire(relative[..written], out var file))
+        {
+            return CountingNext(context, protocol, start);
+        }
+
+        return ServeAsync(context, file, isHead, protocol, start);
+    }
+
+    private static async Task ServeAsync(HttpContext context, VodFile file, bool isHead, KeyValuePair<string, object?> protocol, long start)
+    {
+        var status = 0;
+        try
+        {
+            var plan = PlanFor(context.Request.Headers, file, isHead);
+            status = plan.Status;
+            var response = context.Response;
+            response.StatusCode = plan.Status;
+            var headers = response.Headers;
+            headers.ContentType = file.ContentType;
+            headers.AcceptRanges = "bytes";
+            headers.ETag = file.ETag;
+            headers.LastModified = file.LastModified;
+            headers.CacheControl = VodFile.CacheControl;
+            headers.AccessControlAllowOrigin = "*";
+            headers.AccessControlExposeHeaders = VodFile.ExposeHeaders;
+            if (plan.Status == 206)
+            {
+                headers.ContentRange = string.Create(CultureInfo.InvariantCulture, $"bytes {plan.Offset}-{plan.Offset + plan.Count - 1}/{file.Length}");
+            }
+            else if (plan.Status == 416)
+            {
+                headers.ContentRange = string.Create(CultureInfo.InvariantCulture, $"bytes */{file.Length}");
+            }
+
+            if (plan.Status != 304)
+            {
+                response.ContentLength = plan.Status == 416 ? 0 : plan.Count;
+            }
+
+            if (plan.SendBody && plan.Count > 0)
+            {
+                await WriteBodyAsync(context, file, plan.Offset, plan.Count, protocol);
+            }
+        }
+        finally
+        {
+            file.Release();
+            ServingMetrics.Response(protocol, file.Kind, status == 0 ? 500 : status, start);
+        }
+    }
+
+    private static VodResponsePlan PlanFor(IHeaderDictionary requestHeaders, VodFile file, bool isHead)
+    {
+        Span<byte> range = stackalloc byte[128];
+        Span<byte> inm = stackalloc byte[512];
+        Span<byte> ims = stackalloc byte[64];
+        Span<byte> ifRange = stackalloc byte[128];
+        var headers = new VodRequestHeaders(
+            Ascii(requestHeaders.Range, range),
+            Ascii(requestHeaders.IfNoneMatch, inm),
+            Ascii(requestHeaders.IfModifiedSince, ims),
+            Ascii(requestHeaders.IfRange, ifRange));
+        return VodResponsePlanner.Plan(file, isHead, headers);
+    }
+
+    // Repeated header lines are joined with ", " as HTTP allows for list headers; an oversized value
+    // is passed through as invalid (a lone "\0") so that it is ignored rather than truncated into meaning.
+    private static ReadOnlySpan<byte> Ascii(StringValues values, Span<byte> buffer)
+    {
+        if (values.Count == 0)
+        {
+            return default;
+        }
+
+        var n = 0;
+        for (var v = 0; v < values.Count; v++)
+        {
+            var s = values[v] ?? "";
+            if (n + s.Length + 2 > buffer.Length)
+            {
+                buffer[0] = 0;
+                return buffer[..1];
+            }
+
+            if (v > 0)
+            {
+                buffer[n++] = (byte)',';
+                buffer[n++] = (byte)' ';
+            }
+
+            n += Encoding.Latin1.GetBytes(s, buffer[n..]);
+        }
+
+        return buffer[..n];
+    }
+
+    private static async Task WriteBodyAsync(HttpContext context, VodFile file, long offset, long count, KeyValuePair<string, object?> protocol)
+    {
+        var writer = context.Response.BodyWriter;
+        var sent = 0L;
+        try
+        {
+            if (file.SmallBody is { } small)
+            {
+                await writer.WriteAsync(small.AsMemory((int)offset, (int)count), context.RequestAborted);
+                sent = count;
+                return;
+            }
+
+            while (sent < count)
+            {
+                var memory = writer.GetMemory((int)Math.Min(ChunkBytes, count - sent));
+                var want = (int)Math.Min(memory.Length, count - sent);
+                var n = RandomAccess.Read(file.Handle, memory.Span[..want], offset + sent);
+                if (n <= 0)
+                {
+                    // The file shrank under a published name: abort rather than send a short body.
+                    context.Abort();
+                    return;
+                }
+
+                writer.Advance(n);
+                sent += n;
+                var flush = await writer.FlushAsync(context.RequestAborted);
+                if (flush.IsCanceled || flush.IsCompleted)
+                {
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Client went away; the lease is released by the caller.
+        }
+        finally
+        {
+            ServingMetrics.BodyBytes(protocol, sent, sendfile: false);
+        }
+    }
+
+    private static Task Preflight(HttpContext context, KeyValuePair<string, object?> protocol, long start)
+    {
+        var response = context.Response;
+        response.StatusCode = 204;
+        var headers = response.Headers;
+        headers.AccessControlAllowOrigin = "*";
+        headers.AccessControlAllowMethods = AllowMethods;
+        headers.AccessControlAllowHeaders = AllowHeaders;
+        headers.AccessControlMaxAge = PreflightMaxAge;
+        ServingMetrics.Response(protocol, VodKind.Other, 204, start);
+        return Task.CompletedTask;
+    }
+
+    private async Task CountingNext(HttpContext context, KeyValuePair<string, object?> protocol, long start)
+    {
+        var status = 500;
+        try
+        {
+            await _next(context);
+            status = context.Response.StatusCode;
+        }
+        finally
+        {
+            ServingMetrics.ApiResponse(protocol, status, start);
+        }
+    }
+
+    public static KeyValuePair<string, object?> ProtocolOf(HttpRequest request)
+    {
+        var p = request.Protocol;
+        if (HttpProtocol.IsHttp2(p))
+        {
+            return ServingMetrics.Protocol(request.IsHttps ? ServingMetrics.H2 : ServingMetrics.H2c);
+        }
+
+        return ServingMetrics.Protocol(HttpProtocol.IsHttp10(p) ? ServingMetrics.Http10 : ServingMetrics.Http11);
+    }
+}

@@ -1,0 +1,4 @@
+namespace StreamServer.Transcode.Thumbnails;
+
+/// <summary>What a JPEG header says: size and chroma subsampling.</summary>
+public readonly record struct JpegInfo(int Width, int Height, ChromaSubsampling Subsampling);

@@ -1,0 +1,235 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using StreamServer.Transcode.Media;
+
+namespace StreamServer.Transcode.Thumbnails;
+
+/// <summary>
+/// On-demand thumbnails: cache lookup, else (bounded concurrency) seek + decode to t with a pooled
+/// <see cref="FrameGrabber"/>, scale with the aspect kept (swscale, full range), JPEG from the scaled planes,
+/// cache. Opened videos are pooled per source path so a scrubbing client pays open + probe once.
+/// </summary>
+public sealed class ThumbnailService : IDisposable
+{
+    public const string MeterName = "StreamServer.Thumbnails";
+
+    private static readonly Meter Meter = new(MeterName);
+    private static readonly Counter<long> Requests = Meter.CreateCounter<long>("streamserver_thumbnail_requests_total",
+        description: "On-demand thumbnails by result (hit, miss, error)");
+    private static readonly Histogram<double> RenderSeconds = Meter.CreateHistogram<double>("streamserver_thumbnail_render_seconds",
+        unit: "s", description: "Seek + decode + scale + encode time of cache misses");
+
+    private readonly ThumbnailServiceOptions _options;
+    private readonly SemaphoreSlim _renders;
+    private readonly object _poolLock = new();
+    private readonly List<PooledRenderer> _idle = [];
+    private bool _disposed;
+
+    public ThumbnailService(ThumbnailServiceOptions? options = null)
+    {
+        _options = options ?? new ThumbnailServiceOptions();
+        Cache = new ThumbnailCache(_options.CacheBytes, _options.CacheEntries);
+        var n = _options.MaxConcurrentRenders > 0 ? _options.MaxConcurrentRenders : Environment.ProcessorCount;
+        _renders = new SemaphoreSlim(n, n);
+    }
+
+    public ThumbnailCache Cache { get; }
+
+    /// <summary>
+    /// The JPEG for (<paramref name="vodId"/>, t, width, quality), from the cache or rendered from
+    /// <paramref name="sourcePath"/>. Throws <see cref="ThumbnailRequestException"/> when t is past the end.
+    /// </summary>
+    public ValueTask<CachedThumbnail> GetAsync(string vodId, string sourcePath, double seconds, int width, int quality,
+        CancellationToken ct = default) => GetAsync(vodId, 0, sourcePath, seconds, width, quality, ct);
+
+    /// <param name="version">Changes when the VOD is re-packaged, so older cache entries stop matching.</param>
+    public async ValueTask<CachedThumbnail> GetAsync(string vodId, long version, string sourcePath, double seconds, int width, int quality,
+        CancellationToken ct = default)
+    {
+        var key = new ThumbnailKey(vodId, version, (long)Math.Round(seconds * 1000), width, quality);
+        if (Cache.TryGet(key, out var cached))
+        {
+            Requests.Add(1, new KeyValuePair<string, object?>("result", "hit"));
+            return cached;
+        }
+
+        await _renders.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            // Another request may have rendered it while this one waited.
+            if (Cache.TryGet(key, out cached))
+            {
+                Requests.Add(1, new KeyValuePair<string, object?>("result", "hit"));
+                return cached;
+            }
+
+            var started = Stopwatch.GetTimestamp();
+            var renderer = Rent(sourcePath);
+            var ok = false;
+            try
+            {
+                var thumb = renderer.Render(key.TimeMs / 1000.0, width, quality,
+                    _options.ScaleQuality == ScaleQualityOption.Lanczos ? ScaleQuality.Lanczos : ScaleQuality.Bicubic);
+                ok = true;
+                Cache.Set(key, thumb);
+                RenderSeconds.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
+                Requests.Add(1, new KeyValuePair<string, object?>("result", "miss"));
+                return thumb;
+            }
+            catch (ThumbnailRequestException)
+            {
+                ok = true; // the renderer is fine, the request was not
+                throw;
+            }
+            finally
+            {
+                if (!ok)
+                {
+                    Requests.Add(1, new KeyValuePair<string, object?>("result", "error"));
+                }
+
+                Return(renderer, healthy: ok);
+            }
+        }
+        finally
+        {
+            _renders.Release();
+        }
+    }
+
+    /// <summary>Duration of a source in seconds (opens it through the pool, so the next render reuses it).</summary>
+    public double DurationOf(string sourcePath)
+    {
+        var r = Rent(sourcePath);
+        try
+        {
+            return r.Grabber.DurationSeconds;
+        }
+        finally
+        {
+            Return(r, healthy: true);
+        }
+    }
+
+    /// <summary>Forgets a VOD: cached thumbnails and opened grabbers of its source (after re-packaging or deletion).</summary>
+    public void Invalidate(string vodId, string? sourcePath)
+    {
+        Cache.Invalidate(vodId);
+        if (sourcePath is null)
+        {
+            return;
+        }
+
+        lock (_poolLock)
+        {
+            for (var i = _idle.Count - 1; i >= 0; i--)
+            {
+                if (_idle[i].SourcePath == sourcePath)
+                {
+                    _idle[i].Dispose();
+                    _idle.RemoveAt(i);
+                }
+            }
+        }
+    }
+
+    private PooledRenderer Rent(string sourcePath)
+    {
+        var stamp = File.GetLastWriteTimeUtc(sourcePath);
+        lock (_poolLock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            for (var i = _idle.Count - 1; i >= 0; i--)
+            {
+                var r = _idle[i];
+                if (r.SourcePath == sourcePath)
+                {
+                    _idle.RemoveAt(i);
+                    if (r.Stamp == stamp)
+                    {
+                        return r;
+                    }
+
+                    r.Dispose(); // the file changed under us: reopen
+                }
+            }
+        }
+
+        return new PooledRenderer(sourcePath, stamp, _options.DecoderThreads);
+    }
+
+    private void Return(PooledRenderer renderer, bool healthy)
+    {
+        lock (_poolLock)
+        {
+            if (healthy && !_disposed)
+            {
+                _idle.Add(renderer);
+                if (_idle.Count <= _options.MaxIdleGrabbers)
+                {
+                    return;
+                }
+
+                // Over budget: close the least recently returned one.
+                renderer = _idle[0];
+                _idle.RemoveAt(0);
+            }
+        }
+
+        renderer.Dispose();
+    }
+
+    public void Dispose()
+    {
+        lock (_poolLock)
+        {
+            _disposed = true;
+            foreach (var r in _idle)
+            {
+                r.Dispose();
+            }
+
+            _idle.Clear();
+        }
+    }
+
+    /// <summary>An opened source with its scaler, output frame and JPEG encoder.</summary>
+    private sealed class PooledRenderer(string sourcePath, DateTime stamp, int decoderThreads) : IDisposable
+    {
+        private readonly FrameHandle _scaled = new();
+        private readonly JpegEncoder _encoder = new();
+
+        public string SourcePath { get; } = sourcePath;
+
+        public DateTime Stamp { get; } = stamp;
+
+        public FrameGrabber Grabber { get; } = new(sourcePath, decoderThreads);
+
+        public unsafe CachedThumbnail Render(double seconds, int width, int quality, ScaleQuality scaleQuality)
+        {
+            var duration = Grabber.DurationSeconds;
+            if (duration > 0 && seconds > duration + 0.0005)
+            {
+                throw new ThumbnailRequestException($"t={seconds:0.###} is past the end of the video ({duration:0.###}s)");
+            }
+
+            var frame = Grabber.DecodeAt(seconds);
+            var height = SpriteLayout.ScaledHeight(width, frame.Width, frame.Height, Grabber.SampleAspectRatio);
+            Grabber.Scale(frame, _scaled, width, height, scaleQuality);
+            var (y, ys) = _scaled.Plane(0);
+            var (u, us) = _scaled.Plane(1);
+            var (v, vs) = _scaled.Plane(2);
+            var planes = new YuvPlanes((byte*)y, ys, (byte*)u, us, (byte*)v, vs, width, height, ChromaSubsampling.Yuv420);
+            var jpeg = _encoder.EncodeToArray(planes, new JpegOptions(quality));
+            _scaled.Unref();
+            return new CachedThumbnail(jpeg, width, height);
+        }
+
+        public void Dispose()
+        {
+            Grabber.Dispose();
+            _scaled.Dispose();
+            _encoder.Dispose();
+        }
+    }
+}

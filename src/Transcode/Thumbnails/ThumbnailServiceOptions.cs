@@ -1,0 +1,28 @@
+namespace StreamServer.Transcode.Thumbnails;
+
+/// <summary>Limits of the on-demand thumbnail service.</summary>
+public sealed record ThumbnailServiceOptions
+{
+    /// <summary>LRU budget for encoded thumbnails.</summary>
+    public long CacheBytes { get; init; } = 64L * 1024 * 1024;
+
+    public int CacheEntries { get; init; } = 4096;
+
+    /// <summary>Renders (seek + decode + scale + encode) running at once; the rest wait. 0 = processor count.</summary>
+    public int MaxConcurrentRenders { get; init; }
+
+    /// <summary>Opened videos kept between requests (each holds a demuxer and a decoder).</summary>
+    public int MaxIdleGrabbers { get; init; } = 8;
+
+    /// <summary>Decoder threads per render (0 = FFmpeg's choice).</summary>
+    public int DecoderThreads { get; init; }
+
+    public ScaleQualityOption ScaleQuality { get; init; } = ScaleQualityOption.Bicubic;
+}
+
+/// <summary>swscale filter for thumbnails (bicubic: sharp and cheap; Lanczos: a little sharper, slower).</summary>
+public enum ScaleQualityOption
+{
+    Bicubic,
+    Lanczos,
+}

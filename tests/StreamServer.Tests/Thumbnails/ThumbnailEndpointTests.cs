@@ -1,0 +1,155 @@
+using System.Net;
+using System.Net.Http.Headers;
+using StreamServer.Tests.Infrastructure;
+using StreamServer.TestSupport;
+using StreamServer.Transcode;
+using StreamServer.Transcode.Packaging;
+using StreamServer.Transcode.Thumbnails;
+
+namespace StreamServer.Tests.Thumbnails;
+
+/// <summary>A VOD packaged by the real packager (with poster/sprites) into a running server's library.</summary>
+public sealed class PackagedVodFixture : IAsyncLifetime
+{
+    public const string Id = "thumbclip";
+
+    private readonly TempDir _dir = new("ss-thumbs");
+
+    public string DataDir => _dir.Combine("data");
+
+    public string Clip => _dir.Combine("clip.mp4");
+
+    public TempDir Temp => _dir;
+
+    public async ValueTask InitializeAsync()
+    {
+        await TestMedia.GenerateAsync(Clip, seconds: 4, width: 320, height: 240, fps: 25);
+        using var images = new VodImageSink(new VodImageOptions { Sprites = new SpriteSheetOptions { IntervalSeconds = 1 } });
+        var options = new PackagingOptions { Ladder = [240], Preset = "ultrafast", SegmentSeconds = 1, FrameSinks = [images] };
+        await Packager.PackageAsync(Clip, Path.Combine(DataDir, "vod", Id), options, null, CancellationToken.None);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _dir.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
+
+[Collection(ServerTestsCollection.Name)]
+public sealed class ThumbnailEndpointTests(PackagedVodFixture vod) : IClassFixture<PackagedVodFixture>
+{
+    [Fact]
+    public async Task Thumb_is_the_frame_at_t_scaled_with_the_aspect_kept_and_revalidates_by_etag()
+    {
+        await using var server = await RunningServer.StartAsync(vod.DataDir, tls: false);
+        using var http = server.CreateHttpClient();
+
+        using var response = await http.GetAsync($"/vod/{PackagedVodFixture.Id}/thumb.jpg?t=2.52&w=160&q=90");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("image/jpeg", response.Content.Headers.ContentType?.MediaType);
+        var etag = response.Headers.ETag;
+        Assert.NotNull(etag);
+        Assert.False(etag.IsWeak);
+        var jpeg = await response.Content.ReadAsByteArrayAsync();
+        using (var decoder = new JpegDecoder())
+        {
+            var info = decoder.ReadHeader(jpeg);
+            Assert.Equal((160, 120), (info.Width, info.Height));
+        }
+
+        var path = vod.Temp.Combine("served.jpg");
+        await File.WriteAllBytesAsync(path, jpeg);
+        var same = await FfmpegSsim.CompareAsync(path, await FfmpegSsim.ExtractFrameAsync(vod.Clip, 2.52, 160, vod.Temp.Combine("ref.y4m")));
+        var other = await FfmpegSsim.CompareAsync(path, await FfmpegSsim.ExtractFrameAsync(vod.Clip, 1.2, 160, vod.Temp.Combine("other.y4m")));
+        Assert.True(same > 0.9, $"SSIM against ffmpeg's frame at 2.52 s: {same}");
+        Assert.True(same > other, $"matches the frame at 1.2 s ({other}) better than the one at 2.52 s ({same})");
+
+        using var conditional = new HttpRequestMessage(HttpMethod.Get, $"/vod/{PackagedVodFixture.Id}/thumb.jpg?t=2.52&w=160&q=90");
+        conditional.Headers.IfNoneMatch.Add(etag);
+        using var notModified = await http.SendAsync(conditional);
+        Assert.Equal(HttpStatusCode.NotModified, notModified.StatusCode);
+
+        using var head = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, $"/vod/{PackagedVodFixture.Id}/thumb.jpg?t=2.52&w=160&q=90"));
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        Assert.Equal(jpeg.Length, head.Content.Headers.ContentLength);
+        Assert.Equal(etag, head.Headers.ETag);
+    }
+
+    [Theory]
+    [InlineData("t=1&q=0", 400, "q must be 1-100")]
+    [InlineData("t=1&q=101", 400, "q must be 1-100")]
+    [InlineData("t=1&q=high", 400, "q must be an integer")]
+    [InlineData("t=1&w=15", 400, "w must be 16-3840 pixels")]
+    [InlineData("t=1&w=3841", 400, "w must be 16-3840 pixels")]
+    [InlineData("t=1&w=1.5", 400, "w must be an integer")]
+    [InlineData("t=-0.5", 400, "t must not be negative")]
+    [InlineData("t=abc", 400, "t must be a number of seconds")]
+    [InlineData("t=NaN", 400, "t must be a number of seconds")]
+    [InlineData("t=Infinity", 400, "t must be a number of seconds")]
+    [InlineData("t=1e400", 400, "t must be a number of seconds")]
+    [InlineData("t=", 400, "t is empty")]
+    [InlineData("w=160", 400, "missing t (seconds into the video)")]
+    [InlineData("t=1&t=2", 400, "t given more than once")]
+    [InlineData("t=99", 400, "past the end of the video")]
+    [InlineData("t=4.5", 400, "past the end of the video")]
+    public async Task Bad_parameters_get_a_400_with_a_one_line_reason(string query, int status, string reason)
+    {
+        await using var server = await RunningServer.StartAsync(vod.DataDir, tls: false);
+        using var http = server.CreateHttpClient();
+
+        using var response = await http.GetAsync($"/vod/{PackagedVodFixture.Id}/thumb.jpg?{query}");
+
+        Assert.Equal(status, (int)response.StatusCode);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Contains(reason, body);
+        Assert.Single(body.TrimEnd('\n').Split('\n'));
+
+        // The server keeps serving good requests afterwards.
+        using var ok = await http.GetAsync($"/vod/{PackagedVodFixture.Id}/thumb.jpg?t=1");
+        Assert.True(ok.IsSuccessStatusCode, await ok.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("/vod/nosuchvod/thumb.jpg?t=1", 404)]
+    [InlineData("/vod/has.dot/thumb.jpg?t=1", 404)]
+    [InlineData("/vod/-dash/thumb.jpg?t=1", 404)]
+    [InlineData("/vod/nosuchvod/thumb.jpg?t=1&q=0", 400)] // parameters are checked first
+    [InlineData("/vod/bad%20id/thumb.jpg?t=1", 400)] // refused by the VOD path decoder before routing
+    public async Task Unknown_ids_get_a_404(string url, int status)
+    {
+        await using var server = await RunningServer.StartAsync(vod.DataDir, tls: false);
+        using var http = server.CreateHttpClient();
+
+        using var response = await http.GetAsync(url);
+
+        Assert.Equal(status, (int)response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Poster_vtt_and_sprites_are_served_and_thumbs_work_over_h2()
+    {
+        await using var server = await RunningServer.StartAsync(vod.DataDir, tls: true);
+        using var http = server.CreateHttpClient();
+        using var h2 = server.CreateHttp2Client();
+
+        using var poster = await http.GetAsync($"/vod/{PackagedVodFixture.Id}/poster.jpg");
+        Assert.Equal(HttpStatusCode.OK, poster.StatusCode);
+        Assert.Equal("image/jpeg", poster.Content.Headers.ContentType?.MediaType);
+        using var vtt = await http.GetAsync($"/vod/{PackagedVodFixture.Id}/thumbnails.vtt");
+        Assert.Equal(HttpStatusCode.OK, vtt.StatusCode);
+        var text = await vtt.Content.ReadAsStringAsync();
+        Assert.StartsWith("WEBVTT", text);
+        Assert.Contains("sprite_000.jpg#xywh=0,0,160,120", text);
+        using var sprite = await http.GetAsync($"/vod/{PackagedVodFixture.Id}/sprite_000.jpg");
+        Assert.Equal(HttpStatusCode.OK, sprite.StatusCode);
+
+        using var thumb = await h2.GetAsync($"/vod/{PackagedVodFixture.Id}/thumb.jpg?t=0.5&w=320&q=75");
+        Assert.Equal(HttpVersion.Version20, thumb.Version);
+        Assert.Equal(HttpStatusCode.OK, thumb.StatusCode);
+        using var bad = await h2.GetAsync($"/vod/{PackagedVodFixture.Id}/thumb.jpg?t=0.5&w=320&q=0");
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+    }
+}

@@ -1,0 +1,124 @@
+using StreamServer.TestSupport;
+using StreamServer.Transcode.Thumbnails;
+
+namespace StreamServer.Transcode.Tests.Thumbnails;
+
+public sealed class ThumbnailsOnDemandTests
+{
+    [Theory]
+    [InlineData(2.48, 160)]
+    [InlineData(0, 320)]
+    [InlineData(3.96, 200)] // the last frame
+    public async Task Thumbnail_matches_the_frame_ffmpeg_extracts_at_t(double t, int width)
+    {
+        Assert.SkipWhen(Capabilities.MissingTool("ffmpeg") is not null, "ffmpeg missing");
+        using var dir = new TempDir("thumbs");
+        // One keyframe per second, so most times need seek-to-keyframe + decode forward.
+        var clip = await TestMedia.GenerateAsync(dir.Combine("clip.mp4"), seconds: 4, width: 320, height: 240, audio: false,
+            extraOutputArgs: ["-g", "25"]);
+        using var service = new ThumbnailService();
+
+        var thumb = await service.GetAsync("clip", clip, t, width, 90);
+
+        var path = dir.Combine("thumb.jpg");
+        await File.WriteAllBytesAsync(path, thumb.Jpeg);
+        using (var decoder = new JpegDecoder())
+        {
+            Assert.Equal((width, SpriteLayout.ScaledHeight(width, 320, 240)), (decoder.ReadHeader(thumb.Jpeg).Width, decoder.ReadHeader(thumb.Jpeg).Height));
+        }
+
+        var same = await FfmpegSsim.CompareAsync(path, await FfmpegSsim.ExtractFrameAsync(clip, t, width, dir.Combine("ref.y4m")));
+        var other = await FfmpegSsim.CompareAsync(path, await FfmpegSsim.ExtractFrameAsync(clip, t >= 2 ? t - 1.2 : t + 1.2, width, dir.Combine("other.y4m")));
+        TestContext.Current.SendDiagnosticMessage($"t={t} w={width}: SSIM {same} (other frame {other})");
+        Assert.True(same > 0.95, $"SSIM against ffmpeg's frame at t={t}: {same}");
+        Assert.True(same > other, $"the frame at t matches worse ({same}) than a frame 1.2 s away ({other})");
+    }
+
+    [Fact]
+    public async Task With_b_frames_skipped_while_seeking_every_time_still_gets_its_own_frame()
+    {
+        using var dir = new TempDir("thumbs-b");
+        // B-frames (pyramid) and 2 s GOPs: decode-forward skips the non-reference ones before t.
+        var clip = await TestMedia.GenerateAsync(dir.Combine("clip.mp4"), seconds: 4, width: 320, height: 240, audio: false,
+            extraOutputArgs: ["-g", "50", "-x264-params", "bframes=3:b-pyramid=normal:b-adapt=0"]);
+        using var service = new ThumbnailService(new ThumbnailServiceOptions { CacheEntries = 0 });
+
+        foreach (var t in new[] { 1.36, 1.4, 3.0, 3.96 })
+        {
+            var path = dir.Combine($"t{t}.jpg");
+            await File.WriteAllBytesAsync(path, (await service.GetAsync("b", clip, t, 320, 95)).Jpeg);
+            var same = await FfmpegSsim.CompareAsync(path, await FfmpegSsim.ExtractFrameAsync(clip, t, 320, dir.Combine($"r{t}.y4m")));
+            var next = await FfmpegSsim.CompareAsync(path, await FfmpegSsim.ExtractFrameAsync(clip, t - 0.04, 320, dir.Combine($"p{t}.y4m")));
+            Assert.True(same > 0.97, $"SSIM at {t}: {same}");
+            Assert.True(same > next, $"t={t} matches the previous frame ({next}) better than its own ({same})");
+        }
+    }
+
+    [Fact]
+    public async Task Second_request_is_a_cache_hit_and_t_past_the_end_is_refused()
+    {
+        using var dir = new TempDir("thumbs");
+        var clip = await TestMedia.GenerateAsync(dir.Combine("clip.mp4"), seconds: 3, width: 320, height: 240, audio: false);
+        using var service = new ThumbnailService(new ThumbnailServiceOptions { CacheEntries = 10 });
+
+        var first = await service.GetAsync("v", clip, 1.0, 160, 75);
+        var second = await service.GetAsync("v", clip, 1.0, 160, 75);
+        var otherQuality = await service.GetAsync("v", clip, 1.0, 160, 40);
+
+        Assert.Same(first, second);
+        Assert.NotEqual(first.ETag, otherQuality.ETag);
+        Assert.True(otherQuality.Jpeg.Length < first.Jpeg.Length);
+        Assert.Equal(1, service.Cache.Hits);
+        Assert.Equal(3.0, service.DurationOf(clip), 1);
+        var e = await Assert.ThrowsAsync<ThumbnailRequestException>(() => service.GetAsync("v", clip, 3.5, 160, 75).AsTask());
+        Assert.Contains("past the end", e.Message);
+        // The service keeps working after a refused request.
+        Assert.NotEmpty((await service.GetAsync("v", clip, 2.0, 160, 75)).Jpeg);
+    }
+}
+
+public sealed class ThumbnailsFromPackagedRenditionTests
+{
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(1.0)] // exactly on a segment boundary
+    [InlineData(1.52)]
+    [InlineData(3.96)]
+    public async Task Thumbnails_decode_from_the_packaged_hls_rendition(double t)
+    {
+        using var dir = new TempDir("thumbs-hls");
+        var clip = await TestMedia.GenerateAsync(dir.Combine("clip.mp4"), seconds: 4, width: 320, height: 240);
+        var outDir = dir.Combine("vod");
+        await StreamServer.Transcode.Packaging.Packager.PackageAsync(clip, outDir, new PackagingOptions { Ladder = [240], Preset = "ultrafast", SegmentSeconds = 1 }, null, CancellationToken.None);
+        using var service = new ThumbnailService();
+
+        var thumb = await service.GetAsync("v", Path.Combine(outDir, "v240", "index.m3u8"), t, 160, 90);
+
+        var path = dir.Combine("thumb.jpg");
+        await File.WriteAllBytesAsync(path, thumb.Jpeg);
+        var same = await FfmpegSsim.CompareAsync(path, await FfmpegSsim.ExtractFrameAsync(clip, t, 160, dir.Combine("ref.y4m")));
+        Assert.True(same > 0.9, $"SSIM at {t}: {same}");
+    }
+
+    [Fact]
+    public async Task One_opened_rendition_serves_times_in_any_order()
+    {
+        using var dir = new TempDir("thumbs-hls");
+        var clip = await TestMedia.GenerateAsync(dir.Combine("clip.mp4"), seconds: 4, width: 320, height: 240, audio: false);
+        var outDir = dir.Combine("vod");
+        await StreamServer.Transcode.Packaging.Packager.PackageAsync(clip, outDir, new PackagingOptions { Ladder = [240], Preset = "ultrafast", SegmentSeconds = 1 }, null, CancellationToken.None);
+        using var service = new ThumbnailService(new ThumbnailServiceOptions { MaxConcurrentRenders = 1 });
+        var playlist = Path.Combine(outDir, "v240", "index.m3u8");
+
+        // 2.6 then 2.2: same segment, backwards; then an earlier segment; then the last frame.
+        foreach (var t in new[] { 2.6, 2.2, 0.4, 3.96 })
+        {
+            var path = dir.Combine($"t{t}.jpg");
+            await File.WriteAllBytesAsync(path, (await service.GetAsync("v", playlist, t, 160, 90)).Jpeg);
+            var ssim = await FfmpegSsim.CompareAsync(path, await FfmpegSsim.ExtractFrameAsync(clip, t, 160, dir.Combine($"r{t}.y4m")));
+            Assert.True(ssim > 0.9, $"SSIM at {t}: {ssim}");
+        }
+
+        Assert.Equal(4.0, service.DurationOf(playlist), 2);
+    }
+}
