@@ -34,9 +34,9 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SRTT_SLOTS);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct ss_srtt_stats);
 } srtt_hist SEC(".maps");
 
 struct {
@@ -221,10 +221,12 @@ int BPF_PROG(on_tcp_probe, const struct sock *sk, const struct sk_buff *skb)
 	__u32 slot = log2_u64(srtt);
 	if (slot >= SRTT_SLOTS)
 		slot = SRTT_SLOTS - 1;
-	__u64 *v = bpf_map_lookup_elem(&srtt_hist, &slot);
-	if (v)
-		*v += 1;
-	bump(RC_PROBES, 1);
-	bump(RC_SRTT_SUM_US, srtt);
+	__u32 zero = 0;
+	struct ss_srtt_stats *st = bpf_map_lookup_elem(&srtt_hist, &zero);
+	if (st) {
+		st->slots[slot] += 1;
+		st->samples += 1;
+		st->sum_us += srtt;
+	}
 	return 0;
 }

@@ -22,8 +22,6 @@
 #define RC_NOT_SENT 3         /* retransmit attempts that stopped before the kernel counts them */
 #define RC_SYNACK 4           /* SYN-ACK retransmits (1 segment each, included in RC_SEGS_SERVER) */
 #define RC_DROPPED 5          /* ring buffer full: event lost, counts kept */
-#define RC_PROBES 6           /* tcp_probe samples taken */
-#define RC_SRTT_SUM_US 7      /* sum of the sampled srtt values (histogram _sum) */
 #define RC_COUNT 12
 
 struct ss_retrans_event {
@@ -39,6 +37,13 @@ struct ss_retrans_event {
 	__s32 err;        /* 0 or -errno from the retransmit attempt */
 	__u8 saddr[16];   /* IPv4 in the first 4 bytes */
 	__u8 daddr[16];
+};
+
+/* tcp_probe samples: one per-CPU entry, so an ACK costs one map lookup. */
+struct ss_srtt_stats {
+	__u64 slots[SRTT_SLOTS]; /* log2(srtt in microseconds) */
+	__u64 samples;
+	__u64 sum_us;
 };
 
 struct ss_flow_key {

@@ -114,7 +114,7 @@ public sealed unsafe class KernelTracers : IDisposable
             o.AttachAll();
             _retrans = o;
             _retransCounters = new PerCpuMap(o.MapFd("counters"), 8);
-            _srttHist = new PerCpuMap(o.MapFd("srtt_hist"), 8);
+            _srttHist = new PerCpuMap(o.MapFd("srtt_hist"), TracerAbi.SrttStatsSize);
             ringMaps.Add(o.MapFd("events"));
         }
 
@@ -133,6 +133,15 @@ public sealed unsafe class KernelTracers : IDisposable
             o.SetArray<ulong>("range_start", starts);
             o.SetArray<ulong>("range_end", ends);
             o.Set("n_ranges", (uint)n);
+            ulong spanStart = ulong.MaxValue, spanEnd = 0;
+            for (var i = 0; i < n; i++)
+            {
+                spanStart = Math.Min(spanStart, starts[i]);
+                spanEnd = Math.Max(spanEnd, ends[i]);
+            }
+
+            o.Set("span_start", n > 0 ? spanStart : 0UL);
+            o.Set("span_end", spanEnd);
             o.Set("head_size", KernelSymbols.SlabSize("skbuff_head_cache"));
             o.Set("fclone_size", KernelSymbols.SlabSize("skbuff_fclone_cache"));
             o.Set("small_head_size", KernelSymbols.SlabSize("skbuff_small_head"));
@@ -259,13 +268,9 @@ public sealed unsafe class KernelTracers : IDisposable
     public TracerSnapshot Snapshot()
     {
         var srtt = new ulong[TracerAbi.SrttSlots];
-        if (_srttHist is not null)
-        {
-            for (var i = 0; i < srtt.Length; i++)
-            {
-                srtt[i] = _srttHist.Sum((uint)i);
-            }
-        }
+        Span<ulong> srttStats = stackalloc ulong[TracerAbi.SrttSlots + 2];
+        _srttHist?.SumFields(0, srttStats);
+        srttStats[..TracerAbi.SrttSlots].CopyTo(srtt);
 
         var allocs = new ulong[2, TracerAbi.SkbCaches];
         var bytes = new ulong[2, TracerAbi.SkbCaches];
@@ -317,8 +322,8 @@ public sealed unsafe class KernelTracers : IDisposable
             RetransmitAttemptsNotSent = rc?.Sum(TracerAbi.RcNotSent) ?? 0,
             SynAckRetransmits = rc?.Sum(TracerAbi.RcSynack) ?? 0,
             RetransmitEventsDropped = rc?.Sum(TracerAbi.RcDropped) ?? 0,
-            TcpProbeSamples = rc?.Sum(TracerAbi.RcProbes) ?? 0,
-            SrttSumMicroseconds = rc?.Sum(TracerAbi.RcSrttSumUs) ?? 0,
+            TcpProbeSamples = srttStats[TracerAbi.SrttSlots],
+            SrttSumMicroseconds = srttStats[TracerAbi.SrttSlots + 1],
             SrttHistogram = srtt,
             SkbAllocs = allocs,
             SkbBytes = bytes,

@@ -24,8 +24,7 @@ internal static class TracerAbi
     public const uint RcNotSent = 3;
     public const uint RcSynack = 4;
     public const uint RcDropped = 5;
-    public const uint RcProbes = 6;
-    public const uint RcSrttSumUs = 7;
+    public const int SrttStatsSize = (SrttSlots + 2) * 8; // ss_srtt_stats: slots, samples, sum_us
 
     // skballoc.h
     public const int SkbMaxRanges = 8;

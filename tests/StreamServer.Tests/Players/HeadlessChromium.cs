@@ -12,19 +12,7 @@ namespace StreamServer.Tests.Players;
 /// </summary>
 internal static class HeadlessChromium
 {
-    public static string PlayersDir
-    {
-        get
-        {
-            var dir = AppContext.BaseDirectory;
-            while (dir is not null && !File.Exists(Path.Combine(dir, "tests", "Players", "player.html")))
-            {
-                dir = Path.GetDirectoryName(dir);
-            }
-
-            return dir is null ? "" : Path.Combine(dir, "tests", "Players");
-        }
-    }
+    public static string PlayersDir => RepoPaths.Combine("tests", "Players");
 
     /// <summary>Null when Chromium and the players are there; otherwise why not.</summary>
     public static string? Missing()

@@ -152,6 +152,7 @@ public class TracerLifecycleTests
 
         Assert.Equal(TracerAbi.SendStatsSize, sendlat.StructSize("ss_send_stats"));
         Assert.Equal(TracerAbi.SkbCountsSize, skballoc.StructSize("ss_skb_counts"));
+        Assert.Equal(TracerAbi.SrttStatsSize, retrans.StructSize("ss_srtt_stats"));
     }
 
     private static async Task<JsonElement> WaitForTracerStateAsync(HttpClient client, string state)
