@@ -68,7 +68,7 @@ public sealed class ThumbnailService : IDisposable
             var ok = false;
             try
             {
-                var thumb = renderer.Render(key.TimeMs / 1000.0, width, quality,
+                var thumb = renderer.Render(key.TimeMs / 1000.0, width, new JpegOptions(quality, Progressive: _options.Progressive),
                     _options.ScaleQuality == ScaleQualityOption.Lanczos ? ScaleQuality.Lanczos : ScaleQuality.Bicubic);
                 ok = true;
                 Cache.Set(key, thumb);
@@ -205,7 +205,7 @@ public sealed class ThumbnailService : IDisposable
 
         public FrameGrabber Grabber { get; } = new(sourcePath, decoderThreads);
 
-        public unsafe CachedThumbnail Render(double seconds, int width, int quality, ScaleQuality scaleQuality)
+        public unsafe CachedThumbnail Render(double seconds, int width, JpegOptions jpeg, ScaleQuality scaleQuality)
         {
             var duration = Grabber.DurationSeconds;
             if (duration > 0 && seconds > duration + 0.0005)
@@ -220,9 +220,9 @@ public sealed class ThumbnailService : IDisposable
             var (u, us) = _scaled.Plane(1);
             var (v, vs) = _scaled.Plane(2);
             var planes = new YuvPlanes((byte*)y, ys, (byte*)u, us, (byte*)v, vs, width, height, ChromaSubsampling.Yuv420);
-            var jpeg = _encoder.EncodeToArray(planes, new JpegOptions(quality));
+            var bytes = _encoder.EncodeToArray(planes, jpeg);
             _scaled.Unref();
-            return new CachedThumbnail(jpeg, width, height);
+            return new CachedThumbnail(bytes, width, height);
         }
 
         public void Dispose()
