@@ -6,7 +6,7 @@ FROM mcr.microsoft.com/dotnet/sdk:10.0-bookworm-slim AS build
 WORKDIR /src
 COPY packages.txt ./
 RUN apt-get update \
- && grep -v '^#' packages.txt | xargs apt-get install -y --no-install-recommends \
+ && grep -v '^#' packages.txt | xargs apt-get install -y --no-install-recommends nodejs npm \
  && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN ./scripts/setup.sh \

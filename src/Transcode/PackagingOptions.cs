@@ -43,6 +43,12 @@ public sealed record PackagingOptions
     /// <summary>Run each rendition's scale + encode on its own thread (fed by reference from one decode).</summary>
     public bool ParallelRenditions { get; init; } = true;
 
+    /// <summary>
+    /// Lower rungs scale from the top rung's (already downscaled) frames instead of the decoded frame:
+    /// less swscale work for the same sizes. Off = every rung scales from the source.
+    /// </summary>
+    public bool CascadeScaling { get; init; } = true;
+
     /// <summary>Replace an existing output folder (swapped in by rename) instead of refusing.</summary>
     public bool Overwrite { get; init; }
 

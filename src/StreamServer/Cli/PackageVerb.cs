@@ -18,7 +18,8 @@ internal static class PackageVerb
         var preset = new Option<string>("--preset") { Description = "libx264 preset", DefaultValueFactory = _ => "veryfast" };
         var segment = new Option<double>("--segment-seconds") { Description = "Segment length in seconds", DefaultValueFactory = _ => 4 };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace an existing output folder" };
-        var command = new RootCommand("Package a media file as HLS + DASH (CMAF fMP4)") { input, output, ladder, preset, segment, overwrite };
+        var threads = new Option<int>("--encoder-threads") { Description = "Threads per libx264 encoder (0 = automatic)", DefaultValueFactory = _ => 0 };
+        var command = new RootCommand("Package a media file as HLS + DASH (CMAF fMP4)") { input, output, ladder, preset, segment, overwrite, threads };
 
         var parsed = command.Parse(args);
         if (parsed.Action is not null && parsed.Errors.Count == 0 && parsed.CommandResult.Command == command && IsHelp(args))
@@ -51,6 +52,7 @@ internal static class PackageVerb
             Preset = parsed.GetValue(preset)!,
             SegmentSeconds = parsed.GetValue(segment),
             Overwrite = parsed.GetValue(overwrite),
+            EncoderThreads = parsed.GetValue(threads),
         };
 
         using var cts = new CancellationTokenSource();

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using StreamServer.Admin;
+using StreamServer.Transcode.Packaging;
 
 namespace StreamServer.Hosting;
 
@@ -55,10 +56,8 @@ internal sealed class SampleBootstrap(StreamServerOptions options, VodLibrary li
             File.Delete(sample);
         }
 
-        foreach (var dir in Directory.EnumerateDirectories(library.Root, ".staging-*"))
-        {
-            Directory.Delete(dir, recursive: true);
-        }
+        // At start no job of this process is running yet: every staging folder is a leftover.
+        StagingFolder.SweepStale(library.Root, TimeSpan.Zero);
     }
 
     private static async Task GenerateAsync(string path, int seconds, CancellationToken ct)

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using StreamServer.Admin;
 using StreamServer.Health;
 using StreamServer.Metrics;
+using StreamServer.Tracing;
 using StreamServer.Vod;
 
 namespace StreamServer.Hosting;
@@ -40,6 +41,8 @@ public static class ServerApp
         builder.Services.AddSingleton<IVodPackager, FfmpegVodPackager>();
         builder.Services.AddHostedService<SampleBootstrap>();
         builder.Services.AddVodServing();
+        builder.Services.AddTracing(options);
+        BufferPoolSetup.AddBufferPool(builder.Services, options);
         builder.Services.AddThumbnails(options);
 
         KestrelSetup.Configure(builder, options);
@@ -49,6 +52,8 @@ public static class ServerApp
         var exporter = app.Services.GetRequiredService<PrometheusExporter>();
         var health = app.Services.GetRequiredService<HealthRegistry>();
         health.Register("http", static () => new SubsystemHealth(HealthState.Ok));
+        app.MapTracing();
+        BufferPoolSetup.UseBufferPool(app);
 
         app.MapGet("/metrics", (HttpContext ctx) =>
         {
@@ -64,6 +69,7 @@ public static class ServerApp
         });
 
         app.MapAdminApi();
+        app.UseDashboard();
         app.MapThumbnails();
         StartupBanner.Register(app);
         return app;

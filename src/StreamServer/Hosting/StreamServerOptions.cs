@@ -49,13 +49,23 @@ public sealed class StreamServerOptions
     /// <summary>HTTP limits, timeouts and the file cache of the serving paths.</summary>
     public HttpServingOptions Serving { get; set; } = new();
 
+    /// <summary>eBPF tracers (retransmits, skb allocations, send stalls): StreamServer:Tracing:*.</summary>
+    public global::StreamServer.Tracing.TracingOptions Tracing { get; set; } = new();
+
+    /// <summary>Capacity of the memfd-backed buffer pool (frames, segments); fixed for the process lifetime.</summary>
+    public int BufferPoolMegabytes { get; set; } = 256;
+
     /// <summary>Posters, sprites + thumbnails.vtt at packaging, and on-demand thumb.jpg.</summary>
     public StreamServer.Vod.ThumbnailSettings Thumbnails { get; set; } = new();
 }
 
 public sealed class PackagingDefaults
 {
-    public int[] Ladder { get; set; } = [720, 480, 360];
+    /// <summary>
+    /// Rendition heights. Empty = the packager's default ladder: the configuration binder appends bound
+    /// array items to an initialised array, so a default here could never be replaced, only extended.
+    /// </summary>
+    public int[] Ladder { get; set; } = [];
     public string Preset { get; set; } = "veryfast";
     public double SegmentSeconds { get; set; } = 4;
 }

@@ -1,6 +1,5 @@
-using StreamServer.Transcode.Media;
-
 using System.Runtime.InteropServices;
+using StreamServer.Transcode.Media;
 
 namespace StreamServer.Transcode.Interop;
 

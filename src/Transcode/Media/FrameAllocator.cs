@@ -14,7 +14,7 @@ internal static unsafe class FrameAllocator
     private static readonly ConcurrentDictionary<IFrameMemory, nint> Allocators = new(ReferenceEqualityComparer.Instance);
 
     public static NativeAllocator* For(IFrameMemory memory) =>
-        (NativeAllocator*)Allocators.GetOrAdd(memory, static m => Create(m));
+        memory is FfmpegDefaultFrameMemory ? null : (NativeAllocator*)Allocators.GetOrAdd(memory, static m => Create(m));
 
     private static nint Create(IFrameMemory memory)
     {

@@ -13,6 +13,14 @@ public static unsafe class PixelFormats
 
     public static int Yuv420P => Yuv420PLazy.Value;
 
+    /// <summary>An AVPixelFormat by FFmpeg's name ("rgb24", "yuvj420p", ...); throws for unknown names.</summary>
+    public static int FromName(string name)
+    {
+        FfmpegLibraries.EnsureCompatible();
+        var format = SsAv.PixFmtFromName(name);
+        return format >= 0 ? format : throw new TranscodeException($"unknown pixel format '{name}'");
+    }
+
     public static string Name(int format) => SsAv.Utf8(SsAv.PixFmtName(format)) ?? "none";
 
     /// <summary>Bit depth of the luma plane, chroma subsampling shifts, and whether the format is RGB.</summary>

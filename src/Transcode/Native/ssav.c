@@ -164,6 +164,7 @@ SS_API int ss_frame_alloc_video(AVFrame *f, int w, int h, int fmt, ss_allocator 
 {
     av_frame_unref(f);
     f->format = fmt;
+    if (!a) { f->width = w; f->height = h; return av_frame_get_buffer(f, 0); } /* FFmpeg's allocator (benchmark baseline) */
     return ss_fill_frame(f, w, h, FFALIGN(w, 32), FFALIGN(h, 32), a);
 }
 

@@ -22,6 +22,7 @@ internal sealed unsafe class Fmp4TrackWriter : IDisposable
     private bool pendingPackets;
     private long segmentStart = long.MinValue;
     private long segmentEnd = long.MinValue;
+    private long firstStart;
 
     public Fmp4TrackWriter(nint encoder, Rational encoderTimeBase, string directory, string label)
     {
@@ -110,26 +111,19 @@ internal sealed unsafe class Fmp4TrackWriter : IDisposable
         var number = segments.Count + 1;
         var name = $"seg_{number:D5}.m4s";
         WriteFile(name, media);
-        var start = segments.Count == 0 ? 0 : segments[^1].Start + segments[^1].Duration;
-        // Starts chain without gaps (players and the MPD timeline expect contiguity); the duration
-        // absorbs rounding so the sum equals the track's presentation end.
-        var end = segmentEnd - FirstStartOffset();
-        segments.Add(new SegmentInfo(number, name, start, Math.Max(1, end - start), media.Length, Timescale));
-        SsAv.MuxerConsume(Ptr, len);
-        pendingPackets = false;
-        segmentStart = long.MinValue;
-    }
-
-    private long firstStart = long.MinValue;
-
-    private long FirstStartOffset()
-    {
-        if (firstStart == long.MinValue)
+        if (segments.Count == 0)
         {
             firstStart = segmentStart;
         }
 
-        return firstStart;
+        var start = segments.Count == 0 ? 0 : segments[^1].Start + segments[^1].Duration;
+        // Starts chain without gaps (players and the MPD timeline expect contiguity); the duration
+        // absorbs rounding so the sum equals the track's presentation end.
+        var end = segmentEnd - firstStart;
+        segments.Add(new SegmentInfo(number, name, start, Math.Max(1, end - start), media.Length, Timescale));
+        SsAv.MuxerConsume(Ptr, len);
+        pendingPackets = false;
+        segmentStart = long.MinValue;
     }
 
     /// <summary>Writes leading ftyp/moov boxes to init.mp4 (once) and returns where media boxes begin.</summary>

@@ -113,6 +113,15 @@ public static class Packager
         private readonly List<VideoRenditionWorker> workers = [];
         private readonly List<BlockingCollection<FrameHandle>> queues = [];
         private readonly List<Task> workerTasks = [];
+        private int roots;
+
+        // FrameHandles (the AVFrame structs, not pixels) cycle between the decode thread and each
+        // worker instead of being allocated per frame.
+        private readonly List<ConcurrentQueue<FrameHandle>> spareFrames = [];
+        private readonly PacketHandle audioPacket = new();
+        private readonly Action<FrameHandle> onVideoFrame;
+        private readonly Action<FrameHandle> onAudioFrame;
+        private readonly Action<PacketHandle> writeAudio;
         private MediaDecoder? videoDecoder;
         private MediaDecoder? audioDecoder;
         private AacEncoder? aac;
@@ -125,6 +134,8 @@ public static class Packager
         private double nextBoundary;
         private double nextAudioBoundary;
         private long framesDecoded;
+        private long decodeErrors;
+        private string? lastDecodeError;
         private double position;
         private long lastProgressTicks;
         private Stopwatch clock = new();
@@ -139,6 +150,9 @@ public static class Packager
             this.root = root;
             this.progress = progress;
             cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            onVideoFrame = OnVideoFrame;
+            onAudioFrame = OnAudioFrame;
+            writeAudio = WriteAudio;
         }
 
         private TimeSpan Duration => source.Duration > TimeSpan.Zero ? source.Duration : TimeSpan.Zero;
@@ -171,11 +185,20 @@ public static class Packager
                 frameDuration = Math.Max(1, (long)Math.Round(timeBase.Den / (timeBase.Num * frameRate.ToDouble())));
                 videoDecoder = new MediaDecoder(source, video, options.FrameMemory);
                 var gop = Math.Max(1, (int)Math.Round(frameRate.ToDouble() * options.SegmentSeconds));
-                foreach (var plan in LadderPlanner.Plan(video, options))
+                var plans = LadderPlanner.Plan(video, options);
+                long totalPixels = 0;
+                foreach (var plan in plans)
                 {
+                    totalPixels += (long)plan.Width * plan.Height;
+                }
+
+                foreach (var plan in plans)
+                {
+                    var threads = options.EncoderThreads > 0 ? options.EncoderThreads
+                        : EncoderThreadsFor(plan, totalPixels, plans.Count);
                     var settings = new H264EncoderSettings(plan.Width, plan.Height, timeBase, frameRate, gop,
-                        plan.Bitrate, plan.Maxrate, plan.BufferBits, options.Preset, options.EncoderThreads);
-                    workers.Add(new VideoRenditionWorker(plan, video, settings, frameDuration, Path.Combine(root, plan.Name), options.FrameMemory));
+                        plan.Bitrate, plan.Maxrate, plan.BufferBits, options.Preset, threads);
+                    workers.Add(new VideoRenditionWorker(plan, settings, frameDuration, Path.Combine(root, plan.Name), options.FrameMemory));
                 }
 
                 foreach (var sink in options.FrameSinks)
@@ -193,28 +216,107 @@ public static class Packager
                 audioWriter = new Fmp4TrackWriter(aac.Ptr, new Rational(1, aac.SampleRate), Path.Combine(root, AudioFolder), "audio");
             }
 
+            // Cascade: when the top rung is itself a downscale, lower rungs scale from its output
+            // (smaller input, cheaper swscale) instead of from the decoded frame. Still no copies.
+            var cascade = options.CascadeScaling && workers.Count > 1 && video is not null
+                && (long)workers[0].Plan.Width * workers[0].Plan.Height < (long)video.Width * video.Height;
             if (options.ParallelRenditions && workers.Count > 0)
             {
-                foreach (var worker in workers)
+                for (var i = 0; i < workers.Count; i++)
                 {
-                    var queue = new BlockingCollection<FrameHandle>(QueueDepth);
-                    queues.Add(queue);
-                    workerTasks.Add(Task.Factory.StartNew(() => RunWorker(worker, queue), CancellationToken.None,
-                        TaskCreationOptions.LongRunning, TaskScheduler.Default));
+                    queues.Add(new BlockingCollection<FrameHandle>(QueueDepth));
+                    spareFrames.Add(new ConcurrentQueue<FrameHandle>());
+                }
+
+                roots = cascade ? 1 : workers.Count;
+                if (cascade)
+                {
+                    workers[0].Downstream = frame => Dispatch(frame, 1, workers.Count);
+                }
+
+                for (var i = 0; i < workers.Count; i++)
+                {
+                    var index = i;
+                    var downstream = cascade && i == 0 ? queues.GetRange(1, workers.Count - 1) : [];
+                    workerTasks.Add(Task.Factory.StartNew(() => RunWorker(workers[index], queues[index], spareFrames[index], downstream),
+                        CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default));
+                }
+            }
+            else if (cascade)
+            {
+                roots = 1;
+                workers[0].Downstream = frame =>
+                {
+                    for (var i = 1; i < workers.Count; i++)
+                    {
+                        workers[i].Encode(frame);
+                    }
+                };
+            }
+            else
+            {
+                roots = workers.Count;
+            }
+        }
+
+        /// <summary>Hands <paramref name="frame"/> by reference to the queues of workers [from, to).</summary>
+        private void Dispatch(FrameHandle frame, int from, int to)
+        {
+            for (var i = from; i < to; i++)
+            {
+                // Each rendition gets its own AVFrame referencing the same pixel buffers: no copy.
+                var reference = spareFrames[i].TryDequeue(out var spare) ? spare : new FrameHandle();
+                reference.RefFrom(frame);
+                try
+                {
+                    queues[i].Add(reference, cts.Token);
+                }
+                catch
+                {
+                    reference.Dispose();
+                    throw;
                 }
             }
         }
 
-        private void RunWorker(VideoRenditionWorker worker, BlockingCollection<FrameHandle> queue)
+        /// <summary>
+        /// With renditions encoding in parallel the cores are already shared between encoders, so each
+        /// x264 gets threads in proportion to its share of the pixels (at least 1) instead of x264's
+        /// default of 1.5x all cores each: fewer frame threads cost less synchronisation and lookahead
+        /// duplication for the same output. Sequential mode keeps x264's automatic choice.
+        /// </summary>
+        private int EncoderThreadsFor(RenditionPlan plan, long totalPixels, int renditions)
+        {
+            if (!options.ParallelRenditions || renditions < 2)
+            {
+                return 0;
+            }
+
+            var share = (double)plan.Width * plan.Height / totalPixels;
+            return Math.Max(1, (int)Math.Round(Environment.ProcessorCount * share));
+        }
+
+        private void RunWorker(VideoRenditionWorker worker, BlockingCollection<FrameHandle> queue, ConcurrentQueue<FrameHandle> spares,
+            List<BlockingCollection<FrameHandle>> downstream)
         {
             try
             {
                 foreach (var frame in queue.GetConsumingEnumerable(cts.Token))
                 {
-                    using (frame)
+                    try
                     {
                         worker.Encode(frame);
                     }
+                    finally
+                    {
+                        frame.Unref();
+                        spares.Enqueue(frame);
+                    }
+                }
+
+                foreach (var q in downstream)
+                {
+                    q.CompleteAdding();
                 }
 
                 worker.Finish();
@@ -230,32 +332,75 @@ public static class Packager
         {
             using var packet = new PacketHandle();
             using var frame = new FrameHandle();
-            while (source.ReadPacket(packet))
+            long packets = 0;
+            while (ReadPacket(packet, packets))
             {
+                packets++;
                 cts.Token.ThrowIfCancellationRequested();
                 var index = packet.StreamIndex;
                 if (video is not null && index == video.Index)
                 {
-                    Decode(videoDecoder!, packet, frame, OnVideoFrame);
+                    DecodeTolerant(videoDecoder!, packet, frame, onVideoFrame);
                 }
                 else if (audio is not null && index == audio.Index)
                 {
-                    Decode(audioDecoder!, packet, frame, OnAudioFrame);
+                    DecodeTolerant(audioDecoder!, packet, frame, onAudioFrame);
                 }
             }
 
             if (videoDecoder is not null)
             {
-                Decode(videoDecoder, null, frame, OnVideoFrame);
+                DecodeTolerant(videoDecoder, null, frame, onVideoFrame);
+                if (framesDecoded == 0)
+                {
+                    throw new TranscodeException($"no decodable video frames in {Path.GetFileName(source.Path)}{LastDecodeError()}");
+                }
             }
 
             if (audioDecoder is not null)
             {
-                Decode(audioDecoder, null, frame, OnAudioFrame);
-                using var audioPacket = new PacketHandle();
-                aac!.Encode(null, audioPacket, WriteAudio);
+                DecodeTolerant(audioDecoder, null, frame, onAudioFrame);
+                aac!.Encode(null, audioPacket, writeAudio);
             }
         }
+
+        private bool ReadPacket(PacketHandle packet, long packetsSoFar)
+        {
+            try
+            {
+                return source.ReadPacket(packet);
+            }
+            catch (TranscodeException e) when (packetsSoFar > 0)
+            {
+                // A read error after real data (truncated file): package what was readable, like the ffmpeg CLI.
+                lastDecodeError = e.Message;
+                return false;
+            }
+        }
+
+        /// <summary>
+        /// Corrupt packets (truncated or damaged input) are skipped like the ffmpeg CLI does; a source
+        /// that is mostly corrupt fails with FFmpeg's message.
+        /// </summary>
+        private void DecodeTolerant(MediaDecoder decoder, PacketHandle? packet, FrameHandle frame, Action<FrameHandle> onFrame)
+        {
+            try
+            {
+                Decode(decoder, packet, frame, onFrame);
+            }
+            catch (TranscodeException e) when (e.FfmpegError != 0 && e.Operation is not null && e.Operation.StartsWith("avcodec_", StringComparison.Ordinal)
+                && e.Operation.Contains(decoder.Stream.CodecName, StringComparison.Ordinal))
+            {
+                decodeErrors++;
+                lastDecodeError = e.Message;
+                if (decodeErrors > 25 && decodeErrors > framesDecoded / 10)
+                {
+                    throw new TranscodeException($"too many corrupt packets in {Path.GetFileName(source.Path)} ({decodeErrors}): {e.Message}", e);
+                }
+            }
+        }
+
+        private string LastDecodeError() => lastDecodeError is null ? "" : $" ({lastDecodeError})";
 
         private static void Decode(MediaDecoder decoder, PacketHandle? packet, FrameHandle frame, Action<FrameHandle> onFrame)
         {
@@ -330,27 +475,13 @@ public static class Packager
 
             if (queues.Count > 0)
             {
-                for (var i = 0; i < queues.Count; i++)
-                {
-                    // Each rendition gets its own AVFrame referencing the same pixel buffers: no copy.
-                    var reference = new FrameHandle();
-                    reference.RefFrom(frame);
-                    try
-                    {
-                        queues[i].Add(reference, cts.Token);
-                    }
-                    catch
-                    {
-                        reference.Dispose();
-                        throw;
-                    }
-                }
+                Dispatch(frame, 0, roots);
             }
             else
             {
-                foreach (var worker in workers)
+                for (var i = 0; i < roots; i++)
                 {
-                    worker.Encode(frame);
+                    workers[i].Encode(frame);
                 }
             }
 
@@ -359,8 +490,7 @@ public static class Packager
 
         private void OnAudioFrame(FrameHandle frame)
         {
-            using var packet = new PacketHandle();
-            aac!.Encode(frame, packet, WriteAudio);
+            aac!.Encode(frame, audioPacket, writeAudio);
             if (video is null)
             {
                 var info = frame.Info;
@@ -398,9 +528,9 @@ public static class Packager
         {
             if (queues.Count > 0)
             {
-                foreach (var q in queues)
+                for (var i = 0; i < roots; i++)
                 {
-                    q.CompleteAdding();
+                    queues[i].CompleteAdding();
                 }
 
                 WaitWorkers(swallow: false);
@@ -521,6 +651,16 @@ public static class Packager
 
                 q.Dispose();
             }
+
+            foreach (var spares in spareFrames)
+            {
+                while (spares.TryDequeue(out var spare))
+                {
+                    spare.Dispose();
+                }
+            }
+
+            audioPacket.Dispose();
 
             foreach (var w in workers)
             {

@@ -8,22 +8,21 @@ namespace StreamServer.Transcode.Packaging;
 /// </summary>
 internal sealed class VideoRenditionWorker : IDisposable
 {
-    private readonly Scaler? scaler;
+    private readonly IFrameMemory? frameMemory;
+    private Scaler? scaler;
+    private (int W, int H, int Format) input;
     private readonly H264Encoder encoder;
     private readonly Fmp4TrackWriter writer;
     private readonly FrameHandle scaled = new();
     private readonly PacketHandle packet = new();
     private readonly long frameDuration;
 
-    public VideoRenditionWorker(RenditionPlan plan, MediaStreamInfo source, H264EncoderSettings settings, long frameDuration,
+    public VideoRenditionWorker(RenditionPlan plan, H264EncoderSettings settings, long frameDuration,
         string directory, IFrameMemory? frameMemory)
     {
         Plan = plan;
         this.frameDuration = frameDuration;
-        if (source.Width != plan.Width || source.Height != plan.Height || source.PixelFormat != PixelFormats.Yuv420P)
-        {
-            scaler = new Scaler(source.Width, source.Height, source.PixelFormat, plan.Width, plan.Height, PixelFormats.Yuv420P, frameMemory);
-        }
+        this.frameMemory = frameMemory;
 
         encoder = new H264Encoder(settings, plan.Name);
         writer = new Fmp4TrackWriter(encoder.Ptr, settings.TimeBase, directory, plan.Name);
@@ -35,22 +34,58 @@ internal sealed class VideoRenditionWorker : IDisposable
     public long FramesEncoded { get; private set; }
     public Fmp4TrackWriter Writer => writer;
 
-    /// <summary>Encodes one decoded frame (pts in the encoder time base, key flag already decided).</summary>
-    public void Encode(FrameHandle decoded)
+    /// <summary>
+    /// Called with every frame this rendition encodes (its scaled frame, or the input itself when no
+    /// scaling was needed), before the frame is released: lower renditions scale from it (cascade).
+    /// </summary>
+    public Action<FrameHandle>? Downstream { get; set; }
+
+    /// <summary>Encodes one input frame (pts in the encoder time base, key flag already decided).</summary>
+    public void Encode(FrameHandle input)
     {
-        if (scaler is null)
+        var info = input.Info;
+        if ((info.Width, info.Height, info.Format) != this.input)
         {
-            encoder.Send(decoded);
+            // Built from the first frame (the decoded source, or the top rung's output when cascading)
+            // and rebuilt on a mid-stream size/format change.
+            scaler?.Dispose();
+            scaler = ScalerFor(info.Width, info.Height, info.Format);
         }
-        else
+
+        var frame = input;
+        if (scaler is not null)
         {
-            scaler.Scale(decoded, scaled);
-            encoder.Send(scaled);
-            scaled.Unref();
+            scaler.Scale(input, scaled);
+            frame = scaled;
+        }
+
+        try
+        {
+            encoder.Send(frame);
+            Downstream?.Invoke(frame);
+        }
+        finally
+        {
+            if (scaler is not null)
+            {
+                scaled.Unref();
+            }
         }
 
         FramesEncoded++;
         Drain();
+    }
+
+    private Scaler? ScalerFor(int width, int height, int format)
+    {
+        input = (width, height, format);
+        if (width == Plan.Width && height == Plan.Height && format == PixelFormats.Yuv420P)
+        {
+            // Already the output size and format: the decoded frame itself is encoded, by reference.
+            return null;
+        }
+
+        return new Scaler(width, height, format, Plan.Width, Plan.Height, PixelFormats.Yuv420P, frameMemory);
     }
 
     public void Finish()

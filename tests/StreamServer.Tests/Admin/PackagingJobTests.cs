@@ -68,10 +68,11 @@ public class PackagingJobTests
         var job = await WaitFinishedAsync(client, "clip1");
         Assert.Equal("ready", job.GetProperty("state").GetString());
         Assert.Equal(100, job.GetProperty("progress").GetDouble());
-        var master = job.GetProperty("urls").GetProperty("master").GetString();
-        using var playlist = await client.GetAsync(master);
+        using var playlist = await client.GetAsync(job.GetProperty("urls").GetProperty("master").GetString());
         Assert.Equal(HttpStatusCode.OK, playlist.StatusCode);
-        Assert.Contains("#EXT-X-STREAM-INF", await playlist.Content.ReadAsStringAsync());
+        // Exactly the configured ladder (240, 160 for a 240-line source): configuration replaces the default rungs.
+        var master = await playlist.Content.ReadAsStringAsync();
+        Assert.Equal(2, master.Split("#EXT-X-STREAM-INF").Length - 1);
 
         using var again = await client.PostAsJsonAsync("/api/vod", new { source = clip, id = "clip1" });
         Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);

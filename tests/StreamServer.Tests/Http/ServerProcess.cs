@@ -18,7 +18,12 @@ public sealed class ServerProcess : IAsyncDisposable
         HttpUri = http;
     }
 
+    private System.Collections.Concurrent.ConcurrentQueue<string> _output = new();
+
     public int Pid => _process.Id;
+
+    /// <summary>What the server printed, and whether it is still running, for failure messages.</summary>
+    public string Output => $"exited={_process.HasExited}\n" + string.Join("\n", _output);
     public Uri HttpUri { get; }
 
     public static async Task<ServerProcess> StartAsync(string dataDir, params string[] extraArgs)
@@ -38,11 +43,12 @@ public sealed class ServerProcess : IAsyncDisposable
         }
 
         var process = Process.Start(psi) ?? throw new InvalidOperationException("cannot start the server");
-        process.OutputDataReceived += static (_, _) => { };
-        process.ErrorDataReceived += static (_, _) => { };
+        var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        process.OutputDataReceived += (_, e) => output.Enqueue(e.Data ?? "");
+        process.ErrorDataReceived += (_, e) => output.Enqueue(e.Data ?? "");
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var server = new ServerProcess(process, new Uri($"http://127.0.0.1:{port}/"));
+        var server = new ServerProcess(process, new Uri($"http://127.0.0.1:{port}/")) { _output = output };
         using var client = new HttpClient { BaseAddress = server.HttpUri, Timeout = TimeSpan.FromSeconds(2) };
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (true)

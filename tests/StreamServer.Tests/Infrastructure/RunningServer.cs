@@ -36,6 +36,9 @@ public sealed class RunningServer : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
+    /// <summary>The bearer token /api requires (generated into the data folder unless a test configures one).</summary>
+    public string AdminToken => _app.Services.GetRequiredService<global::StreamServer.Admin.AdminToken>().Value;
+
     public static async Task<RunningServer> StartAsync(string? dataDir = null, bool tls = true, params string[] extraArgs)
     {
         TempDir? owned = null;

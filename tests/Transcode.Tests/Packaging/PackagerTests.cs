@@ -31,13 +31,17 @@ public partial class PackagerTests
         listener.Start();
         var reports = new List<PackagingProgress>();
 
-        var result = await Packager.PackageAsync(clip, outDir, Fast, new SyncProgress(reports), TestContext.Current.CancellationToken);
+        var sink = new CountingSink();
+
+        var result = await Packager.PackageAsync(clip, outDir, Fast with { FrameSinks = [sink] }, new SyncProgress(reports), TestContext.Current.CancellationToken);
 
         Assert.Equal(Path.GetFullPath(outDir), result.OutputDirectory);
         Assert.Equal(["v360", "v240"], result.Renditions.Select(r => r.Name));
         Assert.Equal(125, result.FramesDecoded);
         Assert.Equal(0, Interlocked.Read(ref copiedBytes));
         Assert.Equal(100, reports[^1].Percent);
+        Assert.Equal((125, true, 640), (sink.Frames, sink.Completed, sink.Width));
+        Assert.Equal(4.96, sink.LastTime.TotalSeconds, 0.01);
         Assert.Empty(Directory.GetDirectories(dir.Path, ".staging-*"));
 
         var expected = new Dictionary<string, (int W, int H)> { ["v360"] = (640, 360), ["v240"] = (426, 240) };
@@ -112,10 +116,55 @@ public partial class PackagerTests
         }
     }
 
+    [Theory]
+    [InlineData(true, true)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    public async Task Cascaded_and_sequential_renditions_decode_with_aligned_keyframes(bool parallel, bool cascade)
+    {
+        // Top rung below the source: with cascade the 180p rung scales from the 240p frames.
+        using var dir = new TempDir();
+        var clip = await TestMedia.GenerateAsync(dir.Combine("in.mp4"), seconds: 2, width: 640, height: 360, fps: 25, audio: false);
+        var outDir = dir.Combine("out");
+        var options = Fast with { Ladder = [240, 180], SegmentSeconds = 1, ParallelRenditions = parallel, CascadeScaling = cascade };
+
+        var result = await Packager.PackageAsync(clip, outDir, options, null, TestContext.Current.CancellationToken);
+
+        var sizes = new[] { (426, 240), (320, 180) };
+        for (var i = 0; i < 2; i++)
+        {
+            var joined = await Probe.JoinTrackAsync(Path.Combine(outDir, result.Renditions[i].Name), dir.Combine($"{i}.mp4"));
+            var decoded = await Probe.DecodeVideoAsync(joined);
+            Assert.Equal((sizes[i].Item1, sizes[i].Item2, 50), (decoded.Width, decoded.Height, decoded.Frames));
+            Assert.Equal([0.0, 1.0], (await Probe.KeyframeTimesAsync(joined)).Select(k => Math.Round(k, 2)));
+        }
+    }
+
     private static double XmlConvertDuration(string iso) => System.Xml.XmlConvert.ToTimeSpan(iso).TotalSeconds;
 
     [GeneratedRegex(@"#EXTINF:([0-9.]+),")]
     private static partial Regex ExtInf();
+
+    /// <summary>Sees every decoded frame in the same pass, at the source size, in time order.</summary>
+    private sealed class CountingSink : IDecodedFrameSink
+    {
+        public int Frames { get; private set; }
+        public int Width { get; private set; }
+        public bool Completed { get; private set; }
+        public TimeSpan LastTime { get; private set; } = TimeSpan.MinValue;
+
+        public void Start(MediaStreamInfo videoStream) => Width = videoStream.Width;
+
+        public void OnFrame(FrameHandle frame, TimeSpan time)
+        {
+            Assert.True(time > LastTime);
+            Assert.Equal(Width, frame.Width);
+            LastTime = time;
+            Frames++;
+        }
+
+        public void Complete() => Completed = true;
+    }
 
     /// <summary>Progress&lt;T&gt; posts to the thread pool; tests want the reports in order, synchronously.</summary>
     internal sealed class SyncProgress(List<PackagingProgress> reports) : IProgress<PackagingProgress>

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Lease/return of 64 KiB, 1 MiB and 3 MiB buffers: MemfdBufferPool vs ArrayPool<byte>.Shared vs new byte[]
+# vs NativeMemory.Alloc/Free, side by side in one BenchmarkDotNet run (ShortRun job: 3 warm-up + 3 measured
+# iterations, one launch, so the whole matrix takes a few minutes on 2 shared cores).
+# Ratio column = time relative to MemfdBufferPool (the baseline) for the same size.
+# Usage: bench/pool.sh [extra BenchmarkDotNet args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+artifacts=$(mktemp -d)
+trap 'rm -rf "$artifacts"' EXIT
+dotnet build bench/BufferPool.Bench -c Release -nologo -v quiet -clp:ErrorsOnly
+dotnet run --project bench/BufferPool.Bench -c Release --no-build -- \
+  --filter '*LeaseReturnBenchmarks*' --job short --memory --artifacts "$artifacts" "$@" >"$artifacts/log.txt" 2>&1 \
+  || { tail -50 "$artifacts/log.txt"; exit 1; }
+cat "$artifacts"/results/*LeaseReturnBenchmarks-report-github.md

@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: GPL-2.0
+/* TCP retransmits on the server's sockets (tcp:tcp_retransmit_skb, tcp:tcp_retransmit_synack) with the
+ * flow's srtt / cwnd at that moment, and an srtt histogram of the server's connections (tcp:tcp_probe).
+ * Counts segments exactly where the kernel adds to TCP_MIB_RETRANSSEGS (TcpRetransSegs in /proc/net/snmp). */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "retrans.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Puts the event layout into the object's BTF, where the loader's ABI test reads its size. */
+struct ss_retrans_event abi_retrans_event __attribute__((unused));
+
+#define EBUSY 16
+#define EINVAL 22
+#define ENOMEM 12
+#define EAGAIN 11
+#define EHOSTUNREACH 113
+
+/* Filters, written by the loader into .rodata before load. */
+const volatile __u16 ports[RETRANS_MAX_PORTS] = {};
+const volatile __u32 n_ports = 0;
+const volatile __u32 netns_inum = 0; /* 0 = every network namespace */
+const volatile __u8 track_probes = 1;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, RC_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ss_srtt_stats);
+} srtt_hist SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct ss_flow_key);
+	__type(value, struct ss_flow_stats);
+} flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+static __always_inline void bump(__u32 idx, __u64 by)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+	/* Atomic although per-CPU: the SYN-ACK program can interrupt the skb one on the same CPU. */
+	if (v)
+		__sync_fetch_and_add(v, by);
+}
+
+static __always_inline int our_port(__u16 port)
+{
+	for (int i = 0; i < RETRANS_MAX_PORTS; i++) {
+		if (i >= n_ports)
+			break;
+		if (ports[i] == port)
+			return 1;
+	}
+	return 0;
+}
+
+/* Returns SIDE_SERVER / SIDE_CLIENT, or -1 when the socket is not ours. */
+static __always_inline int match(const struct sock *sk, __u16 sport, __u16 dport)
+{
+	int side;
+	if (n_ports == 0 || our_port(sport))
+		side = SIDE_SERVER;
+	else if (our_port(dport))
+		side = SIDE_CLIENT;
+	else
+		return -1;
+	if (netns_inum != 0 && BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) != netns_inum)
+		return -1;
+	return side;
+}
+
+/* Addresses, ports, family from the socket (or request socket) itself: raw tracepoints get the
+ * tracepoint's arguments, not its formatted record. */
+static __always_inline void fill_flow(struct ss_retrans_event *e, const struct sock_common *c)
+{
+	e->family = BPF_CORE_READ(c, skc_family);
+	e->sport = BPF_CORE_READ(c, skc_num);
+	e->dport = __builtin_bswap16(BPF_CORE_READ(c, skc_dport));
+	if (e->family == 10 /* AF_INET6 */) {
+		BPF_CORE_READ_INTO(&e->saddr, c, skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&e->daddr, c, skc_v6_daddr);
+	} else {
+		BPF_CORE_READ_INTO((__u32 *)e->saddr, c, skc_rcv_saddr);
+		BPF_CORE_READ_INTO((__u32 *)e->daddr, c, skc_daddr);
+	}
+}
+
+static __always_inline void account_flow(struct ss_retrans_event *e, const struct sock *sk)
+{
+	struct ss_flow_key key = {};
+	key.family = e->family;
+	key.sport = e->sport;
+	key.dport = e->dport;
+	key.side = e->side;
+	__builtin_memcpy(key.saddr, e->saddr, 16);
+	__builtin_memcpy(key.daddr, e->daddr, 16);
+	struct ss_flow_stats *st = bpf_map_lookup_elem(&flows, &key);
+	if (!st) {
+		struct ss_flow_stats zero = {};
+		bpf_map_update_elem(&flows, &key, &zero, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&flows, &key);
+		if (!st)
+			return;
+	}
+	__sync_fetch_and_add(&st->retrans_segs, e->segs);
+	st->last_retrans_ns = e->ts_ns;
+	if (e->kind == RETRANS_KIND_SKB) {
+		/* Read at the retransmit, not on every ACK: tcp_probe would need a flow lookup per packet. */
+		const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+		st->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+		st->snd_cwnd = BPF_CORE_READ(tp, snd_cwnd);
+		st->ssthresh = BPF_CORE_READ(tp, snd_ssthresh);
+		st->total_retrans = BPF_CORE_READ(tp, total_retrans);
+	}
+}
+
+static __always_inline void emit(struct ss_retrans_event *e)
+{
+	struct ss_retrans_event *out = bpf_ringbuf_reserve(&events, sizeof(*out), 0);
+	if (!out) {
+		bump(RC_DROPPED, 1);
+		return;
+	}
+	__builtin_memcpy(out, e, sizeof(*out));
+	bpf_ringbuf_submit(out, 0);
+}
+
+/* Raw tracepoints, not the perf-event kind: a classic tracepoint program is skipped whenever it fires
+ * while any other BPF tracing program runs on that CPU (one per-CPU bpf_prog_active guard), which is
+ * exactly what happens to a retransmit from a softirq interrupting, say, the kmem or syscall programs.
+ * Raw tracepoints only guard each program against itself. Argument lists are this kernel's TP_PROTOs. */
+SEC("raw_tp/tcp_retransmit_skb")
+int BPF_PROG(on_retransmit_skb, const struct sock *sk, const struct sk_buff *skb, int err)
+{
+	struct ss_retrans_event e = {};
+	fill_flow(&e, &sk->__sk_common);
+	int side = match(sk, e.sport, e.dport);
+	if (side < 0)
+		return 0;
+
+	e.event_type = EVENT_RETRANSMIT;
+	e.ts_ns = bpf_ktime_get_ns();
+	e.side = side;
+	e.kind = RETRANS_KIND_SKB;
+	e.state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	e.err = err;
+
+	/* Since 6.11 the tracepoint also fires for attempts that bail out before the kernel counts them
+	 * (__tcp_retransmit_skb's early "goto out": skb still in the host queue, window closed, trim or
+	 * fragment failure, route failure). Everything past that point, including a failed transmit
+	 * (e.g. -EPERM from a netfilter drop on output), was added to TcpRetransSegs. */
+	if (err == -EBUSY || err == -EAGAIN || err == -EINVAL || err == -ENOMEM || err == -EHOSTUNREACH) {
+		e.segs = 0;
+		bump(RC_NOT_SENT, 1);
+	} else {
+		/* tcp_skb_pcount(skb): a GSO skb counts every MSS-sized segment it carries. */
+		__u16 segs = 0;
+		const void *cb = (const void *)skb + bpf_core_field_offset(struct sk_buff, cb);
+		bpf_probe_read_kernel(&segs, sizeof(segs), cb + bpf_core_field_offset(struct tcp_skb_cb, tcp_gso_segs));
+		e.segs = segs ? segs : 1;
+		bump(side == SIDE_SERVER ? RC_SEGS_SERVER : RC_SEGS_CLIENT, e.segs);
+	}
+	bump(RC_EVENTS, 1);
+	account_flow(&e, sk);
+	emit(&e);
+	return 0;
+}
+
+SEC("raw_tp/tcp_retransmit_synack")
+int BPF_PROG(on_retransmit_synack, const struct sock *sk, const struct request_sock *req)
+{
+	struct ss_retrans_event e = {};
+	fill_flow(&e, &req->__req_common);
+	int side = match(sk, e.sport, e.dport);
+	if (side < 0)
+		return 0;
+
+	/* tcp_rtx_synack adds exactly one to TcpRetransSegs, and fires this only when the send worked. */
+	e.event_type = EVENT_RETRANSMIT;
+	e.segs = 1;
+	e.ts_ns = bpf_ktime_get_ns();
+	e.side = side;
+	e.kind = RETRANS_KIND_SYNACK;
+	e.state = -1;
+	bump(side == SIDE_SERVER ? RC_SEGS_SERVER : RC_SEGS_CLIENT, 1);
+	bump(RC_SYNACK, 1);
+	bump(RC_EVENTS, 1);
+	account_flow(&e, sk);
+	emit(&e);
+	return 0;
+}
+
+SEC("raw_tp/tcp_probe")
+int BPF_PROG(on_tcp_probe, const struct sock *sk, const struct sk_buff *skb)
+{
+	if (!track_probes)
+		return 0;
+	/* Only the server's own sockets: the local port is ours. */
+	if (n_ports != 0 && !our_port(BPF_CORE_READ(sk, __sk_common.skc_num)))
+		return 0;
+	if (netns_inum != 0 && BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum) != netns_inum)
+		return 0;
+
+	__u32 srtt = BPF_CORE_READ((const struct tcp_sock *)sk, srtt_us) >> 3;
+	__u32 slot = log2_u64(srtt);
+	if (slot >= SRTT_SLOTS)
+		slot = SRTT_SLOTS - 1;
+	__u32 zero = 0;
+	struct ss_srtt_stats *st = bpf_map_lookup_elem(&srtt_hist, &zero);
+	if (st) {
+		st->slots[slot] += 1;
+		st->samples += 1;
+		st->sum_us += srtt;
+	}
+	return 0;
+}

@@ -1,0 +1,820 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Microsoft.Win32.SafeHandles;
+using StreamServer.BufferPool.Interop;
+
+namespace StreamServer.BufferPool;
+
+/// <summary>
+/// Fixed-capacity memory for the whole pipeline, backed by one memfd mapped MAP_SHARED: every block is
+/// reachable as Span/Memory (through the mapping) and as (fd, offset, length) for sendfile, and it is the
+/// same physical memory. The capacity is split into slabs of equal blocks (size classes); rent and return
+/// are lock-free (a tagged Treiber stack per class, one CAS each). Exhaustion is a typed failure, never
+/// growth; a timed rent waits for a return instead.
+/// </summary>
+public sealed unsafe class MemfdBufferPool : IDisposable
+{
+    private const long RefCountMask = 0xFFFF_FFFF;
+
+    private readonly SafeFileHandle _file;
+    private readonly MappedRegionHandle _mapping;
+    private readonly byte* _base;
+    private readonly SizeClassSlab[] _slabs;
+    private readonly BlockState[] _blocks;
+
+    private readonly int[] _next;
+    private readonly int[] _classSizes;
+    private readonly byte[] _classByPage; // (length - 1) / 4096 -> best class: O(1) instead of a scan
+    private readonly bool _debugChecks;
+    private readonly int _maxFallbackFactor;
+    private readonly int _largestBlock;
+    private readonly BufferPoolMetrics _metrics;
+    private readonly System.Diagnostics.Metrics.Histogram<double> _leaseSeconds;
+    private readonly object _waitGate = new();
+    private IBufferReclaimer[] _reclaimers = [];
+    private int _waiters;
+    private long _returnEpoch;
+    private long _exhausted;
+    private long _timeouts;
+    private long _evictions;
+    private readonly bool _useThreadCache;
+    private volatile bool _disposed;
+    private int _released;
+    private long _flushEpoch;
+
+    [ThreadStatic]
+    private static ThreadBlockCache? t_cache;
+
+    public const byte PoisonByte = 0xDD;
+
+    /// <summary>One rent in this many (per block) is timed for streamserver_bufferpool_lease_seconds.</summary>
+    public const int LeaseSampleInterval = 8;
+
+    public MemfdBufferPool(BufferPoolOptions? options = null)
+    {
+        options ??= new BufferPoolOptions();
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.CapacityBytes, FrameSizes.PageSize, nameof(options.CapacityBytes));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxFallbackFactor, 1, nameof(options.MaxFallbackFactor));
+        if (options.SizeClasses.Count is 0 or > 255)
+        {
+            throw new ArgumentException("between 1 and 255 size classes are required", nameof(options));
+        }
+
+        _debugChecks = options.DebugChecks;
+        _useThreadCache = options.ThreadCache;
+        _maxFallbackFactor = options.MaxFallbackFactor;
+
+        var classes = new SizeClass[options.SizeClasses.Count];
+        for (var i = 0; i < classes.Length; i++)
+        {
+            var c = options.SizeClasses[i];
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(c.BlockSize, nameof(SizeClass.BlockSize));
+            classes[i] = c with { BlockSize = checked((int)FrameSizes.Align(c.BlockSize, FrameSizes.PageSize)) };
+        }
+
+        Array.Sort(classes, static (a, b) => a.BlockSize.CompareTo(b.BlockSize));
+
+        var counts = new int[classes.Length];
+        long total = 0;
+        var blockTotal = 0;
+        for (var i = 0; i < classes.Length; i++)
+        {
+            var share = (long)(options.CapacityBytes * classes[i].Share);
+            counts[i] = (int)Math.Max(1, share / classes[i].BlockSize);
+            if ((long)counts[i] * classes[i].BlockSize > int.MaxValue)
+            {
+                throw new ArgumentException($"size class {classes[i].Name} would exceed 2 GiB; lower its share", nameof(options));
+            }
+
+            total += (long)counts[i] * classes[i].BlockSize;
+        }
+
+        // Shares round down to whole blocks; hand the remainder out as extra blocks, largest class first that
+        // still fits, so the memfd is the configured size to within one page.
+        for (var i = classes.Length - 1; i >= 0; i--)
+        {
+            var extra = (options.CapacityBytes - total) / classes[i].BlockSize;
+            if (extra > 0 && (long)(counts[i] + extra) * classes[i].BlockSize <= int.MaxValue)
+            {
+                counts[i] += (int)extra;
+                total += extra * classes[i].BlockSize;
+            }
+        }
+
+        for (var i = 0; i < classes.Length; i++)
+        {
+            blockTotal += counts[i];
+        }
+
+        CapacityBytes = total;
+        _file = MemfdFile.Create(options.Name, total);
+        try
+        {
+            _mapping = MappedRegionHandle.MapShared(_file, (nuint)total);
+        }
+        catch
+        {
+            _file.Dispose();
+            throw;
+        }
+
+        _base = (byte*)_mapping.DangerousGetHandle();
+        _slabs = new SizeClassSlab[classes.Length];
+        _blocks = new BlockState[blockTotal];
+        _next = new int[blockTotal];
+        long offset = 0;
+        var block = 0;
+        for (var i = 0; i < classes.Length; i++)
+        {
+            var size = classes[i].BlockSize;
+            var slab = new SizeClassSlab(classes[i].Name, size, block, counts[i], offset,
+                new MappedMemoryManager(_base + offset, counts[i] * size));
+            for (var b = 0; b < counts[i]; b++)
+            {
+                ref var s = ref _blocks[block + b];
+                s.Offset = offset + ((long)b * size);
+                s.BlockSize = size;
+                s.ClassIndex = i;
+            }
+
+            // Push highest first so the lowest addresses are handed out first.
+            for (var b = counts[i] - 1; b >= 0; b--)
+            {
+                slab.Free.Push(_next, block + b);
+            }
+
+            _slabs[i] = slab;
+            offset += (long)counts[i] * size;
+            block += counts[i];
+        }
+
+        _largestBlock = _slabs[^1].BlockSize;
+        _classSizes = new int[_slabs.Length];
+        for (var i = 0; i < _slabs.Length; i++)
+        {
+            _classSizes[i] = _slabs[i].BlockSize;
+        }
+
+        _classByPage = new byte[_largestBlock / FrameSizes.PageSize];
+        for (int page = 0, c = 0; page < _classByPage.Length; page++)
+        {
+            while (_classSizes[c] < (page + 1) * FrameSizes.PageSize)
+            {
+                c++;
+            }
+
+            _classByPage[page] = (byte)c;
+        }
+
+        _metrics = new BufferPoolMetrics(this);
+        _leaseSeconds = _metrics.LeaseSeconds;
+    }
+
+    public long CapacityBytes { get; }
+
+    /// <summary>The memfd. Shared by every lease (sendfile source); owned by the pool.</summary>
+    public SafeFileHandle FileHandle => _file;
+
+    public int LargestBlockSize => _largestBlock;
+
+    public bool DebugChecks => _debugChecks;
+
+    /// <summary>Rents a block of at least <paramref name="length"/> bytes; false when none is free even after
+    /// reclaiming unleased cached entries (counted in streamserver_bufferpool_failures_total).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryRent(int length, out BufferLease lease)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var best = ClassFor(length);
+        var cache = t_cache;
+        if (cache is not null && cache.Pool == this)
+        {
+            var epoch = Volatile.Read(ref _flushEpoch);
+            if (cache.Epoch != epoch)
+            {
+                FlushThreadCache(cache);
+                cache.Epoch = epoch;
+            }
+
+            var cached = cache.Slots[best];
+            if (cached >= 0)
+            {
+                cache.Slots[best] = -1;
+                _blocks[cached].InThreadCache = false;
+                lease = Activate(cached, length);
+                return true;
+            }
+        }
+
+        if (_slabs[best].Free.TryPop(_next, out var block))
+        {
+            lease = Activate(block, length);
+            return true;
+        }
+
+        if (TryRentSlow(best, length, out lease))
+        {
+            return true;
+        }
+
+        Interlocked.Increment(ref _exhausted);
+        return false;
+    }
+
+    /// <summary>Rents or throws <see cref="BufferPoolExhaustedException"/> at once.</summary>
+    public BufferLease Rent(int length)
+    {
+        if (TryRent(length, out var lease))
+        {
+            return lease;
+        }
+
+        throw new BufferPoolExhaustedException(length, Describe(length));
+    }
+
+    /// <summary>
+    /// Rents, waiting up to <paramref name="timeout"/> for another holder to return a block (the transcoder
+    /// uses this to apply back-pressure instead of failing). Throws <see cref="BufferPoolExhaustedException"/>
+    /// at the deadline, so nothing ever hangs.
+    /// </summary>
+    public BufferLease Rent(int length, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var best = ClassFor(length);
+        if (_slabs[best].Free.TryPop(_next, out var first))
+        {
+            return Activate(first, length);
+        }
+
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        Interlocked.Increment(ref _waiters);
+        try
+        {
+            while (true)
+            {
+                var epoch = Volatile.Read(ref _returnEpoch);
+                if (TryRentSlow(best, length, out var lease))
+                {
+                    return lease;
+                }
+
+                var remaining = deadline - Stopwatch.GetTimestamp();
+                if (remaining <= 0)
+                {
+                    break;
+                }
+
+                cancellationToken.ThrowIfCancellationRequested();
+
+                // Never hold _waitGate while reclaiming (reclaimers release leases, which signal under it).
+                lock (_waitGate)
+                {
+                    if (Volatile.Read(ref _returnEpoch) == epoch)
+                    {
+                        // Cap the sleep so cancellation is noticed promptly.
+                        var ms = Math.Min(100, Math.Max(1, (int)(remaining * 1000 / Stopwatch.Frequency)));
+                        Monitor.Wait(_waitGate, ms);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _waiters);
+        }
+
+        Interlocked.Increment(ref _timeouts);
+        throw new BufferPoolExhaustedException(length, $"waited {timeout.TotalMilliseconds:0} ms; {Describe(length)}");
+    }
+
+    /// <summary>
+    /// The lease currently holding the block that starts at <paramref name="address"/> (a pointer obtained from
+    /// <see cref="BufferLease.DangerousGetPointer"/> and handed through native code, e.g. FFmpeg's
+    /// av_buffer_create opaque data). False when the address is not a block start of this pool.
+    /// Throws <see cref="BufferLeaseMisuseException"/> when that block is not leased (a double free from C).
+    /// </summary>
+    public bool TryGetLeaseAt(nint address, out BufferLease lease)
+    {
+        lease = default;
+        var offset = (long)((byte*)address - _base);
+        if ((byte*)address < _base || offset >= CapacityBytes)
+        {
+            return false;
+        }
+
+        for (var c = _slabs.Length - 1; c >= 0; c--)
+        {
+            var slab = _slabs[c];
+            if (offset < slab.Offset)
+            {
+                continue;
+            }
+
+            var within = offset - slab.Offset;
+            if (within % slab.BlockSize != 0)
+            {
+                return false;
+            }
+
+            var block = slab.FirstBlock + (int)(within / slab.BlockSize);
+            var state = Volatile.Read(ref _blocks[block].State);
+            var generation = (int)(state >> 32);
+            if ((state & RefCountMask) == 0)
+            {
+                throw Stale(block, generation, state, "lookup by address of");
+            }
+
+            lease = new BufferLease(this, block, generation);
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>Registers a cache the pool asks to give back unleased entries before reporting exhaustion.</summary>
+    public void AddReclaimer(IBufferReclaimer reclaimer)
+    {
+        ArgumentNullException.ThrowIfNull(reclaimer);
+        IBufferReclaimer[] current, updated;
+        do
+        {
+            current = Volatile.Read(ref _reclaimers);
+            updated = [.. current, reclaimer];
+        }
+        while (Interlocked.CompareExchange(ref _reclaimers, updated, current) != current);
+    }
+
+    public void RemoveReclaimer(IBufferReclaimer reclaimer)
+    {
+        IBufferReclaimer[] current, updated;
+        do
+        {
+            current = Volatile.Read(ref _reclaimers);
+            var index = Array.IndexOf(current, reclaimer);
+            if (index < 0)
+            {
+                return;
+            }
+
+            updated = [.. current.AsSpan(0, index), .. current.AsSpan(index + 1)];
+        }
+        while (Interlocked.CompareExchange(ref _reclaimers, updated, current) != current);
+    }
+
+    /// <summary>Counts evictions done by caches on top of this pool (streamserver_bufferpool_evictions_total).</summary>
+    public void RecordEvictions(int count) => Interlocked.Add(ref _evictions, count);
+
+    public BufferPoolStatistics GetStatistics()
+    {
+        var classes = new SizeClassStatistics[_slabs.Length];
+        long free = 0, leased = 0, allocations = 0;
+        var leasedBlocks = 0;
+        for (var c = 0; c < _slabs.Length; c++)
+        {
+            var slab = _slabs[c];
+            var leasedInClass = 0;
+            for (var b = slab.FirstBlock; b < slab.FirstBlock + slab.BlockCount; b++)
+            {
+                if ((Volatile.Read(ref _blocks[b].State) & RefCountMask) != 0)
+                {
+                    leasedInClass++;
+                }
+
+                allocations += Volatile.Read(ref _blocks[b].Rents);
+            }
+
+            leasedBlocks += leasedInClass;
+            leased += (long)leasedInClass * slab.BlockSize;
+            free += (long)(slab.BlockCount - leasedInClass) * slab.BlockSize;
+            classes[c] = new SizeClassStatistics(slab.Name, slab.BlockSize, slab.BlockCount, slab.BlockCount - leasedInClass, leasedInClass);
+        }
+
+        return new BufferPoolStatistics(CapacityBytes, free, leased, leasedBlocks, allocations,
+            Interlocked.Read(ref _exhausted), Interlocked.Read(ref _timeouts), Interlocked.Read(ref _evictions), classes);
+    }
+
+    /// <summary>
+    /// Checks that every block is accounted for exactly once: either on its class's free stack with no
+    /// references, or off it with references. Only valid while no thread rents or returns.
+    /// </summary>
+    public void VerifyQuiescentIntegrity()
+    {
+        Span<byte> seen = _blocks.Length <= 4096 ? stackalloc byte[_blocks.Length] : new byte[_blocks.Length];
+        seen.Clear();
+        for (var c = 0; c < _slabs.Length; c++)
+        {
+            var slab = _slabs[c];
+            slab.Free.CountQuiescent(_next, seen);
+            for (var b = slab.FirstBlock; b < slab.FirstBlock + slab.BlockCount; b++)
+            {
+                var refs = Volatile.Read(ref _blocks[b].State) & RefCountMask;
+                if (_blocks[b].ClassIndex != c)
+                {
+                    throw new BufferLeaseMisuseException($"block {b} sits in class {slab.Name} but belongs to another");
+                }
+
+                if (seen[b] != 0 && refs != 0)
+                {
+                    throw new BufferLeaseMisuseException($"block {b} is free-listed but has {refs} references");
+                }
+
+                if (seen[b] != 0 && _blocks[b].InThreadCache)
+                {
+                    throw new BufferLeaseMisuseException($"block {b} is both on the free list and in a thread cache");
+                }
+
+                if (seen[b] == 0 && refs == 0 && !_blocks[b].InThreadCache)
+                {
+                    throw new BufferLeaseMisuseException($"block {b} has no references but is not on the free list (leaked)");
+                }
+            }
+        }
+
+        for (var b = 0; b < _blocks.Length; b++)
+        {
+            var home = _slabs[_blocks[b].ClassIndex];
+            if (seen[b] != 0 && (b < home.FirstBlock || b >= home.FirstBlock + home.BlockCount))
+            {
+                throw new BufferLeaseMisuseException($"block {b} is on the free list of a foreign class");
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _metrics.Dispose();
+        TryReleaseNativeMemory();
+    }
+
+    internal BufferPoolMetrics Metrics => _metrics;
+
+    internal long ExhaustedFailures => Interlocked.Read(ref _exhausted);
+
+    internal long TimeoutFailures => Interlocked.Read(ref _timeouts);
+
+    internal long Evictions => Interlocked.Read(ref _evictions);
+
+    internal int LengthOf(int block, int generation)
+    {
+        Validate(block, generation);
+        return _blocks[block].Length;
+    }
+
+    internal int BlockSizeOf(int block, int generation)
+    {
+        Validate(block, generation);
+        return _blocks[block].BlockSize;
+    }
+
+    internal long OffsetOf(int block, int generation)
+    {
+        Validate(block, generation);
+        return _blocks[block].Offset;
+    }
+
+    internal nint PointerOf(int block, int generation)
+    {
+        Validate(block, generation);
+        return (nint)(_base + _blocks[block].Offset);
+    }
+
+    internal Span<byte> SpanOf(int block, int generation)
+    {
+        Validate(block, generation);
+        ref var s = ref _blocks[block];
+        return new Span<byte>(_base + s.Offset, s.Length);
+    }
+
+    internal Memory<byte> MemoryOf(int block, int generation)
+    {
+        Validate(block, generation);
+        ref var s = ref _blocks[block];
+        var slab = _slabs[s.ClassIndex];
+        return slab.Manager.Memory.Slice((int)(s.Offset - slab.Offset), s.Length);
+    }
+
+    internal int RefCountOf(int block, int generation)
+    {
+        var state = Volatile.Read(ref _blocks[block].State);
+        return (int)(state >> 32) == generation ? (int)(state & RefCountMask) : 0;
+    }
+
+    internal void AddRef(int block, int generation)
+    {
+        ref var state = ref _blocks[block].State;
+        while (true)
+        {
+            var current = Volatile.Read(ref state);
+            if ((int)(current >> 32) != generation || (current & RefCountMask) == 0)
+            {
+                throw Stale(block, generation, current, "AddRef on");
+            }
+
+            if (Interlocked.CompareExchange(ref state, current + 1, current) == current)
+            {
+                return;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Release(int block, int generation)
+    {
+        ref var state = ref _blocks[block].State;
+        var current = Volatile.Read(ref state);
+        var sole = ((long)generation << 32) | 1;
+        if (current == sole && !_debugChecks)
+        {
+            // Sole holder: nobody else may legally touch the count, so no atomic is needed; the CAS of the
+            // free-stack push publishes the state. (Debug checks take the CAS path to catch racing misuse.)
+            Recycle(block, ref state, generation);
+            return;
+        }
+
+        ReleaseShared(block, generation, ref state);
+    }
+
+    private void ReleaseShared(int block, int generation, ref long state)
+    {
+        while (true)
+        {
+            var current = Volatile.Read(ref state);
+            if ((int)(current >> 32) != generation || (current & RefCountMask) == 0)
+            {
+                throw Stale(block, generation, current, "Release of");
+            }
+
+            if (Interlocked.CompareExchange(ref state, current - 1, current) == current)
+            {
+                if ((current & RefCountMask) == 1)
+                {
+                    Recycle(block, ref state, generation);
+                }
+
+                return;
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Recycle(int block, ref long state, int generation)
+    {
+        ref var s = ref _blocks[block];
+        if (s.RentTimestamp != 0)
+        {
+            _metrics.RecordLease(s.RentTimestamp);
+            s.RentTimestamp = 0;
+        }
+
+        if (_debugChecks)
+        {
+            new Span<byte>(_base + s.Offset, s.Length).Fill(PoisonByte);
+            s.PoisonedLength = s.Length;
+        }
+
+        // Same generation, zero references: a stale lease still fails its generation check once re-rented,
+        // and fails the zero-count check before that.
+        Volatile.Write(ref state, (long)generation << 32);
+        if (_useThreadCache && Volatile.Read(ref _waiters) == 0 && TryCacheOnThread(block, ref s))
+        {
+            return;
+        }
+
+        _slabs[s.ClassIndex].Free.Push(_next, block);
+
+        if (Volatile.Read(ref _waiters) != 0)
+        {
+            SignalWaiters();
+        }
+
+        if (_disposed)
+        {
+            TryReleaseNativeMemory();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private BufferLease Activate(int block, int length)
+    {
+        ref var s = ref _blocks[block];
+        if (_debugChecks && s.PoisonedLength != 0)
+        {
+            VerifyPoison(block, ref s);
+        }
+
+        s.Length = length;
+        s.Rents++;
+        // Lease lifetimes are sampled (1 rent in LeaseSampleInterval per block) and only while someone listens:
+        // a clock read plus a histogram record per rent would cost more than the rent itself.
+        if ((s.Rents & (LeaseSampleInterval - 1)) == 0 && _leaseSeconds.Enabled)
+        {
+            s.RentTimestamp = Stopwatch.GetTimestamp();
+        }
+
+        var generation = (int)(Volatile.Read(ref _blocks[block].State) >> 32) + 1;
+        Volatile.Write(ref _blocks[block].State, ((long)generation << 32) | 1);
+        return new BufferLease(this, block, generation);
+    }
+
+    private bool TryRentSlow(int best, int length, out BufferLease lease)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        for (var attempt = 0; attempt < 2; attempt++)
+        {
+            var limit = (long)_slabs[best].BlockSize * _maxFallbackFactor;
+            for (var c = best; c < _slabs.Length && _slabs[c].BlockSize <= limit; c++)
+            {
+                if (_slabs[c].Free.TryPop(_next, out var block))
+                {
+                    lease = Activate(block, length);
+                    return true;
+                }
+            }
+
+            if (attempt == 0)
+            {
+                // Pressure: ask every thread to give back its cached blocks (at its next pool call), give back
+                // ours now, and let caches evict unleased entries; then try once more.
+                Interlocked.Increment(ref _flushEpoch);
+                var flushed = FlushOwnThreadCache();
+                if (!Reclaim(_slabs[best].BlockSize, limit) && !flushed)
+                {
+                    break;
+                }
+            }
+        }
+
+        lease = default;
+        return false;
+    }
+
+    private bool Reclaim(int minBlockSize, long maxBlockSize)
+    {
+        var evicted = 0;
+        foreach (var reclaimer in Volatile.Read(ref _reclaimers))
+        {
+            evicted += reclaimer.Reclaim(minBlockSize, maxBlockSize);
+        }
+
+        return evicted > 0;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryCacheOnThread(int block, ref BlockState s)
+    {
+        var cache = t_cache;
+        var epoch = Volatile.Read(ref _flushEpoch);
+        if (cache is null || cache.Pool != this || cache.Epoch != epoch)
+        {
+            if (_disposed)
+            {
+                return false;
+            }
+
+            cache = AttachThreadCache(cache, epoch);
+        }
+
+        // Park only while the class has other free blocks: the last free block of a class always goes
+        // back to the shared stack, where any thread can get it.
+        ref var slot = ref cache.Slots[s.ClassIndex];
+        if (slot >= 0 || _slabs[s.ClassIndex].Free.IsEmpty)
+        {
+            return false;
+        }
+
+        s.InThreadCache = true;
+        slot = block;
+        return true;
+    }
+
+    private ThreadBlockCache AttachThreadCache(ThreadBlockCache? current, long epoch)
+    {
+        if (current is not null)
+        {
+            current.Pool.FlushThreadCache(current);
+            if (current.Pool == this)
+            {
+                current.Epoch = epoch;
+                return current;
+            }
+        }
+
+        var created = new ThreadBlockCache(this, _slabs.Length, epoch);
+        t_cache = created;
+        return created;
+    }
+
+    private bool FlushOwnThreadCache()
+    {
+        var cache = t_cache;
+        return cache is not null && cache.Pool == this && FlushThreadCache(cache);
+    }
+
+    /// <summary>Moves a thread's cached blocks to the shared free stacks (owner thread, or finalizer of a dead thread).</summary>
+    internal bool FlushThreadCache(ThreadBlockCache cache)
+    {
+        var any = false;
+        var slots = cache.Slots;
+        for (var c = 0; c < slots.Length; c++)
+        {
+            var block = slots[c];
+            if (block >= 0)
+            {
+                slots[c] = -1;
+                _blocks[block].InThreadCache = false;
+                _slabs[c].Free.Push(_next, block);
+                any = true;
+            }
+        }
+
+        return any;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int ClassFor(int length)
+    {
+        if ((uint)(length - 1) >= (uint)_largestBlock)
+        {
+            ThrowBadLength(length);
+        }
+
+        return _classByPage[(length - 1) >> 12];
+    }
+
+    private void ThrowBadLength(int length)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        throw new ArgumentOutOfRangeException(nameof(length), length, $"must be 1..{_largestBlock} bytes (largest size class)");
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Validate(int block, int generation)
+    {
+        var state = Volatile.Read(ref _blocks[block].State);
+        if ((int)(state >> 32) != generation || (state & RefCountMask) == 0)
+        {
+            throw Stale(block, generation, state, "use of");
+        }
+    }
+
+    private BufferLeaseMisuseException Stale(int block, int generation, long state, string what)
+    {
+        var current = (int)(state >> 32);
+        var refs = state & RefCountMask;
+        var why = current != generation
+            ? $"the block was returned and re-rented (generation {generation} -> {current})"
+            : "the lease was already returned (double return or use after return)";
+        return new BufferLeaseMisuseException($"{what} block {block} ({_slabs[_blocks[block].ClassIndex].Name}) failed: {why}; references now {refs}");
+    }
+
+    private void VerifyPoison(int block, ref BlockState s)
+    {
+        var freed = new ReadOnlySpan<byte>(_base + s.Offset, s.PoisonedLength);
+        var bad = freed.IndexOfAnyExcept(PoisonByte);
+        s.PoisonedLength = 0;
+        if (bad >= 0)
+        {
+            throw new BufferLeaseMisuseException(
+                $"block {block} ({_slabs[s.ClassIndex].Name}) was written after it was returned (byte {bad} changed): use after return");
+        }
+    }
+
+    private void SignalWaiters()
+    {
+        lock (_waitGate)
+        {
+            _returnEpoch++;
+            Monitor.PulseAll(_waitGate);
+        }
+    }
+
+    private string Describe(int length)
+    {
+        var best = _slabs[ClassFor(length)];
+        return $"class {best.Name} ({best.BlockSize} B x {best.BlockCount}) and fallbacks all leased; capacity {CapacityBytes} B";
+    }
+
+    /// <summary>The mapping outlives Dispose while leases are out (a sendfile in flight); the last return frees it.</summary>
+    private void TryReleaseNativeMemory()
+    {
+        for (var b = 0; b < _blocks.Length; b++)
+        {
+            if ((Volatile.Read(ref _blocks[b].State) & RefCountMask) != 0)
+            {
+                return;
+            }
+        }
+
+        if (Interlocked.Exchange(ref _released, 1) == 0)
+        {
+            _mapping.Dispose();
+            _file.Dispose();
+        }
+    }
+}

@@ -1,0 +1,171 @@
+// Ops dashboard: polls /metrics (Prometheus text) and /healthz, lists jobs from /api/vod, and follows
+// /api/trace/events (server-sent events) with the admin token in an Authorization header (fetch
+// streaming, so the token never lands in a URL or a log).
+'use strict';
+
+const POLL_MS = 2000;
+const WINDOW = 150; // points kept per chart (5 minutes at 2 s)
+const tokenInput = document.getElementById('token');
+tokenInput.value = localStorage.getItem('streamserver.token') || '';
+tokenInput.addEventListener('change', () => { localStorage.setItem('streamserver.token', tokenInput.value.trim()); followEvents(); });
+
+// Parses Prometheus text into [{name, labels, value}].
+function parseMetrics(text) {
+  const samples = [];
+  for (const line of text.split('\n')) {
+    if (!line || line[0] === '#') continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const labels = {};
+    if (m[3]) for (const kv of m[3].matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[kv[1]] = kv[2];
+    samples.push({ name: m[1], labels, value: Number(m[4]) });
+  }
+  return samples;
+}
+
+const sum = (samples, name, pred = () => true) =>
+  samples.reduce((acc, s) => acc + (s.name === name && pred(s.labels) ? s.value : 0), 0);
+
+// Quantile from cumulative histogram buckets (summed over every label set but le).
+function quantile(samples, family, q, prev) {
+  const buckets = new Map();
+  for (const s of samples) {
+    if (s.name !== family + '_bucket') continue;
+    buckets.set(s.labels.le, (buckets.get(s.labels.le) || 0) + s.value);
+  }
+  const bounds = [...buckets.keys()].map(le => [le === '+Inf' ? Infinity : Number(le), buckets.get(le) - (prev?.get(le) || 0)]);
+  bounds.sort((a, b) => a[0] - b[0]);
+  const total = bounds.length ? bounds[bounds.length - 1][1] : 0;
+  if (total <= 0) return { value: null, buckets };
+  for (const [le, count] of bounds) if (count >= q * total) return { value: Number.isFinite(le) ? le * 1000 : null, buckets };
+  return { value: null, buckets };
+}
+
+function makeChart(el, series) {
+  const opts = {
+    width: Math.max(420, el.clientWidth), height: 200,
+    scales: { x: { time: true } },
+    series: [{}, ...series.map((label, i) => ({ label, stroke: ['#2563eb', '#dc2626', '#16a34a', '#9333ea'][i], width: 1.5 }))],
+    axes: [{}, { size: 60 }],
+  };
+  const data = [[], ...series.map(() => [])];
+  return { plot: new uPlot(opts, data, el), data };
+}
+
+const charts = {
+  requests: makeChart(document.getElementById('chart-requests'), ['req/s']),
+  bytes: makeChart(document.getElementById('chart-bytes'), ['sendfile', 'copy']),
+  latency: makeChart(document.getElementById('chart-latency'), ['p50', 'p99']),
+  tcp: makeChart(document.getElementById('chart-tcp'), ['retransmits/s', 'skb allocs/s ÷1000']),
+};
+
+function push(chart, t, values) {
+  chart.data[0].push(t);
+  values.forEach((v, i) => chart.data[i + 1].push(v));
+  if (chart.data[0].length > WINDOW) chart.data.forEach(a => a.shift());
+  chart.plot.setData(chart.data);
+}
+
+let previous = null;
+async function pollMetrics() {
+  const text = await (await fetch('/metrics', { cache: 'no-store' })).text();
+  const samples = parseMetrics(text);
+  const now = Date.now() / 1000;
+  const current = {
+    t: now,
+    requests: sum(samples, 'streamserver_http_requests_total'),
+    sendfile: sum(samples, 'streamserver_http_response_bytes_total', l => l.path === 'sendfile'),
+    copy: sum(samples, 'streamserver_http_response_bytes_total', l => l.path === 'copy'),
+    retrans: sum(samples, 'streamserver_tcp_retransmits_total'),
+    skb: sum(samples, 'streamserver_skb_alloc_total'),
+  };
+  const p50 = quantile(samples, 'streamserver_send_syscall_duration_seconds', 0.5, previous?.latency);
+  const p99 = quantile(samples, 'streamserver_send_syscall_duration_seconds', 0.99, previous?.latency);
+  current.latency = p50.buckets;
+  if (previous) {
+    const dt = current.t - previous.t;
+    const rate = k => Math.max(0, (current[k] - previous[k]) / dt);
+    push(charts.requests, now, [rate('requests')]);
+    push(charts.bytes, now, [rate('sendfile') / 1048576, rate('copy') / 1048576]);
+    push(charts.latency, now, [p50.value, p99.value]);
+    push(charts.tcp, now, [rate('retrans'), rate('skb') / 1000]);
+  }
+  previous = current;
+}
+
+function cell(row, text) { const td = row.insertCell(); td.textContent = text ?? ''; return td; }
+
+async function pollHealth() {
+  const health = await (await fetch('/healthz', { cache: 'no-store' })).json();
+  const badge = document.getElementById('health');
+  badge.textContent = health.status;
+  badge.className = 'badge ' + health.status;
+  const body = document.querySelector('#subsystems tbody');
+  body.replaceChildren();
+  for (const [name, s] of Object.entries(health.subsystems)) {
+    const row = body.insertRow();
+    cell(row, name); cell(row, s.status); cell(row, s.reason);
+  }
+}
+
+async function pollJobs() {
+  const token = tokenInput.value.trim();
+  if (!token) return;
+  const response = await fetch('/api/vod', { headers: { Authorization: 'Bearer ' + token }, cache: 'no-store' });
+  if (!response.ok) return;
+  const body = document.querySelector('#jobs tbody');
+  body.replaceChildren();
+  for (const job of await response.json()) {
+    const row = body.insertRow();
+    cell(row, job.id); cell(row, job.state); cell(row, job.progress + ' %'); cell(row, job.fps); cell(row, job.speed + '×');
+    const last = cell(row, job.error);
+    if (job.urls) {
+      const a = document.createElement('a');
+      a.href = job.urls.master; a.textContent = 'master.m3u8';
+      last.append(a);
+    }
+  }
+}
+
+let eventsAbort = null;
+async function followEvents() {
+  eventsAbort?.abort();
+  const token = tokenInput.value.trim();
+  const status = document.getElementById('events-status');
+  if (!token) return;
+  eventsAbort = new AbortController();
+  try {
+    const response = await fetch('/api/trace/events', { headers: { Authorization: 'Bearer ' + token, Accept: 'text/event-stream' }, signal: eventsAbort.signal });
+    if (!response.ok) { status.textContent = 'events: HTTP ' + response.status; return; }
+    status.textContent = 'following live events';
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    const list = document.getElementById('events');
+    let buffer = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let end;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const frame = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = frame.split('\n').filter(l => l.startsWith('data:')).map(l => l.slice(5).trim()).join('\n');
+        const type = (frame.split('\n').find(l => l.startsWith('event:')) || 'event: message').slice(6).trim();
+        if (!data) continue;
+        const li = document.createElement('li');
+        li.textContent = new Date().toLocaleTimeString() + '  ' + type + '  ' + data;
+        list.prepend(li);
+        while (list.children.length > 200) list.lastChild.remove();
+      }
+    }
+  } catch (e) {
+    if (e.name !== 'AbortError') status.textContent = 'events: ' + e.message;
+  }
+}
+
+async function tick() {
+  await Promise.allSettled([pollMetrics(), pollHealth(), pollJobs()]);
+  setTimeout(tick, POLL_MS);
+}
+tick();
+followEvents();

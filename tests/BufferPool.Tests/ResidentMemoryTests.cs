@@ -1,0 +1,56 @@
+namespace StreamServer.BufferPool.Tests;
+
+/// <summary>A million lease cycles cost no memory: nothing is allocated per lease, managed or native.</summary>
+public class ResidentMemoryTests
+{
+    [Fact]
+    public void AMillionLeaseCyclesDoNotGrowResidentMemoryOrTheManagedHeap()
+    {
+        using var pool = new MemfdBufferPool(new BufferPoolOptions { Name = "rss", CapacityBytes = 64L * 1024 * 1024 });
+        int[] sizes = [100, 5000, 64 * 1024, 300_000, 1 << 20, 3 << 20];
+
+        var held = new BufferLease[4];
+
+        // Warm-up: touch every block once so their pages are resident before the baseline.
+        Cycle(pool, sizes, held, 20_000);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        var rssBefore = Native.ResidentBytes();
+        var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
+
+        Cycle(pool, sizes, held, 1_000_000);
+
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+        var rssAfter = Native.ResidentBytes();
+        Assert.Equal(0, allocated);
+        Assert.True(rssAfter - rssBefore < 2 * 1024 * 1024, $"VmRSS grew by {(rssAfter - rssBefore) / 1024} KiB over 10^6 cycles");
+        Assert.Equal(0, pool.GetStatistics().LeasedBlocks);
+        Assert.Equal(1_020_000, pool.GetStatistics().Allocations);
+    }
+
+    /// <summary>Holds a window of four leases so more than one block per class circulates.</summary>
+    private static void Cycle(MemfdBufferPool pool, int[] sizes, BufferLease[] held, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            ref var slot = ref held[i & 3];
+            if (slot.IsAllocated)
+            {
+                slot.Release();
+            }
+
+            slot = pool.Rent(sizes[i % sizes.Length]);
+            slot.Span[0] = (byte)i;
+            slot.Span[^1] = (byte)i;
+        }
+
+        for (var i = 0; i < held.Length; i++)
+        {
+            if (held[i].IsAllocated)
+            {
+                held[i].Release();
+                held[i] = default;
+            }
+        }
+    }
+}

@@ -1,0 +1,163 @@
+using System.Globalization;
+using StreamServer.Tests.Infrastructure;
+using StreamServer.Tracing;
+
+namespace StreamServer.Tests.Tracing;
+
+/// <summary>
+/// Retransmit counting against the kernel's own counter: the server runs in a fresh network namespace
+/// (lo MTU 1500, so retransmitted skbs carry several segments) where nftables drops ~5% of its packets;
+/// the tracer's segment count must match the namespace's TcpRetransSegs delta (to within an unexplained
+/// residual of at most 3 + 0.5%, tracer never above the kernel: see <see cref="Tolerance"/>).
+/// </summary>
+[Collection(ServerTestsCollection.Name)]
+public class RetransmitTracerTests
+{
+    private const int Downloads = 240;
+    private const int Parallel = 4;
+
+    [Fact]
+    public async Task RetransmittedSegmentsEqualTheNamespacesTcpRetransSegs()
+    {
+        var missing = TracingEnvironment.MissingBpf(out var objects) ?? TestSupport.Capabilities.MissingTool("ip", "nft", "curl", "ss", "sha256sum");
+        Assert.SkipWhen(missing is not null, missing ?? "");
+
+        await using var netns = await NetworkNamespace.CreateAsync(mtu: 1500);
+        var port = 20000 + Random.Shared.Next(20000);
+        await using var server = await ServerProcess.StartAsync(netns, port);
+        var sha = LargeBody.Plant(server.DataDir);
+        var health = await server.WaitForTracersAsync(TimeSpan.FromSeconds(30));
+        Assert.Contains("\"state\":\"attached\"", health);
+        var kernelAtServerAttach = await TracingEnvironment.RetransSegsAsync(netns.Name);
+        var body = await LargeBody.ChooseAsync(server, sha);
+
+        var sink = new CountingSink();
+        using var tracer = KernelTracers.Start(new TracerConfig
+        {
+            ObjectDirectory = objects,
+            Ports = [port],
+            NetnsInode = await netns.InodeAsync(),
+            SkbAllocations = false,
+            SendLatency = false,
+            TcpProbe = false,
+        }, sink);
+
+        // Nothing may be in flight across the two readings (a late retransmit of the probe download would land
+        // between them): wait until only LISTEN / TIME_WAIT sockets are left.
+        await netns.WaitForQuietAsync(TimeSpan.FromSeconds(30));
+        var kernelBefore = await TracingEnvironment.RetransSegsAsync(netns.Name);
+        var tracerBefore = tracer.Snapshot();
+        await netns.AddRandomDropAsync(port, oneIn: 20);
+        List<string> results;
+        try
+        {
+            results = await DownloadAsync(netns, port, body);
+        }
+        finally
+        {
+            await netns.RemoveDropsAsync();
+        }
+
+        // Lost FINs and last segments are still being retransmitted after the clients finish.
+        await netns.WaitForQuietAsync(TimeSpan.FromSeconds(60));
+        var kernelAfter = await TracingEnvironment.RetransSegsAsync(netns.Name);
+        var tracerAfter = tracer.Snapshot();
+        var metrics = await server.GetAsync("/metrics");
+
+        Assert.Equal(Downloads, results.Count);
+        foreach (var r in results)
+        {
+            var parts = r.Split(' ');
+            Assert.Equal("200", parts[0]);
+            if (body.Sha256 is not null)
+            {
+                Assert.Equal(body.Sha256, parts[2]);
+            }
+            else
+            {
+                Assert.Equal(parts[1], parts[3]); // bytes received == Content-Length
+            }
+        }
+
+        var kernelDelta = kernelAfter - kernelBefore;
+        var tracerDelta = (long)(tracerAfter.RetransmitSegmentsServer + tracerAfter.RetransmitSegmentsClient
+            - tracerBefore.RetransmitSegmentsServer - tracerBefore.RetransmitSegmentsClient);
+        var detail = $"body {body.Path}; kernel TcpRetransSegs +{kernelDelta}; tracer server +{tracerAfter.RetransmitSegmentsServer - tracerBefore.RetransmitSegmentsServer} " +
+            $"client +{tracerAfter.RetransmitSegmentsClient - tracerBefore.RetransmitSegmentsClient}, events {tracerAfter.RetransmitEvents - tracerBefore.RetransmitEvents}, " +
+            $"not sent {tracerAfter.RetransmitAttemptsNotSent - tracerBefore.RetransmitAttemptsNotSent}, GSO retransmits {sink.MultiSegment}, " +
+            $"missed runs {tracerAfter.RetransmitMissedRuns - tracerBefore.RetransmitMissedRuns}";
+        TestContext.Current.TestOutputHelper?.WriteLine(detail);
+        Assert.True(kernelDelta > 0, "no retransmits happened: the drop rule did not bite. " + detail);
+        Assert.True(tracerDelta <= kernelDelta && kernelDelta - tracerDelta <= Tolerance(kernelDelta), detail);
+        Assert.True(tracerAfter.RetransmitSegmentsServer > tracerBefore.RetransmitSegmentsServer, detail);
+        Assert.Equal(0UL, tracerAfter.RetransmitEventsDropped);
+        Assert.Equal(tracerAfter.RetransmitEvents - tracerBefore.RetransmitEvents, (ulong)sink.Events);
+
+        // The server's own exported counter saw the same since it attached.
+        var exported = TracingEnvironment.MetricSum(metrics, "streamserver_tcp_retransmits_total");
+        var sinceAttach = kernelAfter - kernelAtServerAttach;
+        Assert.True(exported <= sinceAttach && sinceAttach - exported <= Tolerance(sinceAttach), $"exported {exported}, kernel since the server attached +{kernelAfter - kernelAtServerAttach}; " + detail);
+    }
+
+    /// <summary>
+    /// The residual: over a dozen runs the tracer came out equal, or 1-2 segments below the kernel per
+    /// ~9,000 retransmitted segments (~850 retransmits), once 22 below (one GSO skb's worth); never above,
+    /// and with no skipped program runs, no early-exit attempts and no ring-buffer drops in those runs.
+    /// The cause is not found yet; 0.5% + 3 keeps the check meaningful (a missing tracepoint, pcount
+    /// ignored or a port/netns filter bug are off by far more) without failing on it.
+    /// </summary>
+    private static long Tolerance(long kernel) => 3 + (kernel / 200);
+
+    /// <summary>Parallel curl loops inside the namespace; one line per download: "code size sha256 content-length".</summary>
+    private static async Task<List<string>> DownloadAsync(NetworkNamespace netns, int port, LargeBody body)
+    {
+        var url = $"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}{body.Path}";
+        var script = $$"""
+            set -e
+            t=$(mktemp)
+            trap 'rm -f "$t"' EXIT
+            for i in $(seq {{Downloads / Parallel}}); do
+              meta=$(curl -sS --max-time 60 -o "$t" -w '%{http_code} %{size_download} %header{content-length}' '{{url}}')
+              set -- $meta
+              echo "$1 $2 $(sha256sum < "$t" | cut -d' ' -f1) $3"
+            done
+            """;
+        var tasks = new List<Task<TestSupport.ProcessResult>>();
+        for (var i = 0; i < Parallel; i++)
+        {
+            tasks.Add(netns.ExecAsync(["sh", "-c", script], TimeSpan.FromMinutes(3)));
+        }
+
+        var lines = new List<string>();
+        foreach (var r in await Task.WhenAll(tasks))
+        {
+            r.EnsureSuccess("download loop");
+            lines.AddRange(r.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        }
+
+        return lines;
+    }
+
+    private sealed class CountingSink : ITraceEventSink
+    {
+        private int _events;
+        private int _multi;
+
+        public int Events => Volatile.Read(ref _events);
+
+        public int MultiSegment => Volatile.Read(ref _multi);
+
+        public void OnRetransmit(in RetransmitRecord record)
+        {
+            Interlocked.Increment(ref _events);
+            if (record.Segs > 1)
+            {
+                Interlocked.Increment(ref _multi);
+            }
+        }
+
+        public void OnSendStall(in SendStallRecord record)
+        {
+        }
+    }
+}
