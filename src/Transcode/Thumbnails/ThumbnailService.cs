@@ -57,7 +57,7 @@ public sealed class ThumbnailService : IDisposable
         try
         {
             // Another request may have rendered it while this one waited.
-            if (Cache.TryGet(key, out cached))
+            if (Cache.TryGet(key, out cached, countMiss: false))
             {
                 Requests.Add(1, new KeyValuePair<string, object?>("result", "hit"));
                 return cached;

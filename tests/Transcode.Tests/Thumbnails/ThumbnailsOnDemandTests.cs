@@ -69,6 +69,7 @@ public sealed class ThumbnailsOnDemandTests
         Assert.NotEqual(first.ETag, otherQuality.ETag);
         Assert.True(otherQuality.Jpeg.Length < first.Jpeg.Length);
         Assert.Equal(1, service.Cache.Hits);
+        Assert.Equal(2, service.Cache.Misses); // one per render, not one per lookup
         Assert.Equal(3.0, service.DurationOf(clip), 1);
         var e = await Assert.ThrowsAsync<ThumbnailRequestException>(() => service.GetAsync("v", clip, 3.5, 160, 75).AsTask());
         Assert.Contains("past the end", e.Message);
