@@ -21,7 +21,8 @@ if [[ ! -f "$src" ]]; then
 fi
 
 preset=veryfast seg=4 gop=$((30 * seg))
-ours=(dotnet "$dll" package "$src" --out "$work/ours" --ladder 720,480,360 --preset $preset --segment-seconds $seg)
+# OURS_ARGS: extra options for our verb, e.g. OURS_ARGS="--encoder-threads 3" to match x264 auto threading.
+ours=(dotnet "$dll" package "$src" --out "$work/ours" --ladder 720,480,360 --preset $preset --segment-seconds $seg ${OURS_ARGS:-})
 # Same settings as PackagingOptions defaults: 2800/1400/800 kbit/s, maxrate 1.5x, bufsize 2x, High
 # profile, closed GOP of seg*fps frames, keyframes forced every $seg s, no scene-cut keyframes.
 cli=(ffmpeg -hide_banner -loglevel error -y -i "$src"

@@ -37,7 +37,11 @@ public sealed record PackagingOptions
     /// <summary>AAC-LC bitrate (kbit/s), stereo at most.</summary>
     public int AudioBitrateKbps { get; init; } = 128;
 
-    /// <summary>Threads per libx264 encoder (0 = x264's choice).</summary>
+    /// <summary>
+    /// Threads per libx264 encoder; 0 = x264's own choice (1.5x cores), like the ffmpeg CLI. Lower
+    /// values (e.g. 1 with several renditions in parallel) cost a little less CPU in total but take a
+    /// smaller share of a machine that is busy with other work.
+    /// </summary>
     public int EncoderThreads { get; init; }
 
     /// <summary>Run each rendition's scale + encode on its own thread (fed by reference from one decode).</summary>

@@ -185,19 +185,10 @@ public static class Packager
                 frameDuration = Math.Max(1, (long)Math.Round(timeBase.Den / (timeBase.Num * frameRate.ToDouble())));
                 videoDecoder = new MediaDecoder(source, video, options.FrameMemory);
                 var gop = Math.Max(1, (int)Math.Round(frameRate.ToDouble() * options.SegmentSeconds));
-                var plans = LadderPlanner.Plan(video, options);
-                long totalPixels = 0;
-                foreach (var plan in plans)
+                foreach (var plan in LadderPlanner.Plan(video, options))
                 {
-                    totalPixels += (long)plan.Width * plan.Height;
-                }
-
-                foreach (var plan in plans)
-                {
-                    var threads = options.EncoderThreads > 0 ? options.EncoderThreads
-                        : EncoderThreadsFor(plan, totalPixels, plans.Count);
                     var settings = new H264EncoderSettings(plan.Width, plan.Height, timeBase, frameRate, gop,
-                        plan.Bitrate, plan.Maxrate, plan.BufferBits, options.Preset, threads);
+                        plan.Bitrate, plan.Maxrate, plan.BufferBits, options.Preset, options.EncoderThreads);
                     workers.Add(new VideoRenditionWorker(plan, settings, frameDuration, Path.Combine(root, plan.Name), options.FrameMemory));
                 }
 
@@ -277,23 +268,6 @@ public static class Packager
                     throw;
                 }
             }
-        }
-
-        /// <summary>
-        /// With renditions encoding in parallel the cores are already shared between encoders, so each
-        /// x264 gets threads in proportion to its share of the pixels (at least 1) instead of x264's
-        /// default of 1.5x all cores each: fewer frame threads cost less synchronisation and lookahead
-        /// duplication for the same output. Sequential mode keeps x264's automatic choice.
-        /// </summary>
-        private int EncoderThreadsFor(RenditionPlan plan, long totalPixels, int renditions)
-        {
-            if (!options.ParallelRenditions || renditions < 2)
-            {
-                return 0;
-            }
-
-            var share = (double)plan.Width * plan.Height / totalPixels;
-            return Math.Max(1, (int)Math.Round(Environment.ProcessorCount * share));
         }
 
         private void RunWorker(VideoRenditionWorker worker, BlockingCollection<FrameHandle> queue, ConcurrentQueue<FrameHandle> spares,

@@ -143,6 +143,22 @@ public class BadInputTests
         Assert.True(keys[0].Count >= 3, $"a keyframe per 1 s segment: {string.Join(",", keys[0])}");
     }
 
+    [Fact]
+    public async Task Mid_stream_resolution_change_is_scaled_to_the_rendition_size()
+    {
+        // Two MPEG-TS clips of different sizes concatenated byte-wise: the SPS changes mid-stream.
+        using var dir = new TempDir();
+        var a = await TestMedia.GenerateAsync(dir.Combine("a.ts"), seconds: 1, width: 320, height: 240, audio: false);
+        var b = await TestMedia.GenerateAsync(dir.Combine("b.ts"), seconds: 1, width: 160, height: 120, audio: false,
+            extraOutputArgs: ["-output_ts_offset", "1"]);
+        var joined = dir.Combine("joined.ts");
+        await File.WriteAllBytesAsync(joined, [.. await File.ReadAllBytesAsync(a), .. await File.ReadAllBytesAsync(b)]);
+        var outDir = dir.Combine("out");
+        var result = await Packager.PackageAsync(joined, outDir, Fast with { Ladder = [240] }, null, CancellationToken.None);
+        Assert.Equal(50, result.FramesDecoded);
+        await AssertDecodesAsync(dir, outDir, "v240", 320, 240, frames: 50);
+    }
+
     [Theory]
     [InlineData("yuv420p10le")]
     [InlineData("yuv422p")]
