@@ -23,6 +23,8 @@ public sealed class ThumbnailService : IDisposable
     private readonly SemaphoreSlim _renders;
     private readonly object _poolLock = new();
     private readonly List<PooledRenderer> _idle = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ThumbnailKey, Lazy<Task<CachedThumbnail>>> _inflight = new();
+    private long _renderCount;
     private bool _disposed;
 
     public ThumbnailService(ThumbnailServiceOptions? options = null)
@@ -53,11 +55,36 @@ public sealed class ThumbnailService : IDisposable
             return cached;
         }
 
-        await _renders.WaitAsync(ct).ConfigureAwait(false);
+        // Identical misses in flight share one render (a player scrubbing, many viewers on one popular frame).
+        // The shared render does not take any one caller's token: a caller that goes away stops waiting, the
+        // render finishes into the cache for the others.
+        var created = new Lazy<Task<CachedThumbnail>>(() => RenderAsync(key, sourcePath, width, quality), LazyThreadSafetyMode.ExecutionAndPublication);
+        var shared = _inflight.GetOrAdd(key, created);
+        if (ReferenceEquals(shared, created))
+        {
+            _ = created.Value.ContinueWith(_ => _inflight.TryRemove(KeyValuePair.Create(key, created)), CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+        else
+        {
+            Requests.Add(1, new KeyValuePair<string, object?>("result", "coalesced"));
+        }
+
+        return await shared.Value.WaitAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Renders performed (cache misses that decoded something), for tests and /healthz.</summary>
+    public long Renders => Interlocked.Read(ref _renderCount);
+
+    private async Task<CachedThumbnail> RenderAsync(ThumbnailKey key, string sourcePath, int width, int quality)
+    {
+        // Off the caller's stack: the in-flight entry is visible to identical requests before the CPU work starts.
+        await Task.Yield();
+        await _renders.WaitAsync().ConfigureAwait(false);
         try
         {
             // Another request may have rendered it while this one waited.
-            if (Cache.TryGet(key, out cached, countMiss: false))
+            if (Cache.TryGet(key, out var cached, countMiss: false))
             {
                 Requests.Add(1, new KeyValuePair<string, object?>("result", "hit"));
                 return cached;
@@ -68,6 +95,7 @@ public sealed class ThumbnailService : IDisposable
             var ok = false;
             try
             {
+                Interlocked.Increment(ref _renderCount);
                 var thumb = renderer.Render(key.TimeMs / 1000.0, width, new JpegOptions(quality, Progressive: _options.Progressive),
                     _options.ScaleQuality == ScaleQualityOption.Lanczos ? ScaleQuality.Lanczos : ScaleQuality.Bicubic);
                 ok = true;
