@@ -159,6 +159,9 @@ internal static unsafe partial class SsAv
     [LibraryImport(Library, EntryPoint = "ss_scaler_scale")]
     public static partial int ScalerScale(nint s, nint src, nint dst);
 
+    [LibraryImport(Library, EntryPoint = "ss_scaler_scale_into")]
+    public static partial int ScalerScaleInto(nint s, nint src, byte* dstY, int strideY, byte* dstU, int strideU, byte* dstV, int strideV);
+
     [LibraryImport(Library, EntryPoint = "ss_scaler_create_ranged")]
     public static partial nint ScalerCreateRanged(int sw, int sh, int sfmt, int dw, int dh, int dfmt, int flags, int srcFull, int dstFull);
 

@@ -50,6 +50,29 @@ public sealed unsafe class Scaler : IDisposable
         FfmpegError.Check(SsAv.ScalerScale(context.DangerousGetHandle(), source.Ptr, destination.Ptr), $"sws_scale({Width}x{Height})");
     }
 
+    /// <summary>
+    /// Scales <paramref name="source"/> straight into caller-owned planes of a 3-plane output format (e.g. a tile
+    /// region of a sprite sheet: pointers at the tile's corner, the sheet's strides), so no intermediate frame exists
+    /// and nothing is copied afterwards. The caller keeps <see cref="Width"/> x <see cref="Height"/> (chroma
+    /// subsampled as the format says) writable at those pointers.
+    /// </summary>
+    public void ScaleInto(FrameHandle source, byte* y, int yStride, byte* u, int uStride, byte* v, int vStride)
+    {
+        if (y is null || u is null || v is null || yStride < Width || uStride <= 0 || vStride <= 0)
+        {
+            throw new ArgumentException($"destination planes for {Width}x{Height} missing or strides too small ({yStride}/{uStride}/{vStride})");
+        }
+
+        if (source.Width != SourceWidth || source.Height != SourceHeight || source.PixelFormat != SourceFormat)
+        {
+            throw new ArgumentException(
+                $"frame is {source.Width}x{source.Height} {PixelFormats.Name(source.PixelFormat)}, scaler expects {SourceWidth}x{SourceHeight} {PixelFormats.Name(SourceFormat)}",
+                nameof(source));
+        }
+
+        FfmpegError.Check(SsAv.ScalerScaleInto(context.DangerousGetHandle(), source.Ptr, y, yStride, u, uStride, v, vStride), $"sws_scale into ({Width}x{Height})");
+    }
+
     public void Dispose() => context.Dispose();
 }
 

@@ -334,6 +334,18 @@ SS_API int ss_scaler_scale(SwsContext *s, const AVFrame *src, AVFrame *dst)
     return 0;
 }
 
+/* Scales src into planes the caller owns (e.g. one tile inside a sprite sheet: plane pointers at the tile's
+ * corner, the sheet's linesizes as strides), so the picture lands where it is used instead of in a frame that
+ * would then be copied. The caller guarantees dw x dh (the context's output size) fits at those pointers. */
+SS_API int ss_scaler_scale_into(SwsContext *s, const AVFrame *src, uint8_t *dst_y, int stride_y, uint8_t *dst_u,
+                                int stride_u, uint8_t *dst_v, int stride_v)
+{
+    uint8_t *const dst[4] = {dst_y, dst_u, dst_v, NULL};
+    const int strides[4] = {stride_y, stride_u, stride_v, 0};
+    int ret = sws_scale(s, (const uint8_t *const *)src->data, src->linesize, 0, src->height, dst, strides);
+    return ret < 0 ? ret : 0;
+}
+
 /* Like ss_scaler_create, with the sample range of input and output (1 full/JPEG, 0 limited/video) set
  * before initialisation: sws_setColorspaceDetails after sws_getContext leaves the unscaled (same size)
  * fast path a plain copy, so limited-range video would land in a JPEG unexpanded. */

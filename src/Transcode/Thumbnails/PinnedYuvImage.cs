@@ -4,13 +4,18 @@ namespace StreamServer.Transcode.Thumbnails;
 
 /// <summary>
 /// A YUV 4:2:0 picture we own (pinned managed planes, so their addresses can go to TurboJPEG / swscale):
-/// the sprite canvas and the poster candidate copy.
+/// the sprite canvas (tiles are scaled straight into its regions) and the poster candidate copy of <see cref="PosterPicker.Offer"/>.
 /// </summary>
 public sealed unsafe class PinnedYuvImage
 {
-    public PinnedYuvImage(int width, int height)
+    /// <param name="rowPadding">
+    /// Spare bytes after every row (luma and chroma). swscale's SIMD output may write a few bytes past a row's
+    /// width; when it scales straight into a region of this picture, the padding keeps that spill of the rightmost
+    /// region off the next row's first pixels. Never encoded (the strides skip it).
+    /// </param>
+    public PinnedYuvImage(int width, int height, int rowPadding = 0)
     {
-        if (width < 2 || height < 2)
+        if (width < 2 || height < 2 || rowPadding < 0)
         {
             throw new ArgumentOutOfRangeException(nameof(width), $"{width}x{height}", "picture too small");
         }
@@ -19,9 +24,11 @@ public sealed unsafe class PinnedYuvImage
         Height = height;
         ChromaWidth = (width + 1) / 2;
         ChromaHeight = (height + 1) / 2;
-        Y = GC.AllocateUninitializedArray<byte>(width * height, pinned: true);
-        U = GC.AllocateUninitializedArray<byte>(ChromaWidth * ChromaHeight, pinned: true);
-        V = GC.AllocateUninitializedArray<byte>(ChromaWidth * ChromaHeight, pinned: true);
+        YStride = width + rowPadding;
+        ChromaStride = ChromaWidth + rowPadding;
+        Y = GC.AllocateUninitializedArray<byte>(YStride * height, pinned: true);
+        U = GC.AllocateUninitializedArray<byte>(ChromaStride * ChromaHeight, pinned: true);
+        V = GC.AllocateUninitializedArray<byte>(ChromaStride * ChromaHeight, pinned: true);
     }
 
     public int Width { get; }
@@ -32,6 +39,12 @@ public sealed unsafe class PinnedYuvImage
 
     public int ChromaHeight { get; }
 
+    /// <summary>Bytes from one luma row to the next (width plus padding).</summary>
+    public int YStride { get; }
+
+    /// <summary>Bytes from one chroma row to the next.</summary>
+    public int ChromaStride { get; }
+
     public byte[] Y { get; }
 
     public byte[] U { get; }
@@ -40,9 +53,9 @@ public sealed unsafe class PinnedYuvImage
 
     /// <summary>The planes as a borrowed view (valid for this object's lifetime: the arrays are pinned).</summary>
     public YuvPlanes Planes => new(
-        (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref Y[0]), Width,
-        (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref U[0]), ChromaWidth,
-        (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref V[0]), ChromaWidth,
+        (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref Y[0]), YStride,
+        (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref U[0]), ChromaStride,
+        (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref V[0]), ChromaStride,
         Width, Height, ChromaSubsampling.Yuv420);
 
     /// <summary>A borrowed view of the <paramref name="width"/> x <paramref name="height"/> area at (x, y); offsets even.</summary>
@@ -54,8 +67,8 @@ public sealed unsafe class PinnedYuvImage
         }
 
         var all = Planes;
-        var chroma = ((y / 2) * ChromaWidth) + (x / 2);
-        return new YuvPlanes(all.Y + ((y * Width) + x), Width, all.U + chroma, ChromaWidth, all.V + chroma, ChromaWidth,
+        var chroma = ((y / 2) * ChromaStride) + (x / 2);
+        return new YuvPlanes(all.Y + ((y * YStride) + x), YStride, all.U + chroma, ChromaStride, all.V + chroma, ChromaStride,
             width, height, ChromaSubsampling.Yuv420);
     }
 
@@ -68,9 +81,10 @@ public sealed unsafe class PinnedYuvImage
     }
 
     /// <summary>
-    /// Copies a 4:2:0 picture into this one at (x, y); both offsets must be even. Sprite tiles and poster
-    /// candidates are composed this way (the scaler writes the tile, then it is copied into the sheet), so the
-    /// bytes count in streamserver_transcode_frame_copy_bytes_total.
+    /// Copies a 4:2:0 picture into this one at (x, y); both offsets must be even. Only for pictures that exist
+    /// apart from this one (tests, <see cref="PosterPicker.Offer"/> callers without a frame to keep): packaging
+    /// scales decoded frames straight into a <see cref="Region"/> instead. The bytes count in
+    /// streamserver_transcode_frame_copy_bytes_total.
     /// </summary>
     public void Blit(in YuvPlanes src, int x, int y)
     {
@@ -86,14 +100,14 @@ public sealed unsafe class PinnedYuvImage
 
         for (var row = 0; row < src.Height; row++)
         {
-            new ReadOnlySpan<byte>(src.Y + ((long)row * src.YStride), src.Width).CopyTo(Y.AsSpan(((y + row) * Width) + x));
+            new ReadOnlySpan<byte>(src.Y + ((long)row * src.YStride), src.Width).CopyTo(Y.AsSpan(((y + row) * YStride) + x));
         }
 
         var cw = (src.Width + 1) / 2;
         var ch = (src.Height + 1) / 2;
         for (var row = 0; row < ch; row++)
         {
-            var dst = ((y / 2) + row) * ChromaWidth + (x / 2);
+            var dst = ((y / 2) + row) * ChromaStride + (x / 2);
             new ReadOnlySpan<byte>(src.U + ((long)row * src.UStride), cw).CopyTo(U.AsSpan(dst));
             new ReadOnlySpan<byte>(src.V + ((long)row * src.VStride), cw).CopyTo(V.AsSpan(dst));
         }

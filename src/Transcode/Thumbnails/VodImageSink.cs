@@ -7,7 +7,9 @@ namespace StreamServer.Transcode.Thumbnails;
 /// <summary>
 /// Makes poster.jpg, the sprite sheets and thumbnails.vtt from the frames the packager already decodes (no
 /// second decode pass). Sprite tiles: the first frame at or after each tile time is scaled (swscale, full
-/// range) to the tile size and placed. Poster: candidates are scored on the decoder's own luma plane and the
+/// range) straight into its tile's region of the sheet (the sheet's strides as destination linesizes), so no tile
+/// buffer exists and no pixel is copied; tiles after the last video frame scale that frame again (held by
+/// reference until the end). Poster: candidates are scored on the decoder's own luma plane and the
 /// winner is kept by reference (av_frame_ref, no pixel copy) until the end, then scaled and encoded once.
 /// Runs on the decode thread; per frame it costs a timestamp comparison unless a tile or candidate is due.
 /// </summary>
@@ -16,6 +18,8 @@ public sealed class VodImageSink : IDecodedFrameSink, IPackagingOutputSink, IDis
     private readonly VodImageOptions _options;
     private readonly FrameHandle _posterFrame = new();
     private readonly FrameHandle _scaled = new();
+    private readonly FrameHandle _lastTileFrame = new();
+    private readonly TileRenderer _repeatLastTile;
     private string? _outputDir;
     private double _sourceDuration;
     private MediaStreamInfo? _video;
@@ -34,6 +38,7 @@ public sealed class VodImageSink : IDecodedFrameSink, IPackagingOutputSink, IDis
     {
         _options = options ?? new VodImageOptions();
         _options.Sprites.Validate();
+        _repeatLastTile = RepeatLastTile;
     }
 
     /// <summary>The final sprite layout, once <see cref="Complete"/> ran.</summary>
@@ -78,15 +83,19 @@ public sealed class VodImageSink : IDecodedFrameSink, IPackagingOutputSink, IDis
         if (_sprites is not null)
         {
             var interval = _options.Sprites.IntervalSeconds;
+            var tiled = false;
             while (_sprites.NextTile * interval <= t + half && (_sourceDuration <= 0 || _sprites.NextTile * interval < _sourceDuration))
             {
-                if (!scaledForThisFrame)
-                {
-                    ScaleToTile(frame);
-                    scaledForThisFrame = true;
-                }
+                ScaleIntoTile(frame, _sprites.BeginTile(_sprites.NextTile));
+                _sprites.CommitTile();
+                tiled = true;
+            }
 
-                _sprites.AddTile(_sprites.NextTile, Planes(_scaled, _sprites.TileWidth, _sprites.TileHeight));
+            if (tiled)
+            {
+                // A reference (no copy) in case tiles after the last video frame must repeat it. Holds one decoder
+                // buffer; released when the next tile's frame replaces it, and at Complete.
+                _lastTileFrame.RefFrom(frame);
             }
         }
 
@@ -143,7 +152,7 @@ public sealed class VodImageSink : IDecodedFrameSink, IPackagingOutputSink, IDis
         if (_sprites is not null && duration > 0)
         {
             var layout = new SpriteLayout(_options.Sprites, duration, _video.Width, _video.Height, Sar(_video));
-            _sprites.Finish(layout);
+            _sprites.Finish(layout, _repeatLastTile);
             AtomicFile.WriteText(Path.Combine(_outputDir, VodImageOptions.ThumbnailTrackFileName), WebVttThumbnailWriter.Write(layout));
             for (var i = 0; i < layout.SheetCount; i++)
             {
@@ -152,6 +161,8 @@ public sealed class VodImageSink : IDecodedFrameSink, IPackagingOutputSink, IDis
 
             Layout = layout;
         }
+
+        _lastTileFrame.Unref();
     }
 
     /// <summary>DASH-IF thumbnail tiles (IOP 4.3 §6.2.6): one "segment" per sheet, grid in an EssentialProperty.</summary>
@@ -206,7 +217,21 @@ public sealed class VodImageSink : IDecodedFrameSink, IPackagingOutputSink, IDis
         _posterWritten = true;
     }
 
+    private void RepeatLastTile(in YuvPlanes destination) => ScaleIntoTile(_lastTileFrame, destination);
+
+    private unsafe void ScaleIntoTile(FrameHandle frame, in YuvPlanes tile)
+    {
+        EnsureTileScaler(frame);
+        _tileScaler!.ScaleInto(frame, tile.Y, tile.YStride, tile.U, tile.UStride, tile.V, tile.VStride);
+    }
+
     private void ScaleToTile(FrameHandle frame)
+    {
+        EnsureTileScaler(frame);
+        _tileScaler!.Scale(frame, _scaled);
+    }
+
+    private void EnsureTileScaler(FrameHandle frame)
     {
         var source = (frame.Width, frame.Height, frame.PixelFormat, frame.IsFullRange);
         if (_tileScaler is null || _tileScalerSource != source)
@@ -218,8 +243,6 @@ public sealed class VodImageSink : IDecodedFrameSink, IPackagingOutputSink, IDis
                 quality: ScaleQuality.Bicubic, sourceFullRange: source.IsFullRange, destinationFullRange: true);
             _tileScalerSource = source;
         }
-
-        _tileScaler.Scale(frame, _scaled);
     }
 
     private static unsafe YuvPlanes Planes(FrameHandle f, int width, int height)
@@ -243,6 +266,7 @@ public sealed class VodImageSink : IDecodedFrameSink, IPackagingOutputSink, IDis
         _tileScaler?.Dispose();
         _encoder?.Dispose();
         _posterFrame.Dispose();
+        _lastTileFrame.Dispose();
         _scaled.Dispose();
     }
 }
