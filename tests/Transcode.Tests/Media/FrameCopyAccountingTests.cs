@@ -50,7 +50,45 @@ public class FrameCopyAccountingTests
     }
 
     [Fact]
-    public void Sprite_sheets_count_one_copy_per_composed_tile_and_one_for_the_repeated_tail()
+    public void Sprite_tiles_written_into_their_sheet_region_copy_nothing_even_for_the_repeated_tail()
+    {
+        using var dir = new TempDir("sprites-in-place");
+        var options = new SpriteSheetOptions { IntervalSeconds = 1, Columns = 3, Rows = 2 };
+        var layout = new SpriteLayout(options, 7.5, 320, 240); // 8 tiles of 160x120 on two sheets
+        using var counters = new FrameCopyCounters();
+        byte lastLuma = 0;
+        using (var builder = new SpriteSheetBuilder(options, layout.TileWidth, layout.TileHeight, dir.Path))
+        {
+            for (var i = 0; i < 6; i++)
+            {
+                // What the packager's scaler does: write the picture at the region's pointers with its strides.
+                lastLuma = (byte)(20 + (20 * i));
+                Fill(builder.BeginTile(i), lastLuma);
+                builder.CommitTile();
+            }
+
+            var repeated = 0;
+            builder.Finish(layout, (in YuvPlanes region) =>
+            {
+                repeated++;
+                Fill(region, lastLuma); // the packager scales its held last frame again
+            });
+            Assert.Equal(2, repeated); // tiles 6 and 7
+        }
+
+        Assert.Equal(0, counters.CopiedBytes);
+        using var decoder = new JpegDecoder();
+        var first = decoder.Decode(File.ReadAllBytes(Path.Combine(dir.Path, SpriteLayout.SheetFileName(0))));
+        Assert.InRange(first.Y[(60 * first.Info.Width) + 400], 56, 64); // tile 2 (right column, next to the row padding)
+        Assert.InRange(first.Y[(180 * first.Info.Width) + 80], 76, 84); // tile 3 (second row)
+        var second = decoder.Decode(File.ReadAllBytes(Path.Combine(dir.Path, SpriteLayout.SheetFileName(1))));
+        Assert.InRange(second.Y[(60 * second.Info.Width) + 80], 116, 124); // tile 6 = tile 5's luma 120
+        Assert.InRange(second.Y[(60 * second.Info.Width) + 240], 116, 124); // tile 7 too
+        Assert.InRange(second.Y[(60 * second.Info.Width) + 400], 0, 4); // never filled: black
+    }
+
+    [Fact]
+    public void Sprite_tiles_copied_in_from_separate_pictures_count_one_copy_each_and_one_for_the_repeated_tail()
     {
         using var dir = new TempDir("sprites");
         var options = new SpriteSheetOptions { IntervalSeconds = 1, Columns = 3, Rows = 2 };
@@ -65,7 +103,7 @@ public class FrameCopyAccountingTests
             }
 
             Assert.Equal(6 * TileBytes, counters.CopiedBytes); // the tile into the sheet, nothing kept on the side
-            builder.Finish(layout); // tiles 6 and 7 never came: tile 5 (on the written first sheet) repeats
+            builder.Finish(layout); // no renderer: tiles 6 and 7 never came, tile 5 (on the written first sheet) is copied
         }
 
         Assert.Equal((6 + 1 + 2) * TileBytes, counters.CopiedBytes);
@@ -160,6 +198,20 @@ public class FrameCopyAccountingTests
             }
 
             packet.Unref();
+        }
+    }
+
+    private static unsafe void Fill(in YuvPlanes region, byte luma)
+    {
+        for (var row = 0; row < region.Height; row++)
+        {
+            new Span<byte>(region.Y + ((long)row * region.YStride), region.Width).Fill(luma);
+        }
+
+        for (var row = 0; row < region.Height / 2; row++)
+        {
+            new Span<byte>(region.U + ((long)row * region.UStride), region.Width / 2).Fill(128);
+            new Span<byte>(region.V + ((long)row * region.VStride), region.Width / 2).Fill(128);
         }
     }
 
