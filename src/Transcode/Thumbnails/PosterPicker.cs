@@ -64,7 +64,11 @@ public sealed class PosterPicker
         return time >= _nextCandidate;
     }
 
-    /// <summary>Scores and, when it wins, copies <paramref name="frame"/> (for callers that cannot keep the frame itself).</summary>
+    /// <summary>
+    /// Scores and, when it wins, copies <paramref name="frame"/> (for callers that cannot keep the frame itself; the
+    /// bytes count in streamserver_transcode_frame_copy_bytes_total). Packaging (<see cref="VodImageSink"/>) does not
+    /// call this: it uses <see cref="Consider"/> and keeps the decoded frame by reference.
+    /// </summary>
     public void Offer(double time, in YuvPlanes frame)
     {
         if (!Wants(time))
