@@ -10,45 +10,49 @@ cd "$(dirname "$0")/.."
 runs=${1:-5}
 work=bench/.work/thumbs
 mkdir -p "$work"
-src="$work/src-1080p24.mp4"
+src="$work/src-1080p24-8M.mp4"
 t=5.3 # mid-GOP (keyframes every 2 s): both sides seek to 4.0 s and decode forward
 
 if [[ ! -f "$src" ]]; then
-  # Detailed, smooth-and-sharp content with light temporal grain (camera-like), x264 at high quality.
-  ffmpeg -hide_banner -loglevel error -y -f lavfi -i "mandelbrot=size=1920x1080:rate=24,noise=alls=6:allf=t,format=yuv420p" \
-    -t 10 -c:v libx264 -preset veryfast -crf 18 -g 48 -keyint_min 48 -sc_threshold 0 "$src"
+  # Fine detail and smooth gradients (a zooming Mandelbrot) with light temporal grain, coded like a typical
+  # 1080p source: x264 veryfast (B-frames), 8 Mbit/s, 2 s GOPs.
+  ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi -i "mandelbrot=size=1920x1080:rate=24,noise=alls=3:allf=t,format=yuv420p" \
+    -t 6 -c:v libx264 -preset veryfast -b:v 8M -maxrate 12M -bufsize 16M -g 48 -keyint_min 48 -sc_threshold 0 "$src"
 fi
 
 dotnet build bench/ThumbsBench -c Release -nologo -v quiet -clp:ErrorsOnly >/dev/null
 tool=bench/ThumbsBench/bin/Release/net10.0/ThumbsBench.dll
 
-ssim() { ffmpeg -hide_banner -nostats -i "$1" -i "$2" -lavfi ssim -f null - 2>&1 | sed -n 's/.*All:\([0-9.]*\).*/\1/p' | tail -1; }
-cli() { ffmpeg -hide_banner -loglevel error -y -ss "$t" -i "$src" -frames:v 1 -vf "scale=$1:-2" -q:v "$2" "$3"; }
+ssim() { ffmpeg -nostdin -hide_banner -nostats -i "$1" -i "$2" -lavfi ssim -f null - 2>&1 | sed -n 's/.*All:\([0-9.]*\).*/\1/p' | tail -1; }
+cli() { ffmpeg -nostdin -hide_banner -loglevel error -y -ss "$t" -i "$src" -frames:v 1 -vf "scale=$1:-2" -q:v "$2" "$3"; }
 now_ms() { echo $(( $(date +%s%N) / 1000 )); } # microseconds
 
 report="$work/report.txt"
 : > "$report"
 for w in 1920 320; do
   ref="$work/ref_w$w.y4m"
-  ffmpeg -hide_banner -loglevel error -y -ss "$t" -i "$src" -frames:v 1 -vf "scale=$w:-2:flags=bicubic" -pix_fmt yuv420p "$ref"
+  ffmpeg -nostdin -hide_banner -loglevel error -y -ss "$t" -i "$src" -frames:v 1 -vf "scale=$w:-2:flags=bicubic" -pix_fmt yuv420p "$ref"
 
   # CLI sweep over -q:v: size and SSIM of each.
   sweep="$work/sweep_w$w.txt"
   : > "$sweep"
-  for qv in 1 2 3 4 5 6 7 8 10 12 14 17 20 24 31; do
+  for qv in 2 3 4 5 6 8 10 13 17 24 31; do
     out="$work/cli_w${w}_qv$qv.jpg"
     cli "$w" "$qv" "$out" 2>/dev/null
     echo "$qv $(stat -c %s "$out") $(ssim "$out" "$ref")" >> "$sweep"
   done
 
-  # Ours: bytes + warm/cold time per quality.
-  dotnet "$tool" "$src" "$t" "$w" "$work" "$runs" 95 75 40 > "$work/ours_w$w.txt"
+  # Ours, baseline (optimized Huffman) and progressive: bytes + warm/cold time per quality.
+  THUMBS_PROGRESSIVE=0 dotnet "$tool" "$src" "$t" "$w" "$work/base" "$runs" 95 75 40 > "$work/ours_w$w.txt"
+  THUMBS_PROGRESSIVE=1 dotnet "$tool" "$src" "$t" "$w" "$work/prog" "$runs" 95 75 40 >> "$work/ours_w$w.txt"
   while read -r line; do
     q=$(sed -n 's/.*q=\([0-9]*\).*/\1/p' <<<"$line")
     bytes=$(sed -n 's/.*bytes=\([0-9]*\).*/\1/p' <<<"$line")
     warm=$(sed -n 's/.*warm_ms=\([0-9.]*\).*/\1/p' <<<"$line")
     cold=$(sed -n 's/.*cold_ms=\([0-9.]*\).*/\1/p' <<<"$line")
-    ours_ssim=$(ssim "$work/ours_q${q}_w$w.jpg" "$ref")
+    enc=$(sed -n 's/.*encode_ms=\([0-9.]*\).*/\1/p' <<<"$line")
+    mode=base; [[ $line == *progressive=True* ]] && mode=prog
+    ours_ssim=$(ssim "$work/$mode/ours_q${q}_w$w.jpg" "$ref")
     # CLI -q:v with the closest file size, timed over $runs runs (whole invocation: what a per-request CLI costs).
     qv=$(awk -v b="$bytes" '{d=$2-b; if(d<0)d=-d; if(best==""||d<best){best=d;q=$1}} END{print q}' "$sweep")
     times=()
@@ -57,7 +61,7 @@ for w in 1920 320; do
       times+=($(( e - s )))
     done
     cli_us=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
-    echo "$w $q $bytes $ours_ssim $warm $cold $qv $cli_us" >> "$report"
+    echo "$w $mode $q $bytes $ours_ssim $warm $cold $enc $qv $cli_us" >> "$report"
   done < "$work/ours_w$w.txt"
 done
 
@@ -77,15 +81,16 @@ def cli_bytes_at_ssim(pts, s):
     for (s0, b0), (s1, b1) in zip(p, p[1:]):
         if s0 <= s <= s1:
             return b0 + (b1 - b0) * (s - s0) / (s1 - s0 or 1), False
-print("| width | ours q | ours bytes | ours SSIM | ours warm ms | ours cold ms | CLI -q:v | CLI bytes | CLI SSIM | CLI ms | CLI bytes at our SSIM | size ratio at equal SSIM | speed-up warm / cold |")
+print("| width | ours JPEG | q | ours bytes | ours SSIM | ours ms warm / cold (encode alone) | CLI -q:v (closest size) | CLI bytes | CLI SSIM | CLI ms | CLI bytes at our SSIM | ours/CLI bytes at equal SSIM | CLI ms / ours ms warm, cold |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for line in open(report):
-    w, q, b, s, warm, cold, qv, cli_us = line.split()
+    w, mode, q, b, s, warm, cold, enc, qv, cli_us = line.split()
     pts = sweep(w)
     cb, cs = next((x[1], x[2]) for x in pts if x[0] == int(qv))
     eq, beyond = cli_bytes_at_ssim(pts, float(s))
     cli_ms = int(cli_us) / 1000
-    print(f"| {w} | {q} | {int(b):,} | {float(s):.4f} | {float(warm):.1f} | {float(cold):.1f} | {qv} | {cb:,} | {cs:.4f} | {cli_ms:.1f} | "
+    label = "progressive" if mode == "prog" else "baseline"
+    print(f"| {w} | {label} | {q} | {int(b):,} | {float(s):.4f} | {float(warm):.0f} / {float(cold):.0f} ({float(enc):.2f}) | {qv} | {cb:,} | {cs:.4f} | {cli_ms:.0f} | "
           f"{'>' if beyond else ''}{int(eq):,} | {int(b)/eq:.2f} | {cli_ms/float(warm):.1f}x / {cli_ms/float(cold):.1f}x |")
 print()
 for w in ("1920", "320"):

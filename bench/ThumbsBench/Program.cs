@@ -19,7 +19,12 @@ var width = int.Parse(args[2], CultureInfo.InvariantCulture);
 var outDir = args[3];
 var runs = int.Parse(args[4], CultureInfo.InvariantCulture);
 Directory.CreateDirectory(outDir);
-var noCache = new ThumbnailServiceOptions { CacheEntries = 0, MaxConcurrentRenders = 1 };
+var noCache = new ThumbnailServiceOptions
+{
+    CacheEntries = 0,
+    MaxConcurrentRenders = 1,
+    Progressive = Environment.GetEnvironmentVariable("THUMBS_PROGRESSIVE") == "1",
+};
 
 for (var i = 5; i < args.Length; i++)
 {
@@ -44,11 +49,37 @@ for (var i = 5; i < args.Length; i++)
     }
 
     await File.WriteAllBytesAsync(Path.Combine(outDir, $"ours_q{q}_w{width}.jpg"), first.Jpeg);
+    var encodeMs = EncodeOnlyMs(source, t, width, new JpegOptions(q, Progressive: noCache.Progressive), Math.Max(runs, 10));
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"q={q} w={width} bytes={first.Jpeg.Length} warm_ms={Median(warmMs):0.0} cold_ms={Median(coldMs):0.0} optimized_huffman={JpegEncoder.OptimizedHuffman}"));
+        $"q={q} w={width} bytes={first.Jpeg.Length} warm_ms={Median(warmMs):0.0} cold_ms={Median(coldMs):0.0} encode_ms={encodeMs:0.00} optimized_huffman={JpegEncoder.OptimizedHuffman} progressive={noCache.Progressive}"));
 }
 
 return 0;
+
+// TurboJPEG alone: the scaled frame's planes compressed in place, median of n.
+static unsafe double EncodeOnlyMs(string source, double t, int width, JpegOptions options, int n)
+{
+    using var grabber = new FrameGrabber(source);
+    using var scaled = new StreamServer.Transcode.Media.FrameHandle();
+    var frame = grabber.DecodeAt(t);
+    var height = SpriteLayout.ScaledHeight(width, frame.Width, frame.Height, grabber.SampleAspectRatio);
+    grabber.Scale(frame, scaled, width, height);
+    var (y, ys) = scaled.Plane(0);
+    var (u, us) = scaled.Plane(1);
+    var (v, vs) = scaled.Plane(2);
+    var planes = new YuvPlanes((byte*)y, ys, (byte*)u, us, (byte*)v, vs, width, height, ChromaSubsampling.Yuv420);
+    using var encoder = new JpegEncoder();
+    _ = encoder.Encode(planes, options);
+    var ms = new double[n];
+    for (var i = 0; i < n; i++)
+    {
+        var sw = Stopwatch.StartNew();
+        _ = encoder.Encode(planes, options);
+        ms[i] = sw.Elapsed.TotalMilliseconds;
+    }
+
+    return Median(ms);
+}
 
 static double Median(double[] v)
 {

@@ -1,3 +1,4 @@
+using StreamServer.Health;
 using StreamServer.Hosting;
 using StreamServer.Transcode;
 using StreamServer.Transcode.Thumbnails;
@@ -24,7 +25,32 @@ public static class ThumbnailEndpoint
     public static IEndpointRouteBuilder MapThumbnails(this IEndpointRouteBuilder app)
     {
         app.MapMethods(Pattern, ["GET", "HEAD"], HandleAsync);
+        var thumbnails = app.ServiceProvider.GetRequiredService<ThumbnailService>();
+        var encoder = ProbeEncoder();
+        app.ServiceProvider.GetRequiredService<HealthRegistry>().Register("thumbnails", () => encoder.State != HealthState.Ok
+            ? encoder
+            : new SubsystemHealth(HealthState.Ok, Details: new
+            {
+                cachedThumbnails = thumbnails.Cache.Count,
+                cacheBytes = thumbnails.Cache.Bytes,
+                cacheHits = thumbnails.Cache.Hits,
+                cacheMisses = thumbnails.Cache.Misses,
+            }));
         return app;
+    }
+
+    /// <summary>libturbojpeg loads and compresses: checked once at start (streaming works without it, so "degraded").</summary>
+    private static SubsystemHealth ProbeEncoder()
+    {
+        try
+        {
+            using var encoder = new JpegEncoder();
+            return new SubsystemHealth(HealthState.Ok);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or JpegException)
+        {
+            return new SubsystemHealth(HealthState.Degraded, $"libturbojpeg unusable: {OneLine(e.Message)}");
+        }
     }
 
     private static async Task HandleAsync(HttpContext ctx, string id, ThumbnailService thumbnails, VodVideoLocator locator,

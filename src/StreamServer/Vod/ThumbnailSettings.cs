@@ -28,6 +28,12 @@ public sealed class ThumbnailSettings
     /// <summary>"bicubic" or "lanczos" (swscale filter for thumb.jpg).</summary>
     public string Scaler { get; set; } = "bicubic";
 
+    /// <summary>
+    /// Progressive thumb.jpg: same pixels; 3-4 % smaller at 1080p but often larger at thumbnail sizes and twice the
+    /// encode time (bench/RESULTS.md), so off by default. The poster is always progressive.
+    /// </summary>
+    public bool Progressive { get; set; }
+
     /// <summary>Write sprites + thumbnails.vtt at packaging.</summary>
     public bool Sprites { get; set; } = true;
 
@@ -69,6 +75,7 @@ public sealed class ThumbnailSettings
         CacheEntries = Math.Max(0, CacheEntries),
         MaxConcurrentRenders = MaxConcurrentRenders,
         MaxIdleGrabbers = Math.Max(0, MaxOpenSources),
+        Progressive = Progressive,
         ScaleQuality = string.Equals(Scaler, "lanczos", StringComparison.OrdinalIgnoreCase) ? ScaleQualityOption.Lanczos : ScaleQualityOption.Bicubic,
     };
 }

@@ -55,7 +55,13 @@ public sealed class PosterPicker
             return time >= f - 1e-6;
         }
 
-        return time >= _nextCandidate && time <= _searchEnd;
+        if (time > _searchEnd)
+        {
+            _done = true; // frames arrive in order: nothing later can be chosen
+            return false;
+        }
+
+        return time >= _nextCandidate;
     }
 
     /// <summary>Scores and, when it wins, copies <paramref name="frame"/> (for callers that cannot keep the frame itself).</summary>

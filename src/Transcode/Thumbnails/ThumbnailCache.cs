@@ -54,7 +54,8 @@ public sealed class ThumbnailCache
 
     public long Evictions => Interlocked.Read(ref _evictions);
 
-    public bool TryGet(in ThumbnailKey key, out CachedThumbnail value)
+    /// <param name="countMiss">False for a re-check after waiting (the miss was already counted).</param>
+    public bool TryGet(in ThumbnailKey key, out CachedThumbnail value, bool countMiss = true)
     {
         lock (_lock)
         {
@@ -71,7 +72,11 @@ public sealed class ThumbnailCache
                 return true;
             }
 
-            _misses++;
+            if (countMiss)
+            {
+                _misses++;
+            }
+
             value = null!;
             return false;
         }

@@ -23,6 +23,8 @@ public sealed class ThumbnailService : IDisposable
     private readonly SemaphoreSlim _renders;
     private readonly object _poolLock = new();
     private readonly List<PooledRenderer> _idle = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ThumbnailKey, Lazy<Task<CachedThumbnail>>> _inflight = new();
+    private long _renderCount;
     private bool _disposed;
 
     public ThumbnailService(ThumbnailServiceOptions? options = null)
@@ -53,11 +55,36 @@ public sealed class ThumbnailService : IDisposable
             return cached;
         }
 
-        await _renders.WaitAsync(ct).ConfigureAwait(false);
+        // Identical misses in flight share one render (a player scrubbing, many viewers on one popular frame).
+        // The shared render does not take any one caller's token: a caller that goes away stops waiting, the
+        // render finishes into the cache for the others.
+        var created = new Lazy<Task<CachedThumbnail>>(() => RenderAsync(key, sourcePath, width, quality), LazyThreadSafetyMode.ExecutionAndPublication);
+        var shared = _inflight.GetOrAdd(key, created);
+        if (ReferenceEquals(shared, created))
+        {
+            _ = created.Value.ContinueWith(_ => _inflight.TryRemove(KeyValuePair.Create(key, created)), CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+        else
+        {
+            Requests.Add(1, new KeyValuePair<string, object?>("result", "coalesced"));
+        }
+
+        return await shared.Value.WaitAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Renders performed (cache misses that decoded something), for tests and /healthz.</summary>
+    public long Renders => Interlocked.Read(ref _renderCount);
+
+    private async Task<CachedThumbnail> RenderAsync(ThumbnailKey key, string sourcePath, int width, int quality)
+    {
+        // Off the caller's stack: the in-flight entry is visible to identical requests before the CPU work starts.
+        await Task.Yield();
+        await _renders.WaitAsync().ConfigureAwait(false);
         try
         {
             // Another request may have rendered it while this one waited.
-            if (Cache.TryGet(key, out cached))
+            if (Cache.TryGet(key, out var cached, countMiss: false))
             {
                 Requests.Add(1, new KeyValuePair<string, object?>("result", "hit"));
                 return cached;
@@ -68,7 +95,8 @@ public sealed class ThumbnailService : IDisposable
             var ok = false;
             try
             {
-                var thumb = renderer.Render(key.TimeMs / 1000.0, width, quality,
+                Interlocked.Increment(ref _renderCount);
+                var thumb = renderer.Render(key.TimeMs / 1000.0, width, new JpegOptions(quality, Progressive: _options.Progressive),
                     _options.ScaleQuality == ScaleQualityOption.Lanczos ? ScaleQuality.Lanczos : ScaleQuality.Bicubic);
                 ok = true;
                 Cache.Set(key, thumb);
@@ -205,7 +233,7 @@ public sealed class ThumbnailService : IDisposable
 
         public FrameGrabber Grabber { get; } = new(sourcePath, decoderThreads);
 
-        public unsafe CachedThumbnail Render(double seconds, int width, int quality, ScaleQuality scaleQuality)
+        public unsafe CachedThumbnail Render(double seconds, int width, JpegOptions jpeg, ScaleQuality scaleQuality)
         {
             var duration = Grabber.DurationSeconds;
             if (duration > 0 && seconds > duration + 0.0005)
@@ -220,9 +248,9 @@ public sealed class ThumbnailService : IDisposable
             var (u, us) = _scaled.Plane(1);
             var (v, vs) = _scaled.Plane(2);
             var planes = new YuvPlanes((byte*)y, ys, (byte*)u, us, (byte*)v, vs, width, height, ChromaSubsampling.Yuv420);
-            var jpeg = _encoder.EncodeToArray(planes, new JpegOptions(quality));
+            var bytes = _encoder.EncodeToArray(planes, jpeg);
             _scaled.Unref();
-            return new CachedThumbnail(jpeg, width, height);
+            return new CachedThumbnail(bytes, width, height);
         }
 
         public void Dispose()

@@ -18,6 +18,9 @@ public sealed record ThumbnailServiceOptions
     public int DecoderThreads { get; init; }
 
     public ScaleQualityOption ScaleQuality { get; init; } = ScaleQualityOption.Bicubic;
+
+    /// <summary>Progressive JPEGs: same pixels, usually a few percent smaller, a little slower to encode.</summary>
+    public bool Progressive { get; init; }
 }
 
 /// <summary>swscale filter for thumbnails (bicubic: sharp and cheap; Lanczos: a little sharper, slower).</summary>

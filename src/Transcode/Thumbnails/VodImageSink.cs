@@ -28,6 +28,7 @@ public sealed class VodImageSink : IDecodedFrameSink, IPackagingOutputSink, IDis
     private double _frameDuration = 0.04;
     private bool _directScoring;
     private long _spriteBytes;
+    private bool _posterWritten;
 
     public VodImageSink(VodImageOptions? options = null)
     {
@@ -114,6 +115,12 @@ public sealed class VodImageSink : IDecodedFrameSink, IPackagingOutputSink, IDis
             }
         }
 
+        if (_picker is not null && !_posterWritten && _picker.IsDone && !double.IsNaN(_picker.BestTime))
+        {
+            // Search over: write now and give the held frame back to the pool instead of keeping it to the end.
+            WritePoster();
+        }
+
         if (scaledForThisFrame)
         {
             _scaled.Unref();
@@ -128,7 +135,7 @@ public sealed class VodImageSink : IDecodedFrameSink, IPackagingOutputSink, IDis
         }
 
         var duration = _sourceDuration > 0 ? _sourceDuration : double.IsNaN(_lastTime) ? 0 : _lastTime + _frameDuration;
-        if (!double.IsNaN(PosterTime))
+        if (!_posterWritten && !double.IsNaN(PosterTime))
         {
             WritePoster();
         }
@@ -196,6 +203,7 @@ public sealed class VodImageSink : IDecodedFrameSink, IPackagingOutputSink, IDis
         var jpeg = _encoder.Encode(Planes(poster, width, height), new JpegOptions(_options.Poster.Quality, Progressive: _options.Poster.Progressive));
         AtomicFile.Write(Path.Combine(_outputDir!, VodImageOptions.PosterFileName), jpeg);
         _posterFrame.Unref();
+        _posterWritten = true;
     }
 
     private void ScaleToTile(FrameHandle frame)

@@ -152,4 +152,32 @@ public sealed class ThumbnailEndpointTests(PackagedVodFixture vod) : IClassFixtu
         using var bad = await h2.GetAsync($"/vod/{PackagedVodFixture.Id}/thumb.jpg?t=0.5&w=320&q=0");
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
     }
+
+    [Fact]
+    public async Task Packaging_jobs_publish_poster_sprites_vtt_and_an_image_adaptation_set()
+    {
+        using var data = new TempDir("ss-thumbs-sample");
+        await using var server = await RunningServer.StartAsync(data.Path, tls: false, "--StreamServer:GenerateSample=true",
+            "--StreamServer:SampleSeconds=2", "--StreamServer:Packaging:Preset=ultrafast", "--StreamServer:Thumbnails:SpriteIntervalSeconds=1");
+        var master = Path.Combine(data.Path, "vod", "sample", "master.m3u8");
+        for (var i = 0; i < 240 && !File.Exists(master); i++)
+        {
+            await Task.Delay(500);
+        }
+
+        Assert.True(File.Exists(master), "the embedded sample was not published in 2 minutes");
+        using var http = server.CreateHttpClient();
+        var poster = await http.GetByteArrayAsync("/vod/sample/poster.jpg");
+        using (var decoder = new JpegDecoder())
+        {
+            Assert.Equal((1280, 720), (decoder.ReadHeader(poster).Width, decoder.ReadHeader(poster).Height));
+        }
+
+        var vtt = await http.GetStringAsync("/vod/sample/thumbnails.vtt");
+        Assert.Contains("sprite_000.jpg#xywh=160,0,160,90", vtt);
+        var mpd = await http.GetStringAsync("/vod/sample/manifest.mpd");
+        Assert.Contains("http://dashif.org/thumbnail_tile", mpd);
+        using var thumb = await http.GetAsync("/vod/sample/thumb.jpg?t=1&w=640");
+        Assert.Equal(HttpStatusCode.OK, thumb.StatusCode);
+    }
 }

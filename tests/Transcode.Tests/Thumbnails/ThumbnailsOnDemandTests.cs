@@ -55,6 +55,21 @@ public sealed class ThumbnailsOnDemandTests
     }
 
     [Fact]
+    public async Task Identical_concurrent_requests_share_one_render()
+    {
+        using var dir = new TempDir("thumbs-burst");
+        // One keyframe: t = 2.9 s decodes ~70 frames, long enough for all requests to arrive while it runs.
+        var clip = await TestMedia.GenerateAsync(dir.Combine("clip.mp4"), seconds: 3, width: 640, height: 360, audio: false,
+            extraOutputArgs: ["-g", "100"]);
+        using var service = new ThumbnailService(new ThumbnailServiceOptions { MaxConcurrentRenders = 8 });
+
+        var all = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => service.GetAsync("v", clip, 2.9, 160, 75).AsTask()));
+
+        Assert.Equal(1, service.Renders);
+        Assert.All(all, t => Assert.Same(all[0], t));
+    }
+
+    [Fact]
     public async Task Second_request_is_a_cache_hit_and_t_past_the_end_is_refused()
     {
         using var dir = new TempDir("thumbs");
@@ -69,6 +84,7 @@ public sealed class ThumbnailsOnDemandTests
         Assert.NotEqual(first.ETag, otherQuality.ETag);
         Assert.True(otherQuality.Jpeg.Length < first.Jpeg.Length);
         Assert.Equal(1, service.Cache.Hits);
+        Assert.Equal(2, service.Cache.Misses); // one per render, not one per lookup
         Assert.Equal(3.0, service.DurationOf(clip), 1);
         var e = await Assert.ThrowsAsync<ThumbnailRequestException>(() => service.GetAsync("v", clip, 3.5, 160, 75).AsTask());
         Assert.Contains("past the end", e.Message);
