@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
 using StreamServer.Tests.Infrastructure;
-using StreamServer.Tracing;
 using StreamServer.TestSupport;
+using StreamServer.Tracing;
 
 namespace StreamServer.Tests.Tracing;
 

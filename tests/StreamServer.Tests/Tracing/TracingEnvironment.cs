@@ -1,6 +1,6 @@
 using System.Globalization;
-using StreamServer.Tracing;
 using StreamServer.TestSupport;
+using StreamServer.Tracing;
 
 namespace StreamServer.Tests.Tracing;
 
