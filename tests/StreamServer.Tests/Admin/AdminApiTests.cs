@@ -15,13 +15,6 @@ public class AdminApiTests
     private static Task<RunningServer> StartAsync(string importRoot, params string[] extra) =>
         RunningServer.StartAsync(null, true, [$"--StreamServer:AdminToken={Token}", $"--StreamServer:ImportRoots:0={importRoot}", .. extra]);
 
-    private static HttpClient Authorized(RunningServer server)
-    {
-        var client = server.CreateHttpClient();
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
-        return client;
-    }
-
     [Fact]
     public async Task ApiRequiresTheBearerToken()
     {
@@ -36,7 +29,7 @@ public class AdminApiTests
         using var wrong = await anonymous.GetAsync("/api/vod");
         Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
 
-        using var client = Authorized(server);
+        using var client = server.CreateAdminClient();
         using var ok = await client.GetAsync("/api/vod");
         Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
         Assert.Equal(JsonValueKind.Array, (await ok.Content.ReadFromJsonAsync<JsonElement>()).ValueKind);
@@ -74,7 +67,7 @@ public class AdminApiTests
     {
         using var import = new TempDir();
         await using var server = await StartAsync(import.Path);
-        using var client = Authorized(server);
+        using var client = server.CreateAdminClient();
         using var response = await client.PostAsync("/api/vod", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
         Assert.Equal(status, (int)response.StatusCode);
         var error = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString();
@@ -91,7 +84,7 @@ public class AdminApiTests
         var link = Path.Combine(import.Path, "movie.mp4");
         File.CreateSymbolicLink(link, target);
         await using var server = await StartAsync(import.Path);
-        using var client = Authorized(server);
+        using var client = server.CreateAdminClient();
         using var response = await client.PostAsJsonAsync("/api/vod", new { source = link });
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
     }
@@ -103,7 +96,7 @@ public class AdminApiTests
         var clip = Path.Combine(import.Path, "clip.mp4");
         await File.WriteAllBytesAsync(clip, [1, 2, 3]);
         await using var server = await StartAsync(import.Path);
-        using var client = Authorized(server);
+        using var client = server.CreateAdminClient();
         using var response = await client.PostAsJsonAsync("/api/vod", new { source = clip, id = "../escape" });
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         using var missing = await client.GetAsync("/api/vod/nope");
@@ -115,7 +108,7 @@ public class AdminApiTests
     {
         using var import = new TempDir();
         await using var server = await StartAsync(import.Path, "--StreamServer:MaxUploadBytes=100000");
-        using var client = Authorized(server);
+        using var client = server.CreateAdminClient();
         using var form = new MultipartFormDataContent();
         form.Add(new ByteArrayContent(new byte[300_000]), "file", "big.mp4");
         using var response = await client.PostAsync("/api/vod", form);

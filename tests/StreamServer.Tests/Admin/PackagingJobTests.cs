@@ -19,13 +19,6 @@ public class PackagingJobTests
             "--StreamServer:Packaging:Ladder:0=240", "--StreamServer:Packaging:Ladder:1=160", "--StreamServer:Packaging:Preset=ultrafast",
             "--StreamServer:Packaging:SegmentSeconds=1", .. extra]);
 
-    private static HttpClient Authorized(RunningServer server)
-    {
-        var client = server.CreateHttpClient();
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
-        return client;
-    }
-
     private static async Task<JsonElement> WaitFinishedAsync(HttpClient client, string id)
     {
         var clock = Stopwatch.StartNew();
@@ -54,7 +47,7 @@ public class PackagingJobTests
         using var import = new TempDir();
         var clip = await TestMedia.GenerateAsync(Path.Combine(import.Path, "clip.mp4"), seconds: 3);
         await using var server = await StartAsync(import.Path);
-        using var client = Authorized(server);
+        using var client = server.CreateAdminClient();
 
         using var created = await client.PostAsJsonAsync("/api/vod", new { source = clip, id = "clip1" });
         Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
@@ -87,7 +80,7 @@ public class PackagingJobTests
         using var import = new TempDir();
         var clip = await TestMedia.GenerateAsync(Path.Combine(import.Path, "My Upload.mp4"), seconds: 2);
         await using var server = await StartAsync(import.Path);
-        using var client = Authorized(server);
+        using var client = server.CreateAdminClient();
         using var form = new MultipartFormDataContent();
         await using var file = File.OpenRead(clip);
         form.Add(new StreamContent(file), "file", "My Upload.mp4");
@@ -105,7 +98,7 @@ public class PackagingJobTests
     {
         using var import = new TempDir();
         await using var server = await StartAsync(import.Path);
-        using var client = Authorized(server);
+        using var client = server.CreateAdminClient();
         using var form = new MultipartFormDataContent();
         var garbage = new byte[200_000];
         new Random(7).NextBytes(garbage);
@@ -128,7 +121,7 @@ public class PackagingJobTests
         using var import = new TempDir();
         var clip = await TestMedia.GenerateAsync(Path.Combine(import.Path, "long.mp4"), seconds: 20, width: 640, height: 360);
         await using var server = await StartAsync(import.Path);
-        using var client = Authorized(server);
+        using var client = server.CreateAdminClient();
         using var created = await client.PostAsJsonAsync("/api/vod", new { source = clip, id = "long" });
         Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
         var clock = Stopwatch.StartNew();
@@ -151,7 +144,7 @@ public class PackagingJobTests
         await using var server = await RunningServer.StartAsync(null, false,
             $"--StreamServer:AdminToken={Token}", "--StreamServer:GenerateSample=true", "--StreamServer:SampleSeconds=2",
             "--StreamServer:Packaging:Ladder:0=360", "--StreamServer:Packaging:Preset=ultrafast");
-        using var client = Authorized(server);
+        using var client = server.CreateAdminClient();
         var job = await WaitFinishedAsync(client, "sample");
         Assert.Equal("ready", job.GetProperty("state").GetString());
         using var mpd = await client.GetAsync("/vod/sample/manifest.mpd");

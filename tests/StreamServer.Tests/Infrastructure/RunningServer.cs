@@ -81,6 +81,14 @@ public sealed class RunningServer : IAsyncDisposable
     /// <summary>HttpClient for the cleartext endpoint (HTTP/1.1).</summary>
     public HttpClient CreateHttpClient() => new() { BaseAddress = HttpUri };
 
+    /// <summary>HttpClient for the cleartext endpoint carrying the admin bearer token (for /api).</summary>
+    public HttpClient CreateAdminClient()
+    {
+        var client = CreateHttpClient();
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", AdminToken);
+        return client;
+    }
+
     /// <summary>HttpClient for the TLS endpoint, trusting the self-signed certificate; HTTP/2 exactly.</summary>
     public HttpClient CreateHttp2Client()
     {
