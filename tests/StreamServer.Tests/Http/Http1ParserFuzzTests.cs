@@ -128,7 +128,7 @@ public class Http1ParserFuzzTests
             }
         }
 
-        Assert.True(runs > 10_000, $"only {runs} runs");
+        Assert.True(runs > 1_000, $"only {runs} runs");
         Assert.True(complete > 100, $"only {complete} inputs parsed completely: mutations too destructive");
     }
 
