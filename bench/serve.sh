@@ -93,8 +93,8 @@ for r in $(seq 1 "$ROUNDS"); do
     SUM[$test-n]=$(echo "${SUM[$test-n]:-0} + $n" | bc -l); SUM[$test-o]=$(echo "${SUM[$test-o]:-0} + $o" | bc -l)
   done
 done
-echo "--- mean over $ROUNDS rounds (${DURATION}s each, alternating)"
-for test in segment playlist h2c; do
+[ "$ROUNDS" -gt 0 ] && echo "--- mean over $ROUNDS rounds (${DURATION}s each, alternating)"
+[ "$ROUNDS" -gt 0 ] && for test in segment playlist h2c; do
   printf "%-9s      %12.0f %12.0f   %5.2fx\n" "$test" "$(echo "${SUM[$test-n]} / $ROUNDS" | bc -l)" "$(echo "${SUM[$test-o]} / $ROUNDS" | bc -l)" "$(echo "${SUM[$test-o]} / ${SUM[$test-n]}" | bc -l)"
 done
 
@@ -103,9 +103,9 @@ if [ "$LONG" -gt 0 ]; then
   # 60 s on ours: playlists (24 connections) and segments (8 connections) at once.
   gen2_before=$(metric 'streamserver_dotnet_gc_collections_total{gc_heap_generation="gen2"}')
   metric 'streamserver_http_allocated_bytes_per_request ' >/dev/null  # opens the allocation window
-  wrk -t1 -c24 -d"${LONG}s" "http://127.0.0.1:$OURS_PORT/vod/bench/media.m3u8" > "$WORK/long-playlist.txt" &
+  wrk -t1 -c24 -d"${LONG}s" "http://127.0.0.1:$OURS_PORT/vod/bench/media.m3u8" > "$WORK/long-playlist.txt" & WRK_PID=$!
   wrk -t1 -c8 -d"${LONG}s" "http://127.0.0.1:$OURS_PORT/vod/bench/seg_000.m4s" > "$WORK/long-segment.txt"
-  wait %1 2>/dev/null || true
+  wait "$WRK_PID"
   alloc=$(metric 'streamserver_http_allocated_bytes_per_request ')
   gen2_after=$(metric 'streamserver_dotnet_gc_collections_total{gc_heap_generation="gen2"}')
   p=$(awk '/Requests\/sec/ {print $2}' "$WORK/long-playlist.txt"); sg=$(awk '/Requests\/sec/ {print $2}' "$WORK/long-segment.txt")
