@@ -59,6 +59,16 @@ internal sealed class PlayerSession(HttpClient client, LoadOptions options, Load
 
                     due += segments[i].Duration;
                 }
+
+                if (options.Realtime && playbackStart >= 0)
+                {
+                    // Watch to the end before this player starts the next viewing.
+                    var rest = playbackStart + due - Stopwatch.GetElapsedTime(start).TotalSeconds;
+                    if (rest > 0)
+                    {
+                        await Task.Delay(TimeSpan.FromSeconds(rest), stop);
+                    }
+                }
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
