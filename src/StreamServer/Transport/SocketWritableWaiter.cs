@@ -128,11 +128,16 @@ internal sealed unsafe partial class SocketWritableWaiter
     }
 
     /// <summary>One socket's registration; reused for every wait of that connection.</summary>
-    public sealed class Registration : IValueTaskSource<bool>, IDisposable
+    public sealed class Registration : IValueTaskSource<bool>, IThreadPoolWorkItem, IDisposable
     {
         private readonly SocketWritableWaiter _owner;
-        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+
+        // Continuations run on the thread pool, never on the epoll thread: the registration queues
+        // itself as the work item (no per-wakeup allocation, unlike RunContinuationsAsynchronously,
+        // which allocates a work item per completion).
+        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = false };
         private int _pending;
+        private bool _result;
 
         internal Registration(SocketWritableWaiter owner, int fd, int slot)
         {
@@ -165,9 +170,12 @@ internal sealed unsafe partial class SocketWritableWaiter
         {
             if (Interlocked.Exchange(ref _pending, 0) == 1)
             {
-                _core.SetResult(writable);
+                _result = writable;
+                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
             }
         }
+
+        void IThreadPoolWorkItem.Execute() => _core.SetResult(_result);
 
         public bool GetResult(short token) => _core.GetResult(token);
 

@@ -141,7 +141,7 @@ internal sealed class VodFileCache : IDisposable
         // through a hidden (staging) folder: a symlink may not lead out of the library or into work in progress.
         if (resolved is null
             || !resolved.StartsWith(idDir + "/", StringComparison.Ordinal)
-            || resolved.Contains("/.", StringComparison.Ordinal))
+            || resolved.AsSpan(idDir.Length).Contains("/.", StringComparison.Ordinal))
         {
             return null;
         }

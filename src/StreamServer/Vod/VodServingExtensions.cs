@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using StreamServer.Health;
+using StreamServer.Http1;
 
 namespace StreamServer.Vod;
 
@@ -14,5 +16,11 @@ internal static class VodServingExtensions
 
     /// <summary>Must run first in the pipeline: it also counts every other response.</summary>
     public static IApplicationBuilder UseVodServing(this IApplicationBuilder app)
-        => app.UseMiddleware<VodStaticMiddleware>();
+    {
+        var health = app.ApplicationServices.GetRequiredService<HealthRegistry>();
+        health.Register("h2c", static () => H2cPriorKnowledge.Supported
+            ? new SubsystemHealth(HealthState.Ok)
+            : new SubsystemHealth(HealthState.Degraded, "this Kestrel has no per-connection HttpProtocolsFeature: cleartext port speaks HTTP/1.1 only"));
+        return app.UseMiddleware<VodStaticMiddleware>();
+    }
 }
