@@ -20,8 +20,15 @@ public class AllocationPerRequestTests
     {
         await using var server = await RunningServer.StartAsync(tls: false);
         await TestLibrary.PublishAsync(server.DataDir);
-        var playlist = await Measure(server, "/vod/clip/media.m3u8", batch: 32, requests: 20_000);
-        var segment = await Measure(server, "/vod/clip/big.m4s", batch: 4, requests: 1_000);
+        // GC.GetTotalAllocatedBytes sees every thread of the test process, so a background burst (tiered JIT,
+        // a timer, the runner) can land in one window; a real per-request allocation shows in every window.
+        var playlist = double.MaxValue;
+        var segment = double.MaxValue;
+        for (var round = 0; round < 3; round++)
+        {
+            playlist = Math.Min(playlist, await Measure(server, "/vod/clip/media.m3u8", batch: 32, requests: 20_000));
+            segment = Math.Min(segment, await Measure(server, "/vod/clip/big.m4s", batch: 4, requests: 1_000));
+        }
 
         // The same figure is published for operators.
         using var client = server.CreateHttpClient();
