@@ -46,6 +46,7 @@ public class RetransmitTracerTests
         // between them): wait until only LISTEN / TIME_WAIT sockets are left.
         await netns.WaitForQuietAsync(TimeSpan.FromSeconds(30));
         var kernelBefore = await TracingEnvironment.RetransSegsAsync(netns.Name);
+        var failBefore = await TracingEnvironment.RetransFailAsync(netns.Name);
         var tracerBefore = tracer.Snapshot();
         await netns.AddRandomDropAsync(port, oneIn: 20);
         List<string> results;
@@ -61,6 +62,7 @@ public class RetransmitTracerTests
         // Lost FINs and last segments are still being retransmitted after the clients finish.
         await netns.WaitForQuietAsync(TimeSpan.FromSeconds(60));
         var kernelAfter = await TracingEnvironment.RetransSegsAsync(netns.Name);
+        var failAfter = await TracingEnvironment.RetransFailAsync(netns.Name);
         var tracerAfter = tracer.Snapshot();
         var metrics = await server.GetAsync("/metrics");
 
@@ -82,7 +84,7 @@ public class RetransmitTracerTests
         var kernelDelta = kernelAfter - kernelBefore;
         var tracerDelta = (long)(tracerAfter.RetransmitSegmentsServer + tracerAfter.RetransmitSegmentsClient
             - tracerBefore.RetransmitSegmentsServer - tracerBefore.RetransmitSegmentsClient);
-        var detail = $"body {body.Path}; kernel TcpRetransSegs +{kernelDelta}; tracer server +{tracerAfter.RetransmitSegmentsServer - tracerBefore.RetransmitSegmentsServer} " +
+        var detail = $"body {body.Path}; kernel TcpRetransSegs +{kernelDelta}, TCPRetransFail +{failAfter - failBefore}; tracer server +{tracerAfter.RetransmitSegmentsServer - tracerBefore.RetransmitSegmentsServer} " +
             $"client +{tracerAfter.RetransmitSegmentsClient - tracerBefore.RetransmitSegmentsClient}, events {tracerAfter.RetransmitEvents - tracerBefore.RetransmitEvents}, " +
             $"not sent {tracerAfter.RetransmitAttemptsNotSent - tracerBefore.RetransmitAttemptsNotSent}, GSO retransmits {sink.MultiSegment}, " +
             $"missed runs {tracerAfter.RetransmitMissedRuns - tracerBefore.RetransmitMissedRuns}";

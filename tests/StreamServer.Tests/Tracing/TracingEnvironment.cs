@@ -28,6 +28,13 @@ internal static class TracingEnvironment
         return SnmpValue(snmp, "Tcp", "RetransSegs");
     }
 
+    /// <summary>TcpExt TCPRetransFail: retransmissions the kernel counted in RetransSegs whose transmit then failed.</summary>
+    public static async Task<long> RetransFailAsync(string netns)
+    {
+        var netstat = (await ProcessRunner.RunAsync("ip", ["netns", "exec", netns, "cat", "/proc/net/netstat"])).EnsureSuccess("cat /proc/net/netstat").StdOut;
+        return SnmpValue(netstat, "TcpExt", "TCPRetransFail");
+    }
+
     public static long SnmpValue(string snmp, string section, string field)
     {
         var lines = snmp.Split('\n');
