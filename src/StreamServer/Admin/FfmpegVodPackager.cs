@@ -6,20 +6,28 @@ using StreamServer.Transcode.Thumbnails;
 
 namespace StreamServer.Admin;
 
-/// <summary>The in-process FFmpeg packager with the configured ladder, preset and segment length.</summary>
+/// <summary>
+/// The in-process FFmpeg packager with the configured ladder, preset and segment length; whatever is not
+/// configured keeps PackagingOptions' defaults (the one place they are defined).
+/// </summary>
 internal sealed class FfmpegVodPackager(StreamServerOptions options, IFrameMemory frameMemory) : IVodPackager
 {
+    private readonly PackagingOptions _configured = Configured(options.Packaging, frameMemory);
+
     public async Task PackageAsync(string source, string outDir, IProgress<PackagingProgress> progress, CancellationToken ct)
     {
         using var images = new VodImageSink(options.Thumbnails.ToVodImageOptions()); // poster, sprites, VTT in the same decode pass
-        var packaging = new PackagingOptions
+        await Packager.PackageAsync(source, outDir, _configured with { FrameSinks = [images] }, progress, ct);
+    }
+
+    private static PackagingOptions Configured(PackagingDefaults configured, IFrameMemory frameMemory)
+    {
+        var defaults = new PackagingOptions { FrameMemory = frameMemory };
+        return defaults with
         {
-            Ladder = options.Packaging.Ladder.Length > 0 ? options.Packaging.Ladder : new PackagingOptions().Ladder,
-            Preset = options.Packaging.Preset,
-            SegmentSeconds = options.Packaging.SegmentSeconds,
-            FrameMemory = frameMemory,
-            FrameSinks = [images],
+            Ladder = configured.Ladder.Length > 0 ? configured.Ladder : defaults.Ladder,
+            Preset = configured.Preset ?? defaults.Preset,
+            SegmentSeconds = configured.SegmentSeconds ?? defaults.SegmentSeconds,
         };
-        await Packager.PackageAsync(source, outDir, packaging, progress, ct);
     }
 }

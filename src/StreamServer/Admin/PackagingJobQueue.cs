@@ -76,15 +76,6 @@ public sealed class PackagingJobQueue : BackgroundService
         return list;
     }
 
-    /// <summary>Completes when no job is queued or running (used at startup for the sample, and by tests).</summary>
-    public async Task WaitIdleAsync(string id, CancellationToken ct)
-    {
-        while (Find(id) is { IsFinished: false })
-        {
-            await Task.Delay(100, ct);
-        }
-    }
-
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var workers = new Task[Math.Max(1, _options.JobConcurrency)];
@@ -125,10 +116,8 @@ public sealed class PackagingJobQueue : BackgroundService
         var progress = new Progress(job);
         try
         {
-            // The packager is CPU-bound native work: keep it off the request threads' pool queue.
-            await Task.Factory.StartNew(
-                () => _packager.PackageAsync(job.Source, _library.PathOf(job.Id), progress, linked.Token),
-                linked.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+            // The packager runs its pipeline on its own dedicated threads, never on request threads.
+            await _packager.PackageAsync(job.Source, _library.PathOf(job.Id), progress, linked.Token);
             job.Progress = 100;
             Finish(job, VodJobState.Succeeded, null);
         }

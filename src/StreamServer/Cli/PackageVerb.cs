@@ -14,9 +14,10 @@ internal static class PackageVerb
     {
         var input = new Argument<string>("input") { Description = "Source media file" };
         var output = new Option<string>("--out", "-o") { Description = "Output folder (master.m3u8, manifest.mpd, renditions)", Required = true };
-        var ladder = new Option<string>("--ladder") { Description = "Rendition heights, capped at the source height", DefaultValueFactory = _ => "720,480,360" };
-        var preset = new Option<string>("--preset") { Description = "libx264 preset", DefaultValueFactory = _ => "veryfast" };
-        var segment = new Option<double>("--segment-seconds") { Description = "Segment length in seconds", DefaultValueFactory = _ => 4 };
+        var defaults = new PackagingOptions(); // the one place packaging defaults are defined
+        var ladder = new Option<string>("--ladder") { Description = "Rendition heights, capped at the source height", DefaultValueFactory = _ => string.Join(',', defaults.Ladder) };
+        var preset = new Option<string>("--preset") { Description = "libx264 preset", DefaultValueFactory = _ => defaults.Preset };
+        var segment = new Option<double>("--segment-seconds") { Description = "Segment length in seconds", DefaultValueFactory = _ => defaults.SegmentSeconds };
         var overwrite = new Option<bool>("--overwrite") { Description = "Replace an existing output folder" };
         var threads = new Option<int>("--encoder-threads") { Description = "Threads per libx264 encoder (0 = automatic)", DefaultValueFactory = _ => 0 };
         var command = new RootCommand("Package a media file as HLS + DASH (CMAF fMP4)") { input, output, ladder, preset, segment, overwrite, threads };

@@ -66,6 +66,10 @@ public sealed class PackagingDefaults
     /// array items to an initialised array, so a default here could never be replaced, only extended.
     /// </summary>
     public int[] Ladder { get; set; } = [];
-    public string Preset { get; set; } = "veryfast";
-    public double SegmentSeconds { get; set; } = 4;
+
+    /// <summary>libx264 preset; unset = the packager's default.</summary>
+    public string? Preset { get; set; }
+
+    /// <summary>Segment (and GOP) length; unset = the packager's default.</summary>
+    public double? SegmentSeconds { get; set; }
 }
