@@ -101,32 +101,33 @@ static __always_inline void fill_flow(struct ss_retrans_event *e, const struct s
 	}
 }
 
-static __always_inline void account_flow(struct ss_retrans_event *e, const struct sock *sk)
+static __always_inline void flow_key(struct ss_flow_key *key, const struct ss_retrans_event *e)
 {
-	struct ss_flow_key key = {};
-	key.family = e->family;
-	key.sport = e->sport;
-	key.dport = e->dport;
-	key.side = e->side;
-	__builtin_memcpy(key.saddr, e->saddr, 16);
-	__builtin_memcpy(key.daddr, e->daddr, 16);
-	struct ss_flow_stats *st = bpf_map_lookup_elem(&flows, &key);
+	key->family = e->family;
+	key->sport = e->sport;
+	key->dport = e->dport;
+	key->side = e->side;
+	__builtin_memcpy(key->saddr, e->saddr, 16);
+	__builtin_memcpy(key->daddr, e->daddr, 16);
+}
+
+static __always_inline void account_flow(struct ss_retrans_event *e, const struct ss_flow_key *key, const struct sock *sk)
+{
+	struct ss_flow_stats *st = bpf_map_lookup_elem(&flows, key);
 	if (!st) {
 		struct ss_flow_stats zero = {};
-		bpf_map_update_elem(&flows, &key, &zero, BPF_NOEXIST);
-		st = bpf_map_lookup_elem(&flows, &key);
+		bpf_map_update_elem(&flows, key, &zero, BPF_NOEXIST);
+		st = bpf_map_lookup_elem(&flows, key);
 		if (!st)
 			return;
 	}
 	__sync_fetch_and_add(&st->retrans_segs, e->segs);
 	st->last_retrans_ns = e->ts_ns;
-	if (e->kind == RETRANS_KIND_SKB) {
-		/* Read at the retransmit, not on every ACK: tcp_probe would need a flow lookup per packet. */
-		const struct tcp_sock *tp = (const struct tcp_sock *)sk;
-		st->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
-		st->snd_cwnd = BPF_CORE_READ(tp, snd_cwnd);
-		st->ssthresh = BPF_CORE_READ(tp, snd_ssthresh);
-		st->total_retrans = BPF_CORE_READ(tp, total_retrans);
+	if (e->kind != RETRANS_KIND_SYNACK) {
+		st->srtt_us = e->srtt_us;
+		st->snd_cwnd = e->snd_cwnd;
+		st->ssthresh = BPF_CORE_READ((const struct tcp_sock *)sk, snd_ssthresh);
+		st->total_retrans = BPF_CORE_READ((const struct tcp_sock *)sk, total_retrans);
 	}
 }
 
@@ -139,6 +140,86 @@ static __always_inline void emit(struct ss_retrans_event *e)
 	}
 	__builtin_memcpy(out, e, sizeof(*out));
 	bpf_ringbuf_submit(out, 0);
+}
+
+/* Why a second count next to tcp_skb_pcount: on this machine's kernel (a sandbox build) every BPF tracing
+ * program is skipped, silently (no recursion_misses), while the current task belongs to PID 1 (the VM's
+ * init agent): bpf_trace_run*() and trace_call_bpf() test current->tgid == 1 before running a program
+ * that init does not own. A retransmit from a softirq (RTO / TLP timer, incoming ACK) that interrupts one
+ * of init's threads is counted in TcpRetransSegs and shown by ftrace, but reaches none of our programs.
+ * The kernel keeps its own per-socket sum of exactly what it adds to TcpRetransSegs, tcp_sock.total_retrans
+ * (SYN-ACK retransmits of the request included, copied into the child at accept), so every program run
+ * that does see one of our sockets (a retransmit, a state change, the final close) takes the difference
+ * between total_retrans and what we counted for that socket so far: segments nothing saw are counted
+ * late, but counted (RC_UNSEEN_*). Only a socket whose unseen retransmits are followed by nothing we
+ * see, its close included, stays short: that needs two such coincidences on one socket. */
+struct sock_seen {
+	__u32 counted; /* total_retrans already added to the counters */
+	__u16 sport;   /* the socket's ports: a recycled struct sock is a new socket */
+	__u16 dport;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536); /* entries leave at close; LRU only ever drops stale ones (close unseen) */
+	__type(key, __u64); /* struct sock address */
+	__type(value, struct sock_seen);
+} socks SEC(".maps");
+
+/* SYN-ACK retransmits counted per request (flow key): the child's total_retrans starts at that number. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct ss_flow_key);
+	__type(value, __u32);
+} synacks SEC(".maps");
+
+/* Returns total_retrans minus what was counted for this socket before this event, and records it as
+ * counted. A socket seen for the first time starts from 0 (client side: a new socket) or from the SYN-ACK
+ * retransmits already counted for its request (server side). */
+static __always_inline __u32 reconcile(const struct sock *sk, const struct ss_flow_key *key, int closing)
+{
+	__u64 id = (__u64)sk;
+	__u32 total = BPF_CORE_READ((const struct tcp_sock *)sk, total_retrans);
+	struct sock_seen *seen = bpf_map_lookup_elem(&socks, &id);
+	__u32 counted = 0;
+	int owed = 0; /* a SYN-ACK entry for this flow is to be taken over */
+	if (seen && seen->sport == key->sport && seen->dport == key->dport) {
+		counted = seen->counted;
+	} else {
+		seen = 0;
+		if (key->side == SIDE_SERVER) {
+			__u32 *syn = bpf_map_lookup_elem(&synacks, key);
+			if (syn) {
+				counted = *syn;
+				owed = 1;
+			}
+		}
+	}
+	if ((__s32)(total - counted) < 0)
+		total = counted; /* not expected; never count backwards */
+	if (closing) {
+		bpf_map_delete_elem(&socks, &id);
+		if (owed)
+			bpf_map_delete_elem(&synacks, key);
+	} else if (seen) {
+		seen->counted = total;
+	} else if (total != counted || owed) {
+		/* Only sockets that retransmit (or inherit SYN-ACK retransmits) get an entry: a clean
+		 * connection costs no map update. */
+		struct sock_seen init = { .counted = total, .sport = key->sport, .dport = key->dport };
+		bpf_map_update_elem(&socks, &id, &init, BPF_ANY);
+		if (owed)
+			bpf_map_delete_elem(&synacks, key);
+	}
+	return total - counted;
+}
+
+static __always_inline void read_cc(struct ss_retrans_event *e, const struct sock *sk)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	e->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
+	e->snd_cwnd = BPF_CORE_READ(tp, snd_cwnd);
 }
 
 /* Raw tracepoints, not the perf-event kind: a classic tracepoint program is skipped whenever it fires
@@ -160,24 +241,36 @@ int BPF_PROG(on_retransmit_skb, const struct sock *sk, const struct sk_buff *skb
 	e.kind = RETRANS_KIND_SKB;
 	e.state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	e.err = err;
+	read_cc(&e, sk);
+	struct ss_flow_key key = {};
+	flow_key(&key, &e);
 
 	/* Since 6.11 the tracepoint also fires for attempts that bail out before the kernel counts them
 	 * (__tcp_retransmit_skb's early "goto out": skb still in the host queue, window closed, trim or
 	 * fragment failure, route failure). Everything past that point, including a failed transmit
 	 * (e.g. -EPERM from a netfilter drop on output), was added to TcpRetransSegs. */
-	if (err == -EBUSY || err == -EAGAIN || err == -EINVAL || err == -ENOMEM || err == -EHOSTUNREACH) {
-		e.segs = 0;
+	int sent = !(err == -EBUSY || err == -EAGAIN || err == -EINVAL || err == -ENOMEM || err == -EHOSTUNREACH);
+	if (!sent)
 		bump(RC_NOT_SENT, 1);
-	} else {
-		/* tcp_skb_pcount(skb): a GSO skb counts every MSS-sized segment it carries. */
-		__u16 segs = 0;
-		const void *cb = (const void *)skb + bpf_core_field_offset(struct sk_buff, cb);
-		bpf_probe_read_kernel(&segs, sizeof(segs), cb + bpf_core_field_offset(struct tcp_skb_cb, tcp_gso_segs));
-		e.segs = segs ? segs : 1;
-		bump(side == SIDE_SERVER ? RC_SEGS_SERVER : RC_SEGS_CLIENT, e.segs);
+
+	/* tcp_skb_pcount(skb): a GSO skb counts every MSS-sized segment it carries. */
+	__u16 pcount = 0;
+	const void *cb = (const void *)skb + bpf_core_field_offset(struct sk_buff, cb);
+	bpf_probe_read_kernel(&pcount, sizeof(pcount), cb + bpf_core_field_offset(struct tcp_skb_cb, tcp_gso_segs));
+	__u32 segs = sent ? (pcount ? pcount : 1) : 0;
+
+	/* What the kernel added for this socket since our last look: this retransmit's segments, plus any it
+	 * made where no program could run. */
+	__u32 delta = reconcile(sk, &key, 0);
+	e.segs = delta;
+	e.unseen = delta > segs ? delta - segs : 0;
+	if (e.unseen) {
+		bump(RC_UNSEEN_SEGS, e.unseen);
+		bump(RC_UNSEEN_EVENTS, 1);
 	}
+	bump(side == SIDE_SERVER ? RC_SEGS_SERVER : RC_SEGS_CLIENT, delta);
 	bump(RC_EVENTS, 1);
-	account_flow(&e, sk);
+	account_flow(&e, &key, sk);
 	emit(&e);
 	return 0;
 }
@@ -198,10 +291,59 @@ int BPF_PROG(on_retransmit_synack, const struct sock *sk, const struct request_s
 	e.side = side;
 	e.kind = RETRANS_KIND_SYNACK;
 	e.state = -1;
+	struct ss_flow_key key = {};
+	flow_key(&key, &e);
+	/* The child socket inherits this count in total_retrans; reconcile() starts it from here. */
+	__u32 one = 1;
+	__u32 *n = bpf_map_lookup_elem(&synacks, &key);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	else
+		bpf_map_update_elem(&synacks, &key, &one, BPF_NOEXIST);
 	bump(side == SIDE_SERVER ? RC_SEGS_SERVER : RC_SEGS_CLIENT, 1);
 	bump(RC_SYNACK, 1);
 	bump(RC_EVENTS, 1);
-	account_flow(&e, sk);
+	account_flow(&e, &key, sk);
+	emit(&e);
+	return 0;
+}
+
+/* Every state change of one of our TCP sockets is a look at its total_retrans: what the retransmit
+ * programs missed since (see reconcile()) is counted here at the latest when the socket closes. */
+SEC("raw_tp/inet_sock_set_state")
+int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
+{
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	/* Entering SYN_RECV is the child being cloned from the listener: total_retrans is set only after. */
+	if (newstate == TCP_SYN_RECV)
+		return 0;
+	struct ss_retrans_event e = {};
+	fill_flow(&e, &sk->__sk_common);
+	if (e.family != 2 /* AF_INET */ && e.family != 10 /* AF_INET6 */)
+		return 0;
+	int side = match(sk, e.sport, e.dport);
+	if (side < 0)
+		return 0;
+	e.side = side;
+	struct ss_flow_key key = {};
+	flow_key(&key, &e);
+	__u32 delta = reconcile(sk, &key, newstate == TCP_CLOSE);
+	if (!delta)
+		return 0;
+
+	e.event_type = EVENT_RETRANSMIT;
+	e.ts_ns = bpf_ktime_get_ns();
+	e.kind = RETRANS_KIND_UNSEEN;
+	e.state = oldstate;
+	e.segs = delta;
+	e.unseen = delta;
+	read_cc(&e, sk);
+	bump(RC_UNSEEN_SEGS, delta);
+	bump(RC_UNSEEN_EVENTS, 1);
+	bump(side == SIDE_SERVER ? RC_SEGS_SERVER : RC_SEGS_CLIENT, delta);
+	bump(RC_EVENTS, 1);
+	account_flow(&e, &key, sk);
 	emit(&e);
 	return 0;
 }

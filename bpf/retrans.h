@@ -14,6 +14,7 @@
 
 #define RETRANS_KIND_SKB 1
 #define RETRANS_KIND_SYNACK 2
+#define RETRANS_KIND_UNSEEN 3 /* segments found in tcp_sock.total_retrans that no program run saw (see below) */
 
 /* Per-CPU counters, index = enum below. */
 #define RC_SEGS_SERVER 0      /* segments counted like TcpRetransSegs, server side */
@@ -22,11 +23,13 @@
 #define RC_NOT_SENT 3         /* retransmit attempts that stopped before the kernel counts them */
 #define RC_SYNACK 4           /* SYN-ACK retransmits (1 segment each, included in RC_SEGS_SERVER) */
 #define RC_DROPPED 5          /* ring buffer full: event lost, counts kept */
+#define RC_UNSEEN_SEGS 6      /* segments counted from total_retrans jumps (included in RC_SEGS_*) */
+#define RC_UNSEEN_EVENTS 7    /* times such a jump was found */
 #define RC_COUNT 12
 
 struct ss_retrans_event {
 	__u32 event_type; /* EVENT_RETRANSMIT */
-	__u32 segs;       /* segments this retransmit counts (tcp_skb_pcount), 0 if not sent */
+	__u32 segs;       /* segments this event adds to the count (tcp_skb_pcount + unseen), 0 if not sent */
 	__u64 ts_ns;      /* bpf_ktime_get_ns */
 	__u16 family;     /* AF_INET / AF_INET6 */
 	__u16 sport;      /* host order, local */
@@ -37,6 +40,10 @@ struct ss_retrans_event {
 	__s32 err;        /* 0 or -errno from the retransmit attempt */
 	__u8 saddr[16];   /* IPv4 in the first 4 bytes */
 	__u8 daddr[16];
+	__u32 unseen;     /* of segs: segments the kernel retransmitted on this socket while no program could run */
+	__u32 srtt_us;    /* smoothed RTT at this moment, microseconds (0 for SYN-ACKs) */
+	__u32 snd_cwnd;   /* congestion window, segments (0 for SYN-ACKs) */
+	__u32 pad;
 };
 
 /* tcp_probe samples: one per-CPU entry, so an ACK costs one map lookup. */

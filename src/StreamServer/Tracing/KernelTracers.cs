@@ -321,6 +321,8 @@ public sealed unsafe class KernelTracers : IDisposable
             RetransmitEvents = rc?.Sum(TracerAbi.RcEvents) ?? 0,
             RetransmitAttemptsNotSent = rc?.Sum(TracerAbi.RcNotSent) ?? 0,
             SynAckRetransmits = rc?.Sum(TracerAbi.RcSynack) ?? 0,
+            RetransmitSegmentsUnseen = rc?.Sum(TracerAbi.RcUnseenSegs) ?? 0,
+            RetransmitUnseenEvents = rc?.Sum(TracerAbi.RcUnseenEvents) ?? 0,
             RetransmitEventsDropped = rc?.Sum(TracerAbi.RcDropped) ?? 0,
             TcpProbeSamples = srttStats[TracerAbi.SrttSlots],
             SrttSumMicroseconds = srttStats[TracerAbi.SrttSlots + 1],

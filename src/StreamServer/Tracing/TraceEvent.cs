@@ -25,6 +25,13 @@ public sealed class TraceEvent
     public int Segments { get; init; }
     public int Error { get; init; }
 
+    /// <summary>Of <see cref="Segments"/>: retransmitted while no BPF program could run, found in total_retrans.</summary>
+    public int Unseen { get; init; }
+
+    /// <summary>The socket's smoothed RTT (microseconds) and congestion window (segments) at this moment; 0 for SYN-ACKs.</summary>
+    public uint SrttMicroseconds { get; init; }
+    public uint CongestionWindow { get; init; }
+
     // Stall
     public string? Syscall { get; init; }
     public int Fd { get; init; }
@@ -59,12 +66,20 @@ public sealed class TraceEvent
             Type = RetransmitType,
             Time = WallClock(r.TimestampNs),
             Side = r.Side == TracerAbi.SideServer ? "server" : "client",
-            Kind = r.Kind == TracerAbi.RetransKindSynack ? "synack" : "skb",
+            Kind = r.Kind switch
+            {
+                TracerAbi.RetransKindSynack => "synack",
+                TracerAbi.RetransKindUnseen => "unseen",
+                _ => "skb",
+            },
             State = r.Kind == TracerAbi.RetransKindSynack ? "SYN_RECV" : r.State > 0 && r.State < TcpStates.Length ? TcpStates[r.State] : r.State.ToString(System.Globalization.CultureInfo.InvariantCulture),
             Local = new IPEndPoint(local, r.SourcePort),
             Remote = new IPEndPoint(remote, r.DestinationPort),
             Segments = (int)r.Segs,
             Error = r.Error,
+            Unseen = (int)r.Unseen,
+            SrttMicroseconds = r.SrttMicroseconds,
+            CongestionWindow = r.CongestionWindow,
         };
     }
 
@@ -107,6 +122,9 @@ public sealed class TraceEvent
             json.WriteString("remote", Remote?.ToString());
             json.WriteNumber("segments", Segments);
             json.WriteNumber("error", Error);
+            json.WriteNumber("unseen", Unseen);
+            json.WriteNumber("srttUs", SrttMicroseconds);
+            json.WriteNumber("cwnd", CongestionWindow);
         }
         else
         {

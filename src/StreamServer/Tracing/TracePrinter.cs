@@ -12,7 +12,7 @@ internal sealed class TracePrinter(TextWriter output) : ITraceEventSink
     {
         lock (_gate)
         {
-            output.WriteLine($"{"TIME",-12} {"EVENT",-7} {"LADDR:LPORT",-24} {"T>",-2} {"RADDR:RPORT",-24} {"STATE",-12} {"SIDE",-6} SEGS");
+            output.WriteLine($"{"TIME",-12} {"EVENT",-7} {"LADDR:LPORT",-24} {"T>",-2} {"RADDR:RPORT",-24} {"STATE",-12} {"SIDE",-6} {"SRTT_US",8} {"CWND",5} SEGS");
         }
     }
 
@@ -22,9 +22,16 @@ internal sealed class TracePrinter(TextWriter output) : ITraceEventSink
         lock (_gate)
         {
             output.WriteLine(
-                $"{e.Time.ToLocalTime():HH:mm:ss.fff} {(e.Kind == "synack" ? "SYNACK" : "RETRANS"),-7} {e.Local,-24} {"R>",-2} {e.Remote,-24} {e.State,-12} {e.Side,-6} {e.Segments}{(e.Error != 0 ? $" err={e.Error}" : "")}");
+                $"{e.Time.ToLocalTime():HH:mm:ss.fff} {KindLabel(e.Kind),-7} {e.Local,-24} {"R>",-2} {e.Remote,-24} {e.State,-12} {e.Side,-6} {e.SrttMicroseconds,8} {e.CongestionWindow,5} {e.Segments}{(e.Unseen != 0 ? $" ({e.Unseen} unseen)" : "")}{(e.Error != 0 ? $" err={e.Error}" : "")}");
         }
     }
+
+    private static string KindLabel(string? kind) => kind switch
+    {
+        "synack" => "SYNACK",
+        "unseen" => "UNSEEN",
+        _ => "RETRANS",
+    };
 
     public void OnSendStall(in SendStallRecord record)
     {
@@ -64,7 +71,7 @@ internal sealed class TracePrinter(TextWriter output) : ITraceEventSink
             sb.Append(CultureInfo.InvariantCulture, $" ({total / (sent / 1048576.0):F1} per MiB sent)");
         }
 
-        sb.Append(CultureInfo.InvariantCulture, $"; retransmitted segments: {after.RetransmitSegmentsServer - before.RetransmitSegmentsServer} server, {after.RetransmitSegmentsClient - before.RetransmitSegmentsClient} client");
+        sb.Append(CultureInfo.InvariantCulture, $"; retransmitted segments: {after.RetransmitSegmentsServer - before.RetransmitSegmentsServer} server, {after.RetransmitSegmentsClient - before.RetransmitSegmentsClient} client ({after.RetransmitSegmentsUnseen - before.RetransmitSegmentsUnseen} unseen)");
         sb.Append(CultureInfo.InvariantCulture, $"; dropped events: {after.RetransmitEventsDropped + after.SendEventsDropped}");
         lock (_gate)
         {

@@ -18,12 +18,15 @@ internal static class TracerAbi
     public const byte SideClient = 1;
     public const byte RetransKindSkb = 1;
     public const byte RetransKindSynack = 2;
+    public const byte RetransKindUnseen = 3;
     public const uint RcSegsServer = 0;
     public const uint RcSegsClient = 1;
     public const uint RcEvents = 2;
     public const uint RcNotSent = 3;
     public const uint RcSynack = 4;
     public const uint RcDropped = 5;
+    public const uint RcUnseenSegs = 6;
+    public const uint RcUnseenEvents = 7;
     public const int SrttStatsSize = (SrttSlots + 2) * 8; // ss_srtt_stats: slots, samples, sum_us
 
     // skballoc.h
@@ -58,6 +61,10 @@ internal unsafe struct RetransmitRecord
     public int Error;
     public fixed byte SourceAddress[16];
     public fixed byte DestinationAddress[16];
+    public uint Unseen;
+    public uint SrttMicroseconds;
+    public uint CongestionWindow;
+    public uint Pad;
 }
 
 [StructLayout(LayoutKind.Sequential, Pack = 1)]

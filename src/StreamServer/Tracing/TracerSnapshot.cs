@@ -16,6 +16,15 @@ public sealed class TracerSnapshot
 
     public ulong SynAckRetransmits { get; init; }
 
+    /// <summary>
+    /// Of the server + client segments: those counted late from tcp_sock.total_retrans because no program run
+    /// saw their retransmit (this sandbox kernel skips BPF programs while PID 1's threads are current; bpf/README.md).
+    /// </summary>
+    public ulong RetransmitSegmentsUnseen { get; init; }
+
+    /// <summary>How many times such segments were found (one look may cover several retransmits).</summary>
+    public ulong RetransmitUnseenEvents { get; init; }
+
     public ulong TcpProbeSamples { get; init; }
 
     public ulong SrttSumMicroseconds { get; init; }

@@ -7,8 +7,17 @@ namespace StreamServer.Tests.Tracing;
 /// <summary>
 /// Retransmit counting against the kernel's own counter: the server runs in a fresh network namespace
 /// (lo MTU 1500, so retransmitted skbs carry several segments) where nftables drops ~5% of its packets;
-/// the tracer's segment count must match the namespace's TcpRetransSegs delta (to within an unexplained
-/// residual of at most 3 + 0.5%, tracer never above the kernel: see <see cref="Tolerance"/>).
+/// the tracer's segment count must equal the namespace's TcpRetransSegs delta exactly.
+/// <para>
+/// One part of that count is not seen by any BPF program on this machine: its kernel (a sandbox build)
+/// skips every BPF tracing program, silently, while a thread of PID 1 (the VM's init agent) is the current
+/// task, and a retransmit run by a softirq that interrupts such a thread is one of those (about one in a
+/// thousand here). The tracer counts those segments late, from the socket's tcp_sock.total_retrans
+/// ("unseen" segments; bpf/README.md). A private ftrace instance, which that rule does not cover, records
+/// every retransmit with its task's tgid, so the test checks the explanation itself in every run: the
+/// tracer saw exactly the retransmits ftrace recorded outside PID 1, and found unseen segments exactly
+/// when ftrace recorded counted retransmits inside PID 1.
+/// </para>
 /// </summary>
 [Collection(ServerTestsCollection.Name)]
 public class RetransmitTracerTests
@@ -45,9 +54,11 @@ public class RetransmitTracerTests
         // Nothing may be in flight across the two readings (a late retransmit of the probe download would land
         // between them): wait until only LISTEN / TIME_WAIT sockets are left.
         await netns.WaitForQuietAsync(TimeSpan.FromSeconds(30));
+        using var ftrace = RetransmitFtrace.Start(port);
         var kernelBefore = await TracingEnvironment.RetransSegsAsync(netns.Name);
         var failBefore = await TracingEnvironment.RetransFailAsync(netns.Name);
         var tracerBefore = tracer.Snapshot();
+        var (eventsBefore, seenBefore) = (sink.Events, sink.Seen);
         await netns.AddRandomDropAsync(port, oneIn: 20);
         List<string> results;
         try
@@ -64,6 +75,8 @@ public class RetransmitTracerTests
         var kernelAfter = await TracingEnvironment.RetransSegsAsync(netns.Name);
         var failAfter = await TracingEnvironment.RetransFailAsync(netns.Name);
         var tracerAfter = tracer.Snapshot();
+        var (events, seen) = (sink.Events - eventsBefore, sink.Seen - seenBefore);
+        ftrace.Stop();
         var metrics = await server.GetAsync("/metrics");
 
         Assert.Equal(Downloads, results.Count);
@@ -84,31 +97,31 @@ public class RetransmitTracerTests
         var kernelDelta = kernelAfter - kernelBefore;
         var tracerDelta = (long)(tracerAfter.RetransmitSegmentsServer + tracerAfter.RetransmitSegmentsClient
             - tracerBefore.RetransmitSegmentsServer - tracerBefore.RetransmitSegmentsClient);
+        var unseen = tracerAfter.RetransmitSegmentsUnseen - tracerBefore.RetransmitSegmentsUnseen;
+        var unseenFinds = tracerAfter.RetransmitUnseenEvents - tracerBefore.RetransmitUnseenEvents;
         var detail = $"body {body.Path}; kernel TcpRetransSegs +{kernelDelta}, TCPRetransFail +{failAfter - failBefore}; tracer server +{tracerAfter.RetransmitSegmentsServer - tracerBefore.RetransmitSegmentsServer} " +
-            $"client +{tracerAfter.RetransmitSegmentsClient - tracerBefore.RetransmitSegmentsClient}, events {tracerAfter.RetransmitEvents - tracerBefore.RetransmitEvents}, " +
-            $"not sent {tracerAfter.RetransmitAttemptsNotSent - tracerBefore.RetransmitAttemptsNotSent}, GSO retransmits {sink.MultiSegment}, " +
-            $"missed runs {tracerAfter.RetransmitMissedRuns - tracerBefore.RetransmitMissedRuns}";
+            $"client +{tracerAfter.RetransmitSegmentsClient - tracerBefore.RetransmitSegmentsClient} (unseen {unseen} in {unseenFinds} finds), events {tracerAfter.RetransmitEvents - tracerBefore.RetransmitEvents} " +
+            $"({seen} retransmits seen), not sent {tracerAfter.RetransmitAttemptsNotSent - tracerBefore.RetransmitAttemptsNotSent}, GSO retransmits {sink.MultiSegment}, " +
+            $"missed runs {tracerAfter.RetransmitMissedRuns - tracerBefore.RetransmitMissedRuns}; ftrace: {ftrace.Hits} retransmits, {ftrace.HitsInPid1} in PID 1 ({ftrace.CountedInPid1} counted)";
         TestContext.Current.TestOutputHelper?.WriteLine(detail);
         Assert.True(kernelDelta > 0, "no retransmits happened: the drop rule did not bite. " + detail);
-        Assert.True(tracerDelta <= kernelDelta && kernelDelta - tracerDelta <= Tolerance(kernelDelta), detail);
+        Assert.True(kernelDelta == tracerDelta, "tracer != kernel: " + detail);
         Assert.True(tracerAfter.RetransmitSegmentsServer > tracerBefore.RetransmitSegmentsServer, detail);
         Assert.Equal(0UL, tracerAfter.RetransmitEventsDropped);
-        Assert.Equal(tracerAfter.RetransmitEvents - tracerBefore.RetransmitEvents, (ulong)sink.Events);
+        Assert.Equal(0UL, tracerAfter.RetransmitMissedRuns - tracerBefore.RetransmitMissedRuns);
+        Assert.Equal(tracerAfter.RetransmitEvents - tracerBefore.RetransmitEvents, (ulong)events);
+
+        // The cause of the unseen part, checked against ftrace: every retransmit ftrace recorded outside PID 1
+        // reached the tracer, none inside it did, and total_retrans jumps were found only when PID 1 had some.
+        Assert.True(seen == ftrace.Hits - ftrace.HitsInPid1, "retransmits seen by the tracer != ftrace's outside PID 1: " + detail);
+        Assert.True(ftrace.CountedInPid1 > 0 == unseen > 0, "unseen segments without retransmits in PID 1, or the reverse: " + detail);
+        Assert.True(unseenFinds <= (ulong)ftrace.CountedInPid1, detail);
 
         // The server's own exported counter saw the same since it attached.
         var exported = TracingEnvironment.MetricSum(metrics, "streamserver_tcp_retransmits_total");
         var sinceAttach = kernelAfter - kernelAtServerAttach;
-        Assert.True(exported <= sinceAttach && sinceAttach - exported <= Tolerance(sinceAttach), $"exported {exported}, kernel since the server attached +{kernelAfter - kernelAtServerAttach}; " + detail);
+        Assert.True(exported == sinceAttach, $"exported {exported}, kernel since the server attached +{sinceAttach}; " + detail);
     }
-
-    /// <summary>
-    /// The residual: over a dozen runs the tracer came out equal, or 1-2 segments below the kernel per
-    /// ~9,000 retransmitted segments (~850 retransmits), once 22 below (one GSO skb's worth); never above,
-    /// and with no skipped program runs, no early-exit attempts and no ring-buffer drops in those runs.
-    /// The cause is not found yet; 0.5% + 3 keeps the check meaningful (a missing tracepoint, pcount
-    /// ignored or a port/netns filter bug are off by far more) without failing on it.
-    /// </summary>
-    private static long Tolerance(long kernel) => 3 + (kernel / 200);
 
     /// <summary>Parallel curl loops inside the namespace; one line per download: "code size sha256 content-length".</summary>
     private static async Task<List<string>> DownloadAsync(NetworkNamespace netns, int port, LargeBody body)
@@ -143,15 +156,24 @@ public class RetransmitTracerTests
     private sealed class CountingSink : ITraceEventSink
     {
         private int _events;
+        private int _seen;
         private int _multi;
 
         public int Events => Volatile.Read(ref _events);
+
+        /// <summary>Events of retransmits the programs saw happen (not the late "unseen" finds).</summary>
+        public int Seen => Volatile.Read(ref _seen);
 
         public int MultiSegment => Volatile.Read(ref _multi);
 
         public void OnRetransmit(in RetransmitRecord record)
         {
             Interlocked.Increment(ref _events);
+            if (record.Kind != TracerAbi.RetransKindUnseen)
+            {
+                Interlocked.Increment(ref _seen);
+            }
+
             if (record.Segs > 1)
             {
                 Interlocked.Increment(ref _multi);
