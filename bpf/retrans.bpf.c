@@ -157,11 +157,12 @@ struct sock_seen {
 	__u32 counted; /* total_retrans already added to the counters */
 	__u16 sport;   /* the socket's ports: a recycled struct sock is a new socket */
 	__u16 dport;
+	__u32 side;
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536); /* entries leave at close; LRU only ever drops stale ones (close unseen) */
+	__uint(max_entries, 65536); /* entries leave at close; LRU drops the least recently touched first, i.e. stale ones (close unseen) */
 	__type(key, __u64); /* struct sock address */
 	__type(value, struct sock_seen);
 } socks SEC(".maps");
@@ -177,15 +178,17 @@ struct {
 /* Returns total_retrans minus what was counted for this socket before this event, and records it as
  * counted. A socket seen for the first time starts from 0 (client side: a new socket) or from the SYN-ACK
  * retransmits already counted for its request (server side). */
-static __always_inline __u32 reconcile(const struct sock *sk, const struct ss_flow_key *key, int closing)
+static __always_inline __u32 reconcile(const struct sock *sk, struct ss_flow_key *key, int closing)
 {
 	__u64 id = (__u64)sk;
 	__u32 total = BPF_CORE_READ((const struct tcp_sock *)sk, total_retrans);
 	struct sock_seen *seen = bpf_map_lookup_elem(&socks, &id);
 	__u32 counted = 0;
 	int owed = 0; /* a SYN-ACK entry for this flow is to be taken over */
-	if (seen && seen->sport == key->sport && seen->dport == key->dport) {
+	/* key->sport is 0 when the socket has already given its port back (on its way to TIME_WAIT). */
+	if (seen && seen->dport == key->dport && (key->sport == 0 || seen->sport == key->sport)) {
 		counted = seen->counted;
+		key->sport = seen->sport;
 	} else {
 		seen = 0;
 		if (key->side == SIDE_SERVER) {
@@ -207,7 +210,7 @@ static __always_inline __u32 reconcile(const struct sock *sk, const struct ss_fl
 	} else if (total != counted || owed) {
 		/* Only sockets that retransmit (or inherit SYN-ACK retransmits) get an entry: a clean
 		 * connection costs no map update. */
-		struct sock_seen init = { .counted = total, .sport = key->sport, .dport = key->dport };
+		struct sock_seen init = { .counted = total, .sport = key->sport, .dport = key->dport, .side = key->side };
 		bpf_map_update_elem(&socks, &id, &init, BPF_ANY);
 		if (owed)
 			bpf_map_delete_elem(&synacks, key);
@@ -323,6 +326,13 @@ int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 	if (e.family != 2 /* AF_INET */ && e.family != 10 /* AF_INET6 */)
 		return 0;
 	int side = match(sk, e.sport, e.dport);
+	if (side < 0 && e.sport == 0) {
+		/* A server socket that gave its port back on its way to TIME_WAIT: ours if we hold its entry. */
+		__u64 id = (__u64)sk;
+		struct sock_seen *seen = bpf_map_lookup_elem(&socks, &id);
+		if (seen && seen->dport == e.dport)
+			side = seen->side;
+	}
 	if (side < 0)
 		return 0;
 	e.side = side;
@@ -331,6 +341,7 @@ int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 	__u32 delta = reconcile(sk, &key, newstate == TCP_CLOSE);
 	if (!delta)
 		return 0;
+	e.sport = key.sport;
 
 	e.event_type = EVENT_RETRANSMIT;
 	e.ts_ns = bpf_ktime_get_ns();

@@ -103,6 +103,11 @@ public class RetransmitTracerTests
             $"client +{tracerAfter.RetransmitSegmentsClient - tracerBefore.RetransmitSegmentsClient} (unseen {unseen} in {unseenFinds} finds), events {tracerAfter.RetransmitEvents - tracerBefore.RetransmitEvents} " +
             $"({seen} retransmits seen), not sent {tracerAfter.RetransmitAttemptsNotSent - tracerBefore.RetransmitAttemptsNotSent}, GSO retransmits {sink.MultiSegment}, " +
             $"missed runs {tracerAfter.RetransmitMissedRuns - tracerBefore.RetransmitMissedRuns}; ftrace: {ftrace.Hits} retransmits, {ftrace.HitsInPid1} in PID 1 ({ftrace.CountedInPid1} counted)";
+        lock (sink.UnseenFinds)
+        {
+            detail += "; unseen found at: " + string.Join(", ", sink.UnseenFinds.Take(10));
+        }
+
         TestContext.Current.TestOutputHelper?.WriteLine(detail);
         Assert.True(kernelDelta > 0, "no retransmits happened: the drop rule did not bite. " + detail);
         Assert.True(kernelDelta == tracerDelta, "tracer != kernel: " + detail);
@@ -166,12 +171,24 @@ public class RetransmitTracerTests
 
         public int MultiSegment => Volatile.Read(ref _multi);
 
+        /// <summary>Where total_retrans jumps were found (for the failure message).</summary>
+        public List<string> UnseenFinds { get; } = [];
+
         public void OnRetransmit(in RetransmitRecord record)
         {
             Interlocked.Increment(ref _events);
             if (record.Kind != TracerAbi.RetransKindUnseen)
             {
                 Interlocked.Increment(ref _seen);
+            }
+
+            if (record.Unseen != 0)
+            {
+                var e = TraceEvent.From(record);
+                lock (UnseenFinds)
+                {
+                    UnseenFinds.Add($"{e.Kind} {e.Side} {e.Local}->{e.Remote} {e.State} segs {e.Segments} unseen {e.Unseen}");
+                }
             }
 
             if (record.Segs > 1)
