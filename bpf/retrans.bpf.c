@@ -297,12 +297,15 @@ int BPF_PROG(on_retransmit_synack, const struct sock *sk, const struct request_s
 	struct ss_flow_key key = {};
 	flow_key(&key, &e);
 	/* The child socket inherits this count in total_retrans; reconcile() starts it from here. */
-	__u32 one = 1;
+	__u32 zero = 0;
 	__u32 *n = bpf_map_lookup_elem(&synacks, &key);
+	if (!n) {
+		/* Listeners are lockless: another CPU may create the entry first; then add to that one. */
+		bpf_map_update_elem(&synacks, &key, &zero, BPF_NOEXIST);
+		n = bpf_map_lookup_elem(&synacks, &key);
+	}
 	if (n)
 		__sync_fetch_and_add(n, 1);
-	else
-		bpf_map_update_elem(&synacks, &key, &one, BPF_NOEXIST);
 	bump(side == SIDE_SERVER ? RC_SEGS_SERVER : RC_SEGS_CLIENT, 1);
 	bump(RC_SYNACK, 1);
 	bump(RC_EVENTS, 1);
