@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* TCP retransmits on the server's sockets (tcp:tcp_retransmit_skb, tcp:tcp_retransmit_synack) with the
  * flow's srtt / cwnd at that moment, and an srtt histogram of the server's connections (tcp:tcp_probe).
- * Counts segments exactly where the kernel adds to TCP_MIB_RETRANSSEGS (TcpRetransSegs in /proc/net/snmp). */
+ * Counts segments the way the kernel adds to TCP_MIB_RETRANSSEGS (TcpRetransSegs in /proc/net/snmp):
+ * tcp_skb_pcount at each retransmit, reconciled per socket with tcp_sock.total_retrans (also at every
+ * state change, sock:inet_sock_set_state) for the retransmits no program run saw (see reconcile()). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
