@@ -87,6 +87,10 @@ internal sealed class Http1ZeroCopyConnection
                     {
                         return; // idle, slow request head (slowloris) or server shutdown: close
                     }
+                    catch (IOException)
+                    {
+                        return; // ConnectionResetException: the client went away between requests
+                    }
 
                     var buffer = result.Buffer;
                     while (!buffer.IsEmpty)
