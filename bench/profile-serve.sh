@@ -8,7 +8,7 @@
 #   3. strace -c -f during a STRACE s wrk run: syscalls per request (strace slows both servers alike;
 #      only the counts per request matter).
 # Prints both side by side with ratios ours/nginx. Needs root (perf, strace attach).
-#   DURATION=8 ROUNDS=2 TARGET=/vod/bench/seg_000.m4s bench/profile-serve.sh
+#   DURATION=8 ROUNDS=2 TARGET=/vod/bench/seg_000.m4s [OURS_ENV=...] [SECTIONS=cpu,strace,perf] bench/profile-serve.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-8}
@@ -23,7 +23,8 @@ NGINX_PORT=${NGINX_PORT:-18492}
 NGINX_H2C_PORT=${NGINX_H2C_PORT:-18493}
 for tool in perf strace; do command -v $tool >/dev/null || { echo "missing $tool" >&2; exit 1; }; done
 source bench/serve-setup.sh
-start_servers DOTNET_PerfMapEnabled=1
+# OURS_ENV: extra environment for our server (A/B of runtime settings), e.g. OURS_ENV="DOTNET_X=1 DOTNET_Y=0".
+start_servers DOTNET_PerfMapEnabled=1 ${OURS_ENV:-}
 NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
 declare -A PID=([nginx]=$NGINX_WORKER [ours]=$OURS_PID) PORT=([nginx]=$NGINX_PORT [ours]=$OURS_PORT)
 HZ=$(getconf CLK_TCK)
@@ -59,11 +60,13 @@ row "CPU us/req (perf task-clock)" "$(echo "${TASK[nginx]} * 1000 / ${REQ[nginx]
 row "server CPUs busy (task-clock/wall)" "$(echo "${TASK[nginx]} / 1000 / ($ROUNDS * ($DURATION + 0.2))" | bc -l)" "$(echo "${TASK[ours]} / 1000 / ($ROUNDS * ($DURATION + 0.2))" | bc -l)"
 row "context switches/req" "$(echo "${CS[nginx]} / ${REQ[nginx]}" | bc -l)" "$(echo "${CS[ours]} / ${REQ[ours]}" | bc -l)"
 
+SECTIONS=${SECTIONS:-cpu,strace,perf}
+[[ $SECTIONS == *strace* ]] || exit 0
 echo
 echo "=== syscalls per request (strace -c -f, ${STRACE}s wrk run each)"
 declare -A SYS
 for s in nginx ours; do
-  strace -c -f -p "${PID[$s]}" -o "$WORK/$s.strace" & ST=$!
+  strace -c -f -p "${PID[$s]}" -o "$WORK/$s.strace" 2>/dev/null & ST=$!
   sleep 0.5
   wrk -t2 -c"$CONNS" -d"${STRACE}s" "http://127.0.0.1:${PORT[$s]}$TARGET" > "$WORK/$s.strace.wrk"
   kill -INT $ST; wait $ST || true
@@ -73,16 +76,17 @@ done
 calls() { awk '$1 ~ /^[0-9.]+$/ && NF >= 5 {print $NF, $4}' "$WORK/$1.strace"; }
 printf "%-18s %12s %12s\n" syscall nginx ours
 join -a1 -a2 -e 0 -o 0,1.2,2.2 <(calls nginx | sort) <(calls ours | sort) | grep -v '^total' |
-  awk -v a="${SYS[nginx]}" -v b="${SYS[ours]}" '{printf "%-18s %12.2f %12.2f\n", $1, $2 / a, $3 / b}' | sort -k3 -gr | head -16
+  awk -v a="${SYS[nginx]}" -v b="${SYS[ours]}" '{printf "%-18s %12.2f %12.2f\n", $1, $2 / a, $3 / b}' | sort -k3 -gr | head -16 || true
 
+[[ $SECTIONS == *perf* ]] || exit 0
 echo
 echo "=== perf record -g (cpu-clock, ${DURATION}s wrk run each)"
 for s in nginx ours; do
-  perf record -q -F 499 -g -p "${PID[$s]}" -o "$WORK/$s.perf.data" -- sleep "$DURATION" 2>/dev/null & PR=$!
+  perf record -F 499 -g -p "${PID[$s]}" -o "$WORK/$s.perf.data" -- sleep "$DURATION" 2>"$WORK/$s.perf.log" & PR=$!
   wrk -t2 -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:${PORT[$s]}$TARGET" >/dev/null
   wait $PR || true
   echo "--- $s: samples by DSO"
-  perf report -q -i "$WORK/$s.perf.data" --no-children --sort dso --stdio -g none 2>/dev/null | awk 'NF {print}' | head -8
+  perf report -q -i "$WORK/$s.perf.data" --no-children --sort dso --stdio -g none 2>/dev/null | awk 'NF {print}' | head -8 || true
   echo "--- $s: top symbols (self)"
-  perf report -q -i "$WORK/$s.perf.data" --no-children --sort sym --stdio -g none 2>/dev/null | awk 'NF {print}' | head -"$TOP"
+  perf report -q -i "$WORK/$s.perf.data" --no-children --sort sym --stdio -g none 2>/dev/null | awk 'NF {print}' | head -"$TOP" || true
 done
