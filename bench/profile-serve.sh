@@ -2,7 +2,8 @@
 # Where the CPU goes serving the same file (default: the 1 MiB segment) with the same wrk load (-t2 -c32),
 # StreamServer vs nginx (1 worker, sendfile on, tcp_nopush on), alternating. For each server:
 #   1. CPU per request: utime+stime of the server process (/proc/PID/stat) and perf stat's task-clock /
-#      context switches during a DURATION s wrk run, divided by the requests wrk completed;
+#      context switches during a DURATION s wrk run, divided by the requests wrk completed; wrk's own
+#      CPU per request too (on 2 cores the client's share bounds what a leaner server can gain);
 #   2. perf record -g (cpu-clock sampling; .NET JIT frames named through DOTNET_PerfMapEnabled=1):
 #      share of samples per DSO and the top symbols (kernel and user);
 #   3. strace -c -f during a STRACE s wrk run: syscalls per request (strace slows both servers alike;
@@ -31,15 +32,16 @@ HZ=$(getconf CLK_TCK)
 for s in ours nginx; do wrk -t2 -c"$CONNS" -d3s "http://127.0.0.1:${PORT[$s]}$TARGET" >/dev/null; done  # warm-up
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-declare -A REQ CPU TASK CS
+declare -A REQ CPU TASK CS WRK
 for r in $(seq 1 "$ROUNDS"); do
   for s in nginx ours; do
     pid=${PID[$s]}
     perf stat -x, -e task-clock,context-switches -p "$pid" -o "$WORK/$s.stat" & PERF=$!
     sleep 0.2
     t0=$(cpu_ticks "$pid")
-    wrk -t2 -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:${PORT[$s]}$TARGET" > "$WORK/$s.wrk"
+    perf stat -x, -e task-clock -o "$WORK/$s.wrkstat" wrk -t2 -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:${PORT[$s]}$TARGET" > "$WORK/$s.wrk"
     t1=$(cpu_ticks "$pid")
+    WRK[$s]=$(echo "${WRK[$s]:-0} + $(awk -F, '$3 ~ /task-clock/ {print $1}' "$WORK/$s.wrkstat")" | bc -l)
     kill -INT $PERF; wait $PERF || true
     n=$(awk '/requests in/ {print $1}' "$WORK/$s.wrk")
     REQ[$s]=$(( ${REQ[$s]:-0} + n ))
@@ -58,35 +60,38 @@ row "req/s" "$(echo "${REQ[nginx]} / ($ROUNDS * $DURATION)" | bc -l)" "$(echo "$
 row "CPU us/req (utime+stime)" "$(echo "${CPU[nginx]} * 1000000 / $HZ / ${REQ[nginx]}" | bc -l)" "$(echo "${CPU[ours]} * 1000000 / $HZ / ${REQ[ours]}" | bc -l)"
 row "CPU us/req (perf task-clock)" "$(echo "${TASK[nginx]} * 1000 / ${REQ[nginx]}" | bc -l)" "$(echo "${TASK[ours]} * 1000 / ${REQ[ours]}" | bc -l)"
 row "server CPUs busy (task-clock/wall)" "$(echo "${TASK[nginx]} / 1000 / ($ROUNDS * ($DURATION + 0.2))" | bc -l)" "$(echo "${TASK[ours]} / 1000 / ($ROUNDS * ($DURATION + 0.2))" | bc -l)"
+row "client (wrk) CPU us/req" "$(echo "${WRK[nginx]} * 1000 / ${REQ[nginx]}" | bc -l)" "$(echo "${WRK[ours]} * 1000 / ${REQ[ours]}" | bc -l)"
 row "context switches/req" "$(echo "${CS[nginx]} / ${REQ[nginx]}" | bc -l)" "$(echo "${CS[ours]} / ${REQ[ours]}" | bc -l)"
 
 SECTIONS=${SECTIONS:-cpu,strace,perf}
-[[ $SECTIONS == *strace* ]] || exit 0
-echo
-echo "=== syscalls per request (strace -c -f, ${STRACE}s wrk run each)"
-declare -A SYS
-for s in nginx ours; do
-  strace -c -f -p "${PID[$s]}" -o "$WORK/$s.strace" 2>/dev/null & ST=$!
-  sleep 0.5
-  wrk -t2 -c"$CONNS" -d"${STRACE}s" "http://127.0.0.1:${PORT[$s]}$TARGET" > "$WORK/$s.strace.wrk"
-  kill -INT $ST; wait $ST || true
-  SYS[$s]=$(awk '/requests in/ {print $1}' "$WORK/$s.strace.wrk")
-done
-# strace -c rows: % time, seconds, usecs/call, calls, [errors,] syscall
-calls() { awk '$1 ~ /^[0-9.]+$/ && NF >= 5 {print $NF, $4}' "$WORK/$1.strace"; }
-printf "%-18s %12s %12s\n" syscall nginx ours
-join -a1 -a2 -e 0 -o 0,1.2,2.2 <(calls nginx | sort) <(calls ours | sort) | grep -v '^total' |
-  awk -v a="${SYS[nginx]}" -v b="${SYS[ours]}" '{printf "%-18s %12.2f %12.2f\n", $1, $2 / a, $3 / b}' | sort -k3 -gr | head -16 || true
+if [[ $SECTIONS == *strace* ]]; then
+  echo
+  echo "=== syscalls per request (strace -c -f, ${STRACE}s wrk run each)"
+  declare -A SYS
+  for s in nginx ours; do
+    strace -c -f -p "${PID[$s]}" -o "$WORK/$s.strace" 2>/dev/null & ST=$!
+    sleep 0.5
+    wrk -t2 -c"$CONNS" -d"${STRACE}s" "http://127.0.0.1:${PORT[$s]}$TARGET" > "$WORK/$s.strace.wrk"
+    kill -INT $ST; wait $ST || true
+    SYS[$s]=$(awk '/requests in/ {print $1}' "$WORK/$s.strace.wrk")
+  done
+  # strace -c rows: % time, seconds, usecs/call, calls, [errors,] syscall
+  calls() { awk '$1 ~ /^[0-9.]+$/ && NF >= 5 {print $NF, $4}' "$WORK/$1.strace"; }
+  printf "%-18s %12s %12s\n" syscall nginx ours
+  join -a1 -a2 -e 0 -o 0,1.2,2.2 <(calls nginx | sort) <(calls ours | sort) | grep -v '^total' |
+    awk -v a="${SYS[nginx]}" -v b="${SYS[ours]}" '{printf "%-18s %12.2f %12.2f\n", $1, $2 / a, $3 / b}' | sort -k3 -gr | head -16 || true
+fi
 
-[[ $SECTIONS == *perf* ]] || exit 0
-echo
-echo "=== perf record -g (cpu-clock, ${DURATION}s wrk run each)"
-for s in nginx ours; do
-  perf record -F 499 -g -p "${PID[$s]}" -o "$WORK/$s.perf.data" -- sleep "$DURATION" 2>"$WORK/$s.perf.log" & PR=$!
-  wrk -t2 -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:${PORT[$s]}$TARGET" >/dev/null
-  wait $PR || true
-  echo "--- $s: samples by DSO"
-  perf report -q -i "$WORK/$s.perf.data" --no-children --sort dso --stdio -g none 2>/dev/null | awk 'NF {print}' | head -8 || true
-  echo "--- $s: top symbols (self)"
-  perf report -q -i "$WORK/$s.perf.data" --no-children --sort sym --stdio -g none 2>/dev/null | awk 'NF {print}' | head -"$TOP" || true
-done
+if [[ $SECTIONS == *perf* ]]; then
+  echo
+  echo "=== perf record -g (cpu-clock, ${DURATION}s wrk run each)"
+  for s in nginx ours; do
+    perf record -F 499 -g -p "${PID[$s]}" -o "$WORK/$s.perf.data" -- sleep "$DURATION" 2>"$WORK/$s.perf.log" & PR=$!
+    wrk -t2 -c"$CONNS" -d"${DURATION}s" "http://127.0.0.1:${PORT[$s]}$TARGET" >/dev/null
+    wait $PR || true
+    echo "--- $s: samples by DSO"
+    perf report -q -i "$WORK/$s.perf.data" --no-children --sort dso --stdio -g none 2>/dev/null | awk 'NF {print}' | head -8 || true
+    echo "--- $s: top symbols (self)"
+    perf report -q -i "$WORK/$s.perf.data" --no-children --sort sym --stdio -g none 2>/dev/null | awk 'NF {print}' | head -"$TOP" || true
+  done
+fi

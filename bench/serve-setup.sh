@@ -1,22 +1,23 @@
 # Sourced by bench/serve.sh and bench/profile-serve.sh: the same files (a 1 MiB CMAF-class segment and a
-# ~600 B playlist) laid out for StreamServer (WORK/data) and for Debian's nginx (WORK/www), an nginx
-# config (1 worker, sendfile on, tcp_nopush on, access_log off), and start/stop of both servers.
+# ~600 B playlist) in StreamServer's library (WORK/data/vod/bench), which nginx serves too (root WORK/data):
+# the very same inodes, so both send from the same page-cache folios (a copy written differently can sit in
+# differently sized folios on ext4/xfs, which alone changes sendfile's kernel cost by several percent).
+# An nginx config (1 worker, sendfile on, tcp_nopush on, access_log off), and start/stop of both servers.
 # Expects WORK, OURS_PORT, NGINX_PORT, NGINX_H2C_PORT; sets NGINX_PID, OURS_PID.
 for tool in nginx wrk h2load curl; do command -v $tool >/dev/null || { echo "missing $tool" >&2; exit 1; }; done
 
 DLL=src/StreamServer/bin/Release/net10.0/StreamServer.dll
 [ -f "$DLL" ] || dotnet build src/StreamServer -c Release -v q >/dev/null
 
-rm -rf "$WORK"; mkdir -p "$WORK/data/vod/bench" "$WORK/www/vod" "$WORK/nginx/tmp"
+rm -rf "$WORK"; mkdir -p "$WORK/data/vod/bench" "$WORK/nginx/tmp"
 VOD="$WORK/data/vod/bench"
-head -c 1048576 /dev/urandom > "$VOD/seg_000.m4s"
+dd if=/dev/urandom of="$VOD/seg_000.m4s" bs=1M count=1 status=none
 {
   echo "#EXTM3U"; echo "#EXT-X-VERSION:7"; echo "#EXT-X-TARGETDURATION:4"; echo "#EXT-X-PLAYLIST-TYPE:VOD"
   echo "#EXT-X-INDEPENDENT-SEGMENTS"; echo '#EXT-X-MAP:URI="init.mp4"'
   for i in $(seq 0 14); do printf '#EXTINF:4.000000,\nseg_%03d.m4s\n' "$i"; done
   echo "#EXT-X-ENDLIST"
 } > "$VOD/media.m3u8"
-cp -r "$VOD" "$WORK/www/vod/bench"
 ABS=$(cd "$WORK" && pwd)
 
 cat > "$WORK/nginx/nginx.conf" <<CONF
@@ -39,7 +40,7 @@ http {
   server {
     listen 127.0.0.1:$NGINX_PORT;
     listen 127.0.0.1:$NGINX_H2C_PORT http2;
-    root $ABS/www;
+    root $ABS/data;
     location /vod/ {
       add_header Cache-Control "public, max-age=31536000, immutable";
       add_header Access-Control-Allow-Origin "*";
