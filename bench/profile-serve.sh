@@ -24,8 +24,10 @@ NGINX_PORT=${NGINX_PORT:-18492}
 NGINX_H2C_PORT=${NGINX_H2C_PORT:-18493}
 for tool in perf strace; do command -v $tool >/dev/null || { echo "missing $tool" >&2; exit 1; }; done
 source bench/serve-setup.sh
+trap 'cleanup; rm -f "/tmp/perf-${OURS_PID:-x}.map" "/tmp/perfinfo-${OURS_PID:-x}.map"' EXIT
 # OURS_ENV: extra environment for our server (A/B of runtime settings), e.g. OURS_ENV="DOTNET_X=1 DOTNET_Y=0".
-start_servers DOTNET_PerfMapEnabled=1 ${OURS_ENV:-}
+# W^X off so perf can map JIT frames to /tmp/perf-PID.map (with it on, JIT code shows as memfd:doublemapper).
+start_servers DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 ${OURS_ENV:-}
 NGINX_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
 declare -A PID=([nginx]=$NGINX_WORKER [ours]=$OURS_PID) PORT=([nginx]=$NGINX_PORT [ours]=$OURS_PORT)
 HZ=$(getconf CLK_TCK)
@@ -93,5 +95,7 @@ if [[ $SECTIONS == *perf* ]]; then
     perf report -q -i "$WORK/$s.perf.data" --no-children --sort dso --stdio -g none 2>/dev/null | awk 'NF {print}' | head -8 || true
     echo "--- $s: top symbols (self)"
     perf report -q -i "$WORK/$s.perf.data" --no-children --sort sym --stdio -g none 2>/dev/null | awk 'NF {print}' | head -"$TOP" || true
+    echo "--- $s: top user-space symbols (self)"
+    perf report -q -i "$WORK/$s.perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null | awk 'NF && !/kernel.kallsyms/ {print}' | head -"$TOP" || true
   done
 fi
