@@ -44,6 +44,23 @@ public class Http2AllocationPerRequestTests
 
         Assert.True(viaH2c <= Budget && viaH2 <= Budget,
             $"allocated per request: h2c {viaH2c:F1} B, h2 {viaH2:F1} B (budget {Budget} B); sampled types per request:{sampler.Report()}");
+
+        // Operators see the same figure: the gauge covers the interval between two scrapes.
+        using var client = server.CreateHttpClient();
+        await Scrape(client);
+        await H2Load(h2c, Requests);
+        var exposed = await Scrape(client);
+        Assert.True(exposed <= Budget, $"streamserver_http_allocated_bytes_per_request = {exposed:F1} B after an h2c run (budget {Budget} B)");
+    }
+
+    private static async Task<double> Scrape(HttpClient client)
+    {
+        const string Name = "streamserver_http_allocated_bytes_per_request ";
+        var text = await client.GetStringAsync("/metrics");
+        var at = text.IndexOf("\n" + Name, StringComparison.Ordinal);
+        Assert.True(at >= 0, "metric missing from /metrics");
+        var start = at + 1 + Name.Length;
+        return double.Parse(text.AsSpan(start, text.IndexOf('\n', start) - start), CultureInfo.InvariantCulture);
     }
 
     private static async Task<double> Measure(string url, AllocationSampler? sampler)
