@@ -14,65 +14,8 @@ WORK=bench/.work/serve
 OURS_PORT=${OURS_PORT:-18481}
 NGINX_PORT=${NGINX_PORT:-18482}
 NGINX_H2C_PORT=${NGINX_H2C_PORT:-18483}
-for tool in nginx wrk h2load curl; do command -v $tool >/dev/null || { echo "missing $tool" >&2; exit 1; }; done
-
-DLL=src/StreamServer/bin/Release/net10.0/StreamServer.dll
-[ -f "$DLL" ] || dotnet build src/StreamServer -c Release -v q >/dev/null
-
-rm -rf "$WORK"; mkdir -p "$WORK/data/vod/bench" "$WORK/www/vod" "$WORK/nginx"
-VOD="$WORK/data/vod/bench"
-head -c 1048576 /dev/urandom > "$VOD/seg_000.m4s"
-{
-  echo "#EXTM3U"; echo "#EXT-X-VERSION:7"; echo "#EXT-X-TARGETDURATION:4"; echo "#EXT-X-PLAYLIST-TYPE:VOD"
-  echo "#EXT-X-INDEPENDENT-SEGMENTS"; echo '#EXT-X-MAP:URI="init.mp4"'
-  for i in $(seq 0 14); do printf '#EXTINF:4.000000,\nseg_%03d.m4s\n' "$i"; done
-  echo "#EXT-X-ENDLIST"
-} > "$VOD/media.m3u8"
-cp -r "$VOD" "$WORK/www/vod/bench"
-ABS=$(cd "$WORK" && pwd)
-
-cat > "$WORK/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $ABS/nginx/nginx.pid;
-error_log $ABS/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  types { application/vnd.apple.mpegurl m3u8; application/dash+xml mpd; video/mp4 mp4; video/iso.segment m4s; image/jpeg jpg; text/vtt vtt; }
-  default_type application/octet-stream;
-  sendfile on;
-  tcp_nopush on;
-  tcp_nodelay on;
-  access_log off;
-  keepalive_requests 1000000;
-  keepalive_timeout 120s;
-  client_body_temp_path $ABS/nginx/tmp; proxy_temp_path $ABS/nginx/tmp; fastcgi_temp_path $ABS/nginx/tmp;
-  uwsgi_temp_path $ABS/nginx/tmp; scgi_temp_path $ABS/nginx/tmp;
-  server {
-    listen 127.0.0.1:$NGINX_PORT;
-    listen 127.0.0.1:$NGINX_H2C_PORT http2;
-    root $ABS/www;
-    location /vod/ {
-      add_header Cache-Control "public, max-age=31536000, immutable";
-      add_header Access-Control-Allow-Origin "*";
-    }
-  }
-}
-CONF
-mkdir -p "$WORK/nginx/tmp"
-
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
-trap cleanup EXIT
-nginx -c "$ABS/nginx/nginx.conf" -p "$ABS/nginx" & PIDS+=($!)
-dotnet "$DLL" --StreamServer:DataDir="$ABS/data" --StreamServer:ListenAddress=127.0.0.1 --StreamServer:HttpPort=$OURS_PORT \
-  --StreamServer:HttpsPort=-1 --StreamServer:GenerateSample=false --Logging:LogLevel:Default=Warning > "$WORK/server.log" 2>&1 & PIDS+=($!)
-for i in $(seq 1 100); do
-  curl -sf -o /dev/null "http://127.0.0.1:$OURS_PORT/vod/bench/media.m3u8" && curl -sf -o /dev/null "http://127.0.0.1:$NGINX_PORT/vod/bench/media.m3u8" && break
-  sleep 0.2
-done
-cmp <(curl -s "http://127.0.0.1:$OURS_PORT/vod/bench/seg_000.m4s") <(curl -s "http://127.0.0.1:$NGINX_PORT/vod/bench/seg_000.m4s")
-cmp <(curl -s --http2-prior-knowledge "http://127.0.0.1:$OURS_PORT/vod/bench/media.m3u8") <(curl -s --http2-prior-knowledge "http://127.0.0.1:$NGINX_H2C_PORT/vod/bench/media.m3u8")
+source bench/serve-setup.sh
+start_servers
 
 wrk_rps() { wrk -t2 -c32 -d"${DURATION}s" "$1" | awk '/Requests\/sec/ {print $2}'; }
 h2_rps() { h2load -c32 -m4 -t2 -D "$DURATION" "$1" 2>/dev/null | awk '/^finished in/ {print $4}'; }

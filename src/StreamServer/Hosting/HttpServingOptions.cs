@@ -49,4 +49,11 @@ public sealed class HttpServingOptions
 
     /// <summary>Files up to this size (playlists, MPDs) keep their bytes in memory and go out with the headers in one write.</summary>
     public int SmallBodyBytes { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// Run socket completions on the runtime's epoll threads (DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS)
+    /// instead of hopping to the thread pool per event: with InlineSocketScheduling, a request is read,
+    /// parsed and answered on the thread that saw it arrive. Same rule: nothing on a request thread may block.
+    /// </summary>
+    public bool InlineSocketCompletions { get; set; } = true;
 }

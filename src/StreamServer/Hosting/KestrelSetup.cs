@@ -12,6 +12,7 @@ internal static class KestrelSetup
 {
     public static void Configure(WebApplicationBuilder builder, StreamServerOptions options)
     {
+        Transport.SocketEngineSettings.Apply(options.Serving.InlineSocketCompletions);
         builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = options.Serving.InlineSocketScheduling);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {

@@ -85,7 +85,18 @@ internal sealed class Http1ZeroCopyConnection
                     }
                     catch (OperationCanceledException)
                     {
-                        return; // idle, slow request head (slowloris) or server shutdown: close
+                        // Idle keep-alive and server shutdown close silently; a request head that
+                        // started but did not complete in time (slowloris) gets Kestrel's answer first.
+                        if (headTimerArmed && !shutdown.IsCancellationRequested)
+                        {
+                            SendRequestTimeout();
+                        }
+
+                        return;
+                    }
+                    catch (IOException)
+                    {
+                        return; // ConnectionResetException: the client went away between requests
                     }
 
                     var buffer = result.Buffer;
@@ -171,6 +182,26 @@ internal sealed class Http1ZeroCopyConnection
         }
 
         await _owner.Next(_connection);
+    }
+
+    // Kestrel's answer to RequestHeadersTimeout (BadHttpRequest 408): empty body, connection closes.
+    // Best effort, one non-blocking send: a client that cannot take ~100 bytes is closed without it.
+    private void SendRequestTimeout()
+    {
+        if (_fd < 0)
+        {
+            return;
+        }
+
+        Span<byte> response = stackalloc byte[160];
+        var status = "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n"u8;
+        status.CopyTo(response);
+        var n = status.Length;
+        HttpDate.DateLine.CopyTo(response[n..]);
+        n += HttpDate.DateLine.Length;
+        response[n++] = (byte)'\r';
+        response[n++] = (byte)'\n';
+        LinuxSocket.Send(_fd, response[..n], default, more: false);
     }
 
     private StepResult Step(in ReadOnlySequence<byte> buffer, out long consumed)

@@ -1,8 +1,12 @@
+using StreamServer.Transcode.Packaging;
+
 namespace StreamServer.Vod;
 
 /// <summary>
 /// The only file types the library serves; anything else is not a published media file and falls
-/// through to the application (404).
+/// through to the application (404). fMP4 init and media segments of the packager's audio rendition
+/// (its folder, <see cref="Packager.AudioFolder"/>) are audio/mp4 (RFC 4337; what the DASH manifest
+/// declares for them); every other fMP4 carries video.
 /// </summary>
 internal static class VodContentTypes
 {
@@ -30,6 +34,17 @@ internal static class VodContentTypes
             "vtt" => ("text/vtt", VodKind.Other),
             _ => ("", VodKind.Other),
         };
+        if (ext is "m4s" or "mp4" && slash > 0 && IsInAudioFolder(relativePath[..slash]))
+        {
+            contentType = "audio/mp4";
+        }
+
         return contentType.Length > 0;
+    }
+
+    private static bool IsInAudioFolder(ReadOnlySpan<char> folder)
+    {
+        var parent = folder[(folder.LastIndexOf('/') + 1)..];
+        return parent.SequenceEqual(Packager.AudioFolder);
     }
 }

@@ -20,6 +20,10 @@ internal sealed class VodStaticMiddleware
     private static readonly StringValues AllowMethods = "GET, HEAD, OPTIONS";
     private static readonly StringValues AllowHeaders = "Range, If-None-Match, If-Modified-Since, If-Range, Origin";
     private static readonly StringValues PreflightMaxAge = "86400";
+    private static readonly StringValues Bytes = "bytes";
+    private static readonly StringValues AnyOrigin = "*";
+    private static readonly StringValues CacheControl = VodFile.CacheControl;
+    private static readonly StringValues ExposeHeaders = VodFile.ExposeHeaders;
 
     private readonly RequestDelegate _next;
     private readonly VodFileCache _cache;
@@ -81,12 +85,16 @@ internal sealed class VodStaticMiddleware
             return CountingNext(context, protocol, start);
         }
 
-        return ServeAsync(context, file, isHead, protocol, start);
+        return Serve(context, file, isHead, protocol, start);
     }
 
-    private static async Task ServeAsync(HttpContext context, VodFile file, bool isHead, KeyValuePair<string, object?> protocol, long start)
+    // Headers and a small body (playlist, MPD) are written synchronously into the response pipe and
+    // left for Kestrel to flush when the request completes: no async state, no extra flush per response.
+    // Only larger bodies go through the chunked asynchronous loop.
+    private static Task Serve(HttpContext context, VodFile file, bool isHead, KeyValuePair<string, object?> protocol, long start)
     {
         var status = 0;
+        var handedOff = false;
         try
         {
             var plan = PlanFor(context.Request.Headers, file, isHead);
@@ -95,12 +103,12 @@ internal sealed class VodStaticMiddleware
             response.StatusCode = plan.Status;
             var headers = response.Headers;
             headers.ContentType = file.ContentType;
-            headers.AcceptRanges = "bytes";
+            headers.AcceptRanges = Bytes;
             headers.ETag = file.ETag;
             headers.LastModified = file.LastModified;
-            headers.CacheControl = VodFile.CacheControl;
-            headers.AccessControlAllowOrigin = "*";
-            headers.AccessControlExposeHeaders = VodFile.ExposeHeaders;
+            headers.CacheControl = CacheControl;
+            headers.AccessControlAllowOrigin = AnyOrigin;
+            headers.AccessControlExposeHeaders = ExposeHeaders;
             if (plan.Status == 206)
             {
                 headers.ContentRange = string.Create(CultureInfo.InvariantCulture, $"bytes {plan.Offset}-{plan.Offset + plan.Count - 1}/{file.Length}");
@@ -115,15 +123,31 @@ internal sealed class VodStaticMiddleware
                 response.ContentLength = plan.Status == 416 ? 0 : plan.Count;
             }
 
-            if (plan.SendBody && plan.Count > 0)
+            if (!plan.SendBody || plan.Count == 0)
             {
-                await WriteBodyAsync(context, file, plan.Offset, plan.Count, protocol);
+                return Task.CompletedTask;
             }
+
+            if (file.SmallBody is { } small)
+            {
+                var writer = response.BodyWriter;
+                var count = (int)plan.Count;
+                small.AsSpan((int)plan.Offset, count).CopyTo(writer.GetSpan(count));
+                writer.Advance(count);
+                ServingMetrics.BodyBytes(protocol, count, sendfile: false);
+                return Task.CompletedTask;
+            }
+
+            handedOff = true;
+            return WriteLargeBodyAsync(context, file, plan.Offset, plan.Count, protocol, start);
         }
         finally
         {
-            file.Release();
-            ServingMetrics.Response(protocol, file.Kind, status == 0 ? 500 : status, start);
+            if (!handedOff)
+            {
+                file.Release();
+                ServingMetrics.Response(protocol, file.Kind, status == 0 ? 500 : status, start);
+            }
         }
     }
 
@@ -172,19 +196,12 @@ internal sealed class VodStaticMiddleware
         return buffer[..n];
     }
 
-    private static async Task WriteBodyAsync(HttpContext context, VodFile file, long offset, long count, KeyValuePair<string, object?> protocol)
+    private static async Task WriteLargeBodyAsync(HttpContext context, VodFile file, long offset, long count, KeyValuePair<string, object?> protocol, long start)
     {
         var writer = context.Response.BodyWriter;
         var sent = 0L;
         try
         {
-            if (file.SmallBody is { } small)
-            {
-                await writer.WriteAsync(small.AsMemory((int)offset, (int)count), context.RequestAborted);
-                sent = count;
-                return;
-            }
-
             while (sent < count)
             {
                 var memory = writer.GetMemory((int)Math.Min(ChunkBytes, count - sent));
@@ -208,11 +225,13 @@ internal sealed class VodStaticMiddleware
         }
         catch (OperationCanceledException)
         {
-            // Client went away; the lease is released by the caller.
+            // Client went away.
         }
         finally
         {
+            file.Release();
             ServingMetrics.BodyBytes(protocol, sent, sendfile: false);
+            ServingMetrics.Response(protocol, file.Kind, context.Response.StatusCode, start);
         }
     }
 

@@ -9,6 +9,9 @@ namespace StreamServer.Tests.Vod;
 public static class TestLibrary
 {
     public const string Id = "clip";
+
+    /// <summary>Sub-folder with an audio-only fMP4 rendition (init.mp4, seg_000.m4s, media.m3u8), named like the packager's.</summary>
+    public const string AudioFolder = global::StreamServer.Transcode.Packaging.Packager.AudioFolder;
     private static readonly Lazy<Task<string>> Source = new(CreateAsync);
 
     /// <summary>Copies the published clip to DataDir/vod/{Id} and returns that folder.</summary>
@@ -22,6 +25,12 @@ public static class TestLibrary
             File.Copy(file, Path.Combine(target, Path.GetFileName(file)), overwrite: true);
         }
 
+        Directory.CreateDirectory(Path.Combine(target, AudioFolder));
+        foreach (var file in Directory.GetFiles(Path.Combine(source, AudioFolder)))
+        {
+            File.Copy(file, Path.Combine(target, AudioFolder, Path.GetFileName(file)), overwrite: true);
+        }
+
         return target;
     }
 
@@ -30,7 +39,7 @@ public static class TestLibrary
     private static async Task<string> CreateAsync()
     {
         var dir = Path.Combine(Path.GetTempPath(), $"ss-vodlib-{Environment.ProcessId}");
-        if (File.Exists(Path.Combine(dir, "manifest.mpd")))
+        if (File.Exists(Path.Combine(dir, AudioFolder, "media.m3u8")))
         {
             return dir;
         }
@@ -60,6 +69,19 @@ public static class TestLibrary
         var big = new byte[1_048_576 + 333];
         new Random(42).NextBytes(big);
         await File.WriteAllBytesAsync(Path.Combine(dir, "big.m4s"), big);
+
+        // An audio-only fMP4 rendition in the folder the packager gives its audio track.
+        var audio = Path.Combine(dir, AudioFolder);
+        Directory.CreateDirectory(audio);
+        (await ProcessRunner.RunAsync("ffmpeg",
+        [
+            "-hide_banner", "-loglevel", "error", "-y",
+            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=2",
+            "-c:a", "aac", "-b:a", "64k",
+            "-f", "hls", "-hls_time", "1", "-hls_segment_type", "fmp4", "-hls_playlist_type", "vod",
+            "-hls_fmp4_init_filename", "init.mp4", "-hls_segment_filename", Path.Combine(audio, "seg_%03d.m4s"),
+            Path.Combine(audio, "media.m3u8"),
+        ])).EnsureSuccess("ffmpeg (test audio rendition)");
         return dir;
     }
 }

@@ -42,6 +42,9 @@ public class VodServingTests
             ("init.mp4", "video/mp4"),
             ("seg_001.m4s", "video/iso.segment"),
             ("big.m4s", "video/iso.segment"),
+            ($"{TestLibrary.AudioFolder}/init.mp4", "audio/mp4"),
+            ($"{TestLibrary.AudioFolder}/seg_000.m4s", "audio/mp4"),
+            ($"{TestLibrary.AudioFolder}/media.m3u8", "application/vnd.apple.mpegurl"),
         ];
         foreach (var (path, type) in cases)
         {
