@@ -17,7 +17,16 @@ public class BufferPoolServerTests
         var memfds = new List<string>();
         foreach (var fd in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
         {
-            var target = File.ResolveLinkTarget(fd, returnFinalTarget: false)?.FullName;
+            string? target;
+            try
+            {
+                target = File.ResolveLinkTarget(fd, returnFinalTarget: false)?.FullName;
+            }
+            catch (IOException)
+            {
+                continue; // closed between listing and reading (another component's descriptor)
+            }
+
             if (target is not null && target.StartsWith("/memfd:streamserver-bufferpool", StringComparison.Ordinal))
             {
                 memfds.Add(fd);
