@@ -63,6 +63,14 @@ public class LeaseLifecycleTests
     }
 
     [Fact]
+    public void TheTestsRunAgainstABuildWithAccessChecks()
+    {
+        // The project references a Debug build of the pool (see the csproj); without it the use-after-return
+        // tests below would test nothing.
+        Assert.True(MemfdBufferPool.AccessChecksCompiledIn);
+    }
+
+    [Fact]
     public void UsingTheLeaseAfterReturnThrows()
     {
         using var pool = TestPools.Create();
@@ -76,7 +84,7 @@ public class LeaseLifecycleTests
     [Fact]
     public void WithDebugChecksAWriteThroughAKeptMemoryAfterReturnIsCaughtAtTheNextRent()
     {
-        // Release builds run the tests: DebugChecks is the switch that the Release build honours too.
+        // Poisoning is a runtime option (on by default in Debug builds, honoured by Release builds too).
         using var pool = TestPools.Create(debugChecks: true, threadCache: false);
         var lease = pool.Rent(TestPools.Large);
         var kept = lease.Memory; // a caller wrongly keeps the Memory past the return
