@@ -1,3 +1,4 @@
+using StreamServer.BufferPool;
 using StreamServer.Transcode.Media;
 
 namespace StreamServer.Transcode;
@@ -58,6 +59,12 @@ public sealed record PackagingOptions
 
     /// <summary>Where decoded and scaled frames live (the buffer pool plugs in here); null = aligned native allocations.</summary>
     public IFrameMemory? FrameMemory { get; init; }
+
+    /// <summary>
+    /// Where each track's muxed segment is assembled until its file is written (once, from this memory): the
+    /// server's / CLI's buffer pool. Null = a private memfd pool for the run, sized for every track's segment.
+    /// </summary>
+    public MemfdBufferPool? SegmentPool { get; init; }
 
     /// <summary>Consumers of every decoded video frame (thumbnails, sprites) fed in the same pass.</summary>
     public IReadOnlyList<IDecodedFrameSink> FrameSinks { get; init; } = [];
