@@ -66,6 +66,10 @@ public sealed record PackagingOptions
     /// </summary>
     public MemfdBufferPool? SegmentPool { get; init; }
 
+    /// <summary>How long a segment's next block may wait for pool memory (other tracks return theirs at each of
+    /// their segment ends) before the run fails with "the buffer pool cannot hold the segment".</summary>
+    public TimeSpan SegmentRentTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Consumers of every decoded video frame (thumbnails, sprites) fed in the same pass.</summary>
     public IReadOnlyList<IDecodedFrameSink> FrameSinks { get; init; } = [];
 

@@ -192,7 +192,7 @@ public static class Packager
                 budgets.Add(SegmentMemory.AudioSegmentBudget(audioBitrate, options.SegmentSeconds));
             }
 
-            var segments = segmentMemory = SegmentMemory.Create(options.SegmentPool, budgets);
+            var segments = segmentMemory = SegmentMemory.Create(options, budgets);
             if (video is not null)
             {
                 timeBase = video.TimeBase.IsValid ? video.TimeBase : new Rational(1, 90000);

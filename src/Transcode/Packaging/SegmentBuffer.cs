@@ -10,17 +10,16 @@ namespace StreamServer.Transcode.Packaging;
 /// into a chain of pool leases (the first sized for a whole segment from the track's peak bitrate, more
 /// chained only when a segment outgrows it). A finished segment is written to its file once, with one
 /// pwritev straight from the pool mapping, and the leases go back to the pool.
-/// A rent waits up to <see cref="RentTimeout"/> for memory; when the pool still cannot hold the segment the
-/// muxer call fails and <see cref="ThrowIfFailed"/> reports which track and segment, and why.
+/// A rent waits up to the run's <see cref="PackagingOptions.SegmentRentTimeout"/> for memory; when the pool still
+/// cannot hold the segment the muxer call fails and <see cref="ThrowIfFailed"/> reports which track, and why.
 /// </summary>
 internal sealed unsafe class SegmentBuffer : IDisposable
 {
-    public static readonly TimeSpan RentTimeout = TimeSpan.FromSeconds(5);
-
     private const int AverrorEnomem = -12;
 
     private readonly MemfdBufferPool pool;
     private readonly int chunkSize;
+    private readonly TimeSpan rentTimeout;
     private readonly string label;
     private readonly KeyValuePair<string, object?> poolKind;
     private readonly List<BufferLease> chunks = [];
@@ -29,8 +28,9 @@ internal sealed unsafe class SegmentBuffer : IDisposable
     private Exception? failure;
     private int tailUsed; // bytes used in the last chunk
 
-    public SegmentBuffer(MemfdBufferPool pool, int chunkSize, string label, string poolKind)
+    public SegmentBuffer(MemfdBufferPool pool, int chunkSize, TimeSpan rentTimeout, string label, string poolKind)
     {
+        this.rentTimeout = rentTimeout;
         this.pool = pool;
         this.poolKind = new("pool", poolKind);
         this.chunkSize = Math.Clamp(chunkSize, 1, pool.LargestBlockSize);
@@ -139,7 +139,7 @@ internal sealed unsafe class SegmentBuffer : IDisposable
     {
         try
         {
-            return pool.Rent(chunkSize, RentTimeout);
+            return pool.Rent(chunkSize, rentTimeout);
         }
         catch (BufferPoolExhaustedException e)
         {

@@ -19,10 +19,12 @@ internal sealed class SegmentMemory : IDisposable
     private readonly MemfdBufferPool pool;
     private readonly MemfdBufferPool? owned;
     private readonly string kind;
+    private readonly TimeSpan rentTimeout;
 
-    private SegmentMemory(MemfdBufferPool pool, MemfdBufferPool? owned)
+    private SegmentMemory(MemfdBufferPool pool, MemfdBufferPool? owned, TimeSpan rentTimeout)
     {
         this.pool = pool;
+        this.rentTimeout = rentTimeout;
         this.owned = owned;
         kind = owned is null ? "shared" : "private";
     }
@@ -38,11 +40,11 @@ internal sealed class SegmentMemory : IDisposable
         (long)(bitrate * segmentSeconds * 1.25 / 8) + BoxOverhead;
 
     /// <param name="budgets">One entry per track (video rungs and audio): bytes of one segment.</param>
-    public static SegmentMemory Create(MemfdBufferPool? shared, IReadOnlyList<long> budgets)
+    public static SegmentMemory Create(PackagingOptions options, IReadOnlyList<long> budgets)
     {
-        if (shared is not null)
+        if (options.SegmentPool is { } shared)
         {
-            return new SegmentMemory(shared, null);
+            return new SegmentMemory(shared, null, options.SegmentRentTimeout);
         }
 
         // Private pool: one class, a few blocks per track (the segment being muxed, a chained overflow, and a
@@ -66,11 +68,11 @@ internal sealed class SegmentMemory : IDisposable
             CapacityBytes = blocks * block,
             SizeClasses = [new SizeClass("segment", block, 1.0)],
         });
-        return new SegmentMemory(owned, owned);
+        return new SegmentMemory(owned, owned, options.SegmentRentTimeout);
     }
 
     public SegmentBuffer CreateBuffer(long segmentBudget, string label) =>
-        new(pool, (int)Math.Min(segmentBudget, pool.LargestBlockSize), label, kind);
+        new(pool, (int)Math.Min(segmentBudget, pool.LargestBlockSize), rentTimeout, label, kind);
 
     public void Dispose() => owned?.Dispose();
 }
