@@ -9,9 +9,10 @@ namespace StreamServer.BufferPool;
 /// <summary>
 /// Fixed-capacity memory for the whole pipeline, backed by one memfd mapped MAP_SHARED: every block is
 /// reachable as Span/Memory (through the mapping) and as (fd, offset, length) for sendfile, and it is the
-/// same physical memory. The capacity is split into slabs of equal blocks (size classes); rent and return
-/// are lock-free (a tagged Treiber stack per class, one CAS each). Exhaustion is a typed failure, never
-/// growth; a timed rent waits for a return instead.
+/// same physical memory. The capacity is split into slabs of equal blocks (size classes). A rent/return
+/// cycle on one thread takes no atomic instruction (a one-block-per-class thread cache, inlined into the
+/// caller); otherwise rent and return are lock-free (a tagged Treiber stack per class, one CAS each).
+/// Exhaustion is a typed failure, never growth; a timed rent waits for a return instead.
 /// </summary>
 public sealed unsafe class MemfdBufferPool : IDisposable
 {
