@@ -4,11 +4,16 @@
 # iterations, one launch, so the whole matrix takes a few minutes on 2 shared cores).
 # Ratio column = time relative to MemfdBufferPool (the baseline) for the same size.
 # Usage: bench/pool.sh [extra BenchmarkDotNet args]
+#        bench/pool.sh loop [rounds=400] [ops=200000]   tight loop, pool vs ArrayPool vs NativeMemory
+#        interleaved, best round each: far less sensitive to other load than 3 BenchmarkDotNet iterations.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+dotnet build bench/BufferPool.Bench -c Release -nologo -v quiet -clp:ErrorsOnly
+if [ "${1:-}" = loop ]; then
+  exec dotnet run --project bench/BufferPool.Bench -c Release --no-build -- "$@"
+fi
 artifacts=$(mktemp -d)
 trap 'rm -rf "$artifacts"' EXIT
-dotnet build bench/BufferPool.Bench -c Release -nologo -v quiet -clp:ErrorsOnly
 dotnet run --project bench/BufferPool.Bench -c Release --no-build -- \
   --filter '*LeaseReturnBenchmarks*' --job short --memory --artifacts "$artifacts" "$@" >"$artifacts/log.txt" 2>&1 \
   || { tail -50 "$artifacts/log.txt"; exit 1; }

@@ -36,7 +36,7 @@ public unsafe class LeaseReturnBenchmarks
     [Benchmark(Baseline = true, Description = "MemfdBufferPool")]
     public byte Pool()
     {
-        _pool.TryRent(Size, out var lease);
+        var lease = _pool.Rent(Size);
         var span = lease.Span;
         span[0] = 1;
         var b = span[0];

@@ -13,7 +13,8 @@ namespace StreamServer.FramePath.Bench;
 /// Packages the same synthetic clip with three frame allocators, interleaved run by run so machine noise
 /// hits all of them alike: the memfd pool (PooledFrameMemory), FFmpeg's own allocators
 /// (avcodec_default_get_buffer2 / av_frame_get_buffer) and one NativeMemory.AlignedAlloc per frame.
-/// Prints wall time, decoded fps and the ratio to FFmpeg's allocator, plus copied frame bytes.
+/// Prints wall time, process CPU time (user + sys: less sensitive to other load than wall time), decoded fps
+/// and the ratios to FFmpeg's allocator, plus copied frame bytes.
 /// Usage: FramePath.Bench [--seconds 6] [--size 1280x720] [--runs 3] [--ladder 720,480,360] [--preset ultrafast]
 /// </summary>
 public static class Program
@@ -51,9 +52,11 @@ public static class Program
         listener.Start();
 
         var times = new List<double>[allocators.Length];
+        var cpuTimes = new List<double>[allocators.Length];
         for (var a = 0; a < allocators.Length; a++)
         {
             times[a] = [];
+            cpuTimes[a] = [];
         }
 
         long frames = 0;
@@ -61,14 +64,27 @@ public static class Program
         {
             for (var a = 0; a < allocators.Length; a++)
             {
-                var options = new PackagingOptions { Ladder = ladder, Preset = preset, SegmentSeconds = 2, Overwrite = true, FrameMemory = allocators[a].Memory };
+                // The pool row is set up like the server and the CLI: frames and segments in the pool. The others
+                // get a private segment pool per run (segments are always assembled in memfd memory now).
+                var options = new PackagingOptions
+                {
+                    Ladder = ladder,
+                    Preset = preset,
+                    SegmentSeconds = 2,
+                    Overwrite = true,
+                    FrameMemory = allocators[a].Memory,
+                    SegmentPool = allocators[a].Memory == pooled ? pool : null,
+                };
+                var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
                 var sw = Stopwatch.StartNew();
                 var result = await Packager.PackageAsync(clip, dir.Combine($"out{a}"), options, null, CancellationToken.None);
                 sw.Stop();
+                var cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds;
                 frames = result.FramesDecoded;
                 if (run > 0)
                 {
                     times[a].Add(sw.Elapsed.TotalSeconds); // run 0 warms up (JIT, page faults of the pool)
+                    cpuTimes[a].Add(cpu);
                 }
             }
         }
@@ -76,14 +92,16 @@ public static class Program
         var stats = pool.GetStatistics();
         Console.WriteLine($"clip: {seconds}s {size[0]}x{size[1]} 25fps, ladder {string.Join(',', ladder)}, preset {preset}, {runs} measured runs each (+1 warm-up), interleaved");
         Console.WriteLine();
-        Console.WriteLine("| frame allocator | median s | best s | decoded fps (median) | time vs FFmpeg default |");
-        Console.WriteLine("|---|---:|---:|---:|---:|");
+        Console.WriteLine("| frame allocator | median s | best s | decoded fps (median) | time vs FFmpeg default | median CPU s | CPU vs FFmpeg default |");
+        Console.WriteLine("|---|---:|---:|---:|---:|---:|---:|");
         var baseline = Median(times[1]);
+        var cpuBaseline = Median(cpuTimes[1]);
         for (var a = 0; a < allocators.Length; a++)
         {
             var median = Median(times[a]);
+            var cpu = Median(cpuTimes[a]);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {allocators[a].Name} | {median:F3} | {Min(times[a]):F3} | {frames / median:F0} | {median / baseline:F2}x |"));
+                $"| {allocators[a].Name} | {median:F3} | {Min(times[a]):F3} | {frames / median:F0} | {median / baseline:F2}x | {cpu:F2} | {cpu / cpuBaseline:F2}x |"));
         }
 
         Console.WriteLine();

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using StreamServer.BufferPool.Interop;
 
@@ -8,9 +9,10 @@ namespace StreamServer.BufferPool;
 /// <summary>
 /// Fixed-capacity memory for the whole pipeline, backed by one memfd mapped MAP_SHARED: every block is
 /// reachable as Span/Memory (through the mapping) and as (fd, offset, length) for sendfile, and it is the
-/// same physical memory. The capacity is split into slabs of equal blocks (size classes); rent and return
-/// are lock-free (a tagged Treiber stack per class, one CAS each). Exhaustion is a typed failure, never
-/// growth; a timed rent waits for a return instead.
+/// same physical memory. The capacity is split into slabs of equal blocks (size classes). A rent/return
+/// cycle on one thread takes no atomic instruction (a one-block-per-class thread cache, inlined into the
+/// caller); otherwise rent and return are lock-free (a tagged Treiber stack per class, one CAS each).
+/// Exhaustion is a typed failure, never growth; a timed rent waits for a return instead.
 /// </summary>
 public sealed unsafe class MemfdBufferPool : IDisposable
 {
@@ -65,7 +67,8 @@ public sealed unsafe class MemfdBufferPool : IDisposable
         }
 
         _debugChecks = options.DebugChecks;
-        _useThreadCache = options.ThreadCache;
+        // Debug checks poison every returned block and verify it at the next rent; parking would skip both.
+        _useThreadCache = options.ThreadCache && !options.DebugChecks;
         _maxFallbackFactor = options.MaxFallbackFactor;
 
         var classes = new SizeClass[options.SizeClasses.Count];
@@ -184,10 +187,69 @@ public sealed unsafe class MemfdBufferPool : IDisposable
 
     public bool DebugChecks => _debugChecks;
 
+    /// <summary>True in Debug builds of this assembly: every lease access checks the block generation (use after
+    /// return). Release builds check only on Release/AddRef (double return), which costs nothing extra there.</summary>
+    public static bool AccessChecksCompiledIn =>
+#if DEBUG
+        true;
+#else
+        false;
+#endif
+
     /// <summary>Rents a block of at least <paramref name="length"/> bytes; false when none is free even after
     /// reclaiming unleased cached entries (counted in streamserver_bufferpool_failures_total).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryRent(int length, out BufferLease lease)
+    {
+        var block = TakeParked(length);
+        if (block >= 0)
+        {
+            lease = Activate(block, length);
+            return true;
+        }
+
+        return TryRentShared(length, out lease);
+    }
+
+    /// <summary>Rents or throws <see cref="BufferPoolExhaustedException"/> at once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public BufferLease Rent(int length)
+    {
+        // Returned by value (no out parameter) so the JIT keeps the lease in registers in the caller.
+        var block = TakeParked(length);
+        return block >= 0 ? Activate(block, length) : RentShared(length);
+    }
+
+    /// <summary>
+    /// This thread's parked block of the best class for <paramref name="length"/>, or -1. Plain loads and
+    /// stores only; everything else (shared stack, fallbacks, reclaim, disposed, bad length) is out of line
+    /// so that the common rent is small enough to inline into the caller.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int TakeParked(int length)
+    {
+        var cache = t_cache;
+        if (cache is not null && cache.Pool == this && (uint)(length - 1) < (uint)_largestBlock)
+        {
+            ref var slot = ref cache.SlotFor(ClassForValid(length));
+            var block = slot;
+            if (block >= 0 && cache.Epoch == Volatile.Read(ref _flushEpoch))
+            {
+                slot = -1;
+                return block;
+            }
+        }
+
+        return -1;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private BufferLease RentShared(int length) =>
+        TryRentShared(length, out var lease) ? lease : throw new BufferPoolExhaustedException(length, Describe(length));
+
+    /// <summary>The thread cache missed: pop the class's shared stack, then fall back to larger classes and reclaim.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TryRentShared(int length, out BufferLease lease)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var best = ClassFor(length);
@@ -198,17 +260,6 @@ public sealed unsafe class MemfdBufferPool : IDisposable
 
         Interlocked.Increment(ref _exhausted);
         return false;
-    }
-
-    /// <summary>Rents or throws <see cref="BufferPoolExhaustedException"/> at once.</summary>
-    public BufferLease Rent(int length)
-    {
-        if (TryRent(length, out var lease))
-        {
-            return lease;
-        }
-
-        throw new BufferPoolExhaustedException(length, Describe(length));
     }
 
     /// <summary>
@@ -427,6 +478,8 @@ public sealed unsafe class MemfdBufferPool : IDisposable
         }
 
         _disposed = true;
+        // Parked blocks stop being handed out: every thread cache is now stale and goes the checked way.
+        Interlocked.Increment(ref _flushEpoch);
         _metrics.Dispose();
         TryReleaseNativeMemory();
     }
@@ -439,41 +492,44 @@ public sealed unsafe class MemfdBufferPool : IDisposable
 
     internal long Evictions => Interlocked.Read(ref _evictions);
 
+    // Accessors: the generation check (use after return) is compiled into Debug builds only. In Release the
+    // lease is trusted like an ArrayPool array: a check per Span access would cost more than the rest of it.
     internal int LengthOf(int block, int generation)
     {
-        Validate(block, generation);
-        return _blocks[block].Length;
+        ValidateInDebug(block, generation);
+        return BlockAt(block).Length;
     }
 
     internal int BlockSizeOf(int block, int generation)
     {
-        Validate(block, generation);
-        return _blocks[block].BlockSize;
+        ValidateInDebug(block, generation);
+        return BlockAt(block).BlockSize;
     }
 
     internal long OffsetOf(int block, int generation)
     {
-        Validate(block, generation);
-        return _blocks[block].Offset;
+        ValidateInDebug(block, generation);
+        return BlockAt(block).Offset;
     }
 
     internal nint PointerOf(int block, int generation)
     {
-        Validate(block, generation);
-        return (nint)(_base + _blocks[block].Offset);
+        ValidateInDebug(block, generation);
+        return (nint)(_base + BlockAt(block).Offset);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal Span<byte> SpanOf(int block, int generation)
     {
-        Validate(block, generation);
-        ref var s = ref _blocks[block];
+        ValidateInDebug(block, generation);
+        ref var s = ref BlockAt(block);
         return new Span<byte>(_base + s.Offset, s.Length);
     }
 
     internal Memory<byte> MemoryOf(int block, int generation)
     {
-        Validate(block, generation);
-        ref var s = ref _blocks[block];
+        ValidateInDebug(block, generation);
+        ref var s = ref BlockAt(block);
         var slab = _slabs[s.ClassIndex];
         return slab.Manager.Memory.Slice((int)(s.Offset - slab.Offset), s.Length);
     }
@@ -505,13 +561,38 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void Release(int block, int generation)
     {
-        ref var state = ref _blocks[block].State;
-        var current = Volatile.Read(ref state);
-        var sole = ((long)generation << 32) | 1;
-        if (current == sole && !_debugChecks)
+        ref var s = ref BlockAt(block);
+        ref var state = ref s.State;
+        var cache = t_cache;
+        // Sole holder (the common case: a frame plane, a scratch buffer): nobody else may legally touch the
+        // count, so plain stores do. A stale or doubled release fails this comparison and goes the checked
+        // way, so double returns are caught in every build at no cost here. Timed leases and waiters also
+        // take the out-of-line way; with debug checks on there is no thread cache, so neither does anything else.
+        if (state == (((long)generation << 32) | 1) && s.RentTimestamp == 0 && cache is not null && cache.Pool == this)
         {
-            // Sole holder: nobody else may legally touch the count, so no atomic is needed; the CAS of the
-            // free-stack push publishes the state. (Debug checks take the CAS path to catch racing misuse.)
+            ref var slot = ref cache.SlotFor(s.ClassIndex);
+            if (slot < 0 && cache.Epoch == Volatile.Read(ref _flushEpoch) && Volatile.Read(ref _waiters) == 0
+                && !_free[s.ClassIndex].IsEmpty)
+            {
+                // Park on this thread (only while the class has other free blocks: the last free block of a
+                // class always goes to the shared stack, where any thread can get it).
+                state = (long)generation << 32;
+                s.InThreadCache = true;
+                slot = block;
+                return;
+            }
+        }
+
+        ReleaseOutOfLine(block, generation);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReleaseOutOfLine(int block, int generation)
+    {
+        ref var state = ref BlockAt(block).State;
+        if (Volatile.Read(ref state) == (((long)generation << 32) | 1) && !_debugChecks)
+        {
+            // Sole holder: no atomic needed for the count; the free-stack CAS publishes the state.
             Recycle(block, ref state, generation);
             return;
         }
@@ -579,14 +660,24 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private BufferLease Activate(int block, int length)
+    private BufferLease ActivatePopped(int block, int length)
     {
-        ref var s = ref _blocks[block];
+        ref var s = ref BlockAt(block);
         if (_debugChecks && s.PoisonedLength != 0)
         {
             VerifyPoison(block, ref s);
         }
 
+        return Activate(block, length);
+    }
+
+    /// <summary>Hands out a free block. Parked blocks come here directly: they are never poisoned (no thread
+    /// cache with debug checks), popped ones through <see cref="ActivatePopped"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private BufferLease Activate(int block, int length)
+    {
+        ref var s = ref BlockAt(block);
+        s.InThreadCache = false;
         s.Length = length;
         var rents = s.Rents++;
         // Lease lifetimes are sampled (1 rent in LeaseSampleInterval per block) and only while someone listens:
@@ -596,8 +687,10 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             s.RentTimestamp = Stopwatch.GetTimestamp();
         }
 
-        var generation = (int)(Volatile.Read(ref _blocks[block].State) >> 32) + 1;
-        Volatile.Write(ref _blocks[block].State, ((long)generation << 32) | 1);
+        // The owner has the block exclusively here (popped or parked): a plain store. Whoever gets the lease
+        // from another thread gets it through a synchronising hand-off (queue, lock, task), which publishes it.
+        var generation = (int)(s.State >> 32) + 1;
+        s.State = ((long)generation << 32) | 1;
         return new BufferLease(this, block, generation);
     }
 
@@ -619,7 +712,6 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             if (cached >= 0)
             {
                 cache.Slots[best] = -1;
-                _blocks[cached].InThreadCache = false;
                 lease = Activate(cached, length);
                 return true;
             }
@@ -627,7 +719,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
 
         if (_free[best].TryPop(_next, out var block))
         {
-            lease = Activate(block, length);
+            lease = ActivatePopped(block, length);
             return true;
         }
 
@@ -645,7 +737,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             {
                 if (_free[c].TryPop(_next, out var block))
                 {
-                    lease = Activate(block, length);
+                    lease = ActivatePopped(block, length);
                     return true;
                 }
             }
@@ -748,6 +840,22 @@ public sealed unsafe class MemfdBufferPool : IDisposable
 
         return any;
     }
+
+    /// <summary>Block state without a bounds check: block indices only come from leases and free lists of this pool.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref BlockState BlockAt(int block)
+    {
+        Debug.Assert((uint)block < (uint)_blocks.Length);
+        return ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_blocks), block);
+    }
+
+    /// <summary>Best class for a length already known to be 1.._largestBlock.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private int ClassForValid(int length) =>
+        Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_classByPage), (length - 1) >> 12);
+
+    [Conditional("DEBUG")]
+    private void ValidateInDebug(int block, int generation) => Validate(block, generation);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int ClassFor(int length)

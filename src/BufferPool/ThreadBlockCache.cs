@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace StreamServer.BufferPool;
 
 /// <summary>
@@ -25,6 +28,10 @@ internal sealed class ThreadBlockCache
     public int[] Slots { get; }
 
     public long Epoch { get; set; }
+
+    /// <summary>The slot of a class index that the pool computed (always in range), without a bounds check.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ref int SlotFor(int classIndex) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Slots), classIndex);
 
     ~ThreadBlockCache() => Pool.FlushThreadCache(this);
 }

@@ -1,3 +1,4 @@
+using StreamServer.BufferPool;
 using StreamServer.Transcode.Media;
 
 namespace StreamServer.Transcode;
@@ -58,6 +59,16 @@ public sealed record PackagingOptions
 
     /// <summary>Where decoded and scaled frames live (the buffer pool plugs in here); null = aligned native allocations.</summary>
     public IFrameMemory? FrameMemory { get; init; }
+
+    /// <summary>
+    /// Where each track's muxed segment is assembled until its file is written (once, from this memory): the
+    /// server's / CLI's buffer pool. Null = a private memfd pool for the run, sized for every track's segment.
+    /// </summary>
+    public MemfdBufferPool? SegmentPool { get; init; }
+
+    /// <summary>How long a segment's next block may wait for pool memory (other tracks return theirs at each of
+    /// their segment ends) before the run fails with "the buffer pool cannot hold the segment".</summary>
+    public TimeSpan SegmentRentTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Consumers of every decoded video frame (thumbnails, sprites) fed in the same pass.</summary>
     public IReadOnlyList<IDecodedFrameSink> FrameSinks { get; init; } = [];

@@ -63,6 +63,35 @@ public class LeaseLifecycleTests
     }
 
     [Fact]
+    public void AStaleLeaseOfABlockParkedOnThisThreadAndRentedAgainIsCaught()
+    {
+        // The thread-cache fast path (plain stores, no atomics): return parks the block here, the next rent of
+        // the class takes it straight back. The old lease must still fail on the new owner's block.
+        using var pool = TestPools.Create(threadCache: true);
+        var stale = pool.Rent(TestPools.Large);
+        var offset = stale.FileOffset;
+        stale.Release();
+        var next = pool.Rent(TestPools.Large);
+        Assert.Equal(offset, next.FileOffset); // the parked block, not another one
+
+        Assert.Contains("re-rented", Assert.Throws<BufferLeaseMisuseException>(stale.Release).Message);
+        Assert.Throws<BufferLeaseMisuseException>(() => stale.Span.Length);
+        Assert.Equal(1, next.ReferenceCount);
+        next.Release();
+        Assert.Contains("already returned", Assert.Throws<BufferLeaseMisuseException>(next.Release).Message);
+        Assert.Equal(0, pool.GetStatistics().LeasedBlocks);
+        pool.VerifyQuiescentIntegrity();
+    }
+
+    [Fact]
+    public void TheTestsRunAgainstABuildWithAccessChecks()
+    {
+        // The project references a Debug build of the pool (see the csproj); without it the use-after-return
+        // tests below would test nothing.
+        Assert.True(MemfdBufferPool.AccessChecksCompiledIn);
+    }
+
+    [Fact]
     public void UsingTheLeaseAfterReturnThrows()
     {
         using var pool = TestPools.Create();
@@ -76,7 +105,7 @@ public class LeaseLifecycleTests
     [Fact]
     public void WithDebugChecksAWriteThroughAKeptMemoryAfterReturnIsCaughtAtTheNextRent()
     {
-        // Release builds run the tests: DebugChecks is the switch that the Release build honours too.
+        // Poisoning is a runtime option (on by default in Debug builds, honoured by Release builds too).
         using var pool = TestPools.Create(debugChecks: true, threadCache: false);
         var lease = pool.Rent(TestPools.Large);
         var kept = lease.Memory; // a caller wrongly keeps the Memory past the return

@@ -1,3 +1,4 @@
+using StreamServer.BufferPool;
 using StreamServer.Hosting;
 using StreamServer.Transcode;
 using StreamServer.Transcode.Media;
@@ -10,9 +11,9 @@ namespace StreamServer.Admin;
 /// The in-process FFmpeg packager with the configured ladder, preset and segment length; whatever is not
 /// configured keeps PackagingOptions' defaults (the one place they are defined).
 /// </summary>
-internal sealed class FfmpegVodPackager(StreamServerOptions options, IFrameMemory frameMemory) : IVodPackager
+internal sealed class FfmpegVodPackager(StreamServerOptions options, MemfdBufferPool pool, IFrameMemory frameMemory) : IVodPackager
 {
-    private readonly PackagingOptions _configured = Configured(options.Packaging, frameMemory);
+    private readonly PackagingOptions _configured = BufferPoolSetup.ForPackaging(Configured(options.Packaging), pool, frameMemory);
 
     public async Task PackageAsync(string source, string outDir, IProgress<PackagingProgress> progress, CancellationToken ct)
     {
@@ -20,9 +21,9 @@ internal sealed class FfmpegVodPackager(StreamServerOptions options, IFrameMemor
         await Packager.PackageAsync(source, outDir, _configured with { FrameSinks = [images] }, progress, ct);
     }
 
-    private static PackagingOptions Configured(PackagingDefaults configured, IFrameMemory frameMemory)
+    private static PackagingOptions Configured(PackagingDefaults configured)
     {
-        var defaults = new PackagingOptions { FrameMemory = frameMemory };
+        var defaults = new PackagingOptions();
         return defaults with
         {
             Ladder = configured.Ladder.Length > 0 ? configured.Ladder : defaults.Ladder,

@@ -1,7 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
 using Spectre.Console;
+using StreamServer.BufferPool;
+using StreamServer.Hosting;
 using StreamServer.Transcode;
+using StreamServer.Transcode.Media;
 using StreamServer.Transcode.Packaging;
 using StreamServer.Transcode.Thumbnails;
 
@@ -46,7 +49,10 @@ internal static class PackageVerb
         }
 
         using var images = new VodImageSink(); // poster.jpg, sprites, thumbnails.vtt in the same decode pass
-        var options = new PackagingOptions
+
+        // The same memory as the server's packaging jobs: frames and segments in one memfd buffer pool.
+        using var pool = BufferPoolSetup.CreatePool(new StreamServerOptions());
+        var options = BufferPoolSetup.ForPackaging(new PackagingOptions
         {
             FrameSinks = [images],
             Ladder = heights,
@@ -54,7 +60,7 @@ internal static class PackageVerb
             SegmentSeconds = parsed.GetValue(segment),
             Overwrite = parsed.GetValue(overwrite),
             EncoderThreads = parsed.GetValue(threads),
-        };
+        }, pool, new PooledFrameMemory(pool));
 
         using var cts = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) =>
@@ -69,6 +75,7 @@ internal static class PackageVerb
             var names = string.Join(", ", result.Renditions.Select(r => $"{r.Width}x{r.Height}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"packaged {result.Duration.TotalSeconds:0.0}s ({names}{(result.Audio is null ? "" : ", audio")}) in {result.Elapsed.TotalSeconds:0.0}s ({result.Speed:0.00}x) -> {result.OutputDirectory}"));
+            Console.WriteLine(DescribePool(pool));
             return 0;
         }
         catch (OperationCanceledException)
@@ -118,6 +125,13 @@ internal static class PackageVerb
                 task.Value = 100;
             });
         return result!;
+    }
+
+    private static string DescribePool(MemfdBufferPool pool)
+    {
+        var stats = pool.GetStatistics();
+        return string.Create(CultureInfo.InvariantCulture,
+            $"buffer pool: {stats.Allocations} rents (frames + segments), {stats.ExhaustedFailures + stats.TimeoutFailures} failed, {stats.LeasedBlocks} leased at exit ({stats.CapacityBytes >> 20} MiB memfd)");
     }
 
     private static string Describe(PackagingProgress p) =>

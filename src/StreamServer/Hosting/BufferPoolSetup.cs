@@ -1,13 +1,15 @@
 using StreamServer.BufferPool;
 using StreamServer.Health;
+using StreamServer.Transcode;
 using StreamServer.Transcode.Media;
 
 namespace StreamServer.Hosting;
 
 /// <summary>
-/// The server's one <see cref="MemfdBufferPool"/>: created at start (so its memfd exists before the first
-/// request), a DI singleton disposed with the host, the frame memory of packaging jobs
-/// (<see cref="PooledFrameMemory"/>), and a /healthz probe with capacity / free / leased.
+/// The process's one <see cref="MemfdBufferPool"/> and how packaging uses it, for the server and the `package`
+/// CLI verb alike: created at start (so its memfd exists before the first request), a DI singleton disposed
+/// with the host, the frame memory (<see cref="PooledFrameMemory"/>) and segment storage of every packaging
+/// run (<see cref="ForPackaging"/>), and a /healthz probe with capacity / free / leased.
 /// </summary>
 public static class BufferPoolSetup
 {
@@ -16,21 +18,31 @@ public static class BufferPoolSetup
 
     public static void AddBufferPool(IServiceCollection services, StreamServerOptions options)
     {
-        if (options.BufferPoolMegabytes <= 0)
-        {
-            throw new InvalidOperationException($"StreamServer:BufferPoolMegabytes must be positive (got {options.BufferPoolMegabytes})");
-        }
-
-        services.AddSingleton(_ => new MemfdBufferPool(new BufferPoolOptions
-        {
-            CapacityBytes = options.BufferPoolMegabytes * 1024L * 1024,
-            Name = "streamserver-bufferpool",
-        }));
+        services.AddSingleton(_ => CreatePool(options));
 
         // Decoded and scaled frames of every packaging job live in the pool (one bridge per pool: the native
         // allocator table it creates lives for the process).
         services.AddSingleton<IFrameMemory>(sp => new PooledFrameMemory(sp.GetRequiredService<MemfdBufferPool>()));
     }
+
+    /// <summary>The pool with the configured capacity (StreamServer:BufferPoolMegabytes).</summary>
+    public static MemfdBufferPool CreatePool(StreamServerOptions options)
+    {
+        if (options.BufferPoolMegabytes <= 0)
+        {
+            throw new InvalidOperationException($"StreamServer:BufferPoolMegabytes must be positive (got {options.BufferPoolMegabytes})");
+        }
+
+        return new MemfdBufferPool(new BufferPoolOptions
+        {
+            CapacityBytes = options.BufferPoolMegabytes * 1024L * 1024,
+            Name = "streamserver-bufferpool",
+        });
+    }
+
+    /// <summary>Packaging with decoded/scaled frames and muxed segments in the pool (one way, server and CLI).</summary>
+    public static PackagingOptions ForPackaging(PackagingOptions packaging, MemfdBufferPool pool, IFrameMemory frames) =>
+        packaging with { FrameMemory = frames, SegmentPool = pool };
 
     public static void UseBufferPool(WebApplication app)
     {

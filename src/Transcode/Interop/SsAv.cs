@@ -202,7 +202,7 @@ internal static unsafe partial class SsAv
 
     // muxing
     [LibraryImport(Library, EntryPoint = "ss_muxer_open", StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int MuxerOpen(nint enc, string movflags, out nint muxer);
+    public static partial int MuxerOpen(nint enc, string movflags, delegate* unmanaged<void*, byte*, int, int> write, void* opaque, out nint muxer);
 
     [LibraryImport(Library, EntryPoint = "ss_muxer_free")]
     public static partial void MuxerFree(nint m);
@@ -218,12 +218,6 @@ internal static unsafe partial class SsAv
 
     [LibraryImport(Library, EntryPoint = "ss_muxer_finish")]
     public static partial int MuxerFinish(nint m);
-
-    [LibraryImport(Library, EntryPoint = "ss_muxer_peek")]
-    public static partial void MuxerPeek(nint m, out byte* data, out nuint len);
-
-    [LibraryImport(Library, EntryPoint = "ss_muxer_consume")]
-    public static partial void MuxerConsume(nint m, nuint n);
 
     public static string? Utf8(byte* p) => p is null ? null : Marshal.PtrToStringUTF8((nint)p);
 }

@@ -537,31 +537,13 @@ SS_API int ss_audio_conv_pop(ss_audio_conv *a, AVFrame *out, int flush)
     return 1;
 }
 
-/* ---------- fragmented MP4 muxing into memory ---------- */
+/* ---------- fragmented MP4 muxing through a caller-provided sink ---------- */
 
 struct ss_muxer {
     AVFormatContext *oc;
     AVIOContext *pb;
-    uint8_t *out;
-    size_t len, cap;
     AVRational enc_tb;
 };
-
-static int ss_muxer_write_cb(void *opaque, uint8_t *buf, int size)
-{
-    ss_muxer *m = opaque;
-    if (m->len + (size_t)size > m->cap) {
-        size_t cap = m->cap ? m->cap : 1 << 20;
-        while (cap < m->len + (size_t)size) cap *= 2;
-        uint8_t *p = av_realloc(m->out, cap);
-        if (!p) return AVERROR(ENOMEM);
-        m->out = p;
-        m->cap = cap;
-    }
-    memcpy(m->out + m->len, buf, size);
-    m->len += size;
-    return size;
-}
 
 SS_API void ss_muxer_free(ss_muxer *m)
 {
@@ -571,12 +553,14 @@ SS_API void ss_muxer_free(ss_muxer *m)
         av_freep(&m->pb->buffer);
         avio_context_free(&m->pb);
     }
-    av_free(m->out);
     av_free(m);
 }
 
-/* One mp4 muxer per track; movflags like "+frag_custom+delay_moov+cmaf+skip_trailer". */
-SS_API int ss_muxer_open(const AVCodecContext *enc, const char *movflags, ss_muxer **out)
+/* One mp4 muxer per track; movflags like "+frag_custom+delay_moov+cmaf+skip_trailer". Every byte the muxer
+ * produces goes to write(opaque, buf, size) (the managed segment buffer in pool memory), which returns size
+ * or a negative AVERROR. Not direct mode: movenc patches box sizes by seeking back inside the AVIO buffer,
+ * which only works while those bytes have not been handed to write() yet. */
+SS_API int ss_muxer_open(const AVCodecContext *enc, const char *movflags, ss_write_fn write, void *opaque, ss_muxer **out)
 {
     ss_muxer *m = av_mallocz(sizeof(*m));
     if (!m) return AVERROR(ENOMEM);
@@ -597,7 +581,7 @@ SS_API int ss_muxer_open(const AVCodecContext *enc, const char *movflags, ss_mux
         ret = AVERROR(ENOMEM);
         goto fail;
     }
-    m->pb = avio_alloc_context(iobuf, iosize, 1, m, NULL, ss_muxer_write_cb, NULL);
+    m->pb = avio_alloc_context(iobuf, iosize, 1, opaque, NULL, write, NULL);
     if (!m->pb) {
         av_free(iobuf);
         ret = AVERROR(ENOMEM);
@@ -648,19 +632,3 @@ SS_API int ss_muxer_finish(ss_muxer *m)
     return m->pb->error;
 }
 
-/* The bytes produced since the last ss_muxer_consume. */
-SS_API void ss_muxer_peek(const ss_muxer *m, const uint8_t **data, size_t *len)
-{
-    *data = m->out;
-    *len = m->len;
-}
-
-SS_API void ss_muxer_consume(ss_muxer *m, size_t n)
-{
-    if (n >= m->len) {
-        m->len = 0;
-        return;
-    }
-    memmove(m->out, m->out + n, m->len - n);
-    m->len -= n;
-}

@@ -66,6 +66,8 @@ typedef struct ss_pix_fmt_info {
 } ss_pix_fmt_info;
 
 typedef struct ss_muxer ss_muxer;
+/* Muxer output sink (AVIOContext write_packet): returns size, or a negative AVERROR to fail the write. */
+typedef int (*ss_write_fn)(void *opaque, uint8_t *buf, int size);
 typedef struct ss_audio_conv ss_audio_conv;
 
 #endif

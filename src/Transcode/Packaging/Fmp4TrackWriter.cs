@@ -6,14 +6,15 @@ namespace StreamServer.Transcode.Packaging;
 
 /// <summary>
 /// One track as CMAF: an mp4 muxer in fragmented mode (frag_custom: we decide where fragments end)
-/// writing through a memory AVIO; each fragment becomes one segment file written once
-/// (<c>seg_00001.m4s</c>, ...), the ftyp+moov become <c>init.mp4</c>.
+/// writing through a custom AVIO into a <see cref="SegmentBuffer"/> (buffer-pool memory); each fragment
+/// becomes one segment file written once (<c>seg_00001.m4s</c>, ...), the ftyp+moov become <c>init.mp4</c>.
 /// </summary>
 internal sealed unsafe class Fmp4TrackWriter : IDisposable
 {
     // delay_moov: the moov is written with the first fragment, once edit lists / durations are known.
     private const string MovFlags = "+frag_custom+delay_moov+cmaf+skip_sidx+skip_trailer";
 
+    private readonly SegmentBuffer output;
     private readonly MuxerHandle muxer;
     private readonly string directory;
     private readonly Rational encoderTimeBase;
@@ -24,13 +25,16 @@ internal sealed unsafe class Fmp4TrackWriter : IDisposable
     private long segmentEnd = long.MinValue;
     private long firstStart;
 
-    public Fmp4TrackWriter(nint encoder, Rational encoderTimeBase, string directory, string label)
+    public Fmp4TrackWriter(nint encoder, Rational encoderTimeBase, string directory, string label, SegmentBuffer output)
     {
         this.directory = directory;
         this.encoderTimeBase = encoderTimeBase;
+        this.output = output;
         Label = label;
         Directory.CreateDirectory(directory);
-        FfmpegError.Check(SsAv.MuxerOpen(encoder, MovFlags, out var m), $"avformat_write_header(mp4 {label})");
+        var opened = SsAv.MuxerOpen(encoder, MovFlags, SegmentBuffer.WriteCallback, output.Opaque, out var m);
+        output.ThrowIfFailed();
+        FfmpegError.Check(opened, $"avformat_write_header(mp4 {label})");
         muxer = MuxerHandle.FromNative(m);
         SsAv.MuxerTimebase(m, out var num, out var den);
         Timescale = den / Math.Max(1, num);
@@ -64,7 +68,9 @@ internal sealed unsafe class Fmp4TrackWriter : IDisposable
 
         segmentStart = Math.Min(segmentStart, pts);
         segmentEnd = Math.Max(segmentEnd, pts + duration);
-        FfmpegError.Check(SsAv.MuxerWrite(Ptr, packet.Ptr), $"av_write_frame(mp4 {Label})");
+        var written = SsAv.MuxerWrite(Ptr, packet.Ptr);
+        output.ThrowIfFailed();
+        FfmpegError.Check(written, $"av_write_frame(mp4 {Label})");
         pendingPackets = true;
     }
 
@@ -76,8 +82,10 @@ internal sealed unsafe class Fmp4TrackWriter : IDisposable
             CloseSegment();
         }
 
-        FfmpegError.Check(SsAv.MuxerFinish(Ptr), $"av_write_trailer(mp4 {Label})");
-        SsAv.MuxerConsume(Ptr, nuint.MaxValue);
+        var finished = SsAv.MuxerFinish(Ptr);
+        output.ThrowIfFailed();
+        FfmpegError.Check(finished, $"av_write_trailer(mp4 {Label})");
+        output.Clear(); // skip_trailer: nothing after the last fragment belongs in a file
         if (!initWritten)
         {
             throw new TranscodeException($"{Label}: no media was produced");
@@ -88,29 +96,25 @@ internal sealed unsafe class Fmp4TrackWriter : IDisposable
 
     private void CloseSegment()
     {
-        FfmpegError.Check(SsAv.MuxerFlush(Ptr), $"fragment flush (mp4 {Label})");
-        SsAv.MuxerPeek(Ptr, out var data, out var len);
-        var bytes = new ReadOnlySpan<byte>(data, checked((int)len));
-        var mediaStart = SplitInit(bytes);
-        if (mediaStart == bytes.Length)
+        Flush();
+        var mediaStart = SplitInit();
+        if (mediaStart == output.Length)
         {
             // With delay_moov the first flush may emit only ftyp+moov; the fragment follows on the next one.
-            SsAv.MuxerConsume(Ptr, len);
-            FfmpegError.Check(SsAv.MuxerFlush(Ptr), $"fragment flush (mp4 {Label})");
-            SsAv.MuxerPeek(Ptr, out data, out len);
-            bytes = new ReadOnlySpan<byte>(data, checked((int)len));
-            mediaStart = SplitInit(bytes);
+            output.Clear();
+            Flush();
+            mediaStart = SplitInit();
         }
 
-        var media = bytes[mediaStart..];
-        if (media.IsEmpty)
+        var mediaLength = output.Length - mediaStart;
+        if (mediaLength <= 0)
         {
             throw new TranscodeException($"{Label}: the muxer produced no fragment");
         }
 
         var number = segments.Count + 1;
         var name = $"seg_{number:D5}.m4s";
-        WriteFile(name, media);
+        WriteFile(name, mediaStart, mediaLength);
         if (segments.Count == 0)
         {
             firstStart = segmentStart;
@@ -120,54 +124,60 @@ internal sealed unsafe class Fmp4TrackWriter : IDisposable
         // Starts chain without gaps (players and the MPD timeline expect contiguity); the duration
         // absorbs rounding so the sum equals the track's presentation end.
         var end = segmentEnd - firstStart;
-        segments.Add(new SegmentInfo(number, name, start, Math.Max(1, end - start), media.Length, Timescale));
-        SsAv.MuxerConsume(Ptr, len);
+        segments.Add(new SegmentInfo(number, name, start, Math.Max(1, end - start), mediaLength, Timescale));
+        output.Clear(); // the segment is on disk: its pool blocks go back now
         pendingPackets = false;
         segmentStart = long.MinValue;
     }
 
-    /// <summary>Writes leading ftyp/moov boxes to init.mp4 (once) and returns where media boxes begin.</summary>
-    private int SplitInit(ReadOnlySpan<byte> bytes)
+    private void Flush()
     {
-        var pos = 0;
-        while (pos + 8 <= bytes.Length)
+        var flushed = SsAv.MuxerFlush(Ptr);
+        output.ThrowIfFailed();
+        FfmpegError.Check(flushed, $"fragment flush (mp4 {Label})");
+    }
+
+    /// <summary>Writes leading ftyp/moov boxes to init.mp4 (once) and returns where media boxes begin.</summary>
+    private long SplitInit()
+    {
+        Span<byte> header = stackalloc byte[8];
+        long pos = 0;
+        var length = output.Length;
+        while (pos + 8 <= length)
         {
-            var size = BinaryPrimitives.ReadUInt32BigEndian(bytes[pos..]);
-            var type = bytes.Slice(pos + 4, 4);
+            output.CopyTo(pos, header);
+            var size = BinaryPrimitives.ReadUInt32BigEndian(header);
+            var type = header[4..];
             if (!(type.SequenceEqual("ftyp"u8) || type.SequenceEqual("moov"u8)))
             {
                 break;
             }
 
-            if (size < 8 || pos + (long)size > bytes.Length)
+            if (size < 8 || pos + size > length)
             {
                 throw new TranscodeException($"{Label}: malformed box in muxer output");
             }
 
-            pos += (int)size;
-            if (type.SequenceEqual("moov"u8))
+            pos += size;
+            if (type.SequenceEqual("moov"u8) && !initWritten)
             {
-                if (!initWritten)
-                {
-                    WriteFile("init.mp4", bytes[..pos]);
-                    initWritten = true;
-                }
+                WriteFile("init.mp4", 0, pos);
+                initWritten = true;
             }
         }
 
         return pos;
     }
 
-    private void WriteFile(string name, ReadOnlySpan<byte> content)
+    private void WriteFile(string name, long start, long count)
     {
-        using (var file = new FileStream(Path.Combine(directory, name), FileMode.CreateNew, FileAccess.Write, FileShare.None, 0))
-        {
-            file.Write(content);
-        }
-
-        TotalBytes += content.Length;
-        TranscodeMetrics.SegmentBytes.Add(content.Length);
+        output.WriteFile(Path.Combine(directory, name), start, count);
+        TotalBytes += count;
     }
 
-    public void Dispose() => muxer.Dispose();
+    public void Dispose()
+    {
+        muxer.Dispose(); // before the buffer: the muxer holds the buffer's GCHandle as its AVIO opaque
+        output.Dispose();
+    }
 }

@@ -126,6 +126,7 @@ public static class Packager
         private MediaDecoder? audioDecoder;
         private AacEncoder? aac;
         private Fmp4TrackWriter? audioWriter;
+        private SegmentMemory? segmentMemory;
         private Rational timeBase;
         private Rational frameRate;
         private long frameDuration;
@@ -178,6 +179,20 @@ public static class Packager
 
         private void Open()
         {
+            IReadOnlyList<RenditionPlan> plans = video is null ? [] : LadderPlanner.Plan(video, options);
+            var budgets = new List<long>();
+            foreach (var plan in plans)
+            {
+                budgets.Add(SegmentMemory.VideoSegmentBudget(plan, options.SegmentSeconds));
+            }
+
+            var audioBitrate = options.AudioBitrateKbps * 1000L;
+            if (audio is not null)
+            {
+                budgets.Add(SegmentMemory.AudioSegmentBudget(audioBitrate, options.SegmentSeconds));
+            }
+
+            var segments = segmentMemory = SegmentMemory.Create(options, budgets);
             if (video is not null)
             {
                 timeBase = video.TimeBase.IsValid ? video.TimeBase : new Rational(1, 90000);
@@ -185,11 +200,20 @@ public static class Packager
                 frameDuration = Math.Max(1, (long)Math.Round(timeBase.Den / (timeBase.Num * frameRate.ToDouble())));
                 videoDecoder = new MediaDecoder(source, video, options.FrameMemory);
                 var gop = Math.Max(1, (int)Math.Round(frameRate.ToDouble() * options.SegmentSeconds));
-                foreach (var plan in LadderPlanner.Plan(video, options))
+                foreach (var plan in plans)
                 {
                     var settings = new H264EncoderSettings(plan.Width, plan.Height, timeBase, frameRate, gop,
                         plan.Bitrate, plan.Maxrate, plan.BufferBits, options.Preset, options.EncoderThreads);
-                    workers.Add(new VideoRenditionWorker(plan, settings, frameDuration, Path.Combine(root, plan.Name), options.FrameMemory));
+                    var output = segments.CreateBuffer(SegmentMemory.VideoSegmentBudget(plan, options.SegmentSeconds), plan.Name);
+                    try
+                    {
+                        workers.Add(new VideoRenditionWorker(plan, settings, frameDuration, Path.Combine(root, plan.Name), options.FrameMemory, output));
+                    }
+                    catch
+                    {
+                        output.Dispose();
+                        throw;
+                    }
                 }
 
                 foreach (var sink in options.FrameSinks)
@@ -203,8 +227,17 @@ public static class Packager
             {
                 audioDecoder = new MediaDecoder(source, audio);
                 var channels = Math.Clamp(audio.Channels, 1, 2);
-                aac = new AacEncoder(AacSampleRate(audio.SampleRate), channels, options.AudioBitrateKbps * 1000L);
-                audioWriter = new Fmp4TrackWriter(aac.Ptr, new Rational(1, aac.SampleRate), Path.Combine(root, AudioFolder), "audio");
+                aac = new AacEncoder(AacSampleRate(audio.SampleRate), channels, audioBitrate);
+                var output = segments.CreateBuffer(SegmentMemory.AudioSegmentBudget(audioBitrate, options.SegmentSeconds), "audio");
+                try
+                {
+                    audioWriter = new Fmp4TrackWriter(aac.Ptr, new Rational(1, aac.SampleRate), Path.Combine(root, AudioFolder), "audio", output);
+                }
+                catch
+                {
+                    output.Dispose();
+                    throw;
+                }
             }
 
             // Cascade: when the top rung is itself a downscale, lower rungs scale from its output
@@ -642,6 +675,7 @@ public static class Packager
             }
 
             audioWriter?.Dispose();
+            segmentMemory?.Dispose(); // after every writer: their buffers have returned their leases
             aac?.Dispose();
             audioDecoder?.Dispose();
             videoDecoder?.Dispose();

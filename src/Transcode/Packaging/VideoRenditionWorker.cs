@@ -18,14 +18,14 @@ internal sealed class VideoRenditionWorker : IDisposable
     private readonly long frameDuration;
 
     public VideoRenditionWorker(RenditionPlan plan, H264EncoderSettings settings, long frameDuration,
-        string directory, IFrameMemory? frameMemory)
+        string directory, IFrameMemory? frameMemory, SegmentBuffer output)
     {
         Plan = plan;
         this.frameDuration = frameDuration;
         this.frameMemory = frameMemory;
 
         encoder = new H264Encoder(settings, plan.Name);
-        writer = new Fmp4TrackWriter(encoder.Ptr, settings.TimeBase, directory, plan.Name);
+        writer = new Fmp4TrackWriter(encoder.Ptr, settings.TimeBase, directory, plan.Name, output);
         Codecs = CodecStrings.Avc1(encoder.Extradata);
     }
 

@@ -1,8 +1,10 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using StreamServer.Tests.Infrastructure;
 using StreamServer.TestSupport;
 
@@ -66,6 +68,11 @@ public class PackagingJobTests
         // Exactly the configured ladder (240, 160 for a 240-line source): configuration replaces the default rungs.
         var master = await playlist.Content.ReadAsStringAsync();
         Assert.Equal(2, master.Split("#EXT-X-STREAM-INF").Length - 1);
+
+        // The job's segments were assembled in the server's buffer pool and written from it.
+        var metrics = await client.GetStringAsync("/metrics");
+        var segmentBytes = Regex.Match(metrics, @"streamserver_transcode_segment_bytes_total\{pool=""shared""\} (\d+)");
+        Assert.True(segmentBytes.Success && long.Parse(segmentBytes.Groups[1].Value, CultureInfo.InvariantCulture) > 0, metrics);
 
         using var again = await client.PostAsJsonAsync("/api/vod", new { source = clip, id = "clip1" });
         Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);

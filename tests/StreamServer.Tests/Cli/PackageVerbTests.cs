@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
 using StreamServer.TestSupport;
 
 namespace StreamServer.StreamServer.Tests.Cli;
@@ -24,6 +26,12 @@ public class PackageVerbTests
         Assert.True(File.Exists(Path.Combine(outDir, "master.m3u8")));
         Assert.True(File.Exists(Path.Combine(outDir, "manifest.mpd")));
         Assert.True(File.Exists(Path.Combine(outDir, "v120", "seg_00002.m4s")));
+
+        // Like the server: decoded + scaled frames (50 + 50) and every segment were rented from the memfd pool,
+        // and all of it was returned by the end.
+        var pool = Regex.Match(r.StdOut, @"buffer pool: (\d+) rents \(frames \+ segments\), 0 failed, 0 leased at exit \(256 MiB memfd\)");
+        Assert.True(pool.Success, r.StdOut);
+        Assert.True(long.Parse(pool.Groups[1].Value, CultureInfo.InvariantCulture) >= 50 + 50 + 6, pool.Value);
     }
 
     [Fact]
