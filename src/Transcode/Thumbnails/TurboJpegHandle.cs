@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace StreamServer.Transcode.Thumbnails;
 
-/// <summary>Owns one tjhandle (compressor or decompressor); tjDestroy on release.</summary>
+/// <summary>Owns one TurboJPEG decompressor tjhandle; tjDestroy on release.</summary>
 internal sealed class TurboJpegHandle : SafeHandle
 {
     public TurboJpegHandle()
@@ -11,8 +11,6 @@ internal sealed class TurboJpegHandle : SafeHandle
     }
 
     public override bool IsInvalid => handle == IntPtr.Zero;
-
-    public static TurboJpegHandle CreateCompressor() => Check(TurboJpegNative.InitCompress(), "tjInitCompress");
 
     public static TurboJpegHandle CreateDecompressor() => Check(TurboJpegNative.InitDecompress(), "tjInitDecompress");
 
