@@ -53,7 +53,7 @@ for w in 1920 320; do
   THUMBS_PROGRESSIVE=1 dotnet "$tool" "$src" "$t" "$w" "$work/prog" "$runs" 95 75 40 >> "$work/ours_w$w.txt"
   while read -r line; do
     q=$(sed -n 's/.*q=\([0-9]*\).*/\1/p' <<<"$line")
-    bytes=$(sed -n 's/.*bytes=\([0-9]*\).*/\1/p' <<<"$line")
+    bytes=$(sed -n 's/.* bytes=\([0-9]*\).*/\1/p' <<<"$line")
     warm=$(sed -n 's/.*warm_ms=\([0-9.]*\).*/\1/p' <<<"$line")
     cold=$(sed -n 's/.*cold_ms=\([0-9.]*\).*/\1/p' <<<"$line")
     enc=$(sed -n 's/.* encode_ms=\([0-9.]*\).*/\1/p' <<<"$line")

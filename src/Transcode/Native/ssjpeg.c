@@ -229,9 +229,13 @@ static int level_size(int l)
  * a: coefficients in quantizer steps, natural order. State i = the last nonzero coefficient is zig-zag i. */
 static void trellis_block(const float a[64], JCOEF *c, const uint8_t code_len[256], float mu)
 {
+    /* States: "the last nonzero coefficient is zig-zag j" for the j that can be nonzero, plus j = 0 (none yet);
+     * kept as a compact list with base[] = cost so far minus the zeroing cost up to j, so extending a state to i
+     * costs base + zero_cost[i-1] + bits(run, size) + distortion of the level at i. */
     float zero_cost[64]; /* mu * distortion of zeroing zig-zag 1..i (prefix sums) */
-    float cost[64];
-    int prev[64], level[64];
+    float base[64];
+    int pos[64], prev[64], level[64];
+    int nstates = 1;
     float acc = 0.0f;
     zero_cost[0] = 0.0f;
     for (int i = 1; i < 64; i++) {
@@ -239,8 +243,12 @@ static void trellis_block(const float a[64], JCOEF *c, const uint8_t code_len[25
         acc += v * v;
         zero_cost[i] = acc * mu;
     }
-    const float zrl = (float)code_len[0xF0], eob = (float)code_len[0x00];
-    cost[0] = 0.0f;
+    float zrl_bits[4];
+    for (int k = 0; k < 4; k++)
+        zrl_bits[k] = (float)(k * code_len[0xF0]);
+    const float eob = (float)code_len[0x00];
+    pos[0] = 0;
+    base[0] = 0.0f;
     prev[0] = 0;
     level[0] = 0;
     float best_total = zero_cost[63] + eob;
@@ -249,27 +257,59 @@ static void trellis_block(const float a[64], JCOEF *c, const uint8_t code_len[25
         float v = a[zigzag[i]];
         float av = v < 0 ? -v : v;
         int l0 = (int)(av + 0.5f);
-        cost[i] = 3.4e38f;
         level[i] = 0;
         if (l0 == 0)
             continue;
-        for (int l = l0; l >= 1 && l >= l0 - 1; l--) {
-            int size = level_size(l);
-            float d = (av - (float)l) * (av - (float)l) * mu + (float)size;
-            for (int j = 0; j < i; j++) {
-                if (j > 0 && level[j] == 0)
-                    continue; /* not a reachable state: coefficient j can only be zero */
-                int run = i - j - 1;
-                float bits = (float)(run >> 4) * zrl + (float)code_len[((run & 15) << 4) | size];
-                float cst = cost[j] + (zero_cost[i - 1] - zero_cost[j]) + bits + d;
-                if (cst < cost[i]) {
-                    cost[i] = cst;
-                    prev[i] = j;
-                    level[i] = l;
+        /* Candidates l0 and l0 - 1 (when >= 1), priced in one pass over the states. */
+        int l1 = l0 - 1;
+        int size0 = level_size(l0), size1 = level_size(l1);
+        float d0 = (av - (float)l0) * (av - (float)l0) * mu + (float)size0;
+        float d1 = (av - (float)l1) * (av - (float)l1) * mu + (float)size1;
+        const uint8_t *len0 = code_len + size0, *len1 = code_len + size1;
+        float best0 = 3.4e38f, best1 = 3.4e38f;
+        int from0 = 0, from1 = 0;
+        if (l1 > 0) {
+            for (int s = 0; s < nstates; s++) {
+                int run = i - pos[s] - 1;
+                float common = base[s] + zrl_bits[run >> 4];
+                int sym = (run & 15) << 4;
+                float c0 = common + (float)len0[sym], c1 = common + (float)len1[sym];
+                if (c0 < best0) {
+                    best0 = c0;
+                    from0 = pos[s];
+                }
+                if (c1 < best1) {
+                    best1 = c1;
+                    from1 = pos[s];
+                }
+            }
+        } else {
+            for (int s = 0; s < nstates; s++) {
+                int run = i - pos[s] - 1;
+                float c0 = base[s] + zrl_bits[run >> 4] + (float)len0[(run & 15) << 4];
+                if (c0 < best0) {
+                    best0 = c0;
+                    from0 = pos[s];
                 }
             }
         }
-        float total = cost[i] + (zero_cost[63] - zero_cost[i]) + (i < 63 ? eob : 0.0f);
+        best0 += d0;
+        best1 += d1;
+        float cost;
+        if (l1 > 0 && best1 < best0) {
+            cost = best1;
+            prev[i] = from1;
+            level[i] = l1;
+        } else {
+            cost = best0;
+            prev[i] = from0;
+            level[i] = l0;
+        }
+        cost += zero_cost[i - 1];
+        pos[nstates] = i;
+        base[nstates] = cost - zero_cost[i];
+        nstates++;
+        float total = cost + (zero_cost[63] - zero_cost[i]) + (i < 63 ? eob : 0.0f);
         if (total < best_total) {
             best_total = total;
             best_last = i;
