@@ -4,7 +4,8 @@
 # scale=w:-2 -q:v N`, on the same 1080p source, one run. For each width (1920 = the full frame, 320 = a typical
 # thumbnail) and our quality 95/75/40: bytes, SSIM against the source frame at t (ffmpeg ssim filter, lossless Y4M
 # reference), time per thumbnail; the CLI's size at our SSIM, interpolated over a sweep of every -q:v (2..31, plus
-# -qmin 1 -q:v 1, the best mjpeg can do); the CLI's time at the -q:v closest in size. Also the same scaled frame
+# -qmin 1 -q:v 1, the best mjpeg can do); the CLI's wall and CPU time at the -q:v closest in size (CPU time = user +
+# system over all threads: the cost of a thumbnail, much less disturbed by other load on the machine than wall time). Also the same scaled frame
 # encoded with libjpeg's defaults (Annex K tables, round-to-nearest: what TurboJPEG wrote before), for reference.
 # Usage: bench/thumbs.sh [runs=5]
 set -euo pipefail
@@ -55,6 +56,7 @@ for w in 1920 320; do
     q=$(sed -n 's/.*q=\([0-9]*\).*/\1/p' <<<"$line")
     bytes=$(sed -n 's/.* bytes=\([0-9]*\).*/\1/p' <<<"$line")
     warm=$(sed -n 's/.*warm_ms=\([0-9.]*\).*/\1/p' <<<"$line")
+    warmcpu=$(sed -n 's/.*warm_cpu_ms=\([0-9.]*\).*/\1/p' <<<"$line")
     cold=$(sed -n 's/.*cold_ms=\([0-9.]*\).*/\1/p' <<<"$line")
     enc=$(sed -n 's/.* encode_ms=\([0-9.]*\).*/\1/p' <<<"$line")
     akbytes=$(sed -n 's/.*annexk_bytes=\([0-9]*\).*/\1/p' <<<"$line")
@@ -64,13 +66,19 @@ for w in 1920 320; do
     ak_ssim=$(ssim "$work/$mode/annexk_q${q}_w$w.jpg" "$ref")
     # CLI -q:v with the closest file size, timed over $runs runs (whole invocation: what a per-request CLI costs).
     qv=$(awk -v b="$bytes" '{d=$2-b; if(d<0)d=-d; if(best==""||d<best){best=d;q=$1}} END{print q}' "$sweep")
+    # Wall time (median) and CPU time (user + system of ffmpeg and its threads, mean) per invocation.
     times=()
+    cpu=0
     for ((r = 0; r < runs; r++)); do
-      s=$(now_ms); cli "$w" "$qv" "$work/cli_timed.jpg" 2>/dev/null; e=$(now_ms)
+      s=$(now_ms)
+      c=$( { TIMEFORMAT='%3U %3S'; time cli "$w" "$qv" "$work/cli_timed.jpg" 2>/dev/null; } 2>&1 | awk '{printf "%d", ($1 + $2) * 1000}')
+      e=$(now_ms)
       times+=($(( e - s )))
+      cpu=$(( cpu + c ))
     done
     cli_us=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
-    echo "$w $mode $q $bytes $ours_ssim $warm $cold $enc $qv $cli_us $akbytes $ak_ssim $akenc" >> "$report"
+    cli_cpu_ms=$(( cpu / runs ))
+    echo "$w $mode $q $bytes $ours_ssim $warm $cold $enc $qv $cli_us $akbytes $ak_ssim $akenc $warmcpu $cli_cpu_ms" >> "$report"
   done < "$work/ours_w$w.txt"
 done
 
@@ -94,20 +102,21 @@ def cli_bytes_at_ssim(pts, s):
         if s0 <= s <= s1:
             x0, x1, x = math.log(1 - s0), math.log(1 - s1), math.log(1 - s)
             return math.exp(math.log(b0) + (math.log(b1) - math.log(b0)) * (x - x0) / ((x1 - x0) or 1)), ""
-print("| width | JPEG | q | bytes | SSIM | CLI bytes at this SSIM | bytes / CLI's at equal SSIM | ms warm / cold (encode alone) | CLI -q:v closest in size: ms | CLI ms / ours warm, cold |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("| width | JPEG | q | bytes | SSIM | CLI bytes at this SSIM | bytes / CLI's at equal SSIM | ms warm / cold (encode alone) | CPU ms warm | CLI -q:v closest in size: ms, CPU ms | CLI / ours: wall warm, cold; CPU |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 rows = []
 for line in open(report):
-    w, mode, q, b, s, warm, cold, enc, qv, cli_us, akb, aks, akenc = line.split()
+    w, mode, q, b, s, warm, cold, enc, qv, cli_us, akb, aks, akenc, wcpu, ccpu = line.split()
     pts = sweep(w)
     cli_ms = int(cli_us) / 1000
     label = "ours, progressive" if mode == "prog" else "ours, baseline"
     eq, flag = cli_bytes_at_ssim(pts, float(s))
     rows.append((w, 0 if mode == "base" else 1, q, f"| {w} | {label} | {q} | {int(b):,} | {float(s):.4f} | {flag}{int(eq):,} | {int(b)/eq:.2f} | "
-                 f"{float(warm):.0f} / {float(cold):.0f} ({float(enc):.1f}) | {qv}: {cli_ms:.0f} | {cli_ms/float(warm):.1f}x / {cli_ms/float(cold):.1f}x |"))
+                 f"{float(warm):.0f} / {float(cold):.0f} ({float(enc):.1f}) | {float(wcpu):.0f} | {qv}: {cli_ms:.0f}, {int(ccpu)} | "
+                 f"{cli_ms/float(warm):.1f}x / {cli_ms/float(cold):.1f}x; {int(ccpu)/float(wcpu):.1f}x |"))
     eq, flag = cli_bytes_at_ssim(pts, float(aks))
     rows.append((w, 2 if mode == "base" else 3, q, f"| {w} | libjpeg defaults{', progressive' if mode == 'prog' else ''} (Annex K, rounding) | {q} | {int(akb):,} | {float(aks):.4f} | {flag}{int(eq):,} | {int(akb)/eq:.2f} | "
-                 f"encode alone {float(akenc):.1f} | | |"))
+                 f"encode alone {float(akenc):.1f} | | | |"))
 for r in sorted(rows, key=lambda r: (-int(r[0]), r[1], -int(r[2]))):
     print(r[3])
 print()

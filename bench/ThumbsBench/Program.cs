@@ -6,7 +6,7 @@ using StreamServer.Transcode.Thumbnails;
 // Per quality: writes <out-dir>/ours_q<Q>_w<W>.jpg (ThumbnailService, the server's path) and
 // <out-dir>/annexk_q<Q>_w<W>.jpg (the same scaled frame encoded with Annex K tables and round-to-nearest
 // quantization, i.e. what libjpeg/TurboJPEG defaults give) and prints
-//   q=<Q> w=<W> bytes=<n> warm_ms=<median> cold_ms=<median> encode_ms=<median> annexk_bytes=<n> annexk_encode_ms=<median>
+//   q=<Q> w=<W> bytes=<n> warm_ms=<median> warm_cpu_ms=<mean> cold_ms=<median> encode_ms=<median> annexk_bytes=<n> annexk_encode_ms=<median>
 // warm = a render with the source already open (what the server does from the second request on, cache disabled);
 // cold = a fresh service per render (open + probe + decoder init included), like a CLI invocation pays.
 if (args.Length < 6)
@@ -34,12 +34,17 @@ for (var i = 5; i < args.Length; i++)
     using var warm = new ThumbnailService(noCache);
     var first = await warm.GetAsync("bench", source, t, width, q); // opens the source
     var warmMs = new double[runs];
+    var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
     for (var r = 0; r < runs; r++)
     {
         var sw = Stopwatch.StartNew();
         _ = await warm.GetAsync("bench", source, t, width, q);
         warmMs[r] = sw.Elapsed.TotalMilliseconds;
     }
+
+    // CPU time (user + system, all threads) per warm render: what a render costs, unlike wall time barely moved
+    // by other processes competing for the cores.
+    var warmCpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMilliseconds / runs;
 
     var coldMs = new double[runs];
     for (var r = 0; r < runs; r++)
@@ -56,7 +61,7 @@ for (var i = 5; i < args.Length; i++)
     var (annexKMs, annexKJpeg) = EncodeOnlyMs(source, t, width, annexK, Math.Max(runs, 10));
     await File.WriteAllBytesAsync(Path.Combine(outDir, $"annexk_q{q}_w{width}.jpg"), annexKJpeg);
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"q={q} w={width} bytes={first.Jpeg.Length} warm_ms={Median(warmMs):0.0} cold_ms={Median(coldMs):0.0} encode_ms={encodeMs:0.00} annexk_bytes={annexKJpeg.Length} annexk_encode_ms={annexKMs:0.00} progressive={noCache.Progressive}"));
+        $"q={q} w={width} bytes={first.Jpeg.Length} warm_ms={Median(warmMs):0.0} warm_cpu_ms={warmCpuMs:0.0} cold_ms={Median(coldMs):0.0} encode_ms={encodeMs:0.00} annexk_bytes={annexKJpeg.Length} annexk_encode_ms={annexKMs:0.00} progressive={noCache.Progressive}"));
 }
 
 return 0;

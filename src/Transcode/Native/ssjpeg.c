@@ -442,3 +442,124 @@ int ss_jpeg_encode(ss_jpeg_encoder *e, const ss_jpeg_picture *pic, const ss_jpeg
     *out_size = e->cap - e->dest.pub.free_in_buffer;
     return 0;
 }
+
+/* ---- Decoding (reading back what we wrote: tests, checks; not on the serving path) ---- */
+
+struct ss_src_error {
+    struct jpeg_error_mgr pub;
+    jmp_buf jump;
+};
+
+static int read_header(struct jpeg_decompress_struct *d, const uint8_t *data, size_t size, ss_jpeg_info *info)
+{
+    jpeg_mem_src(d, data, (unsigned long)size);
+    jpeg_read_header(d, TRUE);
+    info->width = (int32_t)d->image_width;
+    info->height = (int32_t)d->image_height;
+    info->components = d->num_components;
+    info->progressive = d->progressive_mode ? 1 : 0;
+    info->chroma_log2_w = info->chroma_log2_h = 0;
+    if (d->num_components == 1)
+        return 0;
+    if (d->num_components != 3 || d->jpeg_color_space != JCS_YCbCr)
+        return -1;
+    int hs = d->comp_info[0].h_samp_factor, vs = d->comp_info[0].v_samp_factor;
+    for (int ci = 1; ci < 3; ci++)
+        if (d->comp_info[ci].h_samp_factor != 1 || d->comp_info[ci].v_samp_factor != 1)
+            return -1;
+    if ((hs != 1 && hs != 2) || (vs != 1 && vs != 2))
+        return -1;
+    info->chroma_log2_w = hs - 1;
+    info->chroma_log2_h = vs - 1;
+    return 0;
+}
+
+int ss_jpeg_read_info(const uint8_t *data, size_t size, ss_jpeg_info *info, char *err, size_t err_size)
+{
+    struct jpeg_decompress_struct d;
+    struct ss_src_error jerr;
+    d.err = jpeg_std_error(&jerr.pub);
+    jerr.pub.error_exit = ss_error_exit;
+    jerr.pub.output_message = ss_output_message;
+    if (setjmp(jerr.jump)) {
+        char msg[JMSG_LENGTH_MAX];
+        (*d.err->format_message)((j_common_ptr)&d, msg);
+        snprintf(err, err_size, "libjpeg: %s", msg);
+        jpeg_destroy_decompress(&d);
+        return -1;
+    }
+    jpeg_create_decompress(&d);
+    int r = read_header(&d, data, size, info);
+    if (r != 0)
+        snprintf(err, err_size, "unsupported JPEG layout (%d components, not YCbCr 4:4:4/4:2:2/4:2:0 or gray)",
+                 d.num_components);
+    jpeg_destroy_decompress(&d);
+    return r;
+}
+
+int ss_jpeg_decode(const uint8_t *data, size_t size, uint8_t *const planes[3], const int32_t strides[3], char *err,
+                   size_t err_size)
+{
+    struct jpeg_decompress_struct d;
+    struct ss_src_error jerr;
+    uint8_t *volatile scratch = NULL;
+    d.err = jpeg_std_error(&jerr.pub);
+    jerr.pub.error_exit = ss_error_exit;
+    jerr.pub.output_message = ss_output_message;
+    if (setjmp(jerr.jump)) {
+        char msg[JMSG_LENGTH_MAX];
+        (*d.err->format_message)((j_common_ptr)&d, msg);
+        snprintf(err, err_size, "libjpeg: %s", msg);
+        jpeg_destroy_decompress(&d);
+        free(scratch);
+        return -1;
+    }
+    jpeg_create_decompress(&d);
+    ss_jpeg_info info;
+    if (read_header(&d, data, size, &info) != 0) {
+        snprintf(err, err_size, "unsupported JPEG layout");
+        jpeg_destroy_decompress(&d);
+        return -1;
+    }
+    /* Raw planes: no upsampling, no colour conversion. libjpeg writes whole blocks and iMCU rows, so each
+     * component decodes into a scratch band first and only its visible samples are copied out. */
+    d.raw_data_out = TRUE;
+    d.out_color_space = info.components == 1 ? JCS_GRAYSCALE : JCS_YCbCr;
+    jpeg_start_decompress(&d);
+    int nc = d.num_components;
+    int band_rows[3], band_width[3], comp_w[3], comp_h[3];
+    size_t offset[3], total = 0;
+    for (int ci = 0; ci < nc; ci++) {
+        jpeg_component_info *c = &d.comp_info[ci];
+        band_rows[ci] = c->v_samp_factor * DCTSIZE;
+        band_width[ci] = (int)c->width_in_blocks * DCTSIZE;
+        comp_w[ci] = (int)c->downsampled_width;
+        comp_h[ci] = (int)c->downsampled_height;
+        offset[ci] = total;
+        total += (size_t)band_rows[ci] * (size_t)band_width[ci];
+    }
+    scratch = malloc(total);
+    if (!scratch)
+        ERREXIT1(&d, JERR_OUT_OF_MEMORY, 11);
+    JSAMPROW rows[3][2 * DCTSIZE];
+    JSAMPARRAY bands[3];
+    for (int ci = 0; ci < nc; ci++) {
+        for (int r = 0; r < band_rows[ci]; r++)
+            rows[ci][r] = scratch + offset[ci] + (size_t)r * (size_t)band_width[ci];
+        bands[ci] = rows[ci];
+    }
+    int imcu_rows = d.max_v_samp_factor * DCTSIZE;
+    for (int band = 0; d.output_scanline < d.output_height; band++) {
+        jpeg_read_raw_data(&d, bands, (JDIMENSION)imcu_rows);
+        for (int ci = 0; ci < nc; ci++)
+            for (int r = 0; r < band_rows[ci]; r++) {
+                int y = band * band_rows[ci] + r;
+                if (y < comp_h[ci])
+                    memcpy(planes[ci] + (ptrdiff_t)y * strides[ci], rows[ci][r], (size_t)comp_w[ci]);
+            }
+    }
+    jpeg_finish_decompress(&d);
+    jpeg_destroy_decompress(&d);
+    free(scratch);
+    return 0;
+}

@@ -1,4 +1,4 @@
-/* ssjpeg: JPEG encoder for posters, sprite sheets and on-demand thumbnails, over the libjpeg API
+/* ssjpeg: JPEG encoder (and the decoder that reads it back) for posters, sprite sheets and on-demand thumbnails, over the libjpeg API
  * (Debian libjpeg62-turbo). Our own forward DCT and quantizer (quantization tables + rounding dead zone), then
  * libjpeg's coefficient path (jpeg_write_coefficients) for optimized Huffman tables / progressive scans.
  * jpeg_compress_struct stays in C: managed code sees only an opaque handle and the structs below. */
@@ -37,5 +37,20 @@ void ss_jpeg_encoder_free(ss_jpeg_encoder *e);
 int ss_jpeg_encode(ss_jpeg_encoder *e, const ss_jpeg_picture *pic, const ss_jpeg_params *params,
                    const uint8_t **out, size_t *out_size);
 const char *ss_jpeg_encoder_error(const ss_jpeg_encoder *e);
+
+/* Reading JPEGs back (tests and checks, not the serving path). */
+typedef struct ss_jpeg_info {
+    int32_t width, height;
+    int32_t components;                   /* 1 gray, 3 YCbCr */
+    int32_t chroma_log2_w, chroma_log2_h; /* as in ss_jpeg_picture */
+    int32_t progressive;
+} ss_jpeg_info;
+
+/* 0, or -1 with a message in err (also for layouts other than gray or YCbCr with 1x1 chroma). */
+int ss_jpeg_read_info(const uint8_t *data, size_t size, ss_jpeg_info *info, char *err, size_t err_size);
+/* Decodes the raw planes (no upsampling, no colour conversion) into planes[0..components-1], each holding at least
+ * its component's visible size (chroma: ceil(width / 2^log2_w) x ceil(height / 2^log2_h)) at strides[i]. */
+int ss_jpeg_decode(const uint8_t *data, size_t size, uint8_t *const planes[3], const int32_t strides[3], char *err,
+                   size_t err_size);
 
 #endif

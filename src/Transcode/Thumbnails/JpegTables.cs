@@ -3,7 +3,7 @@ namespace StreamServer.Transcode.Thumbnails;
 /// <summary>Quantization tables the encoder scales by quality (ssjpeg.h, enum ss_jpeg_tables).</summary>
 public enum JpegTables
 {
-    /// <summary>ITU-T T.81 Annex K, scaled like libjpeg's jpeg_set_quality: what TurboJPEG and cjpeg write.</summary>
+    /// <summary>ITU-T T.81 Annex K, scaled like libjpeg's jpeg_set_quality: what TurboJPEG and cjpeg write by default.</summary>
     AnnexK = 0,
 
     /// <summary>
