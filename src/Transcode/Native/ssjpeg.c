@@ -45,7 +45,7 @@ static const unsigned int annex_k_chroma[64] = {
     99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99, 99,
 };
 /* SS_JPEG_TABLES_SSIM: the MPEG-1 default intra matrix (ISO/IEC 11172-2), for luma and chroma alike, which is what
- * FFmpeg's mjpeg encoder scales by -q:v. Measured on 1080p and 320-px frames (bench/thumbs.sh), it beats Annex K
+ * FFmpeg's mjpeg encoder scales by -q:v. Measured on bench/thumbs.sh's frames, it beats Annex K
  * and N. Robidoux's table (mozjpeg's default) on bytes at equal SSIM: Annex K's chroma steps (99 for most of the
  * block) cost a third of ffmpeg's SSIM score (U and V planes), and its mid frequencies are coarser than SSIM likes.
  * Its DC entry is replaced after scaling, see dc_step(). */
@@ -206,8 +206,8 @@ static const uint8_t zigzag[64] = {
     30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 };
 
-/* Trellis weights, tuned with bench/thumbs.sh (1080p and 320 px; MU 16..48 with ACTIVITY 150..3000 are within 1-2 % of each
- * other): MU = bits that one squared quantizer step of error is worth in a flat block; a block whose AC energy per
+/* Trellis weights, tuned on bench/thumbs.sh's 1080p frame (MU 16..48 with ACTIVITY 150..3000 are within 1-2 % of
+ * each other): MU = bits that one squared quantizer step of error is worth in a flat block; a block whose AC energy per
  * coefficient is ACTIVITY (pixel units squared) gets half that weight. */
 #define TRELLIS_MU 24.0f
 #define TRELLIS_ACTIVITY 500.0f
@@ -452,11 +452,6 @@ int ss_jpeg_encode(ss_jpeg_encoder *e, const ss_jpeg_picture *pic, const ss_jpeg
 
 /* ---- Decoding (reading back what we wrote: tests, checks; not on the serving path) ---- */
 
-struct ss_src_error {
-    struct jpeg_error_mgr pub;
-    jmp_buf jump;
-};
-
 static int read_header(struct jpeg_decompress_struct *d, const uint8_t *data, size_t size, ss_jpeg_info *info)
 {
     jpeg_mem_src(d, data, (unsigned long)size);
@@ -484,7 +479,7 @@ static int read_header(struct jpeg_decompress_struct *d, const uint8_t *data, si
 int ss_jpeg_read_info(const uint8_t *data, size_t size, ss_jpeg_info *info, char *err, size_t err_size)
 {
     struct jpeg_decompress_struct d;
-    struct ss_src_error jerr;
+    struct ss_error_mgr jerr;
     d.err = jpeg_std_error(&jerr.pub);
     jerr.pub.error_exit = ss_error_exit;
     jerr.pub.output_message = ss_output_message;
@@ -508,7 +503,7 @@ int ss_jpeg_decode(const uint8_t *data, size_t size, uint8_t *const planes[3], c
                    size_t err_size)
 {
     struct jpeg_decompress_struct d;
-    struct ss_src_error jerr;
+    struct ss_error_mgr jerr;
     uint8_t *volatile scratch = NULL;
     d.err = jpeg_std_error(&jerr.pub);
     jerr.pub.error_exit = ss_error_exit;
