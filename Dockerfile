@@ -13,11 +13,12 @@ RUN ./scripts/setup.sh \
  && dotnet publish src/StreamServer -c Release -o /app --no-build
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0-bookworm-slim
-# Runtime needs the shared libraries and tools the server calls: FFmpeg, libx264, TurboJPEG, libbpf, ffmpeg CLI (sample clip).
+# Runtime needs the shared libraries and tools the server calls: FFmpeg, libx264, libjpeg (JPEGs, in the shim),
+# libbpf, ffmpeg CLI (sample clip).
 COPY packages.txt /tmp/packages.txt
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ffmpeg libavformat59 libavcodec59 libavutil57 libswscale6 libswresample4 \
-      libturbojpeg0 libbpf1 bpftool ca-certificates \
+      libjpeg62-turbo libbpf1 bpftool ca-certificates \
  && rm -rf /var/lib/apt/lists/* /tmp/packages.txt
 WORKDIR /app
 COPY --from=build /app ./

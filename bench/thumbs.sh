@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# On-demand thumbnails: our path (seek to keyframe, decode forward, swscale, TurboJPEG from planar YUV) vs the
-# ffmpeg CLI anchor `ffmpeg -ss t -i src -frames:v 1 -vf scale=w:-2 -q:v N`, on the same 1080p source, one run.
-# For each width (1920 = the full frame, 320 = a typical thumbnail) and our quality 95/75/40: bytes, SSIM against
-# the source frame at t (ffmpeg ssim filter, lossless Y4M reference), time per thumbnail; the CLI at the -q:v whose
-# file size is closest, and the CLI's size interpolated at our SSIM (equal-quality size ratio).
+# On-demand thumbnails: our path (seek to keyframe, decode forward, swscale, our libjpeg encoder from planar YUV:
+# SSIM-tuned tables + trellis quantization) vs the ffmpeg CLI anchor `ffmpeg -ss t -i src -frames:v 1 -vf
+# scale=w:-2 -q:v N`, on the same 1080p source, one run. For each width (1920 = the full frame, 320 = a typical
+# thumbnail) and our quality 95/75/40: bytes, SSIM against the source frame at t (ffmpeg ssim filter, lossless Y4M
+# reference), time per thumbnail; the CLI's size at our SSIM, interpolated over a sweep of every -q:v (2..31, plus
+# -qmin 1 -q:v 1, the best mjpeg can do); the CLI's wall and CPU time at the -q:v closest in size (CPU time = user +
+# system over all threads: the cost of a thumbnail, much less disturbed by other load on the machine than wall time). Also the same scaled frame
+# encoded with libjpeg's defaults (Annex K tables, round-to-nearest: what TurboJPEG wrote before), for reference.
 # Usage: bench/thumbs.sh [runs=5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,40 +36,54 @@ for w in 1920 320; do
   ref="$work/ref_w$w.y4m"
   ffmpeg -nostdin -hide_banner -loglevel error -y -ss "$t" -i "$src" -frames:v 1 -vf "scale=$w:-2:flags=bicubic" -pix_fmt yuv420p "$ref"
 
-  # CLI sweep over -q:v: size and SSIM of each.
+  # CLI sweep over every -q:v: size and SSIM of each. -q:v 1 needs -qmin 1 (mjpeg's default qmin is 2).
   sweep="$work/sweep_w$w.txt"
   : > "$sweep"
-  for qv in 2 3 4 5 6 8 10 13 17 24 31; do
+  for qv in $(seq 1 31); do
     out="$work/cli_w${w}_qv$qv.jpg"
-    cli "$w" "$qv" "$out" 2>/dev/null
+    if [[ $qv == 1 ]]; then
+      ffmpeg -nostdin -hide_banner -loglevel error -y -ss "$t" -i "$src" -frames:v 1 -vf "scale=$w:-2" -qmin 1 -q:v 1 "$out"
+    else
+      cli "$w" "$qv" "$out" 2>/dev/null
+    fi
     echo "$qv $(stat -c %s "$out") $(ssim "$out" "$ref")" >> "$sweep"
   done
 
-  # Ours, baseline (optimized Huffman) and progressive: bytes + warm/cold time per quality.
+  # Ours, baseline and progressive (both with optimized Huffman tables): bytes + warm/cold time per quality.
   THUMBS_PROGRESSIVE=0 dotnet "$tool" "$src" "$t" "$w" "$work/base" "$runs" 95 75 40 > "$work/ours_w$w.txt"
   THUMBS_PROGRESSIVE=1 dotnet "$tool" "$src" "$t" "$w" "$work/prog" "$runs" 95 75 40 >> "$work/ours_w$w.txt"
   while read -r line; do
     q=$(sed -n 's/.*q=\([0-9]*\).*/\1/p' <<<"$line")
-    bytes=$(sed -n 's/.*bytes=\([0-9]*\).*/\1/p' <<<"$line")
+    bytes=$(sed -n 's/.* bytes=\([0-9]*\).*/\1/p' <<<"$line")
     warm=$(sed -n 's/.*warm_ms=\([0-9.]*\).*/\1/p' <<<"$line")
+    warmcpu=$(sed -n 's/.*warm_cpu_ms=\([0-9.]*\).*/\1/p' <<<"$line")
     cold=$(sed -n 's/.*cold_ms=\([0-9.]*\).*/\1/p' <<<"$line")
-    enc=$(sed -n 's/.*encode_ms=\([0-9.]*\).*/\1/p' <<<"$line")
+    enc=$(sed -n 's/.* encode_ms=\([0-9.]*\).*/\1/p' <<<"$line")
+    akbytes=$(sed -n 's/.*annexk_bytes=\([0-9]*\).*/\1/p' <<<"$line")
+    akenc=$(sed -n 's/.*annexk_encode_ms=\([0-9.]*\).*/\1/p' <<<"$line")
     mode=base; [[ $line == *progressive=True* ]] && mode=prog
     ours_ssim=$(ssim "$work/$mode/ours_q${q}_w$w.jpg" "$ref")
+    ak_ssim=$(ssim "$work/$mode/annexk_q${q}_w$w.jpg" "$ref")
     # CLI -q:v with the closest file size, timed over $runs runs (whole invocation: what a per-request CLI costs).
     qv=$(awk -v b="$bytes" '{d=$2-b; if(d<0)d=-d; if(best==""||d<best){best=d;q=$1}} END{print q}' "$sweep")
+    # Wall time (median) and CPU time (user + system of ffmpeg and its threads, mean) per invocation.
     times=()
+    cpu=0
     for ((r = 0; r < runs; r++)); do
-      s=$(now_ms); cli "$w" "$qv" "$work/cli_timed.jpg" 2>/dev/null; e=$(now_ms)
+      s=$(now_ms)
+      c=$( { TIMEFORMAT='%3U %3S'; time cli "$w" "$qv" "$work/cli_timed.jpg" 2>/dev/null; } 2>&1 | awk '{printf "%d", ($1 + $2) * 1000}')
+      e=$(now_ms)
       times+=($(( e - s )))
+      cpu=$(( cpu + c ))
     done
     cli_us=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
-    echo "$w $mode $q $bytes $ours_ssim $warm $cold $enc $qv $cli_us" >> "$report"
+    cli_cpu_ms=$(( cpu / runs ))
+    echo "$w $mode $q $bytes $ours_ssim $warm $cold $enc $qv $cli_us $akbytes $ak_ssim $akenc $warmcpu $cli_cpu_ms" >> "$report"
   done < "$work/ours_w$w.txt"
 done
 
 python3 - "$report" "$work" <<'PY'
-import sys
+import math, sys
 report, work = sys.argv[1], sys.argv[2]
 def sweep(w):
     pts = []
@@ -74,24 +91,34 @@ def sweep(w):
         qv, b, s = line.split(); pts.append((int(qv), int(b), float(s)))
     return pts
 def cli_bytes_at_ssim(pts, s):
-    # Linear interpolation of size over SSIM along the -q:v sweep (sorted by SSIM).
+    # Size at SSIM s along the -q:v sweep, interpolated linearly in log(bytes) over log(1 - SSIM) between the two
+    # neighbouring -q:v points (the curve is close to a straight line there; linear bytes-over-SSIM would overstate
+    # the CLI's size between sparse points). Beyond the sweep: its end point, flagged (> = CLI cannot reach s, so
+    # its best is compared, at a lower SSIM than ours; < = below its worst).
     p = sorted((x[2], x[1]) for x in pts)
-    if s <= p[0][0]: return p[0][1], False
-    if s >= p[-1][0]: return p[-1][1], s > p[-1][0]
+    if s <= p[0][0]: return p[0][1], "<"
+    if s >= p[-1][0]: return p[-1][1], ">"
     for (s0, b0), (s1, b1) in zip(p, p[1:]):
         if s0 <= s <= s1:
-            return b0 + (b1 - b0) * (s - s0) / (s1 - s0 or 1), False
-print("| width | ours JPEG | q | ours bytes | ours SSIM | ours ms warm / cold (encode alone) | CLI -q:v (closest size) | CLI bytes | CLI SSIM | CLI ms | CLI bytes at our SSIM | ours/CLI bytes at equal SSIM | CLI ms / ours ms warm, cold |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+            x0, x1, x = math.log(1 - s0), math.log(1 - s1), math.log(1 - s)
+            return math.exp(math.log(b0) + (math.log(b1) - math.log(b0)) * (x - x0) / ((x1 - x0) or 1)), ""
+print("| width | JPEG | q | bytes | SSIM | CLI bytes at this SSIM | bytes / CLI's at equal SSIM | ms warm / cold (encode alone) | CPU ms warm | CLI -q:v closest in size: ms, CPU ms | CLI / ours: wall warm, cold; CPU |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
+rows = []
 for line in open(report):
-    w, mode, q, b, s, warm, cold, enc, qv, cli_us = line.split()
+    w, mode, q, b, s, warm, cold, enc, qv, cli_us, akb, aks, akenc, wcpu, ccpu = line.split()
     pts = sweep(w)
-    cb, cs = next((x[1], x[2]) for x in pts if x[0] == int(qv))
-    eq, beyond = cli_bytes_at_ssim(pts, float(s))
     cli_ms = int(cli_us) / 1000
-    label = "progressive" if mode == "prog" else "baseline"
-    print(f"| {w} | {label} | {q} | {int(b):,} | {float(s):.4f} | {float(warm):.0f} / {float(cold):.0f} ({float(enc):.2f}) | {qv} | {cb:,} | {cs:.4f} | {cli_ms:.0f} | "
-          f"{'>' if beyond else ''}{int(eq):,} | {int(b)/eq:.2f} | {cli_ms/float(warm):.1f}x / {cli_ms/float(cold):.1f}x |")
+    label = "ours, progressive" if mode == "prog" else "ours, baseline"
+    eq, flag = cli_bytes_at_ssim(pts, float(s))
+    rows.append((w, 0 if mode == "base" else 1, q, f"| {w} | {label} | {q} | {int(b):,} | {float(s):.4f} | {flag}{int(eq):,} | {int(b)/eq:.2f} | "
+                 f"{float(warm):.0f} / {float(cold):.0f} ({float(enc):.1f}) | {float(wcpu):.0f} | {qv}: {cli_ms:.0f}, {int(ccpu)} | "
+                 f"{cli_ms/float(warm):.1f}x / {cli_ms/float(cold):.1f}x; {int(ccpu)/float(wcpu):.1f}x |"))
+    eq, flag = cli_bytes_at_ssim(pts, float(aks))
+    rows.append((w, 2 if mode == "base" else 3, q, f"| {w} | libjpeg defaults{', progressive' if mode == 'prog' else ''} (Annex K, rounding) | {q} | {int(akb):,} | {float(aks):.4f} | {flag}{int(eq):,} | {int(akb)/eq:.2f} | "
+                 f"encode alone {float(akenc):.1f} | | | |"))
+for r in sorted(rows, key=lambda r: (-int(r[0]), r[1], -int(r[2]))):
+    print(r[3])
 print()
 for w in ("1920", "320"):
     print(f"CLI -q:v sweep w={w} (q:v bytes SSIM): " + ", ".join(f"{qv}:{b}:{s:.4f}" for qv, b, s in sweep(w)))

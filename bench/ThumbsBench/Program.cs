@@ -3,8 +3,10 @@ using System.Globalization;
 using StreamServer.Transcode.Thumbnails;
 
 // Usage: ThumbsBench <source> <t> <width> <out-dir> <runs> <quality>...
-// Per quality: writes <out-dir>/ours_q<Q>_w<W>.jpg and prints
-//   q=<Q> w=<W> bytes=<n> warm_ms=<median> cold_ms=<median>
+// Per quality: writes <out-dir>/ours_q<Q>_w<W>.jpg (ThumbnailService, the server's path) and
+// <out-dir>/annexk_q<Q>_w<W>.jpg (the same scaled frame encoded with Annex K tables and round-to-nearest
+// quantization, i.e. what libjpeg/TurboJPEG defaults give) and prints
+//   q=<Q> w=<W> bytes=<n> warm_ms=<median> warm_cpu_ms=<mean> cold_ms=<median> encode_ms=<median> annexk_bytes=<n> annexk_encode_ms=<median>
 // warm = a render with the source already open (what the server does from the second request on, cache disabled);
 // cold = a fresh service per render (open + probe + decoder init included), like a CLI invocation pays.
 if (args.Length < 6)
@@ -32,12 +34,17 @@ for (var i = 5; i < args.Length; i++)
     using var warm = new ThumbnailService(noCache);
     var first = await warm.GetAsync("bench", source, t, width, q); // opens the source
     var warmMs = new double[runs];
+    var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
     for (var r = 0; r < runs; r++)
     {
         var sw = Stopwatch.StartNew();
         _ = await warm.GetAsync("bench", source, t, width, q);
         warmMs[r] = sw.Elapsed.TotalMilliseconds;
     }
+
+    // CPU time (user + system, all threads) per warm render: what a render costs, unlike wall time barely moved
+    // by other processes competing for the cores.
+    var warmCpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMilliseconds / runs;
 
     var coldMs = new double[runs];
     for (var r = 0; r < runs; r++)
@@ -49,15 +56,18 @@ for (var i = 5; i < args.Length; i++)
     }
 
     await File.WriteAllBytesAsync(Path.Combine(outDir, $"ours_q{q}_w{width}.jpg"), first.Jpeg);
-    var encodeMs = EncodeOnlyMs(source, t, width, new JpegOptions(q, Progressive: noCache.Progressive), Math.Max(runs, 10));
+    var (encodeMs, _) = EncodeOnlyMs(source, t, width, new JpegOptions(q, Progressive: noCache.Progressive), Math.Max(runs, 10));
+    var annexK = new JpegOptions(q, Progressive: noCache.Progressive, Tables: JpegTables.AnnexK, Trellis: false);
+    var (annexKMs, annexKJpeg) = EncodeOnlyMs(source, t, width, annexK, Math.Max(runs, 10));
+    await File.WriteAllBytesAsync(Path.Combine(outDir, $"annexk_q{q}_w{width}.jpg"), annexKJpeg);
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"q={q} w={width} bytes={first.Jpeg.Length} warm_ms={Median(warmMs):0.0} cold_ms={Median(coldMs):0.0} encode_ms={encodeMs:0.00} optimized_huffman={JpegEncoder.OptimizedHuffman} progressive={noCache.Progressive}"));
+        $"q={q} w={width} bytes={first.Jpeg.Length} warm_ms={Median(warmMs):0.0} warm_cpu_ms={warmCpuMs:0.0} cold_ms={Median(coldMs):0.0} encode_ms={encodeMs:0.00} annexk_bytes={annexKJpeg.Length} annexk_encode_ms={annexKMs:0.00} progressive={noCache.Progressive}"));
 }
 
 return 0;
 
-// TurboJPEG alone: the scaled frame's planes compressed in place, median of n.
-static unsafe double EncodeOnlyMs(string source, double t, int width, JpegOptions options, int n)
+// The JPEG encoder alone: the scaled frame's planes compressed in place, median of n; also returns the JPEG.
+static unsafe (double Ms, byte[] Jpeg) EncodeOnlyMs(string source, double t, int width, JpegOptions options, int n)
 {
     using var grabber = new FrameGrabber(source);
     using var scaled = new StreamServer.Transcode.Media.FrameHandle();
@@ -69,7 +79,7 @@ static unsafe double EncodeOnlyMs(string source, double t, int width, JpegOption
     var (v, vs) = scaled.Plane(2);
     var planes = new YuvPlanes((byte*)y, ys, (byte*)u, us, (byte*)v, vs, width, height, ChromaSubsampling.Yuv420);
     using var encoder = new JpegEncoder();
-    _ = encoder.Encode(planes, options);
+    var jpeg = encoder.Encode(planes, options).ToArray();
     var ms = new double[n];
     for (var i = 0; i < n; i++)
     {
@@ -78,7 +88,7 @@ static unsafe double EncodeOnlyMs(string source, double t, int width, JpegOption
         ms[i] = sw.Elapsed.TotalMilliseconds;
     }
 
-    return Median(ms);
+    return (Median(ms), jpeg);
 }
 
 static double Median(double[] v)

@@ -51,15 +51,25 @@ public static class AdminApi
                 ? Results.Json(VodJobJson.Published(id), AdminJsonContext.Default.VodJobJson)
                 : Error(404, $"no VOD or job '{id}'");
         });
-        app.MapDelete("/api/vod/{id}", (string id, PackagingJobQueue queue) =>
+        // A queued or running job is cancelled (202); a published VOD is deleted (204); a failed or cancelled job
+        // only reports itself (202, nothing left to cancel).
+        app.MapDelete("/api/vod/{id}", (string id, PackagingJobQueue queue, VodLibrary library) =>
         {
-            if (queue.Find(id) is not { } job)
+            if (queue.Find(id) is { IsFinished: false } running)
             {
-                return Error(404, $"no job '{id}'");
+                running.Cancellation.Cancel();
+                return Results.Json(VodJobJson.From(running), AdminJsonContext.Default.VodJobJson, statusCode: 202);
             }
 
-            job.Cancellation.Cancel();
-            return Results.Json(VodJobJson.From(job), AdminJsonContext.Default.VodJobJson, statusCode: 202);
+            if (library.Delete(id))
+            {
+                queue.Forget(id);
+                return Results.NoContent();
+            }
+
+            return queue.Find(id) is { } finished
+                ? Results.Json(VodJobJson.From(finished), AdminJsonContext.Default.VodJobJson, statusCode: 202)
+                : Error(404, $"no VOD or job '{id}'");
         });
     }
 

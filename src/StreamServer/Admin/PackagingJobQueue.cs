@@ -64,6 +64,15 @@ public sealed class PackagingJobQueue : BackgroundService
 
     public VodJob? Find(string id) => _jobs.TryGetValue(id, out var job) ? job : null;
 
+    /// <summary>Drops the record of a finished job (its VOD was deleted), so the API stops listing it.</summary>
+    public void Forget(string id)
+    {
+        if (_jobs.TryGetValue(id, out var job) && job.IsFinished)
+        {
+            _jobs.TryRemove(KeyValuePair.Create(id, job));
+        }
+    }
+
     public List<VodJob> Snapshot()
     {
         var list = new List<VodJob>(_jobs.Count);

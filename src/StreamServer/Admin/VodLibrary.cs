@@ -25,6 +25,43 @@ public sealed class VodLibrary
 
     public bool IsPublished(string id) => File.Exists(Path.Combine(PathOf(id), "master.m3u8"));
 
+    /// <summary>Raised when a published VOD has been removed (its folder no longer serves), with its id: caches of data derived from it drop it.</summary>
+    public event Action<string>? Deleted;
+
+    /// <summary>
+    /// Removes a published VOD: its folder is first renamed to a dot-prefixed name, so it stops serving at once and
+    /// as a whole, then deleted. False when <paramref name="id"/> is not a published VOD.
+    /// </summary>
+    public bool Delete(string id)
+    {
+        if (!IsValidId(id) || !IsPublished(id))
+        {
+            return false;
+        }
+
+        var trash = Path.Combine(Root, $".deleted-{id}-{Guid.NewGuid():N}");
+        try
+        {
+            Directory.Move(PathOf(id), trash);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return false; // a concurrent DELETE won
+        }
+
+        Deleted?.Invoke(id);
+        try
+        {
+            Directory.Delete(trash, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // A dot-prefixed leftover is never served; the next delete of the same id uses another name.
+        }
+
+        return true;
+    }
+
     public List<string> PublishedIds()
     {
         var ids = new List<string>();

@@ -1,3 +1,4 @@
+using StreamServer.Admin;
 using StreamServer.Health;
 using StreamServer.Hosting;
 using StreamServer.Transcode;
@@ -26,6 +27,10 @@ public static class ThumbnailEndpoint
     {
         app.MapMethods(Pattern, ["GET", "HEAD"], HandleAsync);
         var thumbnails = app.ServiceProvider.GetRequiredService<ThumbnailService>();
+        // A deleted VOD's cached thumbnails and opened renditions go with it (the cache is keyed by id and version,
+        // so nothing stale could be served, but the memory and the open files of deleted segments would stay).
+        var library = app.ServiceProvider.GetRequiredService<VodLibrary>();
+        library.Deleted += id => thumbnails.Invalidate(id, library.PathOf(id));
         var encoder = ProbeEncoder();
         app.ServiceProvider.GetRequiredService<HealthRegistry>().Register("thumbnails", () => encoder.State != HealthState.Ok
             ? encoder
@@ -39,7 +44,7 @@ public static class ThumbnailEndpoint
         return app;
     }
 
-    /// <summary>libturbojpeg loads and compresses: checked once at start (streaming works without it, so "degraded").</summary>
+    /// <summary>The JPEG encoder (libssav's libjpeg path) loads: checked once at start (streaming works without it, so "degraded").</summary>
     private static SubsystemHealth ProbeEncoder()
     {
         try
@@ -49,7 +54,7 @@ public static class ThumbnailEndpoint
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException or JpegException)
         {
-            return new SubsystemHealth(HealthState.Degraded, $"libturbojpeg unusable: {OneLine(e.Message)}");
+            return new SubsystemHealth(HealthState.Degraded, $"JPEG encoder unusable: {OneLine(e.Message)}");
         }
     }
 

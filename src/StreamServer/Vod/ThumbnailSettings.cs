@@ -29,8 +29,8 @@ public sealed class ThumbnailSettings
     public string Scaler { get; set; } = "bicubic";
 
     /// <summary>
-    /// Progressive thumb.jpg: same pixels; 3-4 % smaller at 1080p but often larger at thumbnail sizes and twice the
-    /// encode time (bench/RESULTS.md), so off by default. The poster is always progressive.
+    /// Progressive thumb.jpg: same pixels; 2-4 % smaller at 1080p but 3-8 % larger at thumbnail sizes (320 px) and
+    /// more encode time (bench/RESULTS.md), so off by default. The poster is always progressive.
     /// </summary>
     public bool Progressive { get; set; }
 

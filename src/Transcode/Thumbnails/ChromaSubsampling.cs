@@ -1,6 +1,6 @@
 namespace StreamServer.Transcode.Thumbnails;
 
-/// <summary>Chroma layout of the planes handed to the encoder and of the JPEG written (TJSAMP values).</summary>
+/// <summary>Chroma layout of the planes handed to the encoder and of the JPEG written.</summary>
 public enum ChromaSubsampling
 {
     Yuv444 = 0,

@@ -1,82 +1,73 @@
-using System.Runtime.InteropServices;
-
 namespace StreamServer.Transcode.Thumbnails;
 
 /// <summary>
-/// Reads JPEG headers and decodes to planar YUV with TurboJPEG; used to check what we wrote (and by the
-/// poster picker's tests), never on the serving path. Not thread-safe.
+/// Reads JPEG headers and decodes to planar YUV through the shim's libjpeg decoder (raw planes, no upsampling or
+/// colour conversion); used to check what we wrote (tests, the poster picker's tests), never on the serving path.
+/// Stateless: one instance may be shared.
 /// </summary>
 public sealed unsafe class JpegDecoder : IDisposable
 {
-    private readonly TurboJpegHandle _handle = TurboJpegHandle.CreateDecompressor();
-
     public JpegInfo ReadHeader(ReadOnlySpan<byte> jpeg)
     {
-        fixed (byte* p = jpeg)
-        {
-            if (TurboJpegNative.DecompressHeader3(_handle, p, new CULong((nuint)jpeg.Length), out var w, out var h, out var sub, out _) != 0)
-            {
-                throw new JpegException($"tjDecompressHeader3: {TurboJpegNative.LastError(_handle)}");
-            }
-
-            return new JpegInfo(w, h, (ChromaSubsampling)sub);
-        }
+        var info = ReadInfo(jpeg);
+        return new JpegInfo(info.Width, info.Height, Subsampling(info));
     }
 
     /// <summary>Decodes into tightly packed planes (Y, then U, V at their subsampled sizes; Gray: Y only).</summary>
     public DecodedYuv Decode(ReadOnlySpan<byte> jpeg)
     {
-        var info = ReadHeader(jpeg);
-        var (cw, ch) = ChromaSize(info);
-        // TurboJPEG 2.1 writes whole MCU rows when the size is not a multiple of the MCU (observed heap
-        // corruption with tight planes), so decode into padded planes and crop.
-        var ys = Pad(info.Width, 16);
-        var yh = Pad(info.Height, 16);
-        var cs = Pad(Math.Max(cw, 1), 16);
-        var chp = Pad(Math.Max(ch, 1), 16);
-        var yPad = new byte[ys * yh];
-        var uPad = new byte[cs * chp];
-        var vPad = new byte[cs * chp];
+        var raw = ReadInfo(jpeg);
+        var info = new JpegInfo(raw.Width, raw.Height, Subsampling(raw));
+        var gray = raw.Components == 1;
+        var cw = gray ? 0 : ((raw.Width - 1) >> raw.ChromaLog2W) + 1;
+        var ch = gray ? 0 : ((raw.Height - 1) >> raw.ChromaLog2H) + 1;
+        var y = new byte[raw.Width * raw.Height];
+        var u = new byte[cw * ch];
+        var v = new byte[cw * ch];
+        var error = stackalloc byte[256];
         fixed (byte* p = jpeg)
-        fixed (byte* py = yPad)
-        fixed (byte* pu = uPad)
-        fixed (byte* pv = vPad)
+        fixed (byte* py = y)
+        fixed (byte* pu = u)
+        fixed (byte* pv = v)
         {
             byte** planes = stackalloc byte*[3] { py, pu, pv };
-            int* strides = stackalloc int[3] { ys, cs, cs };
-            if (TurboJpegNative.DecompressToYuvPlanes(_handle, p, new CULong((nuint)jpeg.Length), planes, info.Width, strides, info.Height, 0) != 0)
+            int* strides = stackalloc int[3] { raw.Width, cw, cw };
+            if (SsJpegNative.Decode(p, (nuint)jpeg.Length, planes, strides, error, 256) != 0)
             {
-                throw new JpegException($"tjDecompressToYUVPlanes: {TurboJpegNative.LastError(_handle)}");
+                throw new JpegException($"JPEG decode: {new string((sbyte*)error)}");
             }
         }
 
-        var y = Crop(yPad, ys, info.Width, info.Height);
-        var u = Crop(uPad, cs, cw, ch);
-        var v = Crop(vPad, cs, cw, ch);
         return new DecodedYuv(info, y, u, v, cw, ch);
     }
 
-    private static (int W, int H) ChromaSize(JpegInfo info) => info.Subsampling switch
+    private static SsJpegNative.Info ReadInfo(ReadOnlySpan<byte> jpeg)
     {
-        ChromaSubsampling.Yuv444 => (info.Width, info.Height),
-        ChromaSubsampling.Yuv422 => ((info.Width + 1) / 2, info.Height),
-        ChromaSubsampling.Yuv420 => ((info.Width + 1) / 2, (info.Height + 1) / 2),
-        ChromaSubsampling.Gray => (0, 0),
-        _ => throw new JpegException($"unsupported JPEG subsampling {info.Subsampling}"),
-    };
-
-    private static int Pad(int v, int to) => (v + to - 1) / to * to;
-
-    private static byte[] Crop(byte[] src, int stride, int w, int h)
-    {
-        var dst = new byte[w * h];
-        for (var r = 0; r < h; r++)
+        var error = stackalloc byte[256];
+        SsJpegNative.Info info;
+        fixed (byte* p = jpeg)
         {
-            src.AsSpan(r * stride, w).CopyTo(dst.AsSpan(r * w));
+            if (SsJpegNative.ReadInfo(p, (nuint)jpeg.Length, &info, error, 256) != 0)
+            {
+                throw new JpegException($"JPEG header: {new string((sbyte*)error)}");
+            }
         }
 
-        return dst;
+        return info;
     }
 
-    public void Dispose() => _handle.Dispose();
+    private static ChromaSubsampling Subsampling(in SsJpegNative.Info info) => info.Components == 1
+        ? ChromaSubsampling.Gray
+        : (info.ChromaLog2W, info.ChromaLog2H) switch
+        {
+            (0, 0) => ChromaSubsampling.Yuv444,
+            (1, 0) => ChromaSubsampling.Yuv422,
+            (1, 1) => ChromaSubsampling.Yuv420,
+            _ => throw new JpegException($"unsupported JPEG subsampling {info.ChromaLog2W}/{info.ChromaLog2H}"),
+        };
+
+    /// <summary>Nothing to release (kept disposable so callers' using blocks stay valid).</summary>
+    public void Dispose()
+    {
+    }
 }

@@ -1,67 +1,16 @@
-using System.Runtime.InteropServices;
-
 namespace StreamServer.Transcode.Thumbnails;
 
 /// <summary>
-/// Planar YUV -> JPEG with tjCompressFromYUVPlanes: the decoder's (or scaler's) planes are read in place, no RGB
-/// conversion and no copy (TurboJPEG copies internally only when width/height are not multiples of the MCU size).
-/// The output goes into one preallocated native buffer of tjBufSize bytes (TJFLAG_NOREALLOC), grown only
-/// when a bigger picture arrives, so steady-state encoding allocates nothing. Not thread-safe: one per thread
-/// or pooled (see <see cref="JpegEncoderPool"/>).
+/// Planar YUV -> JPEG through the shim's libjpeg encoder (Native/ssjpeg.c): the decoder's (or scaler's) planes are
+/// read in place by its forward DCT, no RGB conversion and no copy, also for sizes that are not whole blocks (edge
+/// samples are repeated by index). Quantization tables and the trellis quantizer are ours, entropy coding
+/// (optimized Huffman, progressive scans) is libjpeg's. The output goes into one native buffer owned by the
+/// encoder, grown only when a bigger picture arrives, so steady-state encoding allocates nothing managed.
+/// Not thread-safe: one per thread or per renderer.
 /// </summary>
 public sealed unsafe class JpegEncoder : IDisposable
 {
-    private static readonly object ProcessSettingsLock = new();
-    private static bool? s_optimizeHuffman;
-
-    private readonly TurboJpegHandle _handle;
-    private TurboJpegBuffer _buffer = new();
-
-    public JpegEncoder()
-    {
-        EnsureProcessSettings();
-        _handle = TurboJpegHandle.CreateCompressor();
-    }
-
-    /// <summary>
-    /// Optimized Huffman tables for baseline JPEGs, process-wide (TurboJPEG 2.1 reads TJ_OPTIMIZE from the
-    /// environment on every compression and has no per-call flag). Default on: files get a few percent
-    /// smaller for a small CPU cost. Set before the first encoder exists (changing it later would race
-    /// setenv against getenv in other threads); an operator's own TJ_OPTIMIZE wins.
-    /// </summary>
-    public static void EnableOptimizedHuffman(bool enable)
-    {
-        lock (ProcessSettingsLock)
-        {
-            if (s_optimizeHuffman is { } current)
-            {
-                if (current != enable)
-                {
-                    throw new InvalidOperationException("optimized Huffman is process-wide and already fixed by an existing encoder");
-                }
-
-                return;
-            }
-
-            if (TurboJpegNative.GetEnv("TJ_OPTIMIZE") == 0)
-            {
-                _ = TurboJpegNative.SetEnv("TJ_OPTIMIZE", enable ? "1" : "0", 0);
-            }
-
-            s_optimizeHuffman = enable;
-        }
-    }
-
-    /// <summary>Whether baseline JPEGs from this process carry optimized Huffman tables.</summary>
-    public static bool OptimizedHuffman
-    {
-        get
-        {
-            EnsureProcessSettings();
-            var env = Marshal.PtrToStringUTF8(TurboJpegNative.GetEnv("TJ_OPTIMIZE"));
-            return env == "1";
-        }
-    }
+    private readonly JpegEncoderHandle _handle = JpegEncoderHandle.Create();
 
     /// <summary>
     /// Compresses <paramref name="planes"/>; the returned span points into this encoder's buffer and is valid
@@ -80,67 +29,52 @@ public sealed unsafe class JpegEncoder : IDisposable
             throw new ArgumentException($"empty picture {planes.Width}x{planes.Height}", nameof(planes));
         }
 
-        if (planes.Subsampling != ChromaSubsampling.Gray && (planes.U == null || planes.V == null))
+        var gray = planes.Subsampling == ChromaSubsampling.Gray;
+        if (!gray && (planes.U == null || planes.V == null))
         {
             throw new ArgumentException("chroma planes missing", nameof(planes));
         }
 
-        var subsamp = (int)planes.Subsampling;
-        var needed = (nuint)TurboJpegNative.BufSize(planes.Width, planes.Height, subsamp).Value;
-        EnsureCapacity(needed);
-
-        byte** src = stackalloc byte*[3];
-        src[0] = planes.Y;
-        src[1] = planes.U;
-        src[2] = planes.V;
-        int* strides = stackalloc int[3];
-        strides[0] = planes.YStride;
-        strides[1] = planes.UStride;
-        strides[2] = planes.VStride;
-
-        var flags = TurboJpegNative.FlagNoRealloc
-            | (options.Progressive ? TurboJpegNative.FlagProgressive : 0)
-            | (options.AccurateDct ? TurboJpegNative.FlagAccurateDct : 0);
-        var buf = _buffer.Pointer;
-        var size = new CULong(_buffer.Capacity);
-        if (TurboJpegNative.CompressFromYuvPlanes(_handle, src, planes.Width, strides, planes.Height, subsamp, &buf, &size,
-                options.Quality, flags) != 0)
+        var (log2W, log2H) = planes.Subsampling switch
         {
-            throw new JpegException($"tjCompressFromYUVPlanes {planes.Width}x{planes.Height}: {TurboJpegNative.LastError(_handle)}");
+            ChromaSubsampling.Yuv444 => (0, 0),
+            ChromaSubsampling.Yuv422 => (1, 0),
+            ChromaSubsampling.Yuv420 => (1, 1),
+            ChromaSubsampling.Gray => (0, 0),
+            _ => throw new ArgumentException($"unsupported subsampling {planes.Subsampling}", nameof(planes)),
+        };
+        var picture = new SsJpegNative.Picture
+        {
+            Y = planes.Y,
+            U = gray ? null : planes.U,
+            V = gray ? null : planes.V,
+            YStride = planes.YStride,
+            UStride = planes.UStride,
+            VStride = planes.VStride,
+            Width = planes.Width,
+            Height = planes.Height,
+            ChromaLog2W = log2W,
+            ChromaLog2H = log2H,
+        };
+        var parameters = new SsJpegNative.Params
+        {
+            Quality = options.Quality,
+            Progressive = options.Progressive ? 1 : 0,
+            Tables = (int)options.Tables,
+            Trellis = options.Trellis ? 1 : 0,
+        };
+        byte* output;
+        nuint size;
+        if (SsJpegNative.Encode(_handle, &picture, &parameters, &output, &size) != 0)
+        {
+            throw new JpegException($"JPEG encode {planes.Width}x{planes.Height} q{options.Quality}: {SsJpegNative.LastError(_handle)}");
         }
 
-        return new ReadOnlySpan<byte>(_buffer.Pointer, checked((int)size.Value));
+        return new ReadOnlySpan<byte>(output, checked((int)size));
     }
 
     /// <summary>Encode and copy out (for callers that keep the bytes, e.g. the thumbnail cache).</summary>
     public byte[] EncodeToArray(in YuvPlanes planes, JpegOptions options) => Encode(planes, options).ToArray();
 
-    private void EnsureCapacity(nuint needed)
-    {
-        if (needed <= _buffer.Capacity)
-        {
-            return;
-        }
-
-        _buffer.Dispose();
-        _buffer = TurboJpegBuffer.Allocate(needed);
-    }
-
-    private static void EnsureProcessSettings()
-    {
-        // Monitor is re-entrant, so the nested lock in EnableOptimizedHuffman is fine.
-        lock (ProcessSettingsLock)
-        {
-            if (s_optimizeHuffman is null)
-            {
-                EnableOptimizedHuffman(true);
-            }
-        }
-    }
-
-    public void Dispose()
-    {
-        _handle.Dispose();
-        _buffer.Dispose();
-    }
+    public void Dispose() => _handle.Dispose();
 }

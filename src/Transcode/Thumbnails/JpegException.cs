@@ -1,4 +1,4 @@
 namespace StreamServer.Transcode.Thumbnails;
 
-/// <summary>A TurboJPEG call failed; the message carries the operation and libturbojpeg's own text.</summary>
+/// <summary>A JPEG encode or decode failed; the message carries the operation and the library's own text.</summary>
 public sealed class JpegException(string message) : Exception(message);

@@ -1,15 +1,11 @@
 namespace StreamServer.Transcode.Thumbnails;
 
-/// <summary>How a frame is written as JPEG.</summary>
-/// <param name="Quality">1 (smallest) .. 100 (best), libjpeg's quality scale.</param>
-/// <param name="Progressive">Progressive scans; libjpeg always builds optimized Huffman tables for them.</param>
-/// <param name="OptimizeHuffman">
-/// Two-pass optimized Huffman tables for baseline JPEGs (a few percent smaller, a little slower). TurboJPEG 2.1
-/// has no per-call flag for it: it reads the TJ_OPTIMIZE environment variable on every compression, so turning
-/// it on is process-wide (see <see cref="JpegEncoder.EnableOptimizedHuffman"/>).
-/// </param>
-/// <param name="AccurateDct">Integer "slow" DCT instead of the fast one (TurboJPEG's default is accurate for q &gt;= 90).</param>
-public readonly record struct JpegOptions(int Quality = 80, bool Progressive = false, bool OptimizeHuffman = true, bool AccurateDct = false)
+/// <summary>How a frame is written as JPEG. Huffman tables are always optimized (two passes over the coefficients).</summary>
+/// <param name="Quality">1 (smallest) .. 100 (best), libjpeg's quality scale applied to <paramref name="Tables"/>.</param>
+/// <param name="Progressive">Progressive scans (libjpeg's default script): a few percent smaller for large pictures, often larger for small ones.</param>
+/// <param name="Tables">Quantization tables; <see cref="JpegTables.Ssim"/> unless comparing against plain libjpeg.</param>
+/// <param name="Trellis">Rate-distortion optimized AC levels (a trellis over the zig-zag scan) instead of rounding to nearest.</param>
+public readonly record struct JpegOptions(int Quality = 80, bool Progressive = false, JpegTables Tables = JpegTables.Ssim, bool Trellis = true)
 {
     public static JpegOptions Default => new(80);
 

@@ -3,7 +3,7 @@ using StreamServer.Transcode.Media;
 namespace StreamServer.Transcode.Thumbnails;
 
 /// <summary>
-/// A YUV 4:2:0 picture we own (pinned managed planes, so their addresses can go to TurboJPEG / swscale):
+/// A YUV 4:2:0 picture we own (pinned managed planes, so their addresses can go to the JPEG encoder / swscale):
 /// the sprite canvas (tiles are scaled straight into its regions) and the poster candidate copy of <see cref="PosterPicker.Offer"/>.
 /// </summary>
 public sealed unsafe class PinnedYuvImage

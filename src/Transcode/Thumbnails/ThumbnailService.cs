@@ -24,6 +24,7 @@ public sealed class ThumbnailService : IDisposable
     private readonly object _poolLock = new();
     private readonly List<PooledRenderer> _idle = [];
     private readonly System.Collections.Concurrent.ConcurrentDictionary<ThumbnailKey, Lazy<Task<CachedThumbnail>>> _inflight = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _invalidatedAt = new(StringComparer.Ordinal);
     private long _renderCount;
     private bool _disposed;
 
@@ -99,7 +100,11 @@ public sealed class ThumbnailService : IDisposable
                 var thumb = renderer.Render(key.TimeMs / 1000.0, width, new JpegOptions(quality, Progressive: _options.Progressive),
                     _options.ScaleQuality == ScaleQualityOption.Lanczos ? ScaleQuality.Lanczos : ScaleQuality.Bicubic);
                 ok = true;
-                Cache.Set(key, thumb);
+                if (!_invalidatedAt.TryGetValue(key.VodId, out var invalidated) || invalidated < started)
+                {
+                    Cache.Set(key, thumb);
+                }
+
                 RenderSeconds.Record(Stopwatch.GetElapsedTime(started).TotalSeconds);
                 Requests.Add(1, new KeyValuePair<string, object?>("result", "miss"));
                 return thumb;
@@ -139,24 +144,41 @@ public sealed class ThumbnailService : IDisposable
         }
     }
 
-    /// <summary>Forgets a VOD: cached thumbnails and opened grabbers of its source (after re-packaging or deletion).</summary>
-    public void Invalidate(string vodId, string? sourcePath)
+    /// <summary>
+    /// Forgets a VOD (deleted or re-packaged): its cached thumbnails, and the opened sources under
+    /// <paramref name="folder"/> (its folder; null keeps them).
+    /// </summary>
+    public void Invalidate(string vodId, string? folder)
     {
+        _invalidatedAt[vodId] = Stopwatch.GetTimestamp(); // renders that started before this must not cache
         Cache.Invalidate(vodId);
-        if (sourcePath is null)
+        if (folder is null)
         {
             return;
         }
 
+        var prefix = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder)) + Path.DirectorySeparatorChar;
         lock (_poolLock)
         {
             for (var i = _idle.Count - 1; i >= 0; i--)
             {
-                if (_idle[i].SourcePath == sourcePath)
+                if (Path.GetFullPath(_idle[i].SourcePath).StartsWith(prefix, StringComparison.Ordinal))
                 {
                     _idle[i].Dispose();
                     _idle.RemoveAt(i);
                 }
+            }
+        }
+    }
+
+    /// <summary>Opened sources kept for the next render (for tests and /healthz).</summary>
+    public int OpenSources
+    {
+        get
+        {
+            lock (_poolLock)
+            {
+                return _idle.Count;
             }
         }
     }
@@ -242,7 +264,12 @@ public sealed class ThumbnailService : IDisposable
             }
 
             var frame = Grabber.DecodeAt(seconds);
-            var height = SpriteLayout.ScaledHeight(width, frame.Width, frame.Height, Grabber.SampleAspectRatio);
+            // Never upscale (like the poster): the top rendition holds all the detail there is, so a wider request
+            // gets the rendition's own display width (even); the response says so in its size.
+            var sar = Grabber.SampleAspectRatio;
+            var displayWidth = Math.Max(16, (int)Math.Round(frame.Width * (sar > 0 && double.IsFinite(sar) ? sar : 1)) & ~1);
+            width = Math.Min(width, displayWidth);
+            var height = SpriteLayout.ScaledHeight(width, frame.Width, frame.Height, sar);
             Grabber.Scale(frame, _scaled, width, height, scaleQuality);
             var (y, ys) = _scaled.Plane(0);
             var (u, us) = _scaled.Plane(1);

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using Microsoft.Extensions.DependencyInjection;
 using StreamServer.Tests.Infrastructure;
 using StreamServer.TestSupport;
 using StreamServer.Transcode;
@@ -151,6 +152,54 @@ public sealed class ThumbnailEndpointTests(PackagedVodFixture vod) : IClassFixtu
         Assert.Equal(HttpStatusCode.OK, thumb.StatusCode);
         using var bad = await h2.GetAsync($"/vod/{PackagedVodFixture.Id}/thumb.jpg?t=0.5&w=320&q=0");
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+    }
+
+    [Fact]
+    public async Task Deleting_a_published_vod_purges_its_cached_thumbnails_and_opened_rendition()
+    {
+        // A copy of the fixture's VOD in a library of its own: the other tests keep theirs.
+        using var data = new TempDir("ss-thumbs-delete");
+        var folder = Path.Combine(data.Path, "vod", PackagedVodFixture.Id);
+        CopyTree(Path.Combine(vod.DataDir, "vod", PackagedVodFixture.Id), folder);
+        await using var server = await RunningServer.StartAsync(data.Path, tls: false);
+        using var http = server.CreateHttpClient();
+        using var admin = server.CreateAdminClient();
+        var thumbnails = server.Services.GetRequiredService<ThumbnailService>();
+
+        using (var thumb = await http.GetAsync($"/vod/{PackagedVodFixture.Id}/thumb.jpg?t=1.5&w=160"))
+        {
+            Assert.Equal(HttpStatusCode.OK, thumb.StatusCode);
+        }
+
+        Assert.Equal(1, thumbnails.Cache.Count);
+        Assert.Equal(1, thumbnails.OpenSources);
+
+        using var deleted = await admin.DeleteAsync($"/api/vod/{PackagedVodFixture.Id}");
+
+        Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        Assert.Equal(0, thumbnails.Cache.Count);
+        Assert.Equal(0, thumbnails.OpenSources);
+        Assert.False(Directory.Exists(folder));
+        using var gone = await http.GetAsync($"/vod/{PackagedVodFixture.Id}/thumb.jpg?t=1.5&w=160");
+        Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+        using var job = await admin.GetAsync($"/api/vod/{PackagedVodFixture.Id}");
+        Assert.Equal(HttpStatusCode.NotFound, job.StatusCode);
+        using var again = await admin.DeleteAsync($"/api/vod/{PackagedVodFixture.Id}");
+        Assert.Equal(HttpStatusCode.NotFound, again.StatusCode);
+    }
+
+    private static void CopyTree(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.EnumerateFiles(from))
+        {
+            File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
+        }
+
+        foreach (var dir in Directory.EnumerateDirectories(from))
+        {
+            CopyTree(dir, Path.Combine(to, Path.GetFileName(dir)));
+        }
     }
 
     [Fact]

@@ -70,6 +70,46 @@ public sealed class ThumbnailsOnDemandTests
     }
 
     [Fact]
+    public async Task A_request_wider_than_the_source_gets_the_source_width_not_an_upscale()
+    {
+        using var dir = new TempDir("thumbs-wide");
+        var clip = await TestMedia.GenerateAsync(dir.Combine("clip.mp4"), seconds: 1, width: 320, height: 240, audio: false);
+        using var service = new ThumbnailService();
+        using var decoder = new JpegDecoder();
+
+        var wide = await service.GetAsync("v", clip, 0.5, 1280, 75);
+
+        Assert.Equal((320, 240), (wide.Width, wide.Height));
+        var info = decoder.ReadHeader(wide.Jpeg);
+        Assert.Equal((320, 240), (info.Width, info.Height));
+        var narrow = await service.GetAsync("v", clip, 0.5, 200, 75);
+        Assert.Equal((200, 150), (narrow.Width, narrow.Height));
+    }
+
+    [Fact]
+    public async Task Invalidate_drops_the_vods_cached_thumbnails_and_opened_sources_under_its_folder()
+    {
+        using var dir = new TempDir("thumbs-invalidate");
+        Directory.CreateDirectory(dir.Combine("a"));
+        Directory.CreateDirectory(dir.Combine("b"));
+        var a = await TestMedia.GenerateAsync(dir.Combine("a", "clip.mp4"), seconds: 1, width: 160, height: 120, audio: false);
+        var b = await TestMedia.GenerateAsync(dir.Combine("b", "clip.mp4"), seconds: 1, width: 160, height: 120, audio: false);
+        using var service = new ThumbnailService(new ThumbnailServiceOptions { CacheEntries = 10 });
+        _ = await service.GetAsync("a", a, 0.2, 160, 75);
+        _ = await service.GetAsync("a", a, 0.6, 160, 75);
+        _ = await service.GetAsync("b", b, 0.2, 160, 75);
+        Assert.Equal((3, 2), (service.Cache.Count, service.OpenSources));
+
+        service.Invalidate("a", dir.Combine("a"));
+
+        Assert.Equal((1, 1), (service.Cache.Count, service.OpenSources));
+        _ = await service.GetAsync("b", b, 0.2, 160, 75);
+        Assert.Equal(1, service.Cache.Hits); // b's entry survived
+        _ = await service.GetAsync("a", a, 0.2, 160, 75);
+        Assert.Equal(4, service.Renders); // a's was gone
+    }
+
+    [Fact]
     public async Task Second_request_is_a_cache_hit_and_t_past_the_end_is_refused()
     {
         using var dir = new TempDir("thumbs");
