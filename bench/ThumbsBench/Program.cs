@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using StreamServer.Transcode.Thumbnails;
 
-// Usage: ThumbsBench <source> <t> <width> <out-dir> <runs> <quality>...
+// Usage: ThumbsBench <source> <t> <width> <out-dir> <runs> <quality>...   (env: THUMBS_PROGRESSIVE=1, THUMBS_DECODER_THREADS=n)
 // Per quality: writes <out-dir>/ours_q<Q>_w<W>.jpg (ThumbnailService, the server's path) and
 // <out-dir>/annexk_q<Q>_w<W>.jpg (the same scaled frame encoded with Annex K tables and round-to-nearest
 // quantization, i.e. what libjpeg/TurboJPEG defaults give) and prints
@@ -26,6 +26,7 @@ var noCache = new ThumbnailServiceOptions
     CacheEntries = 0,
     MaxConcurrentRenders = 1,
     Progressive = Environment.GetEnvironmentVariable("THUMBS_PROGRESSIVE") == "1",
+    DecoderThreads = int.TryParse(Environment.GetEnvironmentVariable("THUMBS_DECODER_THREADS"), CultureInfo.InvariantCulture, out var th) ? th : 0,
 };
 
 for (var i = 5; i < args.Length; i++)
