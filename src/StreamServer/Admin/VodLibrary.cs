@@ -1,4 +1,5 @@
 using StreamServer.Hosting;
+using StreamServer.Transcode.Packaging;
 
 namespace StreamServer.Admin;
 
@@ -39,26 +40,17 @@ public sealed class VodLibrary
             return false;
         }
 
-        var trash = Path.Combine(Root, $".deleted-{id}-{Guid.NewGuid():N}");
-        try
-        {
-            Directory.Move(PathOf(id), trash);
-        }
-        catch (DirectoryNotFoundException)
+        var retired = StagingFolder.Retire(PathOf(id));
+        if (retired is null)
         {
             return false; // a concurrent DELETE won
         }
 
         Deleted?.Invoke(id);
-        try
-        {
-            Directory.Delete(trash, recursive: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // A dot-prefixed leftover is never served; the next delete of the same id uses another name.
-        }
 
+        // A VOD is hundreds of files and the caller may be running on a socket thread (inline completions):
+        // the folder already stopped serving with the rename, so the recursive delete need not hold the request.
+        _ = Task.Run(() => StagingFolder.TryDelete(retired));
         return true;
     }
 

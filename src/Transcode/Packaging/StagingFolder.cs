@@ -58,8 +58,7 @@ public sealed class StagingFolder : IDisposable
             }
             else
             {
-                replaced = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(Target)!, $"{Prefix}old-{System.IO.Path.GetFileName(Target)}-{Guid.NewGuid():N}");
-                Directory.Move(Target, replaced);
+                replaced = Retire(Target);
             }
         }
 
@@ -101,7 +100,28 @@ public sealed class StagingFolder : IDisposable
         }
     }
 
-    private static bool TryDelete(string dir)
+    /// <summary>
+    /// Takes a published folder out of service at once and as a whole: renames it to a dot-prefixed sibling
+    /// (never served; swept at start-up if the process dies before deleting it) and returns that path for
+    /// <see cref="TryDelete"/>. Null when the folder does not exist (e.g. a concurrent retire won).
+    /// </summary>
+    public static string? Retire(string folder)
+    {
+        var full = System.IO.Path.GetFullPath(folder).TrimEnd('/');
+        var retired = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(full)!, $"{Prefix}old-{System.IO.Path.GetFileName(full)}-{Guid.NewGuid():N}");
+        try
+        {
+            Directory.Move(full, retired);
+            return retired;
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Deletes a folder recursively; false when it could not be removed (a leftover is dot-prefixed, so never served).</summary>
+    public static bool TryDelete(string dir)
     {
         try
         {

@@ -180,6 +180,15 @@ public sealed class ThumbnailEndpointTests(PackagedVodFixture vod) : IClassFixtu
         Assert.Equal(0, thumbnails.Cache.Count);
         Assert.Equal(0, thumbnails.OpenSources);
         Assert.False(Directory.Exists(folder));
+
+        // The retired copy (dot-prefixed, never served) is deleted in the background: nothing may be left.
+        var library = Path.Combine(data.Path, "vod");
+        for (var i = 0; i < 100 && Directory.EnumerateFileSystemEntries(library).Any(); i++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Empty(Directory.EnumerateFileSystemEntries(library));
         using var gone = await http.GetAsync($"/vod/{PackagedVodFixture.Id}/thumb.jpg?t=1.5&w=160");
         Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
         using var job = await admin.GetAsync($"/api/vod/{PackagedVodFixture.Id}");
