@@ -13,7 +13,11 @@ public class ResidentMemoryTests
 
         var held = new BufferLease[4];
 
-        // Warm-up: touch every block once so their pages are resident before the baseline.
+        // Warm-up: touch every block once so their pages are resident before the baseline, and run the loop
+        // long enough for tiered JIT to finish recompiling it (OSR, then tier 1 in the background after a
+        // ~100 ms delay): a recompilation during the measured cycles grows the code heap by ~2 MB of RSS.
+        Cycle(pool, sizes, held, 200_000);
+        Thread.Sleep(300);
         Cycle(pool, sizes, held, 20_000);
         GC.Collect();
         GC.WaitForPendingFinalizers();
@@ -27,7 +31,7 @@ public class ResidentMemoryTests
         Assert.Equal(0, allocated);
         Assert.True(rssAfter - rssBefore < 2 * 1024 * 1024, $"VmRSS grew by {(rssAfter - rssBefore) / 1024} KiB over 10^6 cycles");
         Assert.Equal(0, pool.GetStatistics().LeasedBlocks);
-        Assert.Equal(1_020_000, pool.GetStatistics().Allocations);
+        Assert.Equal(1_220_000, pool.GetStatistics().Allocations);
     }
 
     /// <summary>Holds a window of four leases so more than one block per class circulates.</summary>
