@@ -77,7 +77,10 @@ public static class ThumbnailEndpoint
         CachedThumbnail thumb;
         try
         {
-            thumb = await thumbnails.GetAsync(id, video.Version, video.Path, query.Seconds, query.Width, query.Quality, ctx.RequestAborted);
+            // No upscaling: a request wider than the top rendition gets (and is cached as) the rendition's width,
+            // so w=3840 and w=<rendition width> share one cache entry. The renderer clamps again for non-square pixels.
+            var width = video.Width > 0 ? Math.Min(query.Width, Math.Max(16, video.Width & ~1)) : query.Width;
+            thumb = await thumbnails.GetAsync(id, video.Version, video.Path, query.Seconds, width, query.Quality, ctx.RequestAborted);
         }
         catch (ThumbnailRequestException e)
         {

@@ -12,10 +12,13 @@ namespace StreamServer.Vod;
 /// </summary>
 public sealed class VodVideoLocator(StreamServerOptions options)
 {
-    private readonly ConcurrentDictionary<string, (DateTime Stamp, string? Playlist)> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (DateTime Stamp, string? Playlist, int Width)> _cache = new(StringComparer.Ordinal);
 
-    /// <summary>The playlist to decode and a version that changes when the VOD is re-packaged; null when the id is unknown or has no video.</summary>
-    public (string Path, long Version)? Find(string id, out string reason)
+    /// <summary>
+    /// The playlist to decode, a version that changes when the VOD is re-packaged, and the rendition's width
+    /// (RESOLUTION); null when the id is unknown or has no video.
+    /// </summary>
+    public (string Path, long Version, int Width)? Find(string id, out string reason)
     {
         reason = "";
         if (!VodLibrary.IsValidId(id))
@@ -35,7 +38,8 @@ public sealed class VodVideoLocator(StreamServerOptions options)
 
         if (!_cache.TryGetValue(id, out var entry) || entry.Stamp != stamp)
         {
-            entry = (stamp, TopVideoPlaylist(folder, master));
+            var (playlist, width) = TopVideoPlaylist(folder, master);
+            entry = (stamp, playlist, width);
             _cache[id] = entry;
         }
 
@@ -45,11 +49,11 @@ public sealed class VodVideoLocator(StreamServerOptions options)
             return null;
         }
 
-        return (entry.Playlist, stamp.Ticks);
+        return (entry.Playlist, stamp.Ticks, entry.Width);
     }
 
     /// <summary>The EXT-X-STREAM-INF with the largest RESOLUTION; its URI must stay inside the VOD folder.</summary>
-    private static string? TopVideoPlaylist(string folder, string master)
+    private static (string? Path, int Width) TopVideoPlaylist(string folder, string master)
     {
         string[] lines;
         try
@@ -58,11 +62,12 @@ public sealed class VodVideoLocator(StreamServerOptions options)
         }
         catch (IOException)
         {
-            return null;
+            return (null, 0);
         }
 
         long best = 0;
         string? bestUri = null;
+        var bestWidth = 0;
         for (var i = 0; i + 1 < lines.Length; i++)
         {
             var line = lines[i];
@@ -92,16 +97,17 @@ public sealed class VodVideoLocator(StreamServerOptions options)
             {
                 best = w * h;
                 bestUri = uri;
+                bestWidth = (int)Math.Min(w, int.MaxValue);
             }
         }
 
         if (bestUri is null || bestUri.Contains("://", StringComparison.Ordinal))
         {
-            return null;
+            return (null, 0);
         }
 
         var root = Path.GetFullPath(folder) + Path.DirectorySeparatorChar;
         var full = Path.GetFullPath(Path.Combine(folder, bestUri));
-        return full.StartsWith(root, StringComparison.Ordinal) && File.Exists(full) ? full : null;
+        return full.StartsWith(root, StringComparison.Ordinal) && File.Exists(full) ? (full, bestWidth) : (null, 0);
     }
 }

@@ -41,6 +41,29 @@ public sealed class PackagedVodFixture : IAsyncLifetime
 public sealed class ThumbnailEndpointTests(PackagedVodFixture vod) : IClassFixture<PackagedVodFixture>
 {
     [Fact]
+    public async Task A_request_wider_than_the_rendition_gets_its_width_and_shares_its_cache_entry()
+    {
+        await using var server = await RunningServer.StartAsync(vod.DataDir, tls: false);
+        using var http = server.CreateHttpClient();
+        var thumbnails = server.Services.GetRequiredService<ThumbnailService>();
+
+        using var wide = await http.GetAsync($"/vod/{PackagedVodFixture.Id}/thumb.jpg?t=1&w=3840");
+        using var exact = await http.GetAsync($"/vod/{PackagedVodFixture.Id}/thumb.jpg?t=1&w=320");
+
+        Assert.Equal(HttpStatusCode.OK, wide.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, exact.StatusCode);
+        using (var decoder = new JpegDecoder())
+        {
+            var info = decoder.ReadHeader(await wide.Content.ReadAsByteArrayAsync());
+            Assert.Equal((320, 240), (info.Width, info.Height)); // the 240p rendition's size, not an upscale
+        }
+
+        Assert.Equal(wide.Headers.ETag, exact.Headers.ETag);
+        Assert.Equal(1, thumbnails.Renders);
+        Assert.Equal(1, thumbnails.Cache.Count);
+    }
+
+    [Fact]
     public async Task Thumb_is_the_frame_at_t_scaled_with_the_aspect_kept_and_revalidates_by_etag()
     {
         await using var server = await RunningServer.StartAsync(vod.DataDir, tls: false);
