@@ -227,6 +227,20 @@ static __always_inline void read_cc(struct ss_retrans_event *e, const struct soc
 	e->snd_cwnd = BPF_CORE_READ(tp, snd_cwnd);
 }
 
+/* Counts an event's segments (e->unseen of them made where no program could run), records them on the flow
+ * and sends the event: the one tail of every program that counts retransmitted segments. */
+static __always_inline void count_and_emit(struct ss_retrans_event *e, const struct ss_flow_key *key, const struct sock *sk)
+{
+	if (e->unseen) {
+		bump(RC_UNSEEN_SEGS, e->unseen);
+		bump(RC_UNSEEN_EVENTS, 1);
+	}
+	bump(e->side == SIDE_SERVER ? RC_SEGS_SERVER : RC_SEGS_CLIENT, e->segs);
+	bump(RC_EVENTS, 1);
+	account_flow(e, key, sk);
+	emit(e);
+}
+
 /* Raw tracepoints, not the perf-event kind: a classic tracepoint program is skipped whenever it fires
  * while any other BPF tracing program runs on that CPU (one per-CPU bpf_prog_active guard), which is
  * exactly what happens to a retransmit from a softirq interrupting, say, the kmem or syscall programs.
@@ -269,14 +283,7 @@ int BPF_PROG(on_retransmit_skb, const struct sock *sk, const struct sk_buff *skb
 	__u32 delta = reconcile(sk, &key, 0);
 	e.segs = delta;
 	e.unseen = delta > segs ? delta - segs : 0;
-	if (e.unseen) {
-		bump(RC_UNSEEN_SEGS, e.unseen);
-		bump(RC_UNSEEN_EVENTS, 1);
-	}
-	bump(side == SIDE_SERVER ? RC_SEGS_SERVER : RC_SEGS_CLIENT, delta);
-	bump(RC_EVENTS, 1);
-	account_flow(&e, &key, sk);
-	emit(&e);
+	count_and_emit(&e, &key, sk);
 	return 0;
 }
 
@@ -308,11 +315,8 @@ int BPF_PROG(on_retransmit_synack, const struct sock *sk, const struct request_s
 	}
 	if (n)
 		__sync_fetch_and_add(n, 1);
-	bump(side == SIDE_SERVER ? RC_SEGS_SERVER : RC_SEGS_CLIENT, 1);
 	bump(RC_SYNACK, 1);
-	bump(RC_EVENTS, 1);
-	account_flow(&e, &key, sk);
-	emit(&e);
+	count_and_emit(&e, &key, sk);
 	return 0;
 }
 
@@ -355,12 +359,7 @@ int BPF_PROG(on_set_state, const struct sock *sk, int oldstate, int newstate)
 	e.segs = delta;
 	e.unseen = delta;
 	read_cc(&e, sk);
-	bump(RC_UNSEEN_SEGS, delta);
-	bump(RC_UNSEEN_EVENTS, 1);
-	bump(side == SIDE_SERVER ? RC_SEGS_SERVER : RC_SEGS_CLIENT, delta);
-	bump(RC_EVENTS, 1);
-	account_flow(&e, &key, sk);
-	emit(&e);
+	count_and_emit(&e, &key, sk);
 	return 0;
 }
 
