@@ -26,7 +26,7 @@ public class FrameCopyAccountingTests
         {
             Assert.True(NextFrame(source, decoder, packet, frame));
             sharer.RefFrom(frame); // two references to one buffer: writing needs a private copy
-            using var counters = new FrameCopyCounters();
+            using var counters = new TranscodeCounters();
 
             var shared = frame.Plane(0).Data;
             var copied = frame.MakeWritable(memory);
@@ -55,7 +55,7 @@ public class FrameCopyAccountingTests
         using var dir = new TempDir("sprites-in-place");
         var options = new SpriteSheetOptions { IntervalSeconds = 1, Columns = 3, Rows = 2 };
         var layout = new SpriteLayout(options, 7.5, 320, 240); // 8 tiles of 160x120 on two sheets
-        using var counters = new FrameCopyCounters();
+        using var counters = new TranscodeCounters();
         byte lastLuma = 0;
         using (var builder = new SpriteSheetBuilder(options, layout.TileWidth, layout.TileHeight, dir.Path))
         {
@@ -94,7 +94,7 @@ public class FrameCopyAccountingTests
         var options = new SpriteSheetOptions { IntervalSeconds = 1, Columns = 3, Rows = 2 };
         var layout = new SpriteLayout(options, 7.5, 320, 240); // 8 tiles of 160x120 on two sheets
         const long TileBytes = (160 * 120) + (2 * 80 * 60);
-        using var counters = new FrameCopyCounters();
+        using var counters = new TranscodeCounters();
         using (var builder = new SpriteSheetBuilder(options, layout.TileWidth, layout.TileHeight, dir.Path))
         {
             for (var i = 0; i < 6; i++)
@@ -126,7 +126,7 @@ public class FrameCopyAccountingTests
         var h264 = await TestMedia.GenerateAsync(dir.Combine("h264.mp4"), seconds: 1, width: 160, height: 120, fps: 25, audio: false);
         using var pool = new MemfdBufferPool(new BufferPoolOptions { Name = "outside-pool", CapacityBytes = 16L * 1024 * 1024 });
         var memory = new PooledFrameMemory(pool);
-        using var counters = new FrameCopyCounters();
+        using var counters = new TranscodeCounters();
 
         Assert.Equal(25, DecodeAll(h264, memory));
         Assert.Equal(0, counters.FramesOutsidePool);
@@ -150,7 +150,7 @@ public class FrameCopyAccountingTests
             fps: 25, audio: false, pixelFormat: pixelFormat, codec: codec);
         using var pool = new MemfdBufferPool(new BufferPoolOptions { Name = $"dr1-{codec}", CapacityBytes = 16L * 1024 * 1024 });
         var memory = new PooledFrameMemory(pool);
-        using var counters = new FrameCopyCounters();
+        using var counters = new TranscodeCounters();
 
         Assert.Equal(10, DecodeAll(clip, memory));
 

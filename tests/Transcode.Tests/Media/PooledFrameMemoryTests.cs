@@ -18,7 +18,7 @@ public class PooledFrameMemoryTests
         var clip = await TestMedia.GenerateAsync(dir.Combine("in.mp4"), seconds: 3, width: 640, height: 360, fps: 25);
         using var pool = new MemfdBufferPool(new BufferPoolOptions { Name = "frames-test", CapacityBytes = 64L * 1024 * 1024, DebugChecks = true });
         var memory = new PooledFrameMemory(pool);
-        using var counters = new FrameCopyCounters();
+        using var counters = new TranscodeCounters();
 
         var options = new PackagingOptions { Ladder = [360, 240], Preset = "ultrafast", SegmentSeconds = 1, FrameMemory = memory };
         var result = await Packager.PackageAsync(clip, dir.Combine("out"), options, null, TestContext.Current.CancellationToken);

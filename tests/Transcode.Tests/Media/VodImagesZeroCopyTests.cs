@@ -32,7 +32,7 @@ public class VodImagesZeroCopyTests
         using var sink = new VodImageSink(new VodImageOptions { Sprites = sprites });
         var outDir = dir.Combine("out");
         var options = new PackagingOptions { Ladder = [240], Preset = "ultrafast", SegmentSeconds = 1, FrameMemory = memory, FrameSinks = [sink] };
-        using var counters = new FrameCopyCounters();
+        using var counters = new TranscodeCounters();
 
         var result = await Packager.PackageAsync(clip, outDir, options, null, TestContext.Current.CancellationToken);
 

@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using StreamServer.BufferPool;
 using StreamServer.TestSupport;
 using StreamServer.Transcode.Media;
@@ -18,7 +17,7 @@ public class SegmentOutputTests
         var clip = await TestMedia.GenerateAsync(dir.Combine("in.mp4"), seconds: 3, width: 320, height: 240, fps: 25);
         // Frames stay in FFmpeg's allocator here, so every rent of this pool is segment output.
         using var pool = new MemfdBufferPool(new BufferPoolOptions { Name = "segments-test", CapacityBytes = 32L * 1024 * 1024 });
-        using var bytes = new SegmentBytesCounter();
+        using var bytes = new TranscodeCounters();
 
         var options = new PackagingOptions { Ladder = [240, 144], Preset = "ultrafast", SegmentSeconds = 1, SegmentPool = pool };
         var result = await Packager.PackageAsync(clip, dir.Combine("out"), options, null, TestContext.Current.CancellationToken);
@@ -30,8 +29,8 @@ public class SegmentOutputTests
         Assert.Equal(3 * 3, mediaSegments); // v240, v144, audio x 3 one-second segments
 
         // Every byte on disk went through the pool path (pool="shared"), none through a private pool.
-        Assert.Equal(onDisk, bytes.Shared);
-        Assert.Equal(0, bytes.Private);
+        Assert.Equal(onDisk, bytes.SegmentBytes("shared"));
+        Assert.Equal(0, bytes.SegmentBytes("private"));
 
         var stats = pool.GetStatistics();
         Assert.True(stats.Allocations >= mediaSegments, $"{stats.Allocations} pool rents for {mediaSegments} segments");
@@ -52,7 +51,7 @@ public class SegmentOutputTests
     {
         using var dir = new TempDir();
         var clip = await TestMedia.GenerateAsync(dir.Combine("in.mp4"), seconds: 1, width: 320, height: 240, fps: 25, audio: false);
-        using var bytes = new SegmentBytesCounter();
+        using var bytes = new TranscodeCounters();
 
         var options = new PackagingOptions { Ladder = [240], Preset = "ultrafast", SegmentSeconds = 1 };
         var result = await Packager.PackageAsync(clip, dir.Combine("out"), options, null, TestContext.Current.CancellationToken);
@@ -60,8 +59,8 @@ public class SegmentOutputTests
         var onDisk = Directory.GetFiles(result.OutputDirectory, "*", SearchOption.AllDirectories)
             .Where(f => f.EndsWith(".m4s", StringComparison.Ordinal) || f.EndsWith("init.mp4", StringComparison.Ordinal))
             .Sum(f => new FileInfo(f).Length);
-        Assert.Equal(onDisk, bytes.Private);
-        Assert.Equal(0, bytes.Shared);
+        Assert.Equal(onDisk, bytes.SegmentBytes("private"));
+        Assert.Equal(0, bytes.SegmentBytes("shared"));
     }
 
     [Fact]
@@ -95,45 +94,5 @@ public class SegmentOutputTests
         Assert.True(pool.GetStatistics().TimeoutFailures >= 1);
         Assert.Equal(0, pool.GetStatistics().LeasedBlocks);
         pool.VerifyQuiescentIntegrity();
-    }
-
-    /// <summary>streamserver_transcode_segment_bytes_total by its pool tag, for the lifetime of one test.</summary>
-    private sealed class SegmentBytesCounter : IDisposable
-    {
-        private readonly MeterListener listener = new();
-        private long shared;
-        private long privatePool;
-
-        public SegmentBytesCounter()
-        {
-            listener.InstrumentPublished = (i, l) =>
-            {
-                if (i.Meter.Name == TranscodeMetrics.MeterName && i.Name == "streamserver_transcode_segment_bytes_total")
-                {
-                    l.EnableMeasurementEvents(i);
-                }
-            };
-            listener.SetMeasurementEventCallback<long>((_, v, tags, _) =>
-            {
-                foreach (var tag in tags)
-                {
-                    if (tag.Key == "pool" && (string?)tag.Value == "shared")
-                    {
-                        Interlocked.Add(ref shared, v);
-                    }
-                    else if (tag.Key == "pool")
-                    {
-                        Interlocked.Add(ref privatePool, v);
-                    }
-                }
-            });
-            listener.Start();
-        }
-
-        public long Shared => Interlocked.Read(ref shared);
-
-        public long Private => Interlocked.Read(ref privatePool);
-
-        public void Dispose() => listener.Dispose();
     }
 }
