@@ -56,4 +56,25 @@ public sealed class HttpServingOptions
     /// parsed and answered on the thread that saw it arrive. Same rule: nothing on a request thread may block.
     /// </summary>
     public bool InlineSocketCompletions { get; set; } = true;
+
+    /// <summary>
+    /// Block size of the transport's memory pool (socket, TLS and HTTP/2 pipes); 0 keeps Kestrel's 4 KiB pool.
+    /// Large blocks keep every socket send at 8 buffers or fewer, which the runtime can describe on the stack.
+    /// </summary>
+    public int TransportBlockBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Unsent response bytes a connection may buffer before its writers wait (Kestrel's transport MaxWriteBufferSize).</summary>
+    public int MaxWriteBufferBytes { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// HTTP/2 bodies up to this size are read into the stream's pipe whole and sent without intermediate flushes
+    /// (no waiting, so no per-request task state); larger ones go out in flushed 64 KiB chunks. 0 turns it off.
+    /// </summary>
+    public int Http2WholeBodyBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// Whole-body writes are taken only while the transport pool lends out less than this many MiB in total; above,
+    /// bodies are streamed in flushed chunks, so clients that stall their streams cannot pin more memory than this.
+    /// </summary>
+    public int Http2WholeBodyBudgetMegabytes { get; set; } = 128;
 }

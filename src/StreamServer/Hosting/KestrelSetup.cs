@@ -14,6 +14,7 @@ internal static class KestrelSetup
     {
         Transport.SocketEngineSettings.Apply(options.Serving.InlineSocketCompletions);
         builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = options.Serving.InlineSocketScheduling);
+        Transport.TransportMemorySetup.UseTransportMemory(builder, options.Serving);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;

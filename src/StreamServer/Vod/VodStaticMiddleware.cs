@@ -27,11 +27,13 @@ internal sealed class VodStaticMiddleware
 
     private readonly RequestDelegate _next;
     private readonly VodFileCache _cache;
+    private readonly WholeBodyGate _wholeBody;
 
-    public VodStaticMiddleware(RequestDelegate next, VodFileCache cache)
+    public VodStaticMiddleware(RequestDelegate next, VodFileCache cache, WholeBodyGate wholeBody)
     {
         _next = next;
         _cache = cache;
+        _wholeBody = wholeBody;
     }
 
     public Task InvokeAsync(HttpContext context)
@@ -85,13 +87,14 @@ internal sealed class VodStaticMiddleware
             return CountingNext(context, protocol, start);
         }
 
-        return Serve(context, file, isHead, protocol, start);
+        return Serve(context, file, isHead, protocol, start, _wholeBody);
     }
 
     // Headers and a small body (playlist, MPD) are written synchronously into the response pipe and
     // left for Kestrel to flush when the request completes: no async state, no extra flush per response.
-    // Only larger bodies go through the chunked asynchronous loop.
-    private static Task Serve(HttpContext context, VodFile file, bool isHead, KeyValuePair<string, object?> protocol, long start)
+    // So are HTTP/2 bodies the whole-body gate admits (see WholeBodyGate). Other large bodies go through the
+    // chunked asynchronous loop.
+    private static Task Serve(HttpContext context, VodFile file, bool isHead, KeyValuePair<string, object?> protocol, long start, WholeBodyGate wholeBody)
     {
         var status = 0;
         var handedOff = false;
@@ -135,6 +138,12 @@ internal sealed class VodStaticMiddleware
                 small.AsSpan((int)plan.Offset, count).CopyTo(writer.GetSpan(count));
                 writer.Advance(count);
                 ServingMetrics.BodyBytes(protocol, count, sendfile: false);
+                return Task.CompletedTask;
+            }
+
+            if (protocol.Value is ServingMetrics.H2 or ServingMetrics.H2c && wholeBody.Allows(plan.Count))
+            {
+                WriteWholeBody(context, file, plan.Offset, plan.Count, protocol, wholeBody.BlockBytes);
                 return Task.CompletedTask;
             }
 
@@ -194,6 +203,30 @@ internal sealed class VodStaticMiddleware
         }
 
         return buffer[..n];
+    }
+
+    private static void WriteWholeBody(HttpContext context, VodFile file, long offset, long count, KeyValuePair<string, object?> protocol, int blockBytes)
+    {
+        var writer = context.Response.BodyWriter;
+        var sent = 0L;
+        while (sent < count)
+        {
+            // At most one pool block per call, so every piece is a pooled block (a larger hint gets an ArrayPool array).
+            var memory = writer.GetMemory((int)Math.Min(blockBytes, count - sent));
+            var want = (int)Math.Min(memory.Length, count - sent);
+            var n = RandomAccess.Read(file.Handle, memory.Span[..want], offset + sent);
+            if (n <= 0)
+            {
+                // The file shrank under a published name: abort rather than send a short body.
+                context.Abort();
+                break;
+            }
+
+            writer.Advance(n);
+            sent += n;
+        }
+
+        ServingMetrics.BodyBytes(protocol, sent, sendfile: false);
     }
 
     private static async Task WriteLargeBodyAsync(HttpContext context, VodFile file, long offset, long count, KeyValuePair<string, object?> protocol, long start)

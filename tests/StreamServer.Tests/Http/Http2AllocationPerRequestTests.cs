@@ -16,6 +16,7 @@ public class Http2AllocationPerRequestTests
 {
     private const long Budget = 256;
     private const int Requests = 20_000;
+    private static readonly int SegmentRequests = int.Parse(Environment.GetEnvironmentVariable("SS_SEGREQ") ?? "1000", CultureInfo.InvariantCulture);
 
     [Fact]
     public async Task H2cAndH2PlaylistsAllocateWithinBudget()
@@ -53,6 +54,30 @@ public class Http2AllocationPerRequestTests
         Assert.True(exposed <= Budget, $"streamserver_http_allocated_bytes_per_request = {exposed:F1} B after an h2c run (budget {Budget} B)");
     }
 
+    [Fact]
+    public async Task H2cAndH2SegmentsAllocateWithinBudget()
+    {
+        var missing = Capabilities.MissingTool("h2load");
+        Assert.SkipWhen(missing is not null, missing ?? "");
+        await using var server = await RunningServer.StartAsync(null, true, (Environment.GetEnvironmentVariable("SS_EXTRA") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        await TestLibrary.PublishAsync(server.DataDir);
+        using var sampler = new AllocationSampler();
+        var h2c = new Uri(server.HttpUri, "/vod/clip/big.m4s").ToString();
+        var h2 = new Uri(server.HttpsUri!, "/vod/clip/big.m4s").ToString();
+        await H2Load(h2c, SegmentRequests);
+        await H2Load(h2, SegmentRequests);
+        var viaH2c = double.MaxValue;
+        var viaH2 = double.MaxValue;
+        for (var round = 0; round < 2; round++)
+        {
+            viaH2c = Math.Min(viaH2c, await Measure(h2c, round == 0 ? sampler : null, SegmentRequests));
+            viaH2 = Math.Min(viaH2, await Measure(h2, round == 0 ? sampler : null, SegmentRequests));
+        }
+
+        Assert.True(viaH2c <= Budget && viaH2 <= Budget,
+            $"allocated per 1 MiB segment: h2c {viaH2c:F1} B, h2 {viaH2:F1} B (budget {Budget} B); sampled types per request:{sampler.Report()}");
+    }
+
     private static async Task<double> Scrape(HttpClient client)
     {
         const string Name = "streamserver_http_allocated_bytes_per_request ";
@@ -63,14 +88,14 @@ public class Http2AllocationPerRequestTests
         return double.Parse(text.AsSpan(start, text.IndexOf('\n', start) - start), CultureInfo.InvariantCulture);
     }
 
-    private static async Task<double> Measure(string url, AllocationSampler? sampler)
+    private static async Task<double> Measure(string url, AllocationSampler? sampler, int requests = Requests)
     {
-        sampler?.Start(url, Requests);
+        sampler?.Start(url, requests);
         var before = GC.GetTotalAllocatedBytes(precise: true);
-        await H2Load(url, Requests);
+        await H2Load(url, requests);
         var after = GC.GetTotalAllocatedBytes(precise: true);
         sampler?.Stop();
-        return (double)(after - before) / Requests;
+        return (double)(after - before) / requests;
     }
 
     // Few connections with several streams each, as players multiplex on one h2 connection: the
