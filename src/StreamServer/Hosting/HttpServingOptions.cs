@@ -63,8 +63,15 @@ public sealed class HttpServingOptions
     /// </summary>
     public int TransportBlockBytes { get; set; } = 64 * 1024;
 
-    /// <summary>Unsent response bytes a connection may buffer before its writers wait (Kestrel's transport MaxWriteBufferSize).</summary>
-    public int MaxWriteBufferBytes { get; set; } = 64 * 1024;
+    /// <summary>
+    /// Send what Kestrel's HTTP stack and TLS layer write (h2c, port 8443, cleartext connections handed to Kestrel)
+    /// with our own gathered sendmsg instead of Kestrel's socket transport: no per-send heap arrays for many-block
+    /// sends. The zero-copy HTTP/1.1 path sends by itself either way.
+    /// </summary>
+    public bool DirectSocketSend { get; set; } = true;
+
+    /// <summary>Unsent response bytes a connection may buffer before its writers wait (the send pipe's and Kestrel's transport MaxWriteBufferSize).</summary>
+    public int MaxWriteBufferBytes { get; set; } = 2 * 1024 * 1024;
 
     /// <summary>
     /// HTTP/2 bodies up to this size are read into the stream's pipe whole and sent without intermediate flushes

@@ -31,6 +31,7 @@ internal static class KestrelSetup
                 kestrel.Listen(address, options.HttpsPort, listen =>
                 {
                     listen.Protocols = HttpProtocols.Http1AndHttp2;
+                    listen.Use(next => connection => Transport.SocketSendPipe.RunAsync(connection, next, options.Serving));
                     listen.UseHttps(certificate);
                 });
             }

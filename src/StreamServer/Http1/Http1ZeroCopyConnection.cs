@@ -181,7 +181,7 @@ internal sealed class Http1ZeroCopyConnection
             }
         }
 
-        await _owner.Next(_connection);
+        await SocketSendPipe.RunAsync(_connection, _owner.Next, _owner.Options);
     }
 
     // Kestrel's answer to RequestHeadersTimeout (BadHttpRequest 408): empty body, connection closes.

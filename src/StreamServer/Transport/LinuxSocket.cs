@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.InteropServices;
 
 namespace StreamServer.Transport;
@@ -60,6 +61,60 @@ internal static unsafe partial class LinuxSocket
                 {
                     return -errno;
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// One sendmsg over the first <paramref name="pins"/>.Length non-empty segments of <paramref name="buffer"/>, the
+    /// iovec array on the stack whatever the count (the runtime's own multi-buffer send puts it on the heap above 8).
+    /// Returns bytes sent (possibly partial), or -errno. <paramref name="pins"/> is the caller's reusable scratch.
+    /// </summary>
+    public static long Send(int fd, in ReadOnlySequence<byte> buffer, MemoryHandle[] pins)
+    {
+        var iov = stackalloc IoVec[pins.Length];
+        var count = 0;
+        try
+        {
+            foreach (var segment in buffer)
+            {
+                if (segment.IsEmpty)
+                {
+                    continue;
+                }
+
+                if (count == pins.Length)
+                {
+                    break;
+                }
+
+                pins[count] = segment.Pin();
+                iov[count] = new IoVec { Base = pins[count].Pointer, Length = (nuint)segment.Length };
+                count++;
+            }
+
+            var msg = new MsgHdr { Iov = iov, IovLength = (nuint)count };
+            while (true)
+            {
+                var n = sendmsg(fd, &msg, MsgNoSignal);
+                if (n >= 0)
+                {
+                    return n;
+                }
+
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno != EINTR)
+                {
+                    return -errno;
+                }
+            }
+        }
+        finally
+        {
+            for (var i = 0; i < count; i++)
+            {
+                pins[i].Dispose();
+                pins[i] = default;
             }
         }
     }

@@ -74,6 +74,7 @@ public class Http2AllocationPerRequestTests
             viaH2 = Math.Min(viaH2, await Measure(h2, round == 0 ? sampler : null, SegmentRequests));
         }
 
+        TestContext.Current.TestOutputHelper?.WriteLine($"allocated per 1 MiB segment: h2c {viaH2c:F1} B, h2 {viaH2:F1} B{sampler.Report()}");
         Assert.True(viaH2c <= Budget && viaH2 <= Budget,
             $"allocated per 1 MiB segment: h2c {viaH2c:F1} B, h2 {viaH2:F1} B (budget {Budget} B); sampled types per request:{sampler.Report()}");
     }
