@@ -2,23 +2,25 @@
 # Serving vs nginx: the same files (a 1 MiB-class CMAF segment and a ~600 B playlist) served by
 # Debian's nginx (1 worker, sendfile on, tcp_nopush on, access_log off) and by StreamServer (Release),
 # driven by the same wrk (HTTP/1.1, 32 connections) and h2load (h2c, -c32 -m4), alternating runs in
-# one go. Prints req/s per run and the ratio ours/nginx, then a 60 s run on ours checking gen2 GCs
-# and managed bytes allocated per request from /metrics.
-#   DURATION=10 ROUNDS=2 LONG=60 bench/serve.sh
+# one go; h2c-seg is the 1 MiB segment over h2c (h2load -c4 -m8). Prints req/s per run and the ratio
+# ours/nginx, then a 60 s run on ours checking gen2 GCs and managed bytes allocated per request from /metrics.
+#   DURATION=10 ROUNDS=2 LONG=60 [OURS_ENV="StreamServer__Serving__X=..."] [TESTS="segment playlist h2c h2c-seg"] bench/serve.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-2}
 LONG=${LONG:-60}
+TESTS=${TESTS:-segment playlist h2c h2c-seg}
 WORK=bench/.work/serve
 OURS_PORT=${OURS_PORT:-18481}
 NGINX_PORT=${NGINX_PORT:-18482}
 NGINX_H2C_PORT=${NGINX_H2C_PORT:-18483}
 source bench/serve-setup.sh
-start_servers
+start_servers ${OURS_ENV:-}
 
 wrk_rps() { wrk -t2 -c32 -d"${DURATION}s" "$1" | awk '/Requests\/sec/ {print $2}'; }
 h2_rps() { h2load -c32 -m4 -t2 -D "$DURATION" "$1" 2>/dev/null | awk '/^finished in/ {print $4}'; }
+h2seg_rps() { h2load -c4 -m8 -t2 -D "$DURATION" "$1" 2>/dev/null | awk '/^finished in/ {print $4}'; }
 # Warm-up (JIT tiering, caches, connection pools) for both servers, not measured.
 wrk -t2 -c32 -d3s "http://127.0.0.1:$OURS_PORT/vod/bench/media.m3u8" >/dev/null; wrk -t2 -c32 -d2s "http://127.0.0.1:$OURS_PORT/vod/bench/seg_000.m4s" >/dev/null
 h2load -c32 -m4 -D 2 "http://127.0.0.1:$OURS_PORT/vod/bench/media.m3u8" >/dev/null 2>&1
@@ -26,18 +28,19 @@ wrk -t2 -c32 -d2s "http://127.0.0.1:$NGINX_PORT/vod/bench/media.m3u8" >/dev/null
 declare -A SUM
 echo "run            nginx req/s   ours req/s   ratio"
 for r in $(seq 1 "$ROUNDS"); do
-  for test in segment playlist h2c; do
+  for test in $TESTS; do
     case $test in
       segment)  n=$(wrk_rps "http://127.0.0.1:$NGINX_PORT/vod/bench/seg_000.m4s"); o=$(wrk_rps "http://127.0.0.1:$OURS_PORT/vod/bench/seg_000.m4s");;
       playlist) o=$(wrk_rps "http://127.0.0.1:$OURS_PORT/vod/bench/media.m3u8"); n=$(wrk_rps "http://127.0.0.1:$NGINX_PORT/vod/bench/media.m3u8");;
       h2c)      n=$(h2_rps "http://127.0.0.1:$NGINX_H2C_PORT/vod/bench/media.m3u8"); o=$(h2_rps "http://127.0.0.1:$OURS_PORT/vod/bench/media.m3u8");;
+      h2c-seg)  o=$(h2seg_rps "http://127.0.0.1:$OURS_PORT/vod/bench/seg_000.m4s"); n=$(h2seg_rps "http://127.0.0.1:$NGINX_H2C_PORT/vod/bench/seg_000.m4s");;
     esac
     printf "%-9s #%d  %12.0f %12.0f   %5.2fx\n" "$test" "$r" "$n" "$o" "$(echo "$o / $n" | bc -l)"
     SUM[$test-n]=$(echo "${SUM[$test-n]:-0} + $n" | bc -l); SUM[$test-o]=$(echo "${SUM[$test-o]:-0} + $o" | bc -l)
   done
 done
 [ "$ROUNDS" -gt 0 ] && echo "--- mean over $ROUNDS rounds (${DURATION}s each, alternating)"
-[ "$ROUNDS" -gt 0 ] && for test in segment playlist h2c; do
+[ "$ROUNDS" -gt 0 ] && for test in $TESTS; do
   printf "%-9s      %12.0f %12.0f   %5.2fx\n" "$test" "$(echo "${SUM[$test-n]} / $ROUNDS" | bc -l)" "$(echo "${SUM[$test-o]} / $ROUNDS" | bc -l)" "$(echo "${SUM[$test-o]} / ${SUM[$test-n]}" | bc -l)"
 done
 

@@ -10,7 +10,7 @@ internal static class TransportMemorySetup
     public static void UseTransportMemory(this WebApplicationBuilder builder, HttpServingOptions serving)
     {
         var accounting = new TransportMemoryAccounting();
-        builder.Services.AddSingleton(accounting);
+        builder.Services.AddSingleton(_ => accounting); // factory-made: the container disposes it (its meter) with the host
         builder.Services.AddSingleton(new Vod.WholeBodyGate(serving, accounting));
         if (serving.TransportBlockBytes > 0)
         {
