@@ -83,7 +83,6 @@ internal sealed class SocketSendPipe : IDuplexPipe
     private async Task SendLoopAsync()
     {
         var reader = _pipe.Reader;
-        Exception? failure = null;
         try
         {
             while (true)
@@ -107,7 +106,7 @@ internal sealed class SocketSendPipe : IDuplexPipe
                     }
                     else
                     {
-                        throw new ConnectionResetException($"send failed: errno {-n}");
+                        throw new ConnectionAbortedException($"the client is gone (send: errno {-n})");
                     }
                 }
 
@@ -120,13 +119,14 @@ internal sealed class SocketSendPipe : IDuplexPipe
         }
         catch (Exception ex)
         {
-            // The writer sees its pipe completed (FlushAsync reports IsCompleted) and the connection is torn down.
-            failure = ex;
+            // The connection is torn down; the writer just sees its pipe completed (FlushAsync reports IsCompleted),
+            // as with Kestrel's transport, since a reader completed with an exception would make every flush throw
+            // it (and Kestrel log it as unexpected) for what is a client going away.
             _connection.Abort(ex as ConnectionAbortedException ?? new ConnectionAbortedException(ex.Message, ex));
         }
         finally
         {
-            await reader.CompleteAsync(failure);
+            await reader.CompleteAsync();
             _waiter?.Dispose();
             _waiter = null;
         }
