@@ -109,7 +109,7 @@ public sealed class ServerProcess : IAsyncDisposable
         return Path.Combine(AppContext.BaseDirectory, "StreamServer.dll");
     }
 
-    private static int FreePort()
+    internal static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
