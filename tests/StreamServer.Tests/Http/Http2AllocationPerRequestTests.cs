@@ -1,9 +1,9 @@
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using StreamServer.Tests.Infrastructure;
-using StreamServer.Transport;
 using StreamServer.Tests.Vod;
 using StreamServer.TestSupport;
+using StreamServer.Transport;
 
 namespace StreamServer.Tests.Http;
 
