@@ -16,7 +16,16 @@ namespace StreamServer.BufferPool;
 /// </summary>
 public sealed unsafe class MemfdBufferPool : IDisposable
 {
-    private const long RefCountMask = 0xFFFF_FFFF;
+    // Low word of a block's state: reference count in 24 bits, then flags. High word: generation.
+    private const long RefCountMask = 0x00FF_FFFF;
+
+    /// <summary>The current lease is timed for the lease histogram: its last release goes the out-of-line way.</summary>
+    private const long TimedFlag = 0x0100_0000;
+
+    /// <summary>Free and parked in a thread's <see cref="ThreadBlockCache"/> (not on the shared stack).</summary>
+    private const long ParkedFlag = 0x0200_0000;
+
+    private const long GenerationMask = unchecked((long)0xFFFF_FFFF_0000_0000);
 
     private readonly SafeFileHandle _file;
     private readonly MappedRegionHandle _mapping;
@@ -204,22 +213,30 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     public bool TryRent(int length, out BufferLease lease)
     {
         var block = TakeParked(length);
+        long token;
         if (block >= 0)
         {
-            lease = Activate(block, length);
-            return true;
+            token = Activate(block, length);
+        }
+        else if (!TryRentShared(length, out token))
+        {
+            lease = default;
+            return false;
         }
 
-        return TryRentShared(length, out lease);
+        lease = new BufferLease(this, token);
+        return true;
     }
 
     /// <summary>Rents or throws <see cref="BufferPoolExhaustedException"/> at once.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public BufferLease Rent(int length)
     {
-        // Returned by value (no out parameter) so the JIT keeps the lease in registers in the caller.
+        // Both ways yield a token (one register, also as the out-of-line call's return value) and the lease is
+        // built once from it: merging two whole leases made the JIT keep the lease on the stack.
         var block = TakeParked(length);
-        return block >= 0 ? Activate(block, length) : RentShared(length);
+        var token = block >= 0 ? Activate(block, length) : RentShared(length);
+        return new BufferLease(this, token);
     }
 
     /// <summary>
@@ -246,16 +263,16 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private BufferLease RentShared(int length) =>
-        TryRentShared(length, out var lease) ? lease : throw new BufferPoolExhaustedException(length, Describe(length));
+    private long RentShared(int length) =>
+        TryRentShared(length, out var token) ? token : throw new BufferPoolExhaustedException(length, Describe(length));
 
     /// <summary>The thread cache missed: pop the class's shared stack, then fall back to larger classes and reclaim.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool TryRentShared(int length, out BufferLease lease)
+    private bool TryRentShared(int length, out long token)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var best = ClassFor(length);
-        if (TryRentFast(best, length, out lease) || TryRentSlow(best, length, out lease))
+        if (TryRentFast(best, length, out token) || TryRentSlow(best, length, out token))
         {
             return true;
         }
@@ -275,7 +292,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
         var best = ClassFor(length);
         if (TryRentFast(best, length, out var first))
         {
-            return first;
+            return new BufferLease(this, first);
         }
 
         var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
@@ -285,9 +302,9 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             while (true)
             {
                 var epoch = Volatile.Read(ref _returnEpoch);
-                if (TryRentSlow(best, length, out var lease))
+                if (TryRentSlow(best, length, out var token))
                 {
-                    return lease;
+                    return new BufferLease(this, token);
                 }
 
                 var remaining = deadline - Stopwatch.GetTimestamp();
@@ -356,7 +373,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
                 throw Stale(block, generation, state, "lookup by address of");
             }
 
-            lease = new BufferLease(this, block, generation);
+            lease = new BufferLease(this, ((long)generation << 32) | (uint)block);
             return true;
         }
 
@@ -450,12 +467,13 @@ public sealed unsafe class MemfdBufferPool : IDisposable
                     throw new BufferLeaseMisuseException($"block {b} is free-listed but has {refs} references");
                 }
 
-                if (seen[b] != 0 && _blocks[b].InThreadCache)
+                var parked = (Volatile.Read(ref _blocks[b].State) & ParkedFlag) != 0;
+                if (seen[b] != 0 && parked)
                 {
                     throw new BufferLeaseMisuseException($"block {b} is both on the free list and in a thread cache");
                 }
 
-                if (seen[b] == 0 && refs == 0 && !_blocks[b].InThreadCache)
+                if (seen[b] == 0 && refs == 0 && !parked)
                 {
                     throw new BufferLeaseMisuseException($"block {b} has no references but is not on the free list (leaked)");
                 }
@@ -553,6 +571,11 @@ public sealed unsafe class MemfdBufferPool : IDisposable
                 throw Stale(block, generation, current, "AddRef on");
             }
 
+            if ((current & RefCountMask) == RefCountMask)
+            {
+                throw new InvalidOperationException($"block {block} already has {RefCountMask} references");
+            }
+
             if (Interlocked.CompareExchange(ref state, current + 1, current) == current)
             {
                 return;
@@ -561,38 +584,38 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void Release(int block, int generation)
+    internal void Release(long token)
     {
+        var block = (int)token;
         ref var s = ref BlockAt(block);
-        ref var state = ref s.State;
         var cache = t_cache;
-        // Sole holder (the common case: a frame plane, a scratch buffer): nobody else may legally touch the
-        // count, so plain stores do. A stale or doubled release fails this comparison and goes the checked
-        // way, so double returns are caught in every build at no cost here. Timed leases and waiters also
-        // take the out-of-line way; with debug checks on there is no thread cache, so neither does anything else.
-        if (state == (((long)generation << 32) | 1) && s.RentTimestamp == 0 && cache is not null && cache.Pool == this)
+        // Sole holder of an untimed lease (the common case: a frame plane, a scratch buffer): nobody else may
+        // legally touch the count, so plain stores do. A stale or doubled release, a shared or a timed lease all
+        // fail this one comparison and go the checked way, so double returns are caught in every build at no
+        // cost here. With debug checks on there is no thread cache, so everything goes the checked way.
+        if (s.State == ((token & GenerationMask) | 1) && cache is not null && cache.Pool == this)
         {
-            ref var slot = ref cache.SlotFor(s.ClassIndex);
+            var classIndex = s.ClassIndex;
+            ref var slot = ref cache.SlotFor(classIndex);
             if (slot < 0 && cache.Epoch == Volatile.Read(ref _flushEpoch) && Volatile.Read(ref _waiters) == 0
-                && !_free[s.ClassIndex].IsEmpty)
+                && !FreeStackAt(classIndex).IsEmpty)
             {
                 // Park on this thread (only while the class has other free blocks: the last free block of a
                 // class always goes to the shared stack, where any thread can get it).
-                state = (long)generation << 32;
-                s.InThreadCache = true;
+                s.State = (token & GenerationMask) | ParkedFlag;
                 slot = block;
                 return;
             }
         }
 
-        ReleaseOutOfLine(block, generation);
+        ReleaseOutOfLine(block, (int)(token >> 32));
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ReleaseOutOfLine(int block, int generation)
     {
         ref var state = ref BlockAt(block).State;
-        if (Volatile.Read(ref state) == (((long)generation << 32) | 1) && !_debugChecks)
+        if ((Volatile.Read(ref state) & ~TimedFlag) == (((long)generation << 32) | 1) && !_debugChecks)
         {
             // Sole holder: no atomic needed for the count; the free-stack CAS publishes the state.
             Recycle(block, ref state, generation);
@@ -628,10 +651,9 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     private void Recycle(int block, ref long state, int generation)
     {
         ref var s = ref _blocks[block];
-        if (s.RentTimestamp != 0)
+        if ((state & TimedFlag) != 0)
         {
             _metrics.RecordLease(s.RentTimestamp);
-            s.RentTimestamp = 0;
         }
 
         if (_debugChecks)
@@ -640,8 +662,8 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             s.PoisonedLength = s.Length;
         }
 
-        // Same generation, zero references: a stale lease still fails its generation check once re-rented,
-        // and fails the zero-count check before that.
+        // Same generation, zero references, no flags: a stale lease still fails its generation check once
+        // re-rented, and fails the zero-count check before that.
         Volatile.Write(ref state, (long)generation << 32);
         if (_useThreadCache && Volatile.Read(ref _waiters) == 0 && TryCacheOnThread(block, ref s))
         {
@@ -662,7 +684,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private BufferLease ActivatePopped(int block, int length)
+    private long ActivatePopped(int block, int length)
     {
         ref var s = ref BlockAt(block);
         if (_debugChecks && s.PoisonedLength != 0)
@@ -673,32 +695,47 @@ public sealed unsafe class MemfdBufferPool : IDisposable
         return Activate(block, length);
     }
 
-    /// <summary>Hands out a free block. Parked blocks come here directly: they are never poisoned (no thread
-    /// cache with debug checks), popped ones through <see cref="ActivatePopped"/>.</summary>
+    /// <summary>Hands out a free block; returns the lease token (generation &lt;&lt; 32 | block). Parked blocks come
+    /// here directly: they are never poisoned (no thread cache with debug checks), popped ones through
+    /// <see cref="ActivatePopped"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private BufferLease Activate(int block, int length)
+    private long Activate(int block, int length)
     {
         ref var s = ref BlockAt(block);
-        s.InThreadCache = false;
         s.Length = length;
         var rents = s.Rents++;
+
+        // Next generation, one reference, no flags (a parked block's flag goes too). The owner has the block
+        // exclusively here (popped or parked): a plain store. Whoever gets the lease from another thread gets it
+        // through a synchronising hand-off (queue, lock, task), which publishes it.
+        var state = (s.State & GenerationMask) + (1L << 32) + 1;
+
         // Lease lifetimes are sampled (1 rent in LeaseSampleInterval per block) and only while someone listens:
         // a clock read plus a histogram record per rent would cost more than the rent itself.
-        if ((rents & (LeaseSampleInterval - 1)) == 0 && _leaseSeconds.Enabled)
+        if ((rents & (LeaseSampleInterval - 1)) == 0)
         {
-            s.RentTimestamp = Stopwatch.GetTimestamp();
+            state = StartLeaseTimer(ref s, state);
         }
 
-        // The owner has the block exclusively here (popped or parked): a plain store. Whoever gets the lease
-        // from another thread gets it through a synchronising hand-off (queue, lock, task), which publishes it.
-        var generation = (int)(s.State >> 32) + 1;
-        s.State = ((long)generation << 32) | 1;
-        return new BufferLease(this, block, generation);
+        s.State = state;
+        return (state & GenerationMask) | (uint)block;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private long StartLeaseTimer(ref BlockState s, long state)
+    {
+        if (!_leaseSeconds.Enabled)
+        {
+            return state;
+        }
+
+        s.RentTimestamp = Stopwatch.GetTimestamp();
+        return state | TimedFlag;
     }
 
     /// <summary>This thread's parked block of the class, else a pop from the class's shared stack.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryRentFast(int best, int length, out BufferLease lease)
+    private bool TryRentFast(int best, int length, out long token)
     {
         var cache = t_cache;
         if (cache is not null && cache.Pool == this)
@@ -714,22 +751,22 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             if (cached >= 0)
             {
                 cache.Slots[best] = -1;
-                lease = Activate(cached, length);
+                token = Activate(cached, length);
                 return true;
             }
         }
 
         if (_free[best].TryPop(_next, out var block))
         {
-            lease = ActivatePopped(block, length);
+            token = ActivatePopped(block, length);
             return true;
         }
 
-        lease = default;
+        token = 0;
         return false;
     }
 
-    private bool TryRentSlow(int best, int length, out BufferLease lease)
+    private bool TryRentSlow(int best, int length, out long token)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         for (var attempt = 0; attempt < 2; attempt++)
@@ -739,7 +776,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             {
                 if (_free[c].TryPop(_next, out var block))
                 {
-                    lease = ActivatePopped(block, length);
+                    token = ActivatePopped(block, length);
                     return true;
                 }
             }
@@ -757,7 +794,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             }
         }
 
-        lease = default;
+        token = 0;
         return false;
     }
 
@@ -795,7 +832,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             return false;
         }
 
-        s.InThreadCache = true;
+        s.State |= ParkedFlag;
         slot = block;
         return true;
     }
@@ -834,13 +871,21 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             if (block >= 0)
             {
                 slots[c] = -1;
-                _blocks[block].InThreadCache = false;
+                _blocks[block].State &= ~ParkedFlag;
                 _free[c].Push(_next, block);
                 any = true;
             }
         }
 
         return any;
+    }
+
+    /// <summary>A class's shared free stack without a bounds check: class indices come from the pool's own tables.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref BlockFreeStack FreeStackAt(int classIndex)
+    {
+        Debug.Assert((uint)classIndex < (uint)_free.Length);
+        return ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_free), classIndex);
     }
 
     /// <summary>Block state without a bounds check: block indices only come from leases and free lists of this pool.</summary>
