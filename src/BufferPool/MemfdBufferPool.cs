@@ -72,9 +72,9 @@ public sealed unsafe class MemfdBufferPool : IDisposable
         options ??= new BufferPoolOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(options.CapacityBytes, FrameSizes.PageSize, nameof(options.CapacityBytes));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxFallbackFactor, 1, nameof(options.MaxFallbackFactor));
-        if (options.SizeClasses.Count is 0 or > 255)
+        if (options.SizeClasses.Count is 0 or > ThreadBlockCache.MaxClasses)
         {
-            throw new ArgumentException("between 1 and 255 size classes are required", nameof(options));
+            throw new ArgumentException($"between 1 and {ThreadBlockCache.MaxClasses} size classes are required", nameof(options));
         }
 
         _debugChecks = options.DebugChecks;
@@ -747,10 +747,11 @@ public sealed unsafe class MemfdBufferPool : IDisposable
                 cache.Epoch = epoch;
             }
 
-            var cached = cache.Slots[best];
+            ref var slot = ref cache.SlotFor(best);
+            var cached = slot;
             if (cached >= 0)
             {
-                cache.Slots[best] = -1;
+                slot = -1;
                 token = Activate(cached, length);
                 return true;
             }
@@ -826,7 +827,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
 
         // Park only while the class has other free blocks: the last free block of a class always goes
         // back to the shared stack, where any thread can get it.
-        ref var slot = ref cache.Slots[s.ClassIndex];
+        ref var slot = ref cache.SlotFor(s.ClassIndex);
         if (slot >= 0 || _free[s.ClassIndex].IsEmpty)
         {
             return false;
@@ -864,13 +865,13 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     internal bool FlushThreadCache(ThreadBlockCache cache)
     {
         var any = false;
-        var slots = cache.Slots;
-        for (var c = 0; c < slots.Length; c++)
+        for (var c = 0; c < cache.ClassCount; c++)
         {
-            var block = slots[c];
+            ref var slot = ref cache.SlotFor(c);
+            var block = slot;
             if (block >= 0)
             {
-                slots[c] = -1;
+                slot = -1;
                 _blocks[block].State &= ~ParkedFlag;
                 _free[c].Push(_next, block);
                 any = true;
