@@ -40,6 +40,13 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     private readonly int[] _next;
     private readonly int[] _classSizes;
     private readonly byte[] _classByPage; // (length - 1) / 4096 -> best class: O(1) instead of a scan
+
+    // The three tables the rent/return fast path reads, as pointers: they are allocated on the pinned object
+    // heap (never moved) and the arrays above keep them alive as long as the pool. A pointer needs no null
+    // check and no bounds check, where an array field read costs both on every access.
+    private readonly BlockState* _blockStates;
+    private readonly BlockFreeStack* _freeStacks;
+    private readonly byte* _classTable;
     private readonly bool _debugChecks;
     private readonly int _maxFallbackFactor;
     private readonly int _largestBlock;
@@ -138,8 +145,10 @@ public sealed unsafe class MemfdBufferPool : IDisposable
 
         _base = (byte*)_mapping.DangerousGetHandle();
         _slabs = new SizeClassSlab[classes.Length];
-        _free = new BlockFreeStack[classes.Length];
-        _blocks = new BlockState[blockTotal];
+        _free = GC.AllocateArray<BlockFreeStack>(classes.Length, pinned: true);
+        _blocks = GC.AllocateArray<BlockState>(blockTotal, pinned: true);
+        _freeStacks = (BlockFreeStack*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_free));
+        _blockStates = (BlockState*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_blocks));
         _next = new int[blockTotal];
         long offset = 0;
         var block = 0;
@@ -174,7 +183,8 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             _classSizes[i] = _slabs[i].BlockSize;
         }
 
-        _classByPage = new byte[_largestBlock / FrameSizes.PageSize];
+        _classByPage = GC.AllocateArray<byte>(_largestBlock / FrameSizes.PageSize, pinned: true);
+        _classTable = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_classByPage));
         for (int page = 0, c = 0; page < _classByPage.Length; page++)
         {
             while (_classSizes[c] < (page + 1) * FrameSizes.PageSize)
@@ -212,40 +222,39 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryRent(int length, out BufferLease lease)
     {
-        var block = TakeParked(length);
-        long token;
-        if (block >= 0)
+        var cache = t_cache;
+        if (cache is not null && cache.Pool == this && (uint)(length - 1) < (uint)_largestBlock)
         {
-            token = Activate(block, length);
-        }
-        else if (!TryRentShared(length, out token))
-        {
-            lease = default;
-            return false;
+            ref var slot = ref cache.SlotFor(ClassForValid(length));
+            var block = slot;
+            if (block >= 0 && cache.Epoch == Volatile.Read(ref _flushEpoch))
+            {
+                slot = -1;
+                lease = new BufferLease(this, Activate(block, length));
+                return true;
+            }
         }
 
-        lease = new BufferLease(this, token);
-        return true;
+        if (TryRentShared(length, out var token))
+        {
+            lease = new BufferLease(this, token);
+            return true;
+        }
+
+        lease = default;
+        return false;
     }
 
     /// <summary>Rents or throws <see cref="BufferPoolExhaustedException"/> at once.</summary>
+    /// <remarks>
+    /// The common rent takes this thread's parked block of the best class for <paramref name="length"/>: plain
+    /// loads and stores only, small enough to inline into the caller. Everything else (shared stack, fallbacks,
+    /// reclaim, disposed, bad length) is out of line. Both ways yield a token (one register, also as the
+    /// out-of-line call's return value): returning two whole leases from two branches made the JIT keep the
+    /// lease on the stack.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public BufferLease Rent(int length)
-    {
-        // Both ways yield a token (one register, also as the out-of-line call's return value) and the lease is
-        // built once from it: merging two whole leases made the JIT keep the lease on the stack.
-        var block = TakeParked(length);
-        var token = block >= 0 ? Activate(block, length) : RentShared(length);
-        return new BufferLease(this, token);
-    }
-
-    /// <summary>
-    /// This thread's parked block of the best class for <paramref name="length"/>, or -1. Plain loads and
-    /// stores only; everything else (shared stack, fallbacks, reclaim, disposed, bad length) is out of line
-    /// so that the common rent is small enough to inline into the caller.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int TakeParked(int length)
     {
         var cache = t_cache;
         if (cache is not null && cache.Pool == this && (uint)(length - 1) < (uint)_largestBlock)
@@ -255,11 +264,11 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             if (block >= 0 && cache.Epoch == Volatile.Read(ref _flushEpoch))
             {
                 slot = -1;
-                return block;
+                return new BufferLease(this, Activate(block, length));
             }
         }
 
-        return -1;
+        return new BufferLease(this, RentShared(length));
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -589,11 +598,12 @@ public sealed unsafe class MemfdBufferPool : IDisposable
         var block = (int)token;
         ref var s = ref BlockAt(block);
         var cache = t_cache;
+        var generationBits = token & GenerationMask;
         // Sole holder of an untimed lease (the common case: a frame plane, a scratch buffer): nobody else may
         // legally touch the count, so plain stores do. A stale or doubled release, a shared or a timed lease all
         // fail this one comparison and go the checked way, so double returns are caught in every build at no
         // cost here. With debug checks on there is no thread cache, so everything goes the checked way.
-        if (s.State == ((token & GenerationMask) | 1) && cache is not null && cache.Pool == this)
+        if (s.State == (generationBits | 1) && cache is not null && cache.Pool == this)
         {
             var classIndex = s.ClassIndex;
             ref var slot = ref cache.SlotFor(classIndex);
@@ -602,7 +612,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             {
                 // Park on this thread (only while the class has other free blocks: the last free block of a
                 // class always goes to the shared stack, where any thread can get it).
-                s.State = (token & GenerationMask) | ParkedFlag;
+                s.State = generationBits | ParkedFlag;
                 slot = block;
                 return;
             }
@@ -708,29 +718,33 @@ public sealed unsafe class MemfdBufferPool : IDisposable
         // Next generation, one reference, no flags (a parked block's flag goes too). The owner has the block
         // exclusively here (popped or parked): a plain store. Whoever gets the lease from another thread gets it
         // through a synchronising hand-off (queue, lock, task), which publishes it.
-        var state = (s.State & GenerationMask) + (1L << 32) + 1;
+        var generationBits = (s.State & GenerationMask) + (1L << 32);
 
         // Lease lifetimes are sampled (1 rent in LeaseSampleInterval per block) and only while someone listens:
-        // a clock read plus a histogram record per rent would cost more than the rent itself.
+        // a clock read plus a histogram record per rent would cost more than the rent itself. The sampled rent
+        // finishes out of line and hands back the token, so no value has to survive a call on the common path.
         if ((rents & (LeaseSampleInterval - 1)) == 0)
         {
-            state = StartLeaseTimer(ref s, state);
+            return ActivateSampled(block, generationBits);
         }
 
-        s.State = state;
-        return (state & GenerationMask) | (uint)block;
+        s.State = generationBits | 1;
+        return generationBits | (uint)block;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private long StartLeaseTimer(ref BlockState s, long state)
+    private long ActivateSampled(int block, long generationBits)
     {
-        if (!_leaseSeconds.Enabled)
+        ref var s = ref BlockAt(block);
+        var state = generationBits | 1;
+        if (_leaseSeconds.Enabled)
         {
-            return state;
+            s.RentTimestamp = Stopwatch.GetTimestamp();
+            state |= TimedFlag;
         }
 
-        s.RentTimestamp = Stopwatch.GetTimestamp();
-        return state | TimedFlag;
+        s.State = state;
+        return generationBits | (uint)block;
     }
 
     /// <summary>This thread's parked block of the class, else a pop from the class's shared stack.</summary>
@@ -886,7 +900,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     private ref BlockFreeStack FreeStackAt(int classIndex)
     {
         Debug.Assert((uint)classIndex < (uint)_free.Length);
-        return ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_free), classIndex);
+        return ref _freeStacks[classIndex];
     }
 
     /// <summary>Block state without a bounds check: block indices only come from leases and free lists of this pool.</summary>
@@ -894,13 +908,13 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     private ref BlockState BlockAt(int block)
     {
         Debug.Assert((uint)block < (uint)_blocks.Length);
-        return ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_blocks), block);
+        return ref _blockStates[block];
     }
 
     /// <summary>Best class for a length already known to be 1.._largestBlock.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int ClassForValid(int length) =>
-        Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_classByPage), (length - 1) >> 12);
+        _classTable[(length - 1) >> 12];
 
     [Conditional("DEBUG")]
     private void ValidateInDebug(int block, int generation) => Validate(block, generation);
