@@ -18,12 +18,16 @@ internal struct BlockState
     // fail, like a stale or shared one. First, so the whole hot state of a block shares one cache line.
     public long State;
     public long Offset;        // in the memfd and the mapping
-    public long Rents;         // lifetime rent count of this block; their sum is allocations_total
     public int Length;         // requested length of the current lease
     public int ClassIndex;
 
-    // Above: everything a parked rent and the sole owner's return touch (32 bytes). Below: cold.
+    // Above: everything a parked rent and the sole owner's return touch. Below: cold.
     public long RentTimestamp; // Stopwatch ticks of a timed (sampled) rent; meaningful while TimedFlag is set
+
+    // Times the 32-bit generation passed 0 (it starts at -1, so the first rent makes it 0 and counts 1). The
+    // generation is bumped by every rent and nothing else, so rents = (wraps - 1) * 2^32 + generation + 1: the
+    // allocations metric costs the rent nothing beyond the generation bump it does anyway.
+    public long GenerationWraps;
     public int PoisonedLength; // bytes filled with poison at the last return (debug checks)
     public int BlockSize;
 }

@@ -160,6 +160,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             for (var b = 0; b < counts[i]; b++)
             {
                 ref var s = ref _blocks[block + b];
+                s.State = GenerationMask; // generation -1, free: the first rent makes it 0 (see GenerationWraps)
                 s.Offset = offset + ((long)b * size);
                 s.BlockSize = size;
                 s.ClassIndex = i;
@@ -438,7 +439,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
                     leasedInClass++;
                 }
 
-                allocations += Volatile.Read(ref _blocks[b].Rents);
+                allocations += RentsOf(ref _blocks[b]);
             }
 
             leasedBlocks += leasedInClass;
@@ -552,7 +553,8 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     {
         ValidateInDebug(block, generation);
         ref var s = ref BlockAt(block);
-        return new Span<byte>(_base + s.Offset, s.Length);
+        // CreateSpan: the length is the pool's own (never negative), so skip the constructor's check.
+        return MemoryMarshal.CreateSpan(ref _base[s.Offset], s.Length);
     }
 
     internal Memory<byte> MemoryOf(int block, int generation)
@@ -713,17 +715,18 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     {
         ref var s = ref BlockAt(block);
         s.Length = length;
-        var rents = s.Rents++;
 
         // Next generation, one reference, no flags (a parked block's flag goes too). The owner has the block
         // exclusively here (popped or parked): a plain store. Whoever gets the lease from another thread gets it
         // through a synchronising hand-off (queue, lock, task), which publishes it.
-        var generationBits = (s.State & GenerationMask) + (1L << 32);
+        var generation = (uint)((ulong)s.State >> 32) + 1;
+        var generationBits = (long)((ulong)generation << 32);
 
-        // Lease lifetimes are sampled (1 rent in LeaseSampleInterval per block) and only while someone listens:
-        // a clock read plus a histogram record per rent would cost more than the rent itself. The sampled rent
-        // finishes out of line and hands back the token, so no value has to survive a call on the common path.
-        if ((rents & (LeaseSampleInterval - 1)) == 0)
+        // Lease lifetimes are sampled (1 rent in LeaseSampleInterval per block: the generation counts rents) and
+        // only while someone listens: a clock read plus a histogram record per rent would cost more than the rent
+        // itself. The sampled rent finishes out of line and hands back the token, so no value has to survive a
+        // call on the common path. Generation 0 (the first rent, then every 2^32) is sampled too.
+        if ((generation & (LeaseSampleInterval - 1)) == 0)
         {
             return ActivateSampled(block, generationBits);
         }
@@ -736,6 +739,12 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     private long ActivateSampled(int block, long generationBits)
     {
         ref var s = ref BlockAt(block);
+        if (generationBits == 0)
+        {
+            // Before the state store that shows generation 0: RentsOf reads wraps, state, wraps.
+            Interlocked.Increment(ref s.GenerationWraps);
+        }
+
         var state = generationBits | 1;
         if (_leaseSeconds.Enabled)
         {
@@ -895,12 +904,27 @@ public sealed unsafe class MemfdBufferPool : IDisposable
         return any;
     }
 
+    /// <summary>Lifetime rents of a block, from its generation (see <see cref="BlockState.GenerationWraps"/>);
+    /// callable from any thread.</summary>
+    private static long RentsOf(ref BlockState s)
+    {
+        while (true)
+        {
+            var wraps = Volatile.Read(ref s.GenerationWraps);
+            var generation = (uint)((ulong)Volatile.Read(ref s.State) >> 32);
+            if (Volatile.Read(ref s.GenerationWraps) == wraps)
+            {
+                return wraps == 0 ? 0 : ((wraps - 1) << 32) + generation + 1;
+            }
+        }
+    }
+
     /// <summary>A class's shared free stack without a bounds check: class indices come from the pool's own tables.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ref BlockFreeStack FreeStackAt(int classIndex)
     {
         Debug.Assert((uint)classIndex < (uint)_free.Length);
-        return ref _freeStacks[classIndex];
+        return ref _freeStacks[(uint)classIndex];
     }
 
     /// <summary>Block state without a bounds check: block indices only come from leases and free lists of this pool.</summary>
@@ -908,13 +932,13 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     private ref BlockState BlockAt(int block)
     {
         Debug.Assert((uint)block < (uint)_blocks.Length);
-        return ref _blockStates[block];
+        return ref _blockStates[(uint)block];
     }
 
     /// <summary>Best class for a length already known to be 1.._largestBlock.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int ClassForValid(int length) =>
-        _classTable[(length - 1) >> 12];
+        _classTable[(uint)(length - 1) >> 12];
 
     [Conditional("DEBUG")]
     private void ValidateInDebug(int block, int generation) => Validate(block, generation);

@@ -37,7 +37,7 @@ internal sealed class ThreadBlockCache
     /// <summary>Free block index of a class (-1 = empty) for a class index the pool computed (always in range),
     /// without a bounds check. Only the owning thread touches it (and the finalizer once the owner is dead).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ref int SlotFor(int classIndex) => ref Unsafe.Add(ref Unsafe.As<ClassSlots, int>(ref _slots), classIndex);
+    public ref int SlotFor(int classIndex) => ref Unsafe.Add(ref Unsafe.As<ClassSlots, int>(ref _slots), (nuint)(uint)classIndex);
 
     ~ThreadBlockCache() => Pool.FlushThreadCache(this);
 
