@@ -16,7 +16,16 @@ namespace StreamServer.BufferPool;
 /// </summary>
 public sealed unsafe class MemfdBufferPool : IDisposable
 {
-    private const long RefCountMask = 0xFFFF_FFFF;
+    // Low word of a block's state: reference count in 24 bits, then flags. High word: generation.
+    private const long RefCountMask = 0x00FF_FFFF;
+
+    /// <summary>The current lease is timed for the lease histogram: its last release goes the out-of-line way.</summary>
+    private const long TimedFlag = 0x0100_0000;
+
+    /// <summary>Free and parked in a thread's <see cref="ThreadBlockCache"/> (not on the shared stack).</summary>
+    private const long ParkedFlag = 0x0200_0000;
+
+    private const long GenerationMask = unchecked((long)0xFFFF_FFFF_0000_0000);
 
     private readonly SafeFileHandle _file;
     private readonly MappedRegionHandle _mapping;
@@ -31,6 +40,13 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     private readonly int[] _next;
     private readonly int[] _classSizes;
     private readonly byte[] _classByPage; // (length - 1) / 4096 -> best class: O(1) instead of a scan
+
+    // The three tables the rent/return fast path reads, as pointers: they are allocated on the pinned object
+    // heap (never moved) and the arrays above keep them alive as long as the pool. A pointer needs no null
+    // check and no bounds check, where an array field read costs both on every access.
+    private readonly BlockState* _blockStates;
+    private readonly BlockFreeStack* _freeStacks;
+    private readonly byte* _classTable;
     private readonly bool _debugChecks;
     private readonly int _maxFallbackFactor;
     private readonly int _largestBlock;
@@ -63,9 +79,9 @@ public sealed unsafe class MemfdBufferPool : IDisposable
         options ??= new BufferPoolOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(options.CapacityBytes, FrameSizes.PageSize, nameof(options.CapacityBytes));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxFallbackFactor, 1, nameof(options.MaxFallbackFactor));
-        if (options.SizeClasses.Count is 0 or > 255)
+        if (options.SizeClasses.Count is 0 or > ThreadBlockCache.MaxClasses)
         {
-            throw new ArgumentException("between 1 and 255 size classes are required", nameof(options));
+            throw new ArgumentException($"between 1 and {ThreadBlockCache.MaxClasses} size classes are required", nameof(options));
         }
 
         _debugChecks = options.DebugChecks;
@@ -129,8 +145,10 @@ public sealed unsafe class MemfdBufferPool : IDisposable
 
         _base = (byte*)_mapping.DangerousGetHandle();
         _slabs = new SizeClassSlab[classes.Length];
-        _free = new BlockFreeStack[classes.Length];
-        _blocks = new BlockState[blockTotal];
+        _free = GC.AllocateArray<BlockFreeStack>(classes.Length, pinned: true);
+        _blocks = GC.AllocateArray<BlockState>(blockTotal, pinned: true);
+        _freeStacks = (BlockFreeStack*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_free));
+        _blockStates = (BlockState*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_blocks));
         _next = new int[blockTotal];
         long offset = 0;
         var block = 0;
@@ -142,6 +160,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             for (var b = 0; b < counts[i]; b++)
             {
                 ref var s = ref _blocks[block + b];
+                s.State = GenerationMask; // generation -1, free: the first rent makes it 0 (see GenerationWraps)
                 s.Offset = offset + ((long)b * size);
                 s.BlockSize = size;
                 s.ClassIndex = i;
@@ -165,7 +184,8 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             _classSizes[i] = _slabs[i].BlockSize;
         }
 
-        _classByPage = new byte[_largestBlock / FrameSizes.PageSize];
+        _classByPage = GC.AllocateArray<byte>(_largestBlock / FrameSizes.PageSize, pinned: true);
+        _classTable = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_classByPage));
         for (int page = 0, c = 0; page < _classByPage.Length; page++)
         {
             while (_classSizes[c] < (page + 1) * FrameSizes.PageSize)
@@ -203,32 +223,39 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryRent(int length, out BufferLease lease)
     {
-        var block = TakeParked(length);
-        if (block >= 0)
+        var cache = t_cache;
+        if (cache is not null && cache.Pool == this && (uint)(length - 1) < (uint)_largestBlock)
         {
-            lease = Activate(block, length);
+            ref var slot = ref cache.SlotFor(ClassForValid(length));
+            var block = slot;
+            if (block >= 0 && cache.Epoch == Volatile.Read(ref _flushEpoch))
+            {
+                slot = -1;
+                lease = new BufferLease(this, Activate(block, length));
+                return true;
+            }
+        }
+
+        if (TryRentShared(length, out var token))
+        {
+            lease = new BufferLease(this, token);
             return true;
         }
 
-        return TryRentShared(length, out lease);
+        lease = default;
+        return false;
     }
 
     /// <summary>Rents or throws <see cref="BufferPoolExhaustedException"/> at once.</summary>
+    /// <remarks>
+    /// The common rent takes this thread's parked block of the best class for <paramref name="length"/>: plain
+    /// loads and stores only, small enough to inline into the caller. Everything else (shared stack, fallbacks,
+    /// reclaim, disposed, bad length) is out of line. Both ways yield a token (one register, also as the
+    /// out-of-line call's return value): returning two whole leases from two branches made the JIT keep the
+    /// lease on the stack.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public BufferLease Rent(int length)
-    {
-        // Returned by value (no out parameter) so the JIT keeps the lease in registers in the caller.
-        var block = TakeParked(length);
-        return block >= 0 ? Activate(block, length) : RentShared(length);
-    }
-
-    /// <summary>
-    /// This thread's parked block of the best class for <paramref name="length"/>, or -1. Plain loads and
-    /// stores only; everything else (shared stack, fallbacks, reclaim, disposed, bad length) is out of line
-    /// so that the common rent is small enough to inline into the caller.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int TakeParked(int length)
     {
         var cache = t_cache;
         if (cache is not null && cache.Pool == this && (uint)(length - 1) < (uint)_largestBlock)
@@ -238,24 +265,24 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             if (block >= 0 && cache.Epoch == Volatile.Read(ref _flushEpoch))
             {
                 slot = -1;
-                return block;
+                return new BufferLease(this, Activate(block, length));
             }
         }
 
-        return -1;
+        return new BufferLease(this, RentShared(length));
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private BufferLease RentShared(int length) =>
-        TryRentShared(length, out var lease) ? lease : throw new BufferPoolExhaustedException(length, Describe(length));
+    private long RentShared(int length) =>
+        TryRentShared(length, out var token) ? token : throw new BufferPoolExhaustedException(length, Describe(length));
 
     /// <summary>The thread cache missed: pop the class's shared stack, then fall back to larger classes and reclaim.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool TryRentShared(int length, out BufferLease lease)
+    private bool TryRentShared(int length, out long token)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var best = ClassFor(length);
-        if (TryRentFast(best, length, out lease) || TryRentSlow(best, length, out lease))
+        if (TryRentFast(best, length, out token) || TryRentSlow(best, length, out token))
         {
             return true;
         }
@@ -275,7 +302,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
         var best = ClassFor(length);
         if (TryRentFast(best, length, out var first))
         {
-            return first;
+            return new BufferLease(this, first);
         }
 
         var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
@@ -285,9 +312,9 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             while (true)
             {
                 var epoch = Volatile.Read(ref _returnEpoch);
-                if (TryRentSlow(best, length, out var lease))
+                if (TryRentSlow(best, length, out var token))
                 {
-                    return lease;
+                    return new BufferLease(this, token);
                 }
 
                 var remaining = deadline - Stopwatch.GetTimestamp();
@@ -356,7 +383,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
                 throw Stale(block, generation, state, "lookup by address of");
             }
 
-            lease = new BufferLease(this, block, generation);
+            lease = new BufferLease(this, ((long)generation << 32) | (uint)block);
             return true;
         }
 
@@ -412,7 +439,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
                     leasedInClass++;
                 }
 
-                allocations += Volatile.Read(ref _blocks[b].Rents);
+                allocations += RentsOf(ref _blocks[b]);
             }
 
             leasedBlocks += leasedInClass;
@@ -450,12 +477,13 @@ public sealed unsafe class MemfdBufferPool : IDisposable
                     throw new BufferLeaseMisuseException($"block {b} is free-listed but has {refs} references");
                 }
 
-                if (seen[b] != 0 && _blocks[b].InThreadCache)
+                var parked = (Volatile.Read(ref _blocks[b].State) & ParkedFlag) != 0;
+                if (seen[b] != 0 && parked)
                 {
                     throw new BufferLeaseMisuseException($"block {b} is both on the free list and in a thread cache");
                 }
 
-                if (seen[b] == 0 && refs == 0 && !_blocks[b].InThreadCache)
+                if (seen[b] == 0 && refs == 0 && !parked)
                 {
                     throw new BufferLeaseMisuseException($"block {b} has no references but is not on the free list (leaked)");
                 }
@@ -525,7 +553,8 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     {
         ValidateInDebug(block, generation);
         ref var s = ref BlockAt(block);
-        return new Span<byte>(_base + s.Offset, s.Length);
+        // CreateSpan: the length is the pool's own (never negative), so skip the constructor's check.
+        return MemoryMarshal.CreateSpan(ref _base[s.Offset], s.Length);
     }
 
     internal Memory<byte> MemoryOf(int block, int generation)
@@ -553,6 +582,11 @@ public sealed unsafe class MemfdBufferPool : IDisposable
                 throw Stale(block, generation, current, "AddRef on");
             }
 
+            if ((current & RefCountMask) == RefCountMask)
+            {
+                throw new InvalidOperationException($"block {block} already has {RefCountMask} references");
+            }
+
             if (Interlocked.CompareExchange(ref state, current + 1, current) == current)
             {
                 return;
@@ -561,38 +595,39 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void Release(int block, int generation)
+    internal void Release(long token)
     {
+        var block = (int)token;
         ref var s = ref BlockAt(block);
-        ref var state = ref s.State;
         var cache = t_cache;
-        // Sole holder (the common case: a frame plane, a scratch buffer): nobody else may legally touch the
-        // count, so plain stores do. A stale or doubled release fails this comparison and goes the checked
-        // way, so double returns are caught in every build at no cost here. Timed leases and waiters also
-        // take the out-of-line way; with debug checks on there is no thread cache, so neither does anything else.
-        if (state == (((long)generation << 32) | 1) && s.RentTimestamp == 0 && cache is not null && cache.Pool == this)
+        var generationBits = token & GenerationMask;
+        // Sole holder of an untimed lease (the common case: a frame plane, a scratch buffer): nobody else may
+        // legally touch the count, so plain stores do. A stale or doubled release, a shared or a timed lease all
+        // fail this one comparison and go the checked way, so double returns are caught in every build at no
+        // cost here. With debug checks on there is no thread cache, so everything goes the checked way.
+        if (s.State == (generationBits | 1) && cache is not null && cache.Pool == this)
         {
-            ref var slot = ref cache.SlotFor(s.ClassIndex);
+            var classIndex = s.ClassIndex;
+            ref var slot = ref cache.SlotFor(classIndex);
             if (slot < 0 && cache.Epoch == Volatile.Read(ref _flushEpoch) && Volatile.Read(ref _waiters) == 0
-                && !_free[s.ClassIndex].IsEmpty)
+                && !FreeStackAt(classIndex).IsEmpty)
             {
                 // Park on this thread (only while the class has other free blocks: the last free block of a
                 // class always goes to the shared stack, where any thread can get it).
-                state = (long)generation << 32;
-                s.InThreadCache = true;
+                s.State = generationBits | ParkedFlag;
                 slot = block;
                 return;
             }
         }
 
-        ReleaseOutOfLine(block, generation);
+        ReleaseOutOfLine(block, (int)(token >> 32));
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ReleaseOutOfLine(int block, int generation)
     {
         ref var state = ref BlockAt(block).State;
-        if (Volatile.Read(ref state) == (((long)generation << 32) | 1) && !_debugChecks)
+        if ((Volatile.Read(ref state) & ~TimedFlag) == (((long)generation << 32) | 1) && !_debugChecks)
         {
             // Sole holder: no atomic needed for the count; the free-stack CAS publishes the state.
             Recycle(block, ref state, generation);
@@ -628,10 +663,9 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     private void Recycle(int block, ref long state, int generation)
     {
         ref var s = ref _blocks[block];
-        if (s.RentTimestamp != 0)
+        if ((state & TimedFlag) != 0)
         {
             _metrics.RecordLease(s.RentTimestamp);
-            s.RentTimestamp = 0;
         }
 
         if (_debugChecks)
@@ -640,8 +674,8 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             s.PoisonedLength = s.Length;
         }
 
-        // Same generation, zero references: a stale lease still fails its generation check once re-rented,
-        // and fails the zero-count check before that.
+        // Same generation, zero references, no flags: a stale lease still fails its generation check once
+        // re-rented, and fails the zero-count check before that.
         Volatile.Write(ref state, (long)generation << 32);
         if (_useThreadCache && Volatile.Read(ref _waiters) == 0 && TryCacheOnThread(block, ref s))
         {
@@ -662,7 +696,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private BufferLease ActivatePopped(int block, int length)
+    private long ActivatePopped(int block, int length)
     {
         ref var s = ref BlockAt(block);
         if (_debugChecks && s.PoisonedLength != 0)
@@ -673,32 +707,58 @@ public sealed unsafe class MemfdBufferPool : IDisposable
         return Activate(block, length);
     }
 
-    /// <summary>Hands out a free block. Parked blocks come here directly: they are never poisoned (no thread
-    /// cache with debug checks), popped ones through <see cref="ActivatePopped"/>.</summary>
+    /// <summary>Hands out a free block; returns the lease token (generation &lt;&lt; 32 | block). Parked blocks come
+    /// here directly: they are never poisoned (no thread cache with debug checks), popped ones through
+    /// <see cref="ActivatePopped"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private BufferLease Activate(int block, int length)
+    private long Activate(int block, int length)
     {
         ref var s = ref BlockAt(block);
-        s.InThreadCache = false;
         s.Length = length;
-        var rents = s.Rents++;
-        // Lease lifetimes are sampled (1 rent in LeaseSampleInterval per block) and only while someone listens:
-        // a clock read plus a histogram record per rent would cost more than the rent itself.
-        if ((rents & (LeaseSampleInterval - 1)) == 0 && _leaseSeconds.Enabled)
+
+        // Next generation, one reference, no flags (a parked block's flag goes too). The owner has the block
+        // exclusively here (popped or parked): a plain store. Whoever gets the lease from another thread gets it
+        // through a synchronising hand-off (queue, lock, task), which publishes it.
+        var generation = (uint)((ulong)s.State >> 32) + 1;
+        var generationBits = (long)((ulong)generation << 32);
+
+        // Lease lifetimes are sampled (1 rent in LeaseSampleInterval per block: the generation counts rents) and
+        // only while someone listens: a clock read plus a histogram record per rent would cost more than the rent
+        // itself. The sampled rent finishes out of line and hands back the token, so no value has to survive a
+        // call on the common path. Generation 0 (the first rent, then every 2^32) is sampled too.
+        if ((generation & (LeaseSampleInterval - 1)) == 0)
         {
-            s.RentTimestamp = Stopwatch.GetTimestamp();
+            return ActivateSampled(block, generationBits);
         }
 
-        // The owner has the block exclusively here (popped or parked): a plain store. Whoever gets the lease
-        // from another thread gets it through a synchronising hand-off (queue, lock, task), which publishes it.
-        var generation = (int)(s.State >> 32) + 1;
-        s.State = ((long)generation << 32) | 1;
-        return new BufferLease(this, block, generation);
+        s.State = generationBits | 1;
+        return generationBits | (uint)block;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private long ActivateSampled(int block, long generationBits)
+    {
+        ref var s = ref BlockAt(block);
+        if (generationBits == 0)
+        {
+            // Before the state store that shows generation 0: RentsOf reads wraps, state, wraps.
+            Interlocked.Increment(ref s.GenerationWraps);
+        }
+
+        var state = generationBits | 1;
+        if (_leaseSeconds.Enabled)
+        {
+            s.RentTimestamp = Stopwatch.GetTimestamp();
+            state |= TimedFlag;
+        }
+
+        s.State = state;
+        return generationBits | (uint)block;
     }
 
     /// <summary>This thread's parked block of the class, else a pop from the class's shared stack.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryRentFast(int best, int length, out BufferLease lease)
+    private bool TryRentFast(int best, int length, out long token)
     {
         var cache = t_cache;
         if (cache is not null && cache.Pool == this)
@@ -710,26 +770,27 @@ public sealed unsafe class MemfdBufferPool : IDisposable
                 cache.Epoch = epoch;
             }
 
-            var cached = cache.Slots[best];
+            ref var slot = ref cache.SlotFor(best);
+            var cached = slot;
             if (cached >= 0)
             {
-                cache.Slots[best] = -1;
-                lease = Activate(cached, length);
+                slot = -1;
+                token = Activate(cached, length);
                 return true;
             }
         }
 
         if (_free[best].TryPop(_next, out var block))
         {
-            lease = ActivatePopped(block, length);
+            token = ActivatePopped(block, length);
             return true;
         }
 
-        lease = default;
+        token = 0;
         return false;
     }
 
-    private bool TryRentSlow(int best, int length, out BufferLease lease)
+    private bool TryRentSlow(int best, int length, out long token)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         for (var attempt = 0; attempt < 2; attempt++)
@@ -739,7 +800,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             {
                 if (_free[c].TryPop(_next, out var block))
                 {
-                    lease = ActivatePopped(block, length);
+                    token = ActivatePopped(block, length);
                     return true;
                 }
             }
@@ -757,7 +818,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             }
         }
 
-        lease = default;
+        token = 0;
         return false;
     }
 
@@ -789,13 +850,13 @@ public sealed unsafe class MemfdBufferPool : IDisposable
 
         // Park only while the class has other free blocks: the last free block of a class always goes
         // back to the shared stack, where any thread can get it.
-        ref var slot = ref cache.Slots[s.ClassIndex];
+        ref var slot = ref cache.SlotFor(s.ClassIndex);
         if (slot >= 0 || _free[s.ClassIndex].IsEmpty)
         {
             return false;
         }
 
-        s.InThreadCache = true;
+        s.State |= ParkedFlag;
         slot = block;
         return true;
     }
@@ -827,14 +888,14 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     internal bool FlushThreadCache(ThreadBlockCache cache)
     {
         var any = false;
-        var slots = cache.Slots;
-        for (var c = 0; c < slots.Length; c++)
+        for (var c = 0; c < cache.ClassCount; c++)
         {
-            var block = slots[c];
+            ref var slot = ref cache.SlotFor(c);
+            var block = slot;
             if (block >= 0)
             {
-                slots[c] = -1;
-                _blocks[block].InThreadCache = false;
+                slot = -1;
+                _blocks[block].State &= ~ParkedFlag;
                 _free[c].Push(_next, block);
                 any = true;
             }
@@ -843,18 +904,41 @@ public sealed unsafe class MemfdBufferPool : IDisposable
         return any;
     }
 
+    /// <summary>Lifetime rents of a block, from its generation (see <see cref="BlockState.GenerationWraps"/>);
+    /// callable from any thread.</summary>
+    private static long RentsOf(ref BlockState s)
+    {
+        while (true)
+        {
+            var wraps = Volatile.Read(ref s.GenerationWraps);
+            var generation = (uint)((ulong)Volatile.Read(ref s.State) >> 32);
+            if (Volatile.Read(ref s.GenerationWraps) == wraps)
+            {
+                return wraps == 0 ? 0 : ((wraps - 1) << 32) + generation + 1;
+            }
+        }
+    }
+
+    /// <summary>A class's shared free stack without a bounds check: class indices come from the pool's own tables.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ref BlockFreeStack FreeStackAt(int classIndex)
+    {
+        Debug.Assert((uint)classIndex < (uint)_free.Length);
+        return ref _freeStacks[(uint)classIndex];
+    }
+
     /// <summary>Block state without a bounds check: block indices only come from leases and free lists of this pool.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ref BlockState BlockAt(int block)
     {
         Debug.Assert((uint)block < (uint)_blocks.Length);
-        return ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_blocks), block);
+        return ref _blockStates[(uint)block];
     }
 
     /// <summary>Best class for a length already known to be 1.._largestBlock.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private int ClassForValid(int length) =>
-        Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_classByPage), (length - 1) >> 12);
+        _classTable[(uint)(length - 1) >> 12];
 
     [Conditional("DEBUG")]
     private void ValidateInDebug(int block, int generation) => Validate(block, generation);

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace StreamServer.BufferPool;
 
@@ -14,24 +13,37 @@ namespace StreamServer.BufferPool;
 /// </summary>
 internal sealed class ThreadBlockCache
 {
+    /// <summary>Most size classes a pool may have: the slots live inside this object (no array to chase on every
+    /// rent and return, which start from a thread-static load already).</summary>
+    public const int MaxClasses = 64;
+
+    private ClassSlots _slots;
+
     public ThreadBlockCache(MemfdBufferPool pool, int classes, long epoch)
     {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(classes, MaxClasses);
         Pool = pool;
-        Slots = new int[classes];
-        Array.Fill(Slots, -1);
+        ClassCount = classes;
+        ((Span<int>)_slots).Fill(-1);
         Epoch = epoch;
     }
 
     public MemfdBufferPool Pool { get; }
 
-    /// <summary>Free block index per class, -1 = empty. Only the owning thread touches it.</summary>
-    public int[] Slots { get; }
-
     public long Epoch { get; set; }
 
-    /// <summary>The slot of a class index that the pool computed (always in range), without a bounds check.</summary>
+    public int ClassCount { get; }
+
+    /// <summary>Free block index of a class (-1 = empty) for a class index the pool computed (always in range),
+    /// without a bounds check. Only the owning thread touches it (and the finalizer once the owner is dead).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ref int SlotFor(int classIndex) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Slots), classIndex);
+    public ref int SlotFor(int classIndex) => ref Unsafe.Add(ref Unsafe.As<ClassSlots, int>(ref _slots), (nuint)(uint)classIndex);
 
     ~ThreadBlockCache() => Pool.FlushThreadCache(this);
+
+    [InlineArray(MaxClasses)]
+    private struct ClassSlots
+    {
+        private int _first;
+    }
 }

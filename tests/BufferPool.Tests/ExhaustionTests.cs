@@ -72,6 +72,21 @@ public class ExhaustionTests
     }
 
     [Fact]
+    public void MoreSizeClassesThanAThreadCacheHoldsAreAConfigurationError()
+    {
+        // Each thread's cache keeps one slot per class inline (64); a 65th class is refused up front.
+        var classes = new List<SizeClass>();
+        for (var i = 1; i <= 65; i++)
+        {
+            classes.Add(new SizeClass($"c{i}", i * 4096, 1.0 / 65));
+        }
+
+        var ex = Assert.Throws<ArgumentException>(() =>
+            new MemfdBufferPool(new BufferPoolOptions { CapacityBytes = 64L * 1024 * 1024, SizeClasses = classes }));
+        Assert.Contains("between 1 and 64 size classes", ex.Message);
+    }
+
+    [Fact]
     public async Task ATimedRentGetsABlockAnotherThreadReturnsWhileItWaits()
     {
         using var pool = TestPools.Create(fallbackFactor: 1);

@@ -72,4 +72,58 @@ public class MetricsTests
 
         Assert.Equal(5, leaseSeconds.Count);
     }
+
+    [Fact]
+    public void RentsThroughTheThreadCacheAreCountedAndOneInSixtyFourIsTimed()
+    {
+        // Rent and return on one thread: after the first cycle every rent takes the block parked on this thread
+        // (the path that counts nothing but the block generation). 1000 rents of one block -> allocations 1000,
+        // and lease times for generations 0, 64, ..., 960 = 16 samples, each released through the checked way.
+        using var pool = TestPools.Create(threadCache: true);
+        var samples = 0;
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == "StreamServer.BufferPool" && instrument.Name == "streamserver_bufferpool_lease_seconds")
+                {
+                    l.EnableMeasurementEvents(instrument, pool);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<double>((_, _, _, state) =>
+        {
+            if (ReferenceEquals(state, pool))
+            {
+                samples++;
+            }
+        });
+        listener.Start();
+
+        long offset = -1;
+        for (var i = 0; i < 1000; i++)
+        {
+            var lease = pool.Rent(TestPools.Medium);
+            Assert.True(offset < 0 || lease.FileOffset == offset, "the parked block is rented again");
+            offset = lease.FileOffset;
+            lease.Span[0] = (byte)i;
+            lease.Release();
+        }
+
+        Assert.Equal(1000, pool.GetStatistics().Allocations);
+        Assert.Equal((1000 / MemfdBufferPool.LeaseSampleInterval) + 1, samples);
+
+        // Rents 1001..1025: the last one (generation 1024) is timed; returned twice, it is caught like any other.
+        for (var i = 1000; i < 1024; i++)
+        {
+            pool.Rent(TestPools.Medium).Release();
+        }
+
+        var timed = pool.Rent(TestPools.Medium);
+        timed.Release();
+        Assert.Equal((1024 / MemfdBufferPool.LeaseSampleInterval) + 1, samples);
+        Assert.Contains("already returned", Assert.Throws<BufferLeaseMisuseException>(timed.Release).Message);
+        Assert.Equal(1025, pool.GetStatistics().Allocations);
+        pool.VerifyQuiescentIntegrity();
+    }
 }
