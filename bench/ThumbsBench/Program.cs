@@ -1,25 +1,29 @@
 using System.Diagnostics;
 using System.Globalization;
+using StreamServer.Transcode.Media;
 using StreamServer.Transcode.Thumbnails;
 
-// Usage: ThumbsBench <source> <t> <width> <out-dir> <runs> <quality>...   (env: THUMBS_PROGRESSIVE=1, THUMBS_DECODER_THREADS=n)
-// Per quality: writes <out-dir>/ours_q<Q>_w<W>.jpg (ThumbnailService, the server's path) and
-// <out-dir>/annexk_q<Q>_w<W>.jpg (the same scaled frame encoded with Annex K tables and round-to-nearest
-// quantization, i.e. what libjpeg/TurboJPEG defaults give) and prints
-//   q=<Q> w=<W> bytes=<n> warm_ms=<median> warm_cpu_ms=<mean> cold_ms=<median> encode_ms=<median> annexk_bytes=<n> annexk_encode_ms=<median>
-// warm = a render with the source already open (what the server does from the second request on, cache disabled);
-// cold = a fresh service per render (open + probe + decoder init included), like a CLI invocation pays.
+// Usage: ThumbsBench <source> <times> <width> <out-dir> <rounds> <quality>...   (env: THUMBS_PROGRESSIVE=1, THUMBS_DECODER_THREADS=n)
+// <times>: comma-separated seconds, rendered round-robin so that no two consecutive requests ask for the same frame;
+// the first one's JPEGs are written (for bytes / SSIM). Per quality: writes <out-dir>/ours_q<Q>_w<W>.jpg
+// (ThumbnailService, the server's path) and <out-dir>/annexk_q<Q>_w<W>.jpg (the same scaled frame encoded with
+// Annex K tables and round-to-nearest quantization, i.e. what libjpeg/TurboJPEG defaults give) and prints
+//   q=<Q> w=<W> bytes=<n> warm_ms=<median> warm_cpu_ms=<mean> cold_ms=<median> cold_cpu_ms=<mean> encode_ms=<median>
+//   annexk_bytes=<n> annexk_encode_ms=<median> frames=<decoded per render, mean>
+// over <rounds> x |times| renders each, thumbnail cache disabled (every request renders):
+// warm = the opened source (demuxer + decoder) kept between requests, as the server does (a bounded pool of opened
+// renditions; it holds no frames or results); cold = a fresh service per render (open + decoder init included).
 if (args.Length < 6)
 {
-    Console.Error.WriteLine("usage: ThumbsBench <source> <t> <width> <out-dir> <runs> <quality>...");
+    Console.Error.WriteLine("usage: ThumbsBench <source> <t1,t2,...> <width> <out-dir> <rounds> <quality>...");
     return 2;
 }
 
 var source = args[0];
-var t = double.Parse(args[1], CultureInfo.InvariantCulture);
+var times = Array.ConvertAll(args[1].Split(','), x => double.Parse(x, CultureInfo.InvariantCulture));
 var width = int.Parse(args[2], CultureInfo.InvariantCulture);
 var outDir = args[3];
-var runs = int.Parse(args[4], CultureInfo.InvariantCulture);
+var rounds = int.Parse(args[4], CultureInfo.InvariantCulture);
 Directory.CreateDirectory(outDir);
 var noCache = new ThumbnailServiceOptions
 {
@@ -28,44 +32,71 @@ var noCache = new ThumbnailServiceOptions
     Progressive = Environment.GetEnvironmentVariable("THUMBS_PROGRESSIVE") == "1",
     DecoderThreads = int.TryParse(Environment.GetEnvironmentVariable("THUMBS_DECODER_THREADS"), CultureInfo.InvariantCulture, out var th) ? th : 0,
 };
+var renders = rounds * times.Length;
 
 for (var i = 5; i < args.Length; i++)
 {
     var q = int.Parse(args[i], CultureInfo.InvariantCulture);
-    using var warm = new ThumbnailService(noCache);
-    var first = await warm.GetAsync("bench", source, t, width, q); // opens the source
-    var warmMs = new double[runs];
-    var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
-    for (var r = 0; r < runs; r++)
+    CachedThumbnail first;
+    using (var once = new ThumbnailService(noCache))
     {
-        var sw = Stopwatch.StartNew();
-        _ = await warm.GetAsync("bench", source, t, width, q);
-        warmMs[r] = sw.Elapsed.TotalMilliseconds;
+        first = await once.GetAsync("bench", source, times[0], width, q);
     }
 
-    // CPU time (user + system, all threads) per warm render: what a render costs, unlike wall time barely moved
-    // by other processes competing for the cores.
-    var warmCpuMs = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMilliseconds / runs;
-
-    var coldMs = new double[runs];
-    for (var r = 0; r < runs; r++)
+    // Warm: one service; the first request opens the source (not timed), then every time in turn.
+    var warmMs = new double[renders];
+    var warmCpu = 0.0;
+    using (var warm = new ThumbnailService(noCache))
     {
+        _ = await warm.GetAsync("bench", source, times[^1], width, q);
+        for (var r = 0; r < renders; r++)
+        {
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+            var sw = Stopwatch.StartNew();
+            _ = await warm.GetAsync("bench", source, times[r % times.Length], width, q);
+            warmMs[r] = sw.Elapsed.TotalMilliseconds;
+            warmCpu += (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds;
+        }
+    }
+
+    var coldMs = new double[renders];
+    var coldCpu = 0.0;
+    for (var r = 0; r < renders; r++)
+    {
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var sw = Stopwatch.StartNew();
-        using var cold = new ThumbnailService(noCache);
-        _ = await cold.GetAsync("bench", source, t, width, q);
+        using (var cold = new ThumbnailService(noCache))
+        {
+            _ = await cold.GetAsync("bench", source, times[r % times.Length], width, q);
+        }
+
         coldMs[r] = sw.Elapsed.TotalMilliseconds;
+        coldCpu += (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds;
     }
 
     await File.WriteAllBytesAsync(Path.Combine(outDir, $"ours_q{q}_w{width}.jpg"), first.Jpeg);
-    var (encodeMs, _) = EncodeOnlyMs(source, t, width, new JpegOptions(q, Progressive: noCache.Progressive), Math.Max(runs, 10));
+    var (encodeMs, _) = EncodeOnlyMs(source, times[0], width, new JpegOptions(q, Progressive: noCache.Progressive), Math.Max(rounds, 10));
     var annexK = new JpegOptions(q, Progressive: noCache.Progressive, Tables: JpegTables.AnnexK, Trellis: false);
-    var (annexKMs, annexKJpeg) = EncodeOnlyMs(source, t, width, annexK, Math.Max(runs, 10));
+    var (annexKMs, annexKJpeg) = EncodeOnlyMs(source, times[0], width, annexK, Math.Max(rounds, 10));
     await File.WriteAllBytesAsync(Path.Combine(outDir, $"annexk_q{q}_w{width}.jpg"), annexKJpeg);
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"q={q} w={width} bytes={first.Jpeg.Length} warm_ms={Median(warmMs):0.0} warm_cpu_ms={warmCpuMs:0.0} cold_ms={Median(coldMs):0.0} encode_ms={encodeMs:0.00} annexk_bytes={annexKJpeg.Length} annexk_encode_ms={annexKMs:0.00} progressive={noCache.Progressive}"));
+        $"q={q} w={width} bytes={first.Jpeg.Length} warm_ms={Median(warmMs):0.0} warm_cpu_ms={warmCpu / renders:0.0} cold_ms={Median(coldMs):0.0} cold_cpu_ms={coldCpu / renders:0.0} encode_ms={encodeMs:0.00} annexk_bytes={annexKJpeg.Length} annexk_encode_ms={annexKMs:0.00} frames={FramesPerRender(source, times):0.0} progressive={noCache.Progressive}"));
 }
 
 return 0;
+
+// Frames decoded per render: buffers the decoder took from the frame memory (skipped frames take none).
+static double FramesPerRender(string source, double[] times)
+{
+    using var grabber = new FrameGrabber(source);
+    var before = RecyclingFrameMemory.Shared.Rents;
+    foreach (var t in times)
+    {
+        grabber.DecodeAt(t);
+    }
+
+    return (double)(RecyclingFrameMemory.Shared.Rents - before) / times.Length;
+}
 
 // The JPEG encoder alone: the scaled frame's planes compressed in place, median of n; also returns the JPEG.
 static unsafe (double Ms, byte[] Jpeg) EncodeOnlyMs(string source, double t, int width, JpegOptions options, int n)

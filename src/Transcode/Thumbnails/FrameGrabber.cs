@@ -26,6 +26,7 @@ public sealed class FrameGrabber : IDisposable
     private readonly PacketHandle _packet = new();
     private FrameHandle _current = new();
     private FrameHandle _previous = new();
+    private Rational _frameAspect;
     private Scaler? _scaler;
     private int _scalerSourceFormat = -1;
     private bool _scalerSourceFull;
@@ -55,11 +56,29 @@ public sealed class FrameGrabber : IDisposable
 
     private static (MediaSource, MediaStreamInfo, MediaDecoder) Open(IReadOnlyList<string> files, string path, int threads)
     {
-        var source = files.Count == 1 ? MediaSource.Open(files[0]) : MediaSource.OpenConcatenated(files);
+        var (source, video) = OpenSource(files, path);
+        try
+        {
+            return (source, video, new MediaDecoder(source, video, RecyclingFrameMemory.Shared, threads));
+        }
+        catch
+        {
+            source.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The demuxer alone, without the probing decode (MP4/MOV describe their streams): pixel format and aspect come
+    /// from the decoded frames, and re-opening a segment costs a file open instead of decoding frames.
+    /// </summary>
+    private static (MediaSource, MediaStreamInfo) OpenSource(IReadOnlyList<string> files, string path)
+    {
+        var source = files.Count == 1 ? MediaSource.Open(files[0], probeStreams: false) : MediaSource.OpenConcatenated(files, probeStreams: false);
         try
         {
             var video = source.BestStream(MediaKind.Video) ?? throw new TranscodeException($"no video stream in {System.IO.Path.GetFileName(path)}");
-            return (source, video, new MediaDecoder(source, video, null, threads));
+            return (source, video);
         }
         catch
         {
@@ -77,8 +96,12 @@ public sealed class FrameGrabber : IDisposable
 
     public int SourceHeight => _video.Height;
 
-    /// <summary>Pixel aspect (1 for square pixels), so thumbnails keep the display aspect of anamorphic video.</summary>
-    public double SampleAspectRatio => _video.SampleAspectRatio.IsValid ? _video.SampleAspectRatio.ToDouble() : 1;
+    /// <summary>
+    /// Pixel aspect (1 for square pixels), so thumbnails keep the display aspect of anamorphic video: the bitstream's
+    /// (of the frame <see cref="DecodeAt"/> returned last), else the container's.
+    /// </summary>
+    public double SampleAspectRatio => _frameAspect.IsValid ? _frameAspect.ToDouble()
+        : _video.SampleAspectRatio.IsValid ? _video.SampleAspectRatio.ToDouble() : 1;
 
     /// <summary>Presentation time of the frame the last <see cref="DecodeAt"/> returned.</summary>
     public double LastFrameTime { get; private set; } = double.NaN;
@@ -89,6 +112,32 @@ public sealed class FrameGrabber : IDisposable
     /// </summary>
     public FrameHandle DecodeAt(double seconds)
     {
+        var frame = DecodeForward(seconds, out var lastPacketTime);
+        if (frame is null)
+        {
+            // t lies inside the last frame (after its start, within the duration), and that frame was one of the
+            // non-reference ones skipped on the way: once more, aiming at it.
+            frame = double.IsNaN(lastPacketTime) ? null : DecodeForward(lastPacketTime, out _);
+            if (frame is null)
+            {
+                throw new TranscodeException($"no video frame decodable at {seconds:0.###}s in {System.IO.Path.GetFileName(Path)}");
+            }
+        }
+
+        _frameAspect = frame.SampleAspectRatio;
+        return frame;
+    }
+
+    /// <summary>
+    /// Seeks to the keyframe at or before <paramref name="seconds"/> and decodes forward to the first frame shown at or
+    /// after it (output order is display order). Feeding stops as soon as the packets say which frame that is: a
+    /// packet decoded at or after the earliest candidate's presentation time (dts &gt;= that pts) and every packet after
+    /// it show later, so the decoder is drained instead of decoding the frames its reordering delay (and frame threads)
+    /// would otherwise pull in first. Null when the stream ends before a frame at t and the last shown frame was
+    /// skipped; <paramref name="lastPacketTime"/> is then the time of the packet shown last.
+    /// </summary>
+    private FrameHandle? DecodeForward(double seconds, out double lastPacketTime)
+    {
         if (_playlist is not null)
         {
             OpenSegment(_playlist.SegmentAt(seconds));
@@ -96,22 +145,51 @@ public sealed class FrameGrabber : IDisposable
         else
         {
             _source.SeekTo(_video, TimeSpan.FromSeconds(Math.Max(0, seconds)));
-            _decoder.Flush();
         }
 
+        _decoder.Flush(); // also ends the drain the previous call left the decoder in
         _current.Unref();
         _previous.Unref();
         var havePrevious = false;
-        var eof = false;
+        var draining = false;
+        var candidate = long.MaxValue; // earliest pts at or after t among the packets read
+        var lastPts = long.MinValue;
+        lastPacketTime = double.NaN;
         while (true)
         {
-            if (!eof)
+            if (!draining)
             {
-                eof = !ReadVideoPacket();
-                SkipUnshownFrames(eof ? double.NaN : PacketTime(_packet.Pts), seconds);
-                while (!_decoder.Send(eof ? null : _packet))
+                draining = !ReadVideoPacket();
+                if (!draining)
                 {
-                    // Decoder full: drain before the packet can go in.
+                    var pts = _packet.Pts;
+                    var dts = _packet.Dts;
+                    if (candidate != long.MaxValue && dts != long.MinValue && dts >= candidate)
+                    {
+                        draining = true; // shown after the candidate, like everything after it
+                    }
+                    else
+                    {
+                        var time = PacketTime(pts);
+                        if (!double.IsNaN(time) && time >= seconds - TimeEpsilon && pts < candidate)
+                        {
+                            candidate = pts;
+                        }
+
+                        if (pts != long.MinValue && pts > lastPts)
+                        {
+                            (lastPts, lastPacketTime) = (pts, time);
+                        }
+
+                        // Non-reference frames shown before t are never displayed and nothing predicts from them.
+                        var skip = !double.IsNaN(time) && time < seconds - TimeEpsilon;
+                        SkipNonReference(skip);
+                    }
+                }
+
+                while (!_decoder.Send(draining ? null : _packet))
+                {
+                    // Decoder full: take frames out before the packet can go in.
                     if (TryReceive(seconds, ref havePrevious))
                     {
                         return _current;
@@ -124,12 +202,13 @@ public sealed class FrameGrabber : IDisposable
                 return _current;
             }
 
-            if (eof)
+            if (draining)
             {
-                // t lies after the last frame's start (still within the duration): the last frame is what shows.
-                if (!havePrevious)
+                // No frame at or after t: t lies inside the last frame, which is the answer if it was decoded (frames
+                // come out in display order, so the last one out is the last one shown, unless it was skipped).
+                if (!havePrevious || (!double.IsNaN(lastPacketTime) && LastFrameTime < lastPacketTime - TimeEpsilon))
                 {
-                    throw new TranscodeException($"no video frame decodable at {seconds:0.###}s in {System.IO.Path.GetFileName(Path)}");
+                    return null;
                 }
 
                 (_current, _previous) = (_previous, _current);
@@ -150,7 +229,7 @@ public sealed class FrameGrabber : IDisposable
             || _scalerSourceFull != full || _scaler.SourceWidth != frame.Width || _scaler.SourceHeight != frame.Height)
         {
             _scaler?.Dispose();
-            _scaler = new Scaler(frame.Width, frame.Height, format, width, height, PixelFormats.Yuv420P, quality: quality,
+            _scaler = new Scaler(frame.Width, frame.Height, format, width, height, PixelFormats.Yuv420P, RecyclingFrameMemory.Shared, quality,
                 sourceFullRange: full, destinationFullRange: true);
             _scalerSourceFormat = format;
             _scalerSourceFull = full;
@@ -165,43 +244,46 @@ public sealed class FrameGrabber : IDisposable
         {
             // Same segment again: back to its start (byte 0 of init + segment is a cheap, exact seek).
             _source.SeekTo(_video, TimeSpan.Zero);
-            _decoder.Flush();
         }
         else
         {
-            var (source, video, decoder) = Open([_playlist!.InitPath, _playlist.Segments[index]], Path, _decoderThreads);
-            _decoder.Dispose();
+            // Another segment: a new demuxer, the same decoder (flushed by the caller). Every segment of a rendition
+            // shares the init section, so the decoder's parameters still hold; opening one per segment cost its
+            // threads and a probing decode each time.
+            var (source, video) = OpenSource([_playlist!.InitPath, _playlist.Segments[index]], Path);
+            if (video.CodecName != _video.CodecName || video.Width != _video.Width || video.Height != _video.Height)
+            {
+                MediaDecoder decoder;
+                try
+                {
+                    decoder = new MediaDecoder(source, video, RecyclingFrameMemory.Shared, _decoderThreads);
+                }
+                catch
+                {
+                    source.Dispose();
+                    throw;
+                }
+
+                _decoder.Dispose();
+                _decoder = decoder;
+                _skipping = false;
+            }
+
             _source.Dispose();
-            (_source, _video, _decoder) = (source, video, decoder);
+            (_source, _video) = (source, video);
             _openSegment = index;
-            _skipping = false;
         }
 
         _segmentStart = _playlist!.Starts[index];
         _segmentOrigin = long.MinValue;
     }
 
-    /// <summary>
-    /// Non-reference frames shown more than a frame before the target are never displayed and nothing predicts
-    /// from them: let the decoder skip them (x264's B-frames, often a third of the frames decoded forward).
-    /// The frame just before the target is always decoded: it is the answer when t lies inside the last frame.
-    /// </summary>
-    private void SkipUnshownFrames(double packetTime, double target)
+    private void SkipNonReference(bool skip)
     {
-        var skip = !double.IsNaN(packetTime) && packetTime < target - FrameDuration - TimeEpsilon;
         if (skip != _skipping)
         {
             _decoder.SkipNonReferenceFrames(skip);
             _skipping = skip;
-        }
-    }
-
-    private double FrameDuration
-    {
-        get
-        {
-            var fps = _video.EffectiveFrameRate.ToDouble();
-            return fps > 0 ? 1 / fps : 0.04;
         }
     }
 
