@@ -232,15 +232,22 @@ static void trellis_block(const float a[64], JCOEF *c, const uint8_t code_len[25
      * kept as a compact list with base[] = cost so far minus the zeroing cost up to j, so extending a state to i
      * costs base + zero_cost[i-1] + bits(run, size) + distortion of the level at i. */
     float zero_cost[64]; /* mu * distortion of zeroing zig-zag 1..i (prefix sums) */
-    float base[64];
+    float base[64], mag[64];
     int pos[64], prev[64], level[64];
     int nstates = 1;
     float acc = 0.0f;
     zero_cost[0] = 0.0f;
+    /* One pass over the block in zig-zag order: magnitudes, zeroing costs, and which coefficients round to a nonzero
+     * level. Only those can end a run, so the trellis below visits just them (a bit mask, lowest first): no branch
+     * per zero coefficient, none on signs. */
+    uint64_t nonzero = 0;
     for (int i = 1; i < 64; i++) {
         float v = a[zigzag[i]];
+        float av = fabsf(v);
         acc += v * v;
         zero_cost[i] = acc * mu;
+        mag[i] = av;
+        nonzero |= (uint64_t)((int)(av + 0.5f) != 0) << i;
     }
     float zrl_bits[4];
     for (int k = 0; k < 4; k++)
@@ -253,13 +260,10 @@ static void trellis_block(const float a[64], JCOEF *c, const uint8_t code_len[25
     level[0] = 0;
     float best_total = zero_cost[63] + eob;
     int best_last = 0;
-    for (int i = 1; i < 64; i++) {
-        float v = a[zigzag[i]];
-        float av = v < 0 ? -v : v;
+    for (; nonzero; nonzero &= nonzero - 1) {
+        int i = __builtin_ctzll(nonzero);
+        float av = mag[i];
         int l0 = (int)(av + 0.5f);
-        level[i] = 0;
-        if (l0 == 0)
-            continue;
         /* Candidates l0 and l0 - 1 (when >= 1), priced in one pass over the states. */
         int l1 = l0 - 1;
         int size0 = level_size(l0), size1 = level_size(l1);
