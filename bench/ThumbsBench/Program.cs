@@ -3,7 +3,8 @@ using System.Globalization;
 using StreamServer.Transcode.Media;
 using StreamServer.Transcode.Thumbnails;
 
-// Usage: ThumbsBench <source> <times> <width> <out-dir> <rounds> <quality>...   (env: THUMBS_PROGRESSIVE=1, THUMBS_DECODER_THREADS=n)
+// Usage: ThumbsBench <source> <times> <width> <out-dir> <rounds> <quality>...
+//   (env: THUMBS_PROGRESSIVE=1, THUMBS_DECODER_THREADS=n (default 0 = FFmpeg's choice), THUMBS_ENCODER_THREADS=n (default 2))
 // <times>: comma-separated seconds, rendered round-robin so that no two consecutive requests ask for the same frame;
 // the first one's JPEGs are written (for bytes / SSIM). Per quality: writes <out-dir>/ours_q<Q>_w<W>.jpg
 // (ThumbnailService, the server's path) and <out-dir>/annexk_q<Q>_w<W>.jpg (the same scaled frame encoded with
@@ -31,6 +32,7 @@ var noCache = new ThumbnailServiceOptions
     MaxConcurrentRenders = 1,
     Progressive = Environment.GetEnvironmentVariable("THUMBS_PROGRESSIVE") == "1",
     DecoderThreads = int.TryParse(Environment.GetEnvironmentVariable("THUMBS_DECODER_THREADS"), CultureInfo.InvariantCulture, out var th) ? th : 0,
+    EncoderThreads = int.TryParse(Environment.GetEnvironmentVariable("THUMBS_ENCODER_THREADS"), CultureInfo.InvariantCulture, out var eth) ? eth : 2,
 };
 var renders = rounds * times.Length;
 
@@ -75,7 +77,7 @@ for (var i = 5; i < args.Length; i++)
     }
 
     await File.WriteAllBytesAsync(Path.Combine(outDir, $"ours_q{q}_w{width}.jpg"), first.Jpeg);
-    var (encodeMs, _) = EncodeOnlyMs(source, times[0], width, new JpegOptions(q, Progressive: noCache.Progressive), Math.Max(rounds, 10));
+    var (encodeMs, _) = EncodeOnlyMs(source, times[0], width, new JpegOptions(q, Progressive: noCache.Progressive, Threads: noCache.EncoderThreads), Math.Max(rounds, 10));
     var annexK = new JpegOptions(q, Progressive: noCache.Progressive, Tables: JpegTables.AnnexK, Trellis: false);
     var (annexKMs, annexKJpeg) = EncodeOnlyMs(source, times[0], width, annexK, Math.Max(rounds, 10));
     await File.WriteAllBytesAsync(Path.Combine(outDir, $"annexk_q{q}_w{width}.jpg"), annexKJpeg);

@@ -16,6 +16,7 @@ public sealed class FrameGrabber : IDisposable
 
     private readonly HlsMediaPlaylist? _playlist;
     private readonly int _decoderThreads;
+    private readonly IFrameMemory _frameMemory;
     private MediaSource _source;
     private MediaStreamInfo _video;
     private MediaDecoder _decoder;
@@ -32,34 +33,37 @@ public sealed class FrameGrabber : IDisposable
     private bool _scalerSourceFull;
 
     /// <param name="path">A media file, or an HLS media playlist of CMAF segments (a packaged rendition).</param>
-    public FrameGrabber(string path, int decoderThreads = 0)
+    /// <param name="decoderThreads">0 = FFmpeg's choice.</param>
+    /// <param name="frameMemory">Where decoded and scaled frames live; null = <see cref="RecyclingFrameMemory.Shared"/>.</param>
+    public FrameGrabber(string path, int decoderThreads = 0, IFrameMemory? frameMemory = null)
     {
         _decoderThreads = decoderThreads;
+        _frameMemory = frameMemory ?? RecyclingFrameMemory.Shared;
         if (path.EndsWith(".m3u8", StringComparison.OrdinalIgnoreCase))
         {
             // FFmpeg 5.1's HLS demuxer cannot seek in fMP4 playlists (it loses the init section and feeds garbage
             // to the decoder), and every packaged segment starts with an IDR frame anyway: open init + the segment
             // that holds t, which is exactly "the keyframe at or before t".
             _playlist = HlsMediaPlaylist.Load(path);
-            (_source, _video, _decoder) = Open([_playlist.InitPath, _playlist.Segments[0]], path, decoderThreads);
+            (_source, _video, _decoder) = Open([_playlist.InitPath, _playlist.Segments[0]], path, decoderThreads, _frameMemory);
             _openSegment = 0;
             DurationSeconds = _playlist.DurationSeconds;
         }
         else
         {
-            (_source, _video, _decoder) = Open([path], path, decoderThreads);
+            (_source, _video, _decoder) = Open([path], path, decoderThreads, _frameMemory);
             DurationSeconds = _source.Duration.TotalSeconds;
         }
 
         Path = path;
     }
 
-    private static (MediaSource, MediaStreamInfo, MediaDecoder) Open(IReadOnlyList<string> files, string path, int threads)
+    private static (MediaSource, MediaStreamInfo, MediaDecoder) Open(IReadOnlyList<string> files, string path, int threads, IFrameMemory memory)
     {
         var (source, video) = OpenSource(files, path);
         try
         {
-            return (source, video, new MediaDecoder(source, video, RecyclingFrameMemory.Shared, threads));
+            return (source, video, new MediaDecoder(source, video, memory, threads));
         }
         catch
         {
@@ -229,7 +233,7 @@ public sealed class FrameGrabber : IDisposable
             || _scalerSourceFull != full || _scaler.SourceWidth != frame.Width || _scaler.SourceHeight != frame.Height)
         {
             _scaler?.Dispose();
-            _scaler = new Scaler(frame.Width, frame.Height, format, width, height, PixelFormats.Yuv420P, RecyclingFrameMemory.Shared, quality,
+            _scaler = new Scaler(frame.Width, frame.Height, format, width, height, PixelFormats.Yuv420P, _frameMemory, quality,
                 sourceFullRange: full, destinationFullRange: true);
             _scalerSourceFormat = format;
             _scalerSourceFull = full;
@@ -256,7 +260,7 @@ public sealed class FrameGrabber : IDisposable
                 MediaDecoder decoder;
                 try
                 {
-                    decoder = new MediaDecoder(source, video, RecyclingFrameMemory.Shared, _decoderThreads);
+                    decoder = new MediaDecoder(source, video, _frameMemory, _decoderThreads);
                 }
                 catch
                 {
