@@ -38,6 +38,9 @@ internal static unsafe partial class SsAv
     [LibraryImport(Library, EntryPoint = "ss_packet_alloc")]
     public static partial nint PacketAlloc();
 
+    [LibraryImport(Library, EntryPoint = "ss_packet_move_ref")]
+    public static partial void PacketMoveRef(nint dst, nint src);
+
     [LibraryImport(Library, EntryPoint = "ss_packet_free")]
     public static partial void PacketFree(nint p);
 

@@ -61,6 +61,12 @@ SS_API int ss_pix_fmt_describe(int fmt, ss_pix_fmt_info *info)
 SS_API AVPacket *ss_packet_alloc(void) { return av_packet_alloc(); }
 SS_API void ss_packet_free(AVPacket *p) { av_packet_free(&p); }
 SS_API void ss_packet_unref(AVPacket *p) { av_packet_unref(p); }
+/* dst takes src's payload and fields (no copy); src is left blank. */
+SS_API void ss_packet_move_ref(AVPacket *dst, AVPacket *src)
+{
+    av_packet_unref(dst);
+    av_packet_move_ref(dst, src);
+}
 SS_API int ss_packet_stream_index(const AVPacket *p) { return p->stream_index; }
 SS_API int ss_packet_is_key(const AVPacket *p) { return (p->flags & AV_PKT_FLAG_KEY) != 0; }
 SS_API int64_t ss_packet_pts(const AVPacket *p) { return p->pts; }

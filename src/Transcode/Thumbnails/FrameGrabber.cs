@@ -25,6 +25,10 @@ public sealed class FrameGrabber : IDisposable
     private double _segmentStart;
     private long _segmentOrigin = long.MinValue;
     private readonly PacketHandle _packet = new();
+    // Packets read past the candidate frame but not sent: a reorder window's worth (B-pyramids need 3-4).
+    private readonly PacketHandle[] _ahead = [new(), new(), new(), new(), new(), new(), new(), new()];
+    private readonly double[] _aheadTimes = new double[8];
+    private int _aheadCount;
     private FrameHandle _current = new();
     private FrameHandle _previous = new();
     private Rational _frameAspect;
@@ -134,11 +138,13 @@ public sealed class FrameGrabber : IDisposable
 
     /// <summary>
     /// Seeks to the keyframe at or before <paramref name="seconds"/> and decodes forward to the first frame shown at or
-    /// after it (output order is display order). Feeding stops as soon as the packets say which frame that is: a
-    /// packet decoded at or after the earliest candidate's presentation time (dts &gt;= that pts) and every packet after
-    /// it show later, so the decoder is drained instead of decoding the frames its reordering delay (and frame threads)
-    /// would otherwise pull in first. Null when the stream ends before a frame at t and the last shown frame was
-    /// skipped; <paramref name="lastPacketTime"/> is then the time of the packet shown last.
+    /// after it (output order is display order), decoding nothing that frame does not need. Once a candidate (the
+    /// earliest pts at or after t so far) is sent, later packets are read ahead without decoding: the candidate depends
+    /// only on packets before it in decode order, so a later one is decoded only if a better candidate (shown between
+    /// t and the candidate) follows it. A packet decoded at or after the candidate's presentation time (dts &gt;= that
+    /// pts) and every packet after it show later, so there the decoder is drained instead of decoding the frames its
+    /// reordering delay and frame threads would pull in. Null when the stream ends before a frame at t and the last
+    /// shown frame was skipped; <paramref name="lastPacketTime"/> is then the time of the packet shown last.
     /// </summary>
     private FrameHandle? DecodeForward(double seconds, out double lastPacketTime)
     {
@@ -154,6 +160,7 @@ public sealed class FrameGrabber : IDisposable
         _decoder.Flush(); // also ends the drain the previous call left the decoder in
         _current.Unref();
         _previous.Unref();
+        _aheadCount = 0;
         var havePrevious = false;
         var draining = false;
         var candidate = long.MaxValue; // earliest pts at or after t among the packets read
@@ -163,19 +170,19 @@ public sealed class FrameGrabber : IDisposable
         {
             if (!draining)
             {
-                draining = !ReadVideoPacket();
-                if (!draining)
+                if (!ReadVideoPacket())
+                {
+                    draining = true;
+                }
+                else
                 {
                     var pts = _packet.Pts;
                     var dts = _packet.Dts;
-                    if (candidate != long.MaxValue && dts != long.MinValue && dts >= candidate)
+                    var time = PacketTime(pts);
+                    var better = !double.IsNaN(time) && time >= seconds - TimeEpsilon && pts < candidate;
+                    if (candidate == long.MaxValue)
                     {
-                        draining = true; // shown after the candidate, like everything after it
-                    }
-                    else
-                    {
-                        var time = PacketTime(pts);
-                        if (!double.IsNaN(time) && time >= seconds - TimeEpsilon && pts < candidate)
+                        if (better)
                         {
                             candidate = pts;
                         }
@@ -185,18 +192,47 @@ public sealed class FrameGrabber : IDisposable
                             (lastPts, lastPacketTime) = (pts, time);
                         }
 
-                        // Non-reference frames shown before t are never displayed and nothing predicts from them.
-                        var skip = !double.IsNaN(time) && time < seconds - TimeEpsilon;
-                        SkipNonReference(skip);
+                        if (SendPacket(_packet, time, seconds, ref havePrevious))
+                        {
+                            return _current;
+                        }
+                    }
+                    else if (dts != long.MinValue && dts >= candidate)
+                    {
+                        draining = true; // shown after the candidate, like everything after it
+                    }
+                    else if (better)
+                    {
+                        // Shown between t and the candidate: the new candidate. The packets read ahead before it may be
+                        // its references, so they go first, in decode order.
+                        candidate = pts;
+                        if (SendReadAhead(seconds, ref havePrevious) || SendPacket(_packet, time, seconds, ref havePrevious))
+                        {
+                            return _current;
+                        }
+                    }
+                    else if (_aheadCount < _ahead.Length)
+                    {
+                        // Shown before t or after the candidate: the candidate does not need it (it precedes it in
+                        // decode order); decoded only if a better candidate turns up after it.
+                        _ahead[_aheadCount].MoveFrom(_packet);
+                        _aheadTimes[_aheadCount++] = time;
+                    }
+                    else if (SendReadAhead(seconds, ref havePrevious) || SendPacket(_packet, time, seconds, ref havePrevious))
+                    {
+                        return _current; // read too far ahead without a decision (no dts): decode as they come
                     }
                 }
 
-                while (!_decoder.Send(draining ? null : _packet))
+                if (draining)
                 {
-                    // Decoder full: take frames out before the packet can go in.
-                    if (TryReceive(seconds, ref havePrevious))
+                    DropReadAhead();
+                    while (!_decoder.Send(null))
                     {
-                        return _current;
+                        if (TryReceive(seconds, ref havePrevious))
+                        {
+                            return _current;
+                        }
                     }
                 }
             }
@@ -219,6 +255,49 @@ public sealed class FrameGrabber : IDisposable
                 return _current;
             }
         }
+    }
+
+    /// <summary>Sends one packet (true when the frame at t came out while making room for it).</summary>
+    private bool SendPacket(PacketHandle packet, double time, double target, ref bool havePrevious)
+    {
+        // Non-reference frames shown before t are never displayed and nothing predicts from them.
+        SkipNonReference(!double.IsNaN(time) && time < target - TimeEpsilon);
+        while (!_decoder.Send(packet))
+        {
+            // Decoder full: take frames out before the packet can go in.
+            if (TryReceive(target, ref havePrevious))
+            {
+                return true;
+            }
+        }
+
+        packet.Unref();
+        return false;
+    }
+
+    private bool SendReadAhead(double target, ref bool havePrevious)
+    {
+        for (var i = 0; i < _aheadCount; i++)
+        {
+            if (SendPacket(_ahead[i], _aheadTimes[i], target, ref havePrevious))
+            {
+                DropReadAhead();
+                return true;
+            }
+        }
+
+        _aheadCount = 0;
+        return false;
+    }
+
+    private void DropReadAhead()
+    {
+        for (var i = 0; i < _aheadCount; i++)
+        {
+            _ahead[i].Unref();
+        }
+
+        _aheadCount = 0;
     }
 
     /// <summary>
@@ -376,6 +455,11 @@ public sealed class FrameGrabber : IDisposable
         _current.Dispose();
         _previous.Dispose();
         _packet.Dispose();
+        foreach (var p in _ahead)
+        {
+            p.Dispose();
+        }
+
         _decoder.Dispose();
         _source.Dispose();
     }

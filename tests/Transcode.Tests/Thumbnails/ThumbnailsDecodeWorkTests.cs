@@ -27,6 +27,23 @@ public sealed class ThumbnailsDecodeWorkTests
         Assert.Equal(16 + 26, memory.Rents);
     }
 
+    [Fact]
+    public async Task With_b_frames_the_packets_after_the_target_in_decode_order_are_not_decoded()
+    {
+        using var dir = new TempDir("thumbs-work-b");
+        // Fixed pattern I0 B1 B2 B3 P4 ..., B-pyramid (the middle B is a reference), decode order I0 P4 B2 B1 B3 P8 B6
+        // B5 B7 P12 B10 B9 B11 P16 ...: for P12 (t = 0.48 s) the decoder needs I0 P4 B2 P8 B6 P12 and nothing after P12.
+        var clip = await TestMedia.GenerateAsync(dir.Combine("clip.mp4"), seconds: 2, width: 320, height: 240, audio: false,
+            extraOutputArgs: ["-g", "50", "-x264-params", "bframes=3:b-pyramid=normal:b-adapt=0"]);
+        var memory = new RecyclingFrameMemory(0);
+        using var grabber = new FrameGrabber(clip, 1, memory);
+
+        grabber.DecodeAt(0.48);
+
+        Assert.Equal(0.48, grabber.LastFrameTime, 3);
+        Assert.Equal(6, memory.Rents);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
