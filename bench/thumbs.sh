@@ -4,17 +4,23 @@
 # scale=w:-2 -q:v N`, on the same 1080p source, one run. For each width (1920 = the full frame, 320 = a typical
 # thumbnail) and our quality 95/75/40: bytes, SSIM against the source frame at t (ffmpeg ssim filter, lossless Y4M
 # reference), time per thumbnail; the CLI's size at our SSIM, interpolated over a sweep of every -q:v (2..31, plus
-# -qmin 1 -q:v 1, the best mjpeg can do); the CLI's wall and CPU time at the -q:v closest in size (CPU time = user +
-# system over all threads: the cost of a thumbnail, much less disturbed by other load on the machine than wall time). Also the same scaled frame
-# encoded with libjpeg's defaults (Annex K tables, round-to-nearest: what TurboJPEG wrote before), for reference.
-# Usage: bench/thumbs.sh [runs=5]
+# -qmin 1 -q:v 1, the best mjpeg can do). Also the same scaled frame encoded with libjpeg's defaults (Annex K tables,
+# round-to-nearest: what TurboJPEG wrote before), for reference.
+# Speed (ThumbsBench race): ours and the CLI at the -q:v closest in size, interleaved request by request so both see
+# the same machine load, over distinct times (round-robin over $tlist: no two consecutive requests want the same
+# frame), thumbnail cache disabled so every request renders. Ours "warm" = the opened source (demuxer + decoder) kept
+# between requests, as the server keeps opened renditions (it holds no frames and no results); "cold" = a fresh
+# service per request (open + decoder init included, like a CLI invocation). Wall = median; CPU = user + system over
+# all threads, mean (the cost of a thumbnail, much less disturbed by other load than wall time).
+# Usage: bench/thumbs.sh [rounds=2]   (each timing: rounds x 6 requests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=${1:-5}
+runs=${1:-2}
 work=bench/.work/thumbs
 mkdir -p "$work"
 src="$work/src-1080p24-8M.mp4"
 t=5.3 # mid-GOP (keyframes every 2 s): both sides seek to 4.0 s and decode forward
+tlist="5.3,1.3,3.9,0.5,4.6,2.7" # every position in a GOP: just after a keyframe to just before the next
 
 if [[ ! -f "$src" ]]; then
   # Fine detail and smooth gradients (a zooming Mandelbrot) with light temporal grain, coded like a typical
@@ -28,10 +34,11 @@ tool=bench/ThumbsBench/bin/Release/net10.0/ThumbsBench.dll
 
 ssim() { ffmpeg -nostdin -hide_banner -nostats -i "$1" -i "$2" -lavfi ssim -f null - 2>&1 | sed -n 's/.*All:\([0-9.]*\).*/\1/p' | tail -1; }
 cli() { ffmpeg -nostdin -hide_banner -loglevel error -y -ss "$t" -i "$src" -frames:v 1 -vf "scale=$1:-2" -q:v "$2" "$3"; }
-now_ms() { echo $(( $(date +%s%N) / 1000 )); } # microseconds
 
 report="$work/report.txt"
+race="$work/race.txt"
 : > "$report"
+: > "$race"
 for w in 1920 320; do
   ref="$work/ref_w$w.y4m"
   ffmpeg -nostdin -hide_banner -loglevel error -y -ss "$t" -i "$src" -frames:v 1 -vf "scale=$w:-2:flags=bicubic" -pix_fmt yuv420p "$ref"
@@ -49,42 +56,38 @@ for w in 1920 320; do
     echo "$qv $(stat -c %s "$out") $(ssim "$out" "$ref")" >> "$sweep"
   done
 
-  # Ours, baseline and progressive (both with optimized Huffman tables): bytes + warm/cold time per quality.
-  THUMBS_PROGRESSIVE=0 dotnet "$tool" "$src" "$t" "$w" "$work/base" "$runs" 95 75 40 > "$work/ours_w$w.txt"
-  THUMBS_PROGRESSIVE=1 dotnet "$tool" "$src" "$t" "$w" "$work/prog" "$runs" 95 75 40 >> "$work/ours_w$w.txt"
+  # Ours, baseline and progressive (both with optimized Huffman tables): bytes and SSIM at t, encode time alone.
+  THUMBS_PROGRESSIVE=0 dotnet "$tool" images "$src" "$t" "$w" "$work/base" 95 75 40 > "$work/ours_w$w.txt"
+  THUMBS_PROGRESSIVE=1 dotnet "$tool" images "$src" "$t" "$w" "$work/prog" 95 75 40 >> "$work/ours_w$w.txt"
+  pairs_base=() pairs_prog=()
   while read -r line; do
     q=$(sed -n 's/.*q=\([0-9]*\).*/\1/p' <<<"$line")
     bytes=$(sed -n 's/.* bytes=\([0-9]*\).*/\1/p' <<<"$line")
-    warm=$(sed -n 's/.*warm_ms=\([0-9.]*\).*/\1/p' <<<"$line")
-    warmcpu=$(sed -n 's/.*warm_cpu_ms=\([0-9.]*\).*/\1/p' <<<"$line")
-    cold=$(sed -n 's/.*cold_ms=\([0-9.]*\).*/\1/p' <<<"$line")
     enc=$(sed -n 's/.* encode_ms=\([0-9.]*\).*/\1/p' <<<"$line")
     akbytes=$(sed -n 's/.*annexk_bytes=\([0-9]*\).*/\1/p' <<<"$line")
     akenc=$(sed -n 's/.*annexk_encode_ms=\([0-9.]*\).*/\1/p' <<<"$line")
     mode=base; [[ $line == *progressive=True* ]] && mode=prog
     ours_ssim=$(ssim "$work/$mode/ours_q${q}_w$w.jpg" "$ref")
     ak_ssim=$(ssim "$work/$mode/annexk_q${q}_w$w.jpg" "$ref")
-    # CLI -q:v with the closest file size, timed over $runs runs (whole invocation: what a per-request CLI costs).
+    # The CLI is timed at the -q:v closest in file size.
     qv=$(awk -v b="$bytes" '{d=$2-b; if(d<0)d=-d; if(best==""||d<best){best=d;q=$1}} END{print q}' "$sweep")
-    # Wall time (median) and CPU time (user + system of ffmpeg and its threads, mean) per invocation.
-    times=()
-    cpu=0
-    for ((r = 0; r < runs; r++)); do
-      s=$(now_ms)
-      c=$( { TIMEFORMAT='%3U %3S'; time cli "$w" "$qv" "$work/cli_timed.jpg" 2>/dev/null; } 2>&1 | awk '{printf "%d", ($1 + $2) * 1000}')
-      e=$(now_ms)
-      times+=($(( e - s )))
-      cpu=$(( cpu + c ))
-    done
-    cli_us=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
-    cli_cpu_ms=$(( cpu / runs ))
-    echo "$w $mode $q $bytes $ours_ssim $warm $cold $enc $qv $cli_us $akbytes $ak_ssim $akenc $warmcpu $cli_cpu_ms" >> "$report"
+    if [[ $mode == base ]]; then pairs_base+=("$q:$qv"); else pairs_prog+=("$q:$qv"); fi
+    echo "$w $mode $q $bytes $ours_ssim $enc $qv $akbytes $ak_ssim $akenc" >> "$report"
   done < "$work/ours_w$w.txt"
+
+  # Speed: ours (kept source = warm, fresh service = cold) and the CLI, interleaved request by request over the same
+  # distinct times, so that both see the same load (ThumbsBench race; wall medians, CPU means).
+  THUMBS_PROGRESSIVE=0 dotnet "$tool" race "$src" "$tlist" "$w" "$runs" "${pairs_base[@]}" | sed "s/^/w=$w mode=base /" >> "$race"
+  THUMBS_PROGRESSIVE=1 dotnet "$tool" race "$src" "$tlist" "$w" "$runs" "${pairs_prog[@]}" | sed "s/^/w=$w mode=prog /" >> "$race"
 done
 
-python3 - "$report" "$work" <<'PY'
+python3 - "$report" "$race" "$work" <<'PY'
 import math, sys
-report, work = sys.argv[1], sys.argv[2]
+report, race_file, work = sys.argv[1], sys.argv[2], sys.argv[3]
+race = {}
+for line in open(race_file):
+    kv = dict(x.split("=", 1) for x in line.split())
+    race[(kv["w"], kv["mode"], kv["q"])] = kv
 def sweep(w):
     pts = []
     for line in open(f"{work}/sweep_w{w}.txt"):
@@ -102,21 +105,22 @@ def cli_bytes_at_ssim(pts, s):
         if s0 <= s <= s1:
             x0, x1, x = math.log(1 - s0), math.log(1 - s1), math.log(1 - s)
             return math.exp(math.log(b0) + (math.log(b1) - math.log(b0)) * (x - x0) / ((x1 - x0) or 1)), ""
-print("| width | JPEG | q | bytes | SSIM | CLI bytes at this SSIM | bytes / CLI's at equal SSIM | ms warm / cold (encode alone) | CPU ms warm | CLI -q:v closest in size: ms, CPU ms | CLI / ours: wall warm, cold; CPU |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+print("| width | JPEG | q | bytes | SSIM | CLI bytes at this SSIM | bytes / CLI's at equal SSIM | ours ms warm / cold (encode alone) | ours CPU ms warm / cold | frames decoded | CLI -q:v closest in size: ms, CPU ms | CLI / ours, warm: wall, CPU | CLI / ours, cold: wall, CPU |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 rows = []
 for line in open(report):
-    w, mode, q, b, s, warm, cold, enc, qv, cli_us, akb, aks, akenc, wcpu, ccpu = line.split()
+    w, mode, q, b, s, enc, qv, akb, aks, akenc = line.split()
     pts = sweep(w)
-    cli_ms = int(cli_us) / 1000
+    r = race[(w, mode, q)]
+    warm, wcpu, cold, cold_cpu, cli_ms, ccpu, frames = (float(r[k]) for k in ("warm_ms", "warm_cpu_ms", "cold_ms", "cold_cpu_ms", "cli_ms", "cli_cpu_ms", "frames"))
     label = "ours, progressive" if mode == "prog" else "ours, baseline"
     eq, flag = cli_bytes_at_ssim(pts, float(s))
     rows.append((w, 0 if mode == "base" else 1, q, f"| {w} | {label} | {q} | {int(b):,} | {float(s):.4f} | {flag}{int(eq):,} | {int(b)/eq:.2f} | "
-                 f"{float(warm):.0f} / {float(cold):.0f} ({float(enc):.1f}) | {float(wcpu):.0f} | {qv}: {cli_ms:.0f}, {int(ccpu)} | "
-                 f"{cli_ms/float(warm):.1f}x / {cli_ms/float(cold):.1f}x; {int(ccpu)/float(wcpu):.1f}x |"))
+                 f"{warm:.0f} / {cold:.0f} ({float(enc):.1f}) | {wcpu:.0f} / {cold_cpu:.0f} | {frames:.1f} | {qv}: {cli_ms:.0f}, {ccpu:.0f} | "
+                 f"{cli_ms/warm:.1f}x, {ccpu/wcpu:.1f}x | {cli_ms/cold:.1f}x, {ccpu/cold_cpu:.1f}x |"))
     eq, flag = cli_bytes_at_ssim(pts, float(aks))
     rows.append((w, 2 if mode == "base" else 3, q, f"| {w} | libjpeg defaults{', progressive' if mode == 'prog' else ''} (Annex K, rounding) | {q} | {int(akb):,} | {float(aks):.4f} | {flag}{int(eq):,} | {int(akb)/eq:.2f} | "
-                 f"encode alone {float(akenc):.1f} | | | |"))
+                 f"encode alone {float(akenc):.1f} | | | | | |"))
 for r in sorted(rows, key=lambda r: (-int(r[0]), r[1], -int(r[2]))):
     print(r[3])
 print()

@@ -9,10 +9,11 @@ internal sealed class FormatContextHandle() : SafeHandle(0, true)
 {
     public override bool IsInvalid => handle == 0;
 
-    public static FormatContextHandle Open(string path)
+    /// <param name="probeStreams">false: skip avformat_find_stream_info where the container describes its streams (see ss_input_open_lazy).</param>
+    public static FormatContextHandle Open(string path, bool probeStreams = true)
     {
         var h = new FormatContextHandle();
-        var ret = SsAv.InputOpen(path, out var fc);
+        var ret = probeStreams ? SsAv.InputOpen(path, out var fc) : SsAv.InputOpenLazy(path, out fc);
         FfmpegError.Check(ret, $"avformat_open_input({Path.GetFileName(path)})");
         h.SetHandle(fc);
         return h;

@@ -38,6 +38,9 @@ internal static unsafe partial class SsAv
     [LibraryImport(Library, EntryPoint = "ss_packet_alloc")]
     public static partial nint PacketAlloc();
 
+    [LibraryImport(Library, EntryPoint = "ss_packet_move_ref")]
+    public static partial void PacketMoveRef(nint dst, nint src);
+
     [LibraryImport(Library, EntryPoint = "ss_packet_free")]
     public static partial void PacketFree(nint p);
 
@@ -96,6 +99,9 @@ internal static unsafe partial class SsAv
     // demuxing
     [LibraryImport(Library, EntryPoint = "ss_input_open", StringMarshalling = StringMarshalling.Utf8)]
     public static partial int InputOpen(string path, out nint fc);
+
+    [LibraryImport(Library, EntryPoint = "ss_input_open_lazy", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int InputOpenLazy(string path, out nint fc);
 
     [LibraryImport(Library, EntryPoint = "ss_input_close")]
     public static partial void InputClose(nint fc);
@@ -164,6 +170,9 @@ internal static unsafe partial class SsAv
 
     [LibraryImport(Library, EntryPoint = "ss_scaler_create_ranged")]
     public static partial nint ScalerCreateRanged(int sw, int sh, int sfmt, int dw, int dh, int dfmt, int flags, int srcFull, int dstFull);
+
+    [LibraryImport(Library, EntryPoint = "ss_frame_sar")]
+    public static partial void FrameSar(nint f, out int num, out int den);
 
     [LibraryImport(Library, EntryPoint = "ss_frame_full_range")]
     public static partial int FrameFullRange(nint f);

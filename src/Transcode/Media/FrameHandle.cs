@@ -41,6 +41,16 @@ public sealed class FrameHandle : SafeHandle
     /// <summary>Samples are full range (color_range JPEG or a yuvj* format) rather than limited video range.</summary>
     public bool IsFullRange => SsAv.FrameFullRange(handle) != 0;
 
+    /// <summary>Pixel aspect the decoder found in the bitstream (invalid when it does not say).</summary>
+    public Rational SampleAspectRatio
+    {
+        get
+        {
+            SsAv.FrameSar(handle, out var num, out var den);
+            return new Rational(num, den);
+        }
+    }
+
     public void SetPts(long pts) => SsAv.FrameSetPts(handle, pts);
 
     /// <summary>Asks the next encoder for a keyframe here (true), or clears the picture type the decoder left (false).</summary>

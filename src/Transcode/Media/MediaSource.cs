@@ -59,7 +59,11 @@ public sealed unsafe class MediaSource : IDisposable
     internal nint Ptr => context.DangerousGetHandle();
 
     /// <summary>Opens and probes <paramref name="path"/>; throws <see cref="TranscodeException"/> with a clear reason.</summary>
-    public static MediaSource Open(string path)
+    /// <param name="probeStreams">
+    /// false: no probing decode where the container describes its streams (MP4/MOV): the stream's pixel format stays
+    /// unknown and the aspect may be; take both from decoded frames. For readers that open often (thumbnails).
+    /// </param>
+    public static MediaSource Open(string path, bool probeStreams = true)
     {
         FfmpegLibraries.EnsureCompatible();
         if (!File.Exists(path))
@@ -72,7 +76,7 @@ public sealed unsafe class MediaSource : IDisposable
             throw new TranscodeException($"input is empty (0 bytes): {path}");
         }
 
-        var handle = FormatContextHandle.Open(path);
+        var handle = FormatContextHandle.Open(path, probeStreams);
         try
         {
             return new MediaSource(path, handle);
@@ -89,7 +93,7 @@ public sealed unsafe class MediaSource : IDisposable
     /// media segment: FFmpeg 5.1's HLS demuxer cannot seek in fMP4 playlists, so packaged renditions are read
     /// segment by segment this way.
     /// </summary>
-    public static MediaSource OpenConcatenated(IReadOnlyList<string> files)
+    public static MediaSource OpenConcatenated(IReadOnlyList<string> files, bool probeStreams = true)
     {
         FfmpegLibraries.EnsureCompatible();
         if (files.Count == 0)
@@ -111,7 +115,7 @@ public sealed unsafe class MediaSource : IDisposable
         }
 
         var url = "concat:" + string.Join('|', files);
-        var handle = FormatContextHandle.Open(url);
+        var handle = FormatContextHandle.Open(url, probeStreams);
         try
         {
             return new MediaSource(url, handle);

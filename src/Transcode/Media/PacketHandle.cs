@@ -28,6 +28,9 @@ public sealed class PacketHandle : SafeHandle
 
     public void Unref() => SsAv.PacketUnref(handle);
 
+    /// <summary>Takes <paramref name="source"/>'s payload and fields without copying; <paramref name="source"/> is left empty.</summary>
+    public void MoveFrom(PacketHandle source) => SsAv.PacketMoveRef(handle, source.handle);
+
     protected override bool ReleaseHandle()
     {
         SsAv.PacketFree(handle);

@@ -3,6 +3,7 @@
 #include "ssjpeg.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,7 +168,7 @@ const char *ss_jpeg_encoder_error(const ss_jpeg_encoder *e)
 /* D[u][x] = C(u)/2 * cos((2x+1) u pi / 16): the orthonormal 8-point DCT-II, so F = D B D^T is the JPEG FDCT
  * (T.81 A.3.3) and F / Q is what a decoder multiplies back. Float: accurate, and fast enough next to decoding the
  * video frame (libjpeg's SIMD DCTs are only reachable through its own quantizer). */
-static void fdct_block(const float d[8][8], const uint8_t *plane, int stride, int w, int h, int x0, int y0,
+static void fdct_block(const float (*d)[8], const uint8_t *plane, int stride, int w, int h, int x0, int y0,
                        float out[64])
 {
     float tmp[64];
@@ -232,15 +233,22 @@ static void trellis_block(const float a[64], JCOEF *c, const uint8_t code_len[25
      * kept as a compact list with base[] = cost so far minus the zeroing cost up to j, so extending a state to i
      * costs base + zero_cost[i-1] + bits(run, size) + distortion of the level at i. */
     float zero_cost[64]; /* mu * distortion of zeroing zig-zag 1..i (prefix sums) */
-    float base[64];
+    float base[64], mag[64];
     int pos[64], prev[64], level[64];
     int nstates = 1;
     float acc = 0.0f;
     zero_cost[0] = 0.0f;
+    /* One pass over the block in zig-zag order: magnitudes, zeroing costs, and which coefficients round to a nonzero
+     * level. Only those can end a run, so the trellis below visits just them (a bit mask, lowest first): no branch
+     * per zero coefficient, none on signs. */
+    uint64_t nonzero = 0;
     for (int i = 1; i < 64; i++) {
         float v = a[zigzag[i]];
+        float av = fabsf(v);
         acc += v * v;
         zero_cost[i] = acc * mu;
+        mag[i] = av;
+        nonzero |= (uint64_t)((int)(av + 0.5f) != 0) << i;
     }
     float zrl_bits[4];
     for (int k = 0; k < 4; k++)
@@ -253,13 +261,10 @@ static void trellis_block(const float a[64], JCOEF *c, const uint8_t code_len[25
     level[0] = 0;
     float best_total = zero_cost[63] + eob;
     int best_last = 0;
-    for (int i = 1; i < 64; i++) {
-        float v = a[zigzag[i]];
-        float av = v < 0 ? -v : v;
+    for (; nonzero; nonzero &= nonzero - 1) {
+        int i = __builtin_ctzll(nonzero);
+        float av = mag[i];
         int l0 = (int)(av + 0.5f);
-        level[i] = 0;
-        if (l0 == 0)
-            continue;
         /* Candidates l0 and l0 - 1 (when >= 1), priced in one pass over the states. */
         int l1 = l0 - 1;
         int size0 = level_size(l0), size1 = level_size(l1);
@@ -328,25 +333,33 @@ static void trellis_block(const float a[64], JCOEF *c, const uint8_t code_len[25
     }
 }
 
-/* Quantizes one component into its coefficient array. DC rounds to nearest (a DC error shows as a flat block
- * offset); AC goes through the trellis, or rounds to nearest like libjpeg when code_len is NULL. */
-static void quantize_component(ss_jpeg_encoder *e, jvirt_barray_ptr arr, const uint8_t *plane, int stride, int w,
-                               int h, int blocks_w, int blocks_h, const JQUANT_TBL *q, const uint8_t *code_len)
+/* One band of block rows of one component: everything quantize needs, read-only but for the band's own rows. */
+struct quantize_band {
+    const float (*dct)[8];
+    JBLOCKARRAY rows; /* all of the component's rows (the whole array is in memory) */
+    const uint8_t *plane;
+    int stride, w, h, blocks_w, by0, by1;
+    const JQUANT_TBL *q;
+    const uint8_t *code_len;
+};
+
+/* Quantizes block rows [by0, by1) of one component into its coefficient array. DC rounds to nearest (a DC error shows
+ * as a flat block offset); AC goes through the trellis, or rounds to nearest like libjpeg when code_len is NULL. Each
+ * block depends on its own samples only, so bands can run on any thread in any order with the same result. */
+static void quantize_band(const struct quantize_band *b)
 {
-    j_compress_ptr cinfo = &e->cinfo;
     float recip[64], f[64], a[64];
     for (int k = 0; k < 64; k++)
-        recip[k] = 1.0f / (float)q->quantval[k];
-    for (int by = 0; by < blocks_h; by++) {
-        JBLOCKARRAY rows = (*cinfo->mem->access_virt_barray)((j_common_ptr)cinfo, arr, (JDIMENSION)by, 1, TRUE);
-        JBLOCKROW row = rows[0];
-        for (int bx = 0; bx < blocks_w; bx++) {
-            fdct_block(e->dct, plane, stride, w, h, bx * 8, by * 8, f);
+        recip[k] = 1.0f / (float)b->q->quantval[k];
+    for (int by = b->by0; by < b->by1; by++) {
+        JBLOCKROW row = b->rows[by];
+        for (int bx = 0; bx < b->blocks_w; bx++) {
+            fdct_block(b->dct, b->plane, b->stride, b->w, b->h, bx * 8, by * 8, f);
             JCOEF *c = row[bx];
             for (int k = 0; k < 64; k++)
                 a[k] = f[k] * recip[k];
             c[0] = (JCOEF)(int)(a[0] + copysignf(0.5f, a[0]));
-            if (!code_len) {
+            if (!b->code_len) {
                 for (int k = 1; k < 64; k++)
                     c[k] = (JCOEF)(int)(a[k] + copysignf(0.5f, a[k]));
                 continue;
@@ -356,8 +369,54 @@ static void quantize_component(ss_jpeg_encoder *e, jvirt_barray_ptr arr, const u
                 energy += f[k] * f[k];
             energy *= 1.0f / 63.0f;
             /* SSIM judges an error relative to the local variance: busy blocks weigh their distortion less. */
-            trellis_block(a, c, code_len, TRELLIS_MU * TRELLIS_ACTIVITY / (TRELLIS_ACTIVITY + energy));
+            trellis_block(a, c, b->code_len, TRELLIS_MU * TRELLIS_ACTIVITY / (TRELLIS_ACTIVITY + energy));
         }
+    }
+}
+
+#define SS_JPEG_MAX_THREADS 4
+/* Below this many blocks (all components) a second thread costs more to start than it saves: ~640x360 4:2:0. */
+#define SS_JPEG_PARALLEL_MIN_BLOCKS 5000
+
+struct quantize_job {
+    struct quantize_band bands[3];
+    int nbands;
+};
+
+static void *quantize_job_run(void *arg)
+{
+    struct quantize_job *job = arg;
+    for (int i = 0; i < job->nbands; i++)
+        quantize_band(&job->bands[i]);
+    return NULL;
+}
+
+/* Quantizes every component, the rows of each split into `threads` bands of equal height: the calling thread takes
+ * the first band of each, one started thread each of the others. The forward DCT and the trellis are most of an
+ * encode (libjpeg's entropy coding after them is a fifth); the output does not depend on the split. Falls back to the
+ * calling thread alone when a thread cannot start. */
+static void quantize_all(struct quantize_band comp[3], int ncomp, int threads)
+{
+    struct quantize_job jobs[SS_JPEG_MAX_THREADS];
+    pthread_t tids[SS_JPEG_MAX_THREADS];
+    int started[SS_JPEG_MAX_THREADS] = {0};
+    for (int t = 0; t < threads; t++) {
+        jobs[t].nbands = ncomp;
+        for (int ci = 0; ci < ncomp; ci++) {
+            int rows = comp[ci].by1 - comp[ci].by0;
+            jobs[t].bands[ci] = comp[ci];
+            jobs[t].bands[ci].by0 = comp[ci].by0 + rows * t / threads;
+            jobs[t].bands[ci].by1 = comp[ci].by0 + rows * (t + 1) / threads;
+        }
+    }
+    for (int t = 1; t < threads; t++)
+        started[t] = pthread_create(&tids[t], NULL, quantize_job_run, &jobs[t]) == 0;
+    quantize_job_run(&jobs[0]);
+    for (int t = 1; t < threads; t++) {
+        if (started[t])
+            pthread_join(tids[t], NULL);
+        else
+            quantize_job_run(&jobs[t]);
     }
 }
 
@@ -421,6 +480,7 @@ int ss_jpeg_encode(ss_jpeg_encoder *e, const ss_jpeg_picture *pic, const ss_jpeg
     const uint8_t *planes[3] = {pic->y, pic->u, pic->v};
     int strides[3] = {pic->y_stride, pic->u_stride, pic->v_stride};
     jvirt_barray_ptr arrays[3];
+    int arrays_h[3];
     int bw[3], bh[3], pw[3], ph[3];
     int ncomp = gray ? 1 : 3;
     for (int ci = 0; ci < ncomp; ci++) {
@@ -434,15 +494,36 @@ int ss_jpeg_encode(ss_jpeg_encoder *e, const ss_jpeg_picture *pic, const ss_jpeg
         bh[ci] = (ph[ci] + 7) / 8;
         int aw = (bw[ci] + comp->h_samp_factor - 1) / comp->h_samp_factor * comp->h_samp_factor;
         int ah = (bh[ci] + comp->v_samp_factor - 1) / comp->v_samp_factor * comp->v_samp_factor;
+        /* maxaccess = every row: one access below hands out all row pointers, so bands can be filled in parallel
+         * (libjpeg's memory manager is not thread safe, the rows are). */
         arrays[ci] = (*cinfo->mem->request_virt_barray)((j_common_ptr)cinfo, JPOOL_IMAGE, TRUE, (JDIMENSION)aw,
-                                                         (JDIMENSION)ah, (JDIMENSION)comp->v_samp_factor);
+                                                         (JDIMENSION)ah, (JDIMENSION)ah);
+        arrays_h[ci] = ah;
     }
     (*cinfo->mem->realize_virt_arrays)((j_common_ptr)cinfo);
+    struct quantize_band bands[3];
+    int blocks = 0;
     for (int ci = 0; ci < ncomp; ci++) {
         int tbl = cinfo->comp_info[ci].quant_tbl_no;
-        quantize_component(e, arrays[ci], planes[ci], strides[ci], pw[ci], ph[ci], bw[ci], bh[ci],
-                           cinfo->quant_tbl_ptrs[tbl], params->trellis ? e->std_ac_len[ci == 0 ? 0 : 1] : NULL);
+        bands[ci] = (struct quantize_band){
+            .dct = (const float (*)[8])e->dct,
+            .rows = (*cinfo->mem->access_virt_barray)((j_common_ptr)cinfo, arrays[ci], 0, (JDIMENSION)arrays_h[ci], TRUE),
+            .plane = planes[ci],
+            .stride = strides[ci],
+            .w = pw[ci],
+            .h = ph[ci],
+            .blocks_w = bw[ci],
+            .by0 = 0,
+            .by1 = bh[ci],
+            .q = cinfo->quant_tbl_ptrs[tbl],
+            .code_len = params->trellis ? e->std_ac_len[ci == 0 ? 0 : 1] : NULL,
+        };
+        blocks += bw[ci] * bh[ci];
     }
+    int threads = params->threads < 1 ? 1 : params->threads > SS_JPEG_MAX_THREADS ? SS_JPEG_MAX_THREADS : params->threads;
+    if (blocks < SS_JPEG_PARALLEL_MIN_BLOCKS)
+        threads = 1;
+    quantize_all(bands, ncomp, threads);
     jpeg_write_coefficients(cinfo, arrays);
     jpeg_finish_compress(cinfo);
     *out = e->buf;

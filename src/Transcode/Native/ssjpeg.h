@@ -28,6 +28,8 @@ typedef struct ss_jpeg_params {
     int32_t progressive; /* 0 baseline, 1 progressive (libjpeg's default scan script); Huffman tables always optimized */
     int32_t tables;      /* enum ss_jpeg_tables */
     int32_t trellis;     /* 1 rate-distortion optimized AC levels, 0 round to nearest (libjpeg's quantizer) */
+    int32_t threads;     /* forward DCT + quantization in this many row bands at once (<= 1: the calling thread only;
+                          * pictures under ~640x360 always use one); the output is the same for any value */
 } ss_jpeg_params;
 
 ss_jpeg_encoder *ss_jpeg_encoder_new(void);

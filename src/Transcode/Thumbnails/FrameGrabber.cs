@@ -16,6 +16,7 @@ public sealed class FrameGrabber : IDisposable
 
     private readonly HlsMediaPlaylist? _playlist;
     private readonly int _decoderThreads;
+    private readonly IFrameMemory _frameMemory;
     private MediaSource _source;
     private MediaStreamInfo _video;
     private MediaDecoder _decoder;
@@ -24,42 +25,68 @@ public sealed class FrameGrabber : IDisposable
     private double _segmentStart;
     private long _segmentOrigin = long.MinValue;
     private readonly PacketHandle _packet = new();
+    // Packets read past the candidate frame but not sent: a reorder window's worth (B-pyramids need 3-4).
+    private readonly PacketHandle[] _ahead = [new(), new(), new(), new(), new(), new(), new(), new()];
+    private readonly double[] _aheadTimes = new double[8];
+    private int _aheadCount;
     private FrameHandle _current = new();
     private FrameHandle _previous = new();
+    private Rational _frameAspect;
     private Scaler? _scaler;
     private int _scalerSourceFormat = -1;
     private bool _scalerSourceFull;
 
     /// <param name="path">A media file, or an HLS media playlist of CMAF segments (a packaged rendition).</param>
-    public FrameGrabber(string path, int decoderThreads = 0)
+    /// <param name="decoderThreads">0 = FFmpeg's choice.</param>
+    /// <param name="frameMemory">Where decoded and scaled frames live; null = <see cref="RecyclingFrameMemory.Shared"/>.</param>
+    public FrameGrabber(string path, int decoderThreads = 0, IFrameMemory? frameMemory = null)
     {
         _decoderThreads = decoderThreads;
+        _frameMemory = frameMemory ?? RecyclingFrameMemory.Shared;
         if (path.EndsWith(".m3u8", StringComparison.OrdinalIgnoreCase))
         {
             // FFmpeg 5.1's HLS demuxer cannot seek in fMP4 playlists (it loses the init section and feeds garbage
             // to the decoder), and every packaged segment starts with an IDR frame anyway: open init + the segment
             // that holds t, which is exactly "the keyframe at or before t".
             _playlist = HlsMediaPlaylist.Load(path);
-            (_source, _video, _decoder) = Open([_playlist.InitPath, _playlist.Segments[0]], path, decoderThreads);
+            (_source, _video, _decoder) = Open([_playlist.InitPath, _playlist.Segments[0]], path, decoderThreads, _frameMemory);
             _openSegment = 0;
             DurationSeconds = _playlist.DurationSeconds;
         }
         else
         {
-            (_source, _video, _decoder) = Open([path], path, decoderThreads);
+            (_source, _video, _decoder) = Open([path], path, decoderThreads, _frameMemory);
             DurationSeconds = _source.Duration.TotalSeconds;
         }
 
         Path = path;
     }
 
-    private static (MediaSource, MediaStreamInfo, MediaDecoder) Open(IReadOnlyList<string> files, string path, int threads)
+    private static (MediaSource, MediaStreamInfo, MediaDecoder) Open(IReadOnlyList<string> files, string path, int threads, IFrameMemory memory)
     {
-        var source = files.Count == 1 ? MediaSource.Open(files[0]) : MediaSource.OpenConcatenated(files);
+        var (source, video) = OpenSource(files, path);
+        try
+        {
+            return (source, video, new MediaDecoder(source, video, memory, threads));
+        }
+        catch
+        {
+            source.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The demuxer alone, without the probing decode (MP4/MOV describe their streams): pixel format and aspect come
+    /// from the decoded frames, and re-opening a segment costs a file open instead of decoding frames.
+    /// </summary>
+    private static (MediaSource, MediaStreamInfo) OpenSource(IReadOnlyList<string> files, string path)
+    {
+        var source = files.Count == 1 ? MediaSource.Open(files[0], probeStreams: false) : MediaSource.OpenConcatenated(files, probeStreams: false);
         try
         {
             var video = source.BestStream(MediaKind.Video) ?? throw new TranscodeException($"no video stream in {System.IO.Path.GetFileName(path)}");
-            return (source, video, new MediaDecoder(source, video, null, threads));
+            return (source, video);
         }
         catch
         {
@@ -77,8 +104,12 @@ public sealed class FrameGrabber : IDisposable
 
     public int SourceHeight => _video.Height;
 
-    /// <summary>Pixel aspect (1 for square pixels), so thumbnails keep the display aspect of anamorphic video.</summary>
-    public double SampleAspectRatio => _video.SampleAspectRatio.IsValid ? _video.SampleAspectRatio.ToDouble() : 1;
+    /// <summary>
+    /// Pixel aspect (1 for square pixels), so thumbnails keep the display aspect of anamorphic video: the bitstream's
+    /// (of the frame <see cref="DecodeAt"/> returned last), else the container's.
+    /// </summary>
+    public double SampleAspectRatio => _frameAspect.IsValid ? _frameAspect.ToDouble()
+        : _video.SampleAspectRatio.IsValid ? _video.SampleAspectRatio.ToDouble() : 1;
 
     /// <summary>Presentation time of the frame the last <see cref="DecodeAt"/> returned.</summary>
     public double LastFrameTime { get; private set; } = double.NaN;
@@ -89,6 +120,34 @@ public sealed class FrameGrabber : IDisposable
     /// </summary>
     public FrameHandle DecodeAt(double seconds)
     {
+        var frame = DecodeForward(seconds, out var lastPacketTime);
+        if (frame is null)
+        {
+            // t lies inside the last frame (after its start, within the duration), and that frame was one of the
+            // non-reference ones skipped on the way: once more, aiming at it.
+            frame = double.IsNaN(lastPacketTime) ? null : DecodeForward(lastPacketTime, out _);
+            if (frame is null)
+            {
+                throw new TranscodeException($"no video frame decodable at {seconds:0.###}s in {System.IO.Path.GetFileName(Path)}");
+            }
+        }
+
+        _frameAspect = frame.SampleAspectRatio;
+        return frame;
+    }
+
+    /// <summary>
+    /// Seeks to the keyframe at or before <paramref name="seconds"/> and decodes forward to the first frame shown at or
+    /// after it (output order is display order), decoding nothing that frame does not need. Once a candidate (the
+    /// earliest pts at or after t so far) is sent, later packets are read ahead without decoding: the candidate depends
+    /// only on packets before it in decode order, so a later one is decoded only if a better candidate (shown between
+    /// t and the candidate) follows it. A packet decoded at or after the candidate's presentation time (dts &gt;= that
+    /// pts) and every packet after it show later, so there the decoder is drained instead of decoding the frames its
+    /// reordering delay and frame threads would pull in. Null when the stream ends before a frame at t and the last
+    /// shown frame was skipped; <paramref name="lastPacketTime"/> is then the time of the packet shown last.
+    /// </summary>
+    private FrameHandle? DecodeForward(double seconds, out double lastPacketTime)
+    {
         if (_playlist is not null)
         {
             OpenSegment(_playlist.SegmentAt(seconds));
@@ -96,25 +155,84 @@ public sealed class FrameGrabber : IDisposable
         else
         {
             _source.SeekTo(_video, TimeSpan.FromSeconds(Math.Max(0, seconds)));
-            _decoder.Flush();
         }
 
+        _decoder.Flush(); // also ends the drain the previous call left the decoder in
         _current.Unref();
         _previous.Unref();
+        _aheadCount = 0;
         var havePrevious = false;
-        var eof = false;
+        var draining = false;
+        var candidate = long.MaxValue; // earliest pts at or after t among the packets read
+        var lastPts = long.MinValue;
+        lastPacketTime = double.NaN;
         while (true)
         {
-            if (!eof)
+            if (!draining)
             {
-                eof = !ReadVideoPacket();
-                SkipUnshownFrames(eof ? double.NaN : PacketTime(_packet.Pts), seconds);
-                while (!_decoder.Send(eof ? null : _packet))
+                if (!ReadVideoPacket())
                 {
-                    // Decoder full: drain before the packet can go in.
-                    if (TryReceive(seconds, ref havePrevious))
+                    draining = true;
+                }
+                else
+                {
+                    var pts = _packet.Pts;
+                    var dts = _packet.Dts;
+                    var time = PacketTime(pts);
+                    var better = !double.IsNaN(time) && time >= seconds - TimeEpsilon && pts < candidate;
+                    if (candidate == long.MaxValue)
                     {
-                        return _current;
+                        if (better)
+                        {
+                            candidate = pts;
+                        }
+
+                        if (pts != long.MinValue && pts > lastPts)
+                        {
+                            (lastPts, lastPacketTime) = (pts, time);
+                        }
+
+                        if (SendPacket(_packet, time, seconds, ref havePrevious))
+                        {
+                            return _current;
+                        }
+                    }
+                    else if (dts != long.MinValue && dts >= candidate)
+                    {
+                        draining = true; // shown after the candidate, like everything after it
+                    }
+                    else if (better)
+                    {
+                        // Shown between t and the candidate: the new candidate. The packets read ahead before it may be
+                        // its references, so they go first, in decode order.
+                        candidate = pts;
+                        if (SendReadAhead(seconds, ref havePrevious) || SendPacket(_packet, time, seconds, ref havePrevious))
+                        {
+                            return _current;
+                        }
+                    }
+                    else if (_aheadCount < _ahead.Length)
+                    {
+                        // Shown before t or after the candidate: the candidate does not need it (it precedes it in
+                        // decode order); decoded only if a better candidate turns up after it.
+                        _ahead[_aheadCount].MoveFrom(_packet);
+                        _aheadTimes[_aheadCount++] = time;
+                    }
+                    else if (SendReadAhead(seconds, ref havePrevious) || SendPacket(_packet, time, seconds, ref havePrevious))
+                    {
+                        return _current; // read too far ahead without a decision (no dts): decode as they come
+                    }
+                }
+
+                if (draining)
+                {
+                    DropReadAhead();
+                    while (!_decoder.Send(null))
+                    {
+                        if (TryReceive(seconds, ref havePrevious))
+                        {
+                            return _current;
+                        }
                     }
                 }
             }
@@ -124,18 +242,62 @@ public sealed class FrameGrabber : IDisposable
                 return _current;
             }
 
-            if (eof)
+            if (draining)
             {
-                // t lies after the last frame's start (still within the duration): the last frame is what shows.
-                if (!havePrevious)
+                // No frame at or after t: t lies inside the last frame, which is the answer if it was decoded (frames
+                // come out in display order, so the last one out is the last one shown, unless it was skipped).
+                if (!havePrevious || (!double.IsNaN(lastPacketTime) && LastFrameTime < lastPacketTime - TimeEpsilon))
                 {
-                    throw new TranscodeException($"no video frame decodable at {seconds:0.###}s in {System.IO.Path.GetFileName(Path)}");
+                    return null;
                 }
 
                 (_current, _previous) = (_previous, _current);
                 return _current;
             }
         }
+    }
+
+    /// <summary>Sends one packet (true when the frame at t came out while making room for it).</summary>
+    private bool SendPacket(PacketHandle packet, double time, double target, ref bool havePrevious)
+    {
+        // Non-reference frames shown before t are never displayed and nothing predicts from them.
+        SkipNonReference(!double.IsNaN(time) && time < target - TimeEpsilon);
+        while (!_decoder.Send(packet))
+        {
+            // Decoder full: take frames out before the packet can go in.
+            if (TryReceive(target, ref havePrevious))
+            {
+                return true;
+            }
+        }
+
+        packet.Unref();
+        return false;
+    }
+
+    private bool SendReadAhead(double target, ref bool havePrevious)
+    {
+        for (var i = 0; i < _aheadCount; i++)
+        {
+            if (SendPacket(_ahead[i], _aheadTimes[i], target, ref havePrevious))
+            {
+                DropReadAhead();
+                return true;
+            }
+        }
+
+        _aheadCount = 0;
+        return false;
+    }
+
+    private void DropReadAhead()
+    {
+        for (var i = 0; i < _aheadCount; i++)
+        {
+            _ahead[i].Unref();
+        }
+
+        _aheadCount = 0;
     }
 
     /// <summary>
@@ -150,7 +312,7 @@ public sealed class FrameGrabber : IDisposable
             || _scalerSourceFull != full || _scaler.SourceWidth != frame.Width || _scaler.SourceHeight != frame.Height)
         {
             _scaler?.Dispose();
-            _scaler = new Scaler(frame.Width, frame.Height, format, width, height, PixelFormats.Yuv420P, quality: quality,
+            _scaler = new Scaler(frame.Width, frame.Height, format, width, height, PixelFormats.Yuv420P, _frameMemory, quality,
                 sourceFullRange: full, destinationFullRange: true);
             _scalerSourceFormat = format;
             _scalerSourceFull = full;
@@ -165,43 +327,46 @@ public sealed class FrameGrabber : IDisposable
         {
             // Same segment again: back to its start (byte 0 of init + segment is a cheap, exact seek).
             _source.SeekTo(_video, TimeSpan.Zero);
-            _decoder.Flush();
         }
         else
         {
-            var (source, video, decoder) = Open([_playlist!.InitPath, _playlist.Segments[index]], Path, _decoderThreads);
-            _decoder.Dispose();
+            // Another segment: a new demuxer, the same decoder (flushed by the caller). Every segment of a rendition
+            // shares the init section, so the decoder's parameters still hold; opening one per segment cost its
+            // threads and a probing decode each time.
+            var (source, video) = OpenSource([_playlist!.InitPath, _playlist.Segments[index]], Path);
+            if (video.CodecName != _video.CodecName || video.Width != _video.Width || video.Height != _video.Height)
+            {
+                MediaDecoder decoder;
+                try
+                {
+                    decoder = new MediaDecoder(source, video, _frameMemory, _decoderThreads);
+                }
+                catch
+                {
+                    source.Dispose();
+                    throw;
+                }
+
+                _decoder.Dispose();
+                _decoder = decoder;
+                _skipping = false;
+            }
+
             _source.Dispose();
-            (_source, _video, _decoder) = (source, video, decoder);
+            (_source, _video) = (source, video);
             _openSegment = index;
-            _skipping = false;
         }
 
         _segmentStart = _playlist!.Starts[index];
         _segmentOrigin = long.MinValue;
     }
 
-    /// <summary>
-    /// Non-reference frames shown more than a frame before the target are never displayed and nothing predicts
-    /// from them: let the decoder skip them (x264's B-frames, often a third of the frames decoded forward).
-    /// The frame just before the target is always decoded: it is the answer when t lies inside the last frame.
-    /// </summary>
-    private void SkipUnshownFrames(double packetTime, double target)
+    private void SkipNonReference(bool skip)
     {
-        var skip = !double.IsNaN(packetTime) && packetTime < target - FrameDuration - TimeEpsilon;
         if (skip != _skipping)
         {
             _decoder.SkipNonReferenceFrames(skip);
             _skipping = skip;
-        }
-    }
-
-    private double FrameDuration
-    {
-        get
-        {
-            var fps = _video.EffectiveFrameRate.ToDouble();
-            return fps > 0 ? 1 / fps : 0.04;
         }
     }
 
@@ -290,6 +455,11 @@ public sealed class FrameGrabber : IDisposable
         _current.Dispose();
         _previous.Dispose();
         _packet.Dispose();
+        foreach (var p in _ahead)
+        {
+            p.Dispose();
+        }
+
         _decoder.Dispose();
         _source.Dispose();
     }

@@ -62,6 +62,7 @@ public sealed unsafe class JpegEncoder : IDisposable
             Progressive = options.Progressive ? 1 : 0,
             Tables = (int)options.Tables,
             Trellis = options.Trellis ? 1 : 0,
+            Threads = options.Threads,
         };
         byte* output;
         nuint size;

@@ -32,6 +32,7 @@ internal static unsafe partial class SsJpegNative
         public int Progressive;
         public int Tables;
         public int Trellis;
+        public int Threads;
     }
 
     [StructLayout(LayoutKind.Sequential)]

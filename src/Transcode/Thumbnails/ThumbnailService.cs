@@ -97,7 +97,7 @@ public sealed class ThumbnailService : IDisposable
             try
             {
                 Interlocked.Increment(ref _renderCount);
-                var thumb = renderer.Render(key.TimeMs / 1000.0, width, new JpegOptions(quality, Progressive: _options.Progressive),
+                var thumb = renderer.Render(key.TimeMs / 1000.0, width, new JpegOptions(quality, Progressive: _options.Progressive, Threads: _options.EncoderThreads),
                     _options.ScaleQuality == ScaleQualityOption.Lanczos ? ScaleQuality.Lanczos : ScaleQuality.Bicubic);
                 ok = true;
                 if (!_invalidatedAt.TryGetValue(key.VodId, out var invalidated) || invalidated < started)

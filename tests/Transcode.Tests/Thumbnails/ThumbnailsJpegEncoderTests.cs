@@ -44,6 +44,24 @@ public sealed class ThumbnailsJpegEncoderTests
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
+    [Theory]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    [InlineData(false, false)]
+    public void Parallel_bands_write_the_same_bytes_as_one_thread(bool progressive, bool trellis)
+    {
+        // Odd size (partial MCUs at the right and bottom edges, odd chroma size), large enough for bands.
+        var src = SyntheticFrames.Pattern(1283, 723, seed: 5);
+        using var encoder = new JpegEncoder();
+        var one = encoder.Encode(src.Planes, new JpegOptions(75, progressive, Trellis: trellis, Threads: 1)).ToArray();
+
+        foreach (var threads in new[] { 2, 3, 4, 16 })
+        {
+            var banded = encoder.Encode(src.Planes, new JpegOptions(75, progressive, Trellis: trellis, Threads: threads)).ToArray();
+            Assert.True(one.AsSpan().SequenceEqual(banded), $"{threads} threads: {banded.Length} bytes differ from one thread's {one.Length}");
+        }
+    }
+
     [Fact]
     public void Progressive_option_writes_a_progressive_frame_header_and_both_carry_optimized_huffman_tables()
     {
