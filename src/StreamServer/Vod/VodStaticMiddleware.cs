@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.IO.Pipelines;
 using System.Text;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
@@ -212,21 +213,32 @@ internal sealed class VodStaticMiddleware
         while (sent < count)
         {
             // At most one pool block per call, so every piece is a pooled block (a larger hint gets an ArrayPool array).
-            var memory = writer.GetMemory((int)Math.Min(blockBytes, count - sent));
-            var want = (int)Math.Min(memory.Length, count - sent);
-            var n = RandomAccess.Read(file.Handle, memory.Span[..want], offset + sent);
+            var n = ReadNextPiece(context, writer, file, offset + sent, count - sent, blockBytes);
             if (n <= 0)
             {
-                // The file shrank under a published name: abort rather than send a short body.
-                context.Abort();
                 break;
             }
 
-            writer.Advance(n);
             sent += n;
         }
 
         ServingMetrics.BodyBytes(protocol, sent, sendfile: false);
+    }
+
+    /// <summary>Reads the next piece of the body (at most <paramref name="hint"/> bytes) straight into the response
+    /// pipe; 0 when the file shrank under a published name, after aborting the response rather than sending it short.</summary>
+    private static int ReadNextPiece(HttpContext context, PipeWriter writer, VodFile file, long position, long remaining, int hint)
+    {
+        var memory = writer.GetMemory((int)Math.Min(hint, remaining));
+        var n = RandomAccess.Read(file.Handle, memory.Span[..(int)Math.Min(memory.Length, remaining)], position);
+        if (n <= 0)
+        {
+            context.Abort();
+            return 0;
+        }
+
+        writer.Advance(n);
+        return n;
     }
 
     private static async Task WriteLargeBodyAsync(HttpContext context, VodFile file, long offset, long count, KeyValuePair<string, object?> protocol, long start)
@@ -237,17 +249,12 @@ internal sealed class VodStaticMiddleware
         {
             while (sent < count)
             {
-                var memory = writer.GetMemory((int)Math.Min(ChunkBytes, count - sent));
-                var want = (int)Math.Min(memory.Length, count - sent);
-                var n = RandomAccess.Read(file.Handle, memory.Span[..want], offset + sent);
+                var n = ReadNextPiece(context, writer, file, offset + sent, count - sent, ChunkBytes);
                 if (n <= 0)
                 {
-                    // The file shrank under a published name: abort rather than send a short body.
-                    context.Abort();
                     return;
                 }
 
-                writer.Advance(n);
                 sent += n;
                 var flush = await writer.FlushAsync(context.RequestAborted);
                 if (flush.IsCanceled || flush.IsCompleted)
