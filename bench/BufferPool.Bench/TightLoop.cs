@@ -24,12 +24,14 @@ internal static unsafe class TightLoop
         int[] sizes = [64 * 1024, 1024 * 1024, 3 * 1024 * 1024];
         Console.WriteLine($"tight loop: {rounds} rounds x {ops} ops, best round per contender (ns per rent+touch+return)");
         Console.WriteLine($"pool debug checks: {pool.DebugChecks}");
-        Console.WriteLine("| size | MemfdBufferPool | ArrayPool<byte>.Shared | NativeMemory.Alloc/Free | pool / ArrayPool | pool per call | ArrayPool per call | per call pool / ArrayPool |");
-        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| size | MemfdBufferPool | ArrayPool<byte>.Shared | NativeMemory.Alloc/Free | pool / ArrayPool | pool per call | ArrayPool per call | per call pool / ArrayPool | steal % |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var size in sizes)
         {
             double bestPool = double.MaxValue, bestShared = double.MaxValue, bestNative = double.MaxValue;
             double bestPoolCall = double.MaxValue, bestSharedCall = double.MaxValue;
+            var stealBefore = StealTicks();
+            var rowStart = Stopwatch.GetTimestamp();
             for (var r = 0; r < rounds; r++)
             {
                 bestPool = Math.Min(bestPool, Time(ops, () => PoolLoop(pool, size, ops)));
@@ -43,8 +45,38 @@ internal static unsafe class TightLoop
                 }
             }
 
-            Console.WriteLine(FormattableString.Invariant($"| {size} | {bestPool:0.00} | {bestShared:0.00} | {bestNative:0.00} | {bestPool / bestShared:0.00} | {bestPoolCall:0.00} | {bestSharedCall:0.00} | {bestPoolCall / bestSharedCall:0.00} |"));
+            Console.WriteLine(FormattableString.Invariant($"| {size} | {bestPool:0.00} | {bestShared:0.00} | {bestNative:0.00} | {bestPool / bestShared:0.00} | {bestPoolCall:0.00} | {bestSharedCall:0.00} | {bestPoolCall / bestSharedCall:0.00} | {StealPercent(stealBefore, rowStart)} |"));
         }
+    }
+
+    /// <summary>Hypervisor steal time (all CPUs, USER_HZ ticks) from /proc/stat; -1 where unavailable. On this VM
+    /// whole rows run up to ~1.8x slower for every contender (NativeMemory too) in some launches, even as best of
+    /// 150 rounds; the column shows whether the host took the cores away meanwhile (so far it stayed near 0: the
+    /// slow periods are a slower core, not a stolen one).</summary>
+    private static long StealTicks()
+    {
+        try
+        {
+            var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            return fields.Length > 8 ? long.Parse(fields[8], System.Globalization.CultureInfo.InvariantCulture) : -1;
+        }
+        catch (IOException)
+        {
+            return -1;
+        }
+    }
+
+    private static string StealPercent(long before, long start)
+    {
+        var after = StealTicks();
+        if (before < 0 || after < 0)
+        {
+            return "n/a";
+        }
+
+        // USER_HZ is 100 on Linux; steal is summed over all CPUs, so divide by the core count.
+        var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        return FormattableString.Invariant($"{(after - before) / 100.0 / Environment.ProcessorCount / seconds * 100:0.0}");
     }
 
     private static double Time(int ops, Func<int> body)
