@@ -9,6 +9,9 @@
 #        on a shared machine wall time mostly measures waiting for a core; CPU time only the work.
 #        bench/pool.sh loop [rounds=400] [ops=200000]   tight loop, pool vs ArrayPool vs NativeMemory
 #        interleaved, best round each: far less sensitive to other load than 3 BenchmarkDotNet iterations.
+#        "per call" columns: one non-inlined rent+touch+return per call (what BenchmarkDotNet times; in the
+#        tight loop the JIT hoists the thread-static lookup and field loads out of the loop). "steal %": host
+#        steal time during the row.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dotnet build bench/BufferPool.Bench -c Release -nologo -v quiet -clp:ErrorsOnly
