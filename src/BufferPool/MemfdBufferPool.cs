@@ -223,20 +223,7 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryRent(int length, out BufferLease lease)
     {
-        var cache = t_cache;
-        if (cache is not null && cache.Pool == this && (uint)(length - 1) < (uint)_largestBlock)
-        {
-            ref var slot = ref cache.SlotFor(ClassForValid(length));
-            var block = slot;
-            if (block >= 0 && cache.Epoch == Volatile.Read(ref _flushEpoch))
-            {
-                slot = -1;
-                lease = new BufferLease(this, Activate(block, length));
-                return true;
-            }
-        }
-
-        if (TryRentShared(length, out var token))
+        if (TryTakeParked(length, out var token) || TryRentShared(length, out token))
         {
             lease = new BufferLease(this, token);
             return true;
@@ -255,7 +242,12 @@ public sealed unsafe class MemfdBufferPool : IDisposable
     /// lease on the stack.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public BufferLease Rent(int length)
+    public BufferLease Rent(int length) =>
+        new(this, TryTakeParked(length, out var token) ? token : RentShared(length));
+
+    /// <summary>This thread's parked block of the best class for <paramref name="length"/>, if it has one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryTakeParked(int length, out long token)
     {
         var cache = t_cache;
         if (cache is not null && cache.Pool == this && (uint)(length - 1) < (uint)_largestBlock)
@@ -265,11 +257,13 @@ public sealed unsafe class MemfdBufferPool : IDisposable
             if (block >= 0 && cache.Epoch == Volatile.Read(ref _flushEpoch))
             {
                 slot = -1;
-                return new BufferLease(this, Activate(block, length));
+                token = Activate(block, length);
+                return true;
             }
         }
 
-        return new BufferLease(this, RentShared(length));
+        token = 0;
+        return false;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
