@@ -79,6 +79,23 @@ static void ss_output_message(j_common_ptr cinfo)
     (void)cinfo; /* warnings are not printed to stderr by a server */
 }
 
+/* libjpeg's error manager with our exits; the caller still calls setjmp on err->jump in its own frame. */
+static struct jpeg_error_mgr *ss_errors(struct ss_error_mgr *err)
+{
+    struct jpeg_error_mgr *pub = jpeg_std_error(&err->pub);
+    pub->error_exit = ss_error_exit;
+    pub->output_message = ss_output_message;
+    return pub;
+}
+
+/* The message of the error that made libjpeg jump back, as "libjpeg: ...". */
+static void ss_format_error(j_common_ptr cinfo, char *err, size_t err_size)
+{
+    char msg[JMSG_LENGTH_MAX];
+    (*cinfo->err->format_message)(cinfo, msg);
+    snprintf(err, err_size, "libjpeg: %s", msg);
+}
+
 static void ss_init_destination(j_compress_ptr cinfo)
 {
     struct ss_dest_mgr *d = (struct ss_dest_mgr *)cinfo->dest;
@@ -115,9 +132,7 @@ ss_jpeg_encoder *ss_jpeg_encoder_new(void)
     ss_jpeg_encoder *volatile e = calloc(1, sizeof(*e));
     if (!e)
         return NULL;
-    e->cinfo.err = jpeg_std_error(&e->err.pub);
-    e->err.pub.output_message = ss_output_message;
-    e->err.pub.error_exit = ss_error_exit;
+    e->cinfo.err = ss_errors(&e->err);
     if (setjmp(e->err.jump)) {
         jpeg_destroy_compress(&e->cinfo); /* safe on a half-created object (checks cinfo->mem) */
         free(e->buf);
@@ -443,9 +458,7 @@ int ss_jpeg_encode(ss_jpeg_encoder *e, const ss_jpeg_picture *pic, const ss_jpeg
         return -1;
     }
     if (setjmp(e->err.jump)) {
-        char msg[JMSG_LENGTH_MAX];
-        (*cinfo->err->format_message)((j_common_ptr)cinfo, msg);
-        snprintf(e->error, sizeof(e->error), "libjpeg: %s", msg);
+        ss_format_error((j_common_ptr)cinfo, e->error, sizeof(e->error));
         jpeg_abort_compress(cinfo); /* frees the image's arrays, keeps the object reusable */
         return -1;
     }
@@ -561,13 +574,9 @@ int ss_jpeg_read_info(const uint8_t *data, size_t size, ss_jpeg_info *info, char
 {
     struct jpeg_decompress_struct d;
     struct ss_error_mgr jerr;
-    d.err = jpeg_std_error(&jerr.pub);
-    jerr.pub.error_exit = ss_error_exit;
-    jerr.pub.output_message = ss_output_message;
+    d.err = ss_errors(&jerr);
     if (setjmp(jerr.jump)) {
-        char msg[JMSG_LENGTH_MAX];
-        (*d.err->format_message)((j_common_ptr)&d, msg);
-        snprintf(err, err_size, "libjpeg: %s", msg);
+        ss_format_error((j_common_ptr)&d, err, err_size);
         jpeg_destroy_decompress(&d);
         return -1;
     }
@@ -586,13 +595,9 @@ int ss_jpeg_decode(const uint8_t *data, size_t size, uint8_t *const planes[3], c
     struct jpeg_decompress_struct d;
     struct ss_error_mgr jerr;
     uint8_t *volatile scratch = NULL;
-    d.err = jpeg_std_error(&jerr.pub);
-    jerr.pub.error_exit = ss_error_exit;
-    jerr.pub.output_message = ss_output_message;
+    d.err = ss_errors(&jerr);
     if (setjmp(jerr.jump)) {
-        char msg[JMSG_LENGTH_MAX];
-        (*d.err->format_message)((j_common_ptr)&d, msg);
-        snprintf(err, err_size, "libjpeg: %s", msg);
+        ss_format_error((j_common_ptr)&d, err, err_size);
         jpeg_destroy_decompress(&d);
         free(scratch);
         return -1;
