@@ -65,6 +65,9 @@ internal static unsafe partial class SsAv
     [LibraryImport(Library, EntryPoint = "ss_packet_size")]
     public static partial int PacketSize(nint p);
 
+    [LibraryImport(Library, EntryPoint = "ss_packet_data")]
+    public static partial byte* PacketData(nint p);
+
     // frames
     [LibraryImport(Library, EntryPoint = "ss_frame_alloc")]
     public static partial nint FrameAlloc();
@@ -123,6 +126,9 @@ internal static unsafe partial class SsAv
 
     [LibraryImport(Library, EntryPoint = "ss_input_stream_info")]
     public static partial int InputStreamInfo(nint fc, int index, out StreamInfoNative info);
+
+    [LibraryImport(Library, EntryPoint = "ss_input_stream_extradata")]
+    public static partial byte* InputStreamExtradata(nint fc, int index, out int size);
 
     [LibraryImport(Library, EntryPoint = "ss_input_read")]
     public static partial int InputRead(nint fc, nint pkt);

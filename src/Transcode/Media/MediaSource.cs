@@ -140,6 +140,13 @@ public sealed unsafe class MediaSource : IDisposable
         return s.IsAttachedPicture ? null : s;
     }
 
+    /// <summary>The codec configuration of a stream (avcC for H.264 in MP4), valid while the source is open.</summary>
+    public ReadOnlySpan<byte> Extradata(MediaStreamInfo stream)
+    {
+        var data = SsAv.InputStreamExtradata(Ptr, stream.Index, out var size);
+        return data is null ? default : new ReadOnlySpan<byte>(data, size);
+    }
+
     /// <summary>Reads the next packet; false at end of input.</summary>
     public bool ReadPacket(PacketHandle packet)
     {

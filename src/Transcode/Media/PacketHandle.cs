@@ -26,6 +26,9 @@ public sealed class PacketHandle : SafeHandle
     public long Duration => SsAv.PacketDuration(handle);
     public int Size => SsAv.PacketSize(handle);
 
+    /// <summary>The payload, valid until the packet is unreferenced or moved.</summary>
+    public unsafe ReadOnlySpan<byte> Data => new(SsAv.PacketData(handle), SsAv.PacketSize(handle));
+
     public void Unref() => SsAv.PacketUnref(handle);
 
     /// <summary>Takes <paramref name="source"/>'s payload and fields without copying; <paramref name="source"/> is left empty.</summary>

@@ -73,6 +73,7 @@ SS_API int64_t ss_packet_pts(const AVPacket *p) { return p->pts; }
 SS_API int64_t ss_packet_dts(const AVPacket *p) { return p->dts; }
 SS_API int64_t ss_packet_duration(const AVPacket *p) { return p->duration; }
 SS_API int ss_packet_size(const AVPacket *p) { return p->size; }
+SS_API const uint8_t *ss_packet_data(const AVPacket *p) { return p->data; }
 
 /* ---------- frames ---------- */
 
@@ -298,6 +299,15 @@ SS_API int ss_input_stream_info(const AVFormatContext *fc, int index, ss_stream_
 }
 
 SS_API int ss_input_read(AVFormatContext *fc, AVPacket *pkt) { return av_read_frame(fc, pkt); }
+/* The stream's codec configuration (avcC for H.264 in MP4: tells how NAL units are framed in packets). */
+SS_API const uint8_t *ss_input_stream_extradata(const AVFormatContext *fc, int index, int *size)
+{
+    *size = 0;
+    if (index < 0 || (unsigned)index >= fc->nb_streams) return NULL;
+    const AVCodecParameters *p = fc->streams[index]->codecpar;
+    *size = p->extradata_size;
+    return p->extradata;
+}
 
 /* Seeks to the keyframe at or before ts (stream time base). */
 SS_API int ss_input_seek(AVFormatContext *fc, int stream, int64_t ts)

@@ -17,11 +17,17 @@ public sealed class FrameGrabber : IDisposable
     private readonly HlsMediaPlaylist? _playlist;
     private readonly int _decoderThreads;
     private readonly IFrameMemory _frameMemory;
+    private readonly bool _allowReferenceSkip;
     private MediaSource _source;
     private MediaStreamInfo _video;
     private MediaDecoder _decoder;
     private int _openSegment = -1;
     private bool _skipping;
+    // B pictures that are references but that nothing shown at or after t needs (see SendPacket): only for streams
+    // whose encoder says how it builds its reference lists. -1 = unknown yet, 0 = no, 1 = yes.
+    private int _referenceSkipSafe = -1;
+    private int _nalLengthSize;
+    private double _anchorTime = double.NaN; // display time of the last I or P picture sent to the decoder
     private double _segmentStart;
     private long _segmentOrigin = long.MinValue;
     private readonly PacketHandle _packet = new();
@@ -39,9 +45,12 @@ public sealed class FrameGrabber : IDisposable
     /// <param name="path">A media file, or an HLS media playlist of CMAF segments (a packaged rendition).</param>
     /// <param name="decoderThreads">0 = FFmpeg's choice.</param>
     /// <param name="frameMemory">Where decoded and scaled frames live; null = <see cref="RecyclingFrameMemory.Shared"/>.</param>
-    public FrameGrabber(string path, int decoderThreads = 0, IFrameMemory? frameMemory = null)
+    /// <param name="skipUnneededReferences">Leave out reference B pictures shown before t that nothing at or after t
+    /// predicts from, where the stream allows proving that (false: decode every reference picture).</param>
+    public FrameGrabber(string path, int decoderThreads = 0, IFrameMemory? frameMemory = null, bool skipUnneededReferences = true)
     {
         _decoderThreads = decoderThreads;
+        _allowReferenceSkip = skipUnneededReferences;
         _frameMemory = frameMemory ?? RecyclingFrameMemory.Shared;
         if (path.EndsWith(".m3u8", StringComparison.OrdinalIgnoreCase))
         {
@@ -60,6 +69,9 @@ public sealed class FrameGrabber : IDisposable
         }
 
         Path = path;
+        // The first packet says who encoded the stream (see ProveReferenceSkip); every DecodeAt seeks anyway.
+        ReadVideoPacket();
+        _packet.Unref();
     }
 
     private static (MediaSource, MediaStreamInfo, MediaDecoder) Open(IReadOnlyList<string> files, string path, int threads, IFrameMemory memory)
@@ -96,6 +108,9 @@ public sealed class FrameGrabber : IDisposable
     }
 
     public string Path { get; }
+
+    /// <summary>Reference B pictures left undecoded so far (seeks that did not need them).</summary>
+    public long SkippedReferencePictures { get; private set; }
 
     /// <summary>Container duration in seconds (0 when the container does not say).</summary>
     public double DurationSeconds { get; }
@@ -158,6 +173,7 @@ public sealed class FrameGrabber : IDisposable
         }
 
         _decoder.Flush(); // also ends the drain the previous call left the decoder in
+        _anchorTime = double.NaN;
         _current.Unref();
         _previous.Unref();
         _aheadCount = 0;
@@ -260,8 +276,29 @@ public sealed class FrameGrabber : IDisposable
     /// <summary>Sends one packet (true when the frame at t came out while making room for it).</summary>
     private bool SendPacket(PacketHandle packet, double time, double target, ref bool havePrevious)
     {
+        var beforeTarget = !double.IsNaN(time) && time < target - TimeEpsilon;
+        if (_referenceSkipSafe == 1)
+        {
+            var kind = H264Packet.ReadPictureKind(packet.Data, _nalLengthSize);
+            if (kind.Type is H264PictureType.I or H264PictureType.P)
+            {
+                _anchorTime = time;
+            }
+            else if (kind is { Type: H264PictureType.B, IsReference: true } && beforeTarget && _anchorTime < target - TimeEpsilon)
+            {
+                // A reference B picture predicts only pictures shown between the anchors around it: with x264's
+                // ref=1 every picture's nearest earlier reference (its only list-0 entry) is at or after the I/P
+                // decoded just before this B, and that anchor shows before t, so nothing at or after t needs it.
+                // The decoder sees a frame_num gap and keeps a placeholder in its slot, so the picture buffer
+                // evolves as if it had been decoded.
+                SkippedReferencePictures++;
+                packet.Unref();
+                return false;
+            }
+        }
+
         // Non-reference frames shown before t are never displayed and nothing predicts from them.
-        SkipNonReference(!double.IsNaN(time) && time < target - TimeEpsilon);
+        SkipNonReference(beforeTarget);
         while (!_decoder.Send(packet))
         {
             // Decoder full: take frames out before the packet can go in.
@@ -392,11 +429,37 @@ public sealed class FrameGrabber : IDisposable
         {
             if (_packet.StreamIndex == _video.Index)
             {
+                if (_referenceSkipSafe < 0)
+                {
+                    ProveReferenceSkip();
+                }
+
                 return true;
             }
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// Decides once per opened video, from its first packet, whether reference B pictures may be skipped: only for
+    /// H.264 from x264 with ref=1 (its option string, written into the first access unit, says so), where each list
+    /// holds the single nearest reference in display order. Other encoders may predict a P picture from an earlier
+    /// reference B, so their references are all decoded.
+    /// </summary>
+    private void ProveReferenceSkip()
+    {
+        _referenceSkipSafe = 0;
+        if (!_allowReferenceSkip || _video.CodecName != "h264")
+        {
+            return;
+        }
+
+        _nalLengthSize = H264Packet.NalLengthSize(_source.Extradata(_video));
+        if (_packet.IsKey && H264Packet.X264ReferenceFrames(_packet.Data, _nalLengthSize) == 1)
+        {
+            _referenceSkipSafe = 1;
+        }
     }
 
     private bool TryReceive(double target, ref bool havePrevious)

@@ -36,12 +36,64 @@ public sealed class ThumbnailsDecodeWorkTests
         var clip = await TestMedia.GenerateAsync(dir.Combine("clip.mp4"), seconds: 2, width: 320, height: 240, audio: false,
             extraOutputArgs: ["-g", "50", "-x264-params", "bframes=3:b-pyramid=normal:b-adapt=0"]);
         var memory = new RecyclingFrameMemory(0);
-        using var grabber = new FrameGrabber(clip, 1, memory);
+        using var grabber = new FrameGrabber(clip, 1, memory, skipUnneededReferences: false);
 
         grabber.DecodeAt(0.48);
 
         Assert.Equal(0.48, grabber.LastFrameTime, 3);
         Assert.Equal(6, memory.Rents);
+        Assert.Equal(0, grabber.SkippedReferencePictures);
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(1, 2)] // frame threads pick the skip decisions up per packet
+    [InlineData(2, 1)] // ref=2: a P picture may predict from the B reference before it, so nothing is skipped
+    public async Task Reference_b_pictures_nothing_after_t_needs_are_skipped_and_every_frame_is_unchanged(int refs, int threads)
+    {
+        using var dir = new TempDir("thumbs-bref");
+        // B-pyramid with real motion (testsrc2 moves), 1 s GOPs at 25 fps: every display position in a GOP.
+        var clip = await TestMedia.GenerateAsync(dir.Combine("clip.mp4"), seconds: 2, width: 320, height: 240, audio: false,
+            extraOutputArgs: ["-g", "25", "-x264-params", $"ref={refs}:bframes=3:b-pyramid=normal:b-adapt=0:weightp=1"]);
+        using var exact = new FrameGrabber(clip, threads, new RecyclingFrameMemory(0), skipUnneededReferences: false);
+        using var skipping = new FrameGrabber(clip, threads, new RecyclingFrameMemory(0));
+
+        for (var frame = 0; frame < 50; frame++)
+        {
+            var t = frame / 25.0;
+            var expected = PlaneHash(exact.DecodeAt(t));
+            Assert.Equal(t, exact.LastFrameTime, 3);
+            var actual = PlaneHash(skipping.DecodeAt(t));
+            Assert.Equal(t, skipping.LastFrameTime, 3);
+            Assert.True(expected == actual, $"frame {frame} (t={t:0.00}s) differs when reference B pictures are skipped");
+        }
+
+        Assert.Equal(0, exact.SkippedReferencePictures);
+        if (refs == 1)
+        {
+            // Per GOP of 25 (decode order I P B b b P B b b ...): the B references of the mini-GOPs wholly before t.
+            Assert.True(skipping.SkippedReferencePictures > 50, $"only {skipping.SkippedReferencePictures} skipped");
+        }
+        else
+        {
+            Assert.Equal(0, skipping.SkippedReferencePictures);
+        }
+    }
+
+    private static unsafe string PlaneHash(FrameHandle frame)
+    {
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        for (var p = 0; p < 3; p++)
+        {
+            var (data, linesize) = frame.Plane(p);
+            var (w, h) = p == 0 ? (frame.Width, frame.Height) : ((frame.Width + 1) / 2, (frame.Height + 1) / 2);
+            for (var y = 0; y < h; y++)
+            {
+                hash.AppendData(new ReadOnlySpan<byte>((byte*)data + ((long)y * linesize), w));
+            }
+        }
+
+        return Convert.ToHexString(hash.GetHashAndReset());
     }
 
     [Theory]
