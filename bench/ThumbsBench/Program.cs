@@ -20,10 +20,11 @@ using StreamServer.Transcode.Thumbnails;
 //   no frames and no results) and one by a fresh service ("cold": open + decoder init included). Thumbnail cache
 //   disabled: every request renders. Prints per pair
 //     q=<Q> qv=<N> w=<W> warm_ms=<median> warm_cpu_ms=<mean> cold_ms=<median> cold_cpu_ms=<mean> cli_ms=<median>
-//     cli_cpu_ms=<mean> frames=<decoded per render, mean>
+//     cli_cpu_ms=<mean> frames=<decoded per render, mean> skipped_refs=<reference B pictures left out per render, mean>
 //   CPU = user + system time of all threads (ours: this process during the render; the CLI: the child's rusage).
 //
-// env: THUMBS_PROGRESSIVE=1, THUMBS_DECODER_THREADS=n (default 0 = FFmpeg's choice), THUMBS_ENCODER_THREADS=n (default 2)
+// env: THUMBS_PROGRESSIVE=1, THUMBS_DECODER_THREADS=n (default 0 = FFmpeg's choice), THUMBS_ENCODER_THREADS=n (default 2),
+//      THUMBS_SKIP_REFS=0 (decode every reference picture: the before/after of FrameGrabber's reference skipping)
 if (args.Length < 6 || (args[0] != "images" && args[0] != "race"))
 {
     Console.Error.WriteLine("usage: ThumbsBench images <source> <t> <width> <out-dir> <quality>...\n" +
@@ -39,6 +40,7 @@ var options = new ThumbnailServiceOptions
     Progressive = Environment.GetEnvironmentVariable("THUMBS_PROGRESSIVE") == "1",
     DecoderThreads = int.TryParse(Environment.GetEnvironmentVariable("THUMBS_DECODER_THREADS"), CultureInfo.InvariantCulture, out var th) ? th : 0,
     EncoderThreads = int.TryParse(Environment.GetEnvironmentVariable("THUMBS_ENCODER_THREADS"), CultureInfo.InvariantCulture, out var eth) ? eth : 2,
+    SkipUnneededReferences = Environment.GetEnvironmentVariable("THUMBS_SKIP_REFS") != "0",
 };
 
 if (args[0] == "images")
@@ -104,8 +106,9 @@ if (args[0] == "images")
             coldCpu += (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMilliseconds;
         }
 
+        var (frames, skippedRefs) = FramesPerRender(source, times, options.SkipUnneededReferences);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"q={q} qv={qv} w={width} warm_ms={Median(warmMs):0.0} warm_cpu_ms={warmCpu / renders:0.0} cold_ms={Median(coldMs):0.0} cold_cpu_ms={coldCpu / renders:0.0} cli_ms={Median(cliMs):0.0} cli_cpu_ms={cliCpu / renders:0.0} frames={FramesPerRender(source, times):0.0} progressive={options.Progressive}"));
+            $"q={q} qv={qv} w={width} warm_ms={Median(warmMs):0.0} warm_cpu_ms={warmCpu / renders:0.0} cold_ms={Median(coldMs):0.0} cold_cpu_ms={coldCpu / renders:0.0} cli_ms={Median(cliMs):0.0} cli_cpu_ms={cliCpu / renders:0.0} frames={frames:0.0} skipped_refs={skippedRefs:0.0} progressive={options.Progressive}"));
     }
 
     File.Delete(scratch);
@@ -147,17 +150,19 @@ static unsafe double ChildrenCpuMs()
     return (usage[0] * 1000.0) + (usage[1] / 1000.0) + (usage[2] * 1000.0) + (usage[3] / 1000.0);
 }
 
-// Frames decoded per render: buffers the decoder took from the frame memory (skipped frames take none).
-static double FramesPerRender(string source, double[] times)
+// Frames decoded per render: buffers the decoder took from the frame memory (skipped frames take none), less the
+// placeholder each skipped reference picture leaves (the decoder rents a buffer for it and drops it at once).
+static (double Decoded, double SkippedReferences) FramesPerRender(string source, double[] times, bool skipReferences)
 {
-    using var grabber = new FrameGrabber(source);
+    using var grabber = new FrameGrabber(source, skipUnneededReferences: skipReferences);
     var before = RecyclingFrameMemory.Shared.Rents;
     foreach (var t in times)
     {
         grabber.DecodeAt(t);
     }
 
-    return (double)(RecyclingFrameMemory.Shared.Rents - before) / times.Length;
+    var skipped = (double)grabber.SkippedReferencePictures / times.Length;
+    return (((double)(RecyclingFrameMemory.Shared.Rents - before) / times.Length) - skipped, skipped);
 }
 
 // The JPEG encoder alone: the scaled frame's planes compressed in place, median of n; also returns the JPEG.

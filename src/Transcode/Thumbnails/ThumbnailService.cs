@@ -205,7 +205,7 @@ public sealed class ThumbnailService : IDisposable
             }
         }
 
-        return new PooledRenderer(sourcePath, stamp, _options.DecoderThreads);
+        return new PooledRenderer(sourcePath, stamp, _options.DecoderThreads, _options.SkipUnneededReferences);
     }
 
     private void Return(PooledRenderer renderer, bool healthy)
@@ -244,7 +244,7 @@ public sealed class ThumbnailService : IDisposable
     }
 
     /// <summary>An opened source with its scaler, output frame and JPEG encoder.</summary>
-    private sealed class PooledRenderer(string sourcePath, DateTime stamp, int decoderThreads) : IDisposable
+    private sealed class PooledRenderer(string sourcePath, DateTime stamp, int decoderThreads, bool skipUnneededReferences) : IDisposable
     {
         private readonly FrameHandle _scaled = new();
         private readonly JpegEncoder _encoder = new();
@@ -253,7 +253,7 @@ public sealed class ThumbnailService : IDisposable
 
         public DateTime Stamp { get; } = stamp;
 
-        public FrameGrabber Grabber { get; } = new(sourcePath, decoderThreads);
+        public FrameGrabber Grabber { get; } = new(sourcePath, decoderThreads, skipUnneededReferences: skipUnneededReferences);
 
         public unsafe CachedThumbnail Render(double seconds, int width, JpegOptions jpeg, ScaleQuality scaleQuality)
         {

@@ -27,6 +27,12 @@ public sealed record ThumbnailServiceOptions
     /// depend on it): at 1080p they are most of the encode, ~15-30 % of a render.
     /// </summary>
     public int EncoderThreads { get; init; } = 2;
+
+    /// <summary>
+    /// Leave out reference B pictures shown before t that nothing at or after t predicts from, where the stream proves
+    /// it safe (<see cref="FrameGrabber"/>); the frame is the same either way, so off only for comparisons.
+    /// </summary>
+    public bool SkipUnneededReferences { get; init; } = true;
 }
 
 /// <summary>swscale filter for thumbnails (bicubic: sharp and cheap; Lanczos: a little sharper, slower).</summary>
