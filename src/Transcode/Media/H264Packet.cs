@@ -35,7 +35,7 @@ public static class H264Packet
     /// <summary>Type and reference flag of the picture in <paramref name="packet"/> (Unknown when it holds no slice).</summary>
     public static H264PictureKind ReadPictureKind(ReadOnlySpan<byte> packet, int nalLengthSize)
     {
-        var reader = new NalReader(packet, nalLengthSize);
+        var reader = new NalUnitReader(packet, nalLengthSize);
         while (reader.Next(out var nal))
         {
             var type = nal[0] & 0x1f;
@@ -69,7 +69,7 @@ public static class H264Packet
     /// </summary>
     public static int X264ReferenceFrames(ReadOnlySpan<byte> packet, int nalLengthSize)
     {
-        var reader = new NalReader(packet, nalLengthSize);
+        var reader = new NalUnitReader(packet, nalLengthSize);
         while (reader.Next(out var nal))
         {
             if ((nal[0] & 0x1f) != NalSei)
@@ -110,8 +110,11 @@ public static class H264Packet
         return -1;
     }
 
-    /// <summary>NAL units of one packet, each without its length prefix or start code.</summary>
-    private ref struct NalReader(ReadOnlySpan<byte> data, int lengthSize)
+    /// <summary>
+    /// NAL units of one packet or extradata blob, each without its length prefix or start code
+    /// (<paramref name="lengthSize"/> 0 = Annex B start codes).
+    /// </summary>
+    internal ref struct NalUnitReader(ReadOnlySpan<byte> data, int lengthSize)
     {
         private ReadOnlySpan<byte> _rest = data;
 

@@ -1,3 +1,5 @@
+using StreamServer.Transcode.Media;
+
 namespace StreamServer.Transcode.Packaging;
 
 /// <summary>RFC 6381 codec strings for HLS CODECS and DASH @codecs.</summary>
@@ -16,15 +18,12 @@ public static class CodecStrings
             return Format(extradata[1], extradata[2], extradata[3]);
         }
 
-        for (var i = 0; i + 3 < extradata.Length; i++)
+        var units = new H264Packet.NalUnitReader(extradata, 0);
+        while (units.Next(out var nal))
         {
-            if (extradata[i] == 0 && extradata[i + 1] == 0 && extradata[i + 2] == 1)
+            if ((nal[0] & 0x1f) == 7 && nal.Length >= 4)
             {
-                var nal = i + 3;
-                if (nal + 3 < extradata.Length && (extradata[nal] & 0x1f) == 7)
-                {
-                    return Format(extradata[nal + 1], extradata[nal + 2], extradata[nal + 3]);
-                }
+                return Format(nal[1], nal[2], nal[3]);
             }
         }
 
