@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using StreamServer.BufferPool;
 using StreamServer.Transcode.Media;
 using StreamServer.Transcode.Thumbnails;
 
@@ -24,7 +25,8 @@ using StreamServer.Transcode.Thumbnails;
 //   CPU = user + system time of all threads (ours: this process during the render; the CLI: the child's rusage).
 //
 // env: THUMBS_PROGRESSIVE=1, THUMBS_DECODER_THREADS=n (default 0 = FFmpeg's choice), THUMBS_ENCODER_THREADS=n (default 2),
-//      THUMBS_SKIP_REFS=0 (decode every reference picture: the before/after of FrameGrabber's reference skipping)
+//      THUMBS_SKIP_REFS=0 (decode every reference picture: the before/after of FrameGrabber's reference skipping),
+//      THUMBS_POOL=0 (frames from RecyclingFrameMemory instead of a memfd buffer pool like the server's)
 if (args.Length < 6 || (args[0] != "images" && args[0] != "race"))
 {
     Console.Error.WriteLine("usage: ThumbsBench images <source> <t> <width> <out-dir> <quality>...\n" +
@@ -33,8 +35,12 @@ if (args.Length < 6 || (args[0] != "images" && args[0] != "race"))
 }
 
 var source = args[1];
+// Frames in a memfd buffer pool of the server's default size, as the server renders them (THUMBS_POOL=0: the
+// process-wide recycling allocator instead).
+using var pool = new MemfdBufferPool(new BufferPoolOptions { CapacityBytes = 256L * 1024 * 1024 });
 var options = new ThumbnailServiceOptions
 {
+    FrameMemory = Environment.GetEnvironmentVariable("THUMBS_POOL") == "0" ? null : new PooledFrameMemory(pool),
     CacheEntries = 0,
     MaxConcurrentRenders = 1,
     Progressive = Environment.GetEnvironmentVariable("THUMBS_PROGRESSIVE") == "1",

@@ -22,7 +22,9 @@ public static class BufferPoolSetup
 
         // Decoded and scaled frames of every packaging job live in the pool (one bridge per pool: the native
         // allocator table it creates lives for the process).
-        services.AddSingleton<IFrameMemory>(sp => new PooledFrameMemory(sp.GetRequiredService<MemfdBufferPool>()));
+        // On-demand thumbnails take their frames from the same bridge (ThumbnailEndpoint).
+        services.AddSingleton<IFrameMemory>(sp => new PooledFrameMemory(sp.GetRequiredService<MemfdBufferPool>(),
+            TimeSpan.FromMilliseconds(Math.Max(0, options.BufferPoolRentTimeoutMilliseconds))));
     }
 
     /// <summary>The pool with the configured capacity (StreamServer:BufferPoolMegabytes).</summary>

@@ -55,6 +55,12 @@ public sealed class StreamServerOptions
     /// <summary>Capacity of the memfd-backed buffer pool (frames, segments); fixed for the process lifetime.</summary>
     public int BufferPoolMegabytes { get; set; } = 256;
 
+    /// <summary>
+    /// How long a decoder waits for a free frame block when the pool is full (back-pressure on packaging); past it the
+    /// job fails, and an on-demand thumbnail answers 503 with Retry-After.
+    /// </summary>
+    public int BufferPoolRentTimeoutMilliseconds { get; set; } = 5000;
+
     /// <summary>Posters, sprites + thumbnails.vtt at packaging, and on-demand thumb.jpg.</summary>
     public StreamServer.Vod.ThumbnailSettings Thumbnails { get; set; } = new();
 }

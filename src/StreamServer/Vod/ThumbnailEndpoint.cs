@@ -2,6 +2,7 @@ using StreamServer.Admin;
 using StreamServer.Health;
 using StreamServer.Hosting;
 using StreamServer.Transcode;
+using StreamServer.Transcode.Media;
 using StreamServer.Transcode.Thumbnails;
 
 namespace StreamServer.Vod;
@@ -18,7 +19,11 @@ public static class ThumbnailEndpoint
 
     public static IServiceCollection AddThumbnails(this IServiceCollection services, StreamServerOptions options)
     {
-        services.AddSingleton(new ThumbnailService(options.Thumbnails.ToServiceOptions()));
+        // On-demand frames come from the process's buffer pool, like packaging's (BufferPoolSetup).
+        services.AddSingleton(sp => new ThumbnailService(options.Thumbnails.ToServiceOptions() with
+        {
+            FrameMemory = sp.GetRequiredService<IFrameMemory>(),
+        }));
         services.AddSingleton<VodVideoLocator>();
         return services;
     }
@@ -85,6 +90,14 @@ public static class ThumbnailEndpoint
         catch (ThumbnailRequestException e)
         {
             await ReplyAsync(ctx, StatusCodes.Status400BadRequest, e.Message);
+            return;
+        }
+        catch (TranscodeException e) when (e.IsOutOfMemory)
+        {
+            // Frame memory comes from the server's bounded pool; it stayed full past the rent timeout (packaging
+            // jobs hold it). A busy server, not a bad VOD: retry later.
+            ctx.Response.Headers.RetryAfter = "2";
+            await ReplyAsync(ctx, StatusCodes.Status503ServiceUnavailable, $"no frame memory free for a thumbnail now (buffer pool busy): {OneLine(e.Message)}");
             return;
         }
         catch (Exception e) when (e is TranscodeException or JpegException)

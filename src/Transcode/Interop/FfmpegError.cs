@@ -6,6 +6,9 @@ internal static unsafe class FfmpegError
     public static readonly int Eof = SsAv.ErrorEof();
     public static readonly int Again = SsAv.ErrorEagain();
 
+    /// <summary>AVERROR(ENOMEM) on Linux: what an allocator that said no (a full buffer pool) turns into.</summary>
+    public const int NoMemory = -12;
+
     public static string Describe(int error)
     {
         byte* buf = stackalloc byte[256];

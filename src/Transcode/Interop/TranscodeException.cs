@@ -23,4 +23,8 @@ public sealed class TranscodeException : Exception
 
     /// <summary>FFmpeg's AVERROR code (negative), 0 when the failure is ours.</summary>
     public int FfmpegError { get; }
+
+    /// <summary>Memory ran out (ENOMEM: typically the buffer pool stayed full past its rent timeout): a busy server,
+    /// not a bad input, so worth a retry.</summary>
+    public bool IsOutOfMemory => FfmpegError == Interop.FfmpegError.NoMemory;
 }

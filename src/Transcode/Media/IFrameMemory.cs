@@ -13,4 +13,10 @@ public interface IFrameMemory
 
     /// <summary>Returns a block obtained from <see cref="Rent"/>.</summary>
     void Release(nint block);
+
+    /// <summary>
+    /// Rents answered with 0 so far. FFmpeg reports a frame it could not allocate as whatever its caller makes of it
+    /// (H.264: "Invalid data found"), so a failure during which this moved is told apart as a memory shortage.
+    /// </summary>
+    long FailedRents => 0;
 }

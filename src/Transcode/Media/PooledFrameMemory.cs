@@ -29,7 +29,10 @@ public sealed unsafe class PooledFrameMemory : IFrameMemory
 
     public long UnpooledRents => Interlocked.Read(ref _unpooledRents);
 
+    public long FailedRents => Interlocked.Read(ref _failedRents);
+
     private long _unpooledRents;
+    private long _failedRents;
 
     public nint Rent(nuint size, nuint alignment)
     {
@@ -50,7 +53,8 @@ public sealed unsafe class PooledFrameMemory : IFrameMemory
         }
         catch (BufferPoolExhaustedException)
         {
-            return 0; // FFmpeg turns this into AVERROR(ENOMEM) for the frame; the packager reports it.
+            Interlocked.Increment(ref _failedRents);
+            return 0; // FFmpeg fails the frame (ENOMEM, or its caller's own code); the packager reports it.
         }
     }
 

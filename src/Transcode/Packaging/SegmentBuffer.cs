@@ -15,8 +15,6 @@ namespace StreamServer.Transcode.Packaging;
 /// </summary>
 internal sealed unsafe class SegmentBuffer : IDisposable
 {
-    private const int AverrorEnomem = -12;
-
     private readonly MemfdBufferPool pool;
     private readonly int chunkSize;
     private readonly TimeSpan rentTimeout;
@@ -179,7 +177,7 @@ internal sealed unsafe class SegmentBuffer : IDisposable
         {
             // Exceptions cannot cross into FFmpeg: fail the write there, rethrow after the muxer call returns.
             buffer.failure ??= e;
-            return AverrorEnomem;
+            return FfmpegError.NoMemory;
         }
     }
 }

@@ -109,6 +109,9 @@ public sealed class FrameGrabber : IDisposable
 
     public string Path { get; }
 
+    /// <summary>Where this grabber's decoded and scaled frames live.</summary>
+    public IFrameMemory FrameMemory => _frameMemory;
+
     /// <summary>Reference B pictures left undecoded so far (seeks that did not need them).</summary>
     public long SkippedReferencePictures { get; private set; }
 
@@ -335,6 +338,19 @@ public sealed class FrameGrabber : IDisposable
         }
 
         _aheadCount = 0;
+    }
+
+    /// <summary>
+    /// Lets go of every frame this grabber and its decoder hold (the frame <see cref="DecodeAt"/> returned, the
+    /// decoder's reference pictures), keeping the opened demuxer and decoder for the next <see cref="DecodeAt"/>,
+    /// which seeks and flushes anyway.
+    /// </summary>
+    public void ReleaseFrames()
+    {
+        _decoder.Flush();
+        _current.Unref();
+        _previous.Unref();
+        DropReadAhead();
     }
 
     /// <summary>

@@ -205,7 +205,7 @@ public sealed class ThumbnailService : IDisposable
             }
         }
 
-        return new PooledRenderer(sourcePath, stamp, _options.DecoderThreads, _options.SkipUnneededReferences);
+        return new PooledRenderer(sourcePath, stamp, _options.DecoderThreads, _options.FrameMemory, _options.SkipUnneededReferences);
     }
 
     private void Return(PooledRenderer renderer, bool healthy)
@@ -244,7 +244,8 @@ public sealed class ThumbnailService : IDisposable
     }
 
     /// <summary>An opened source with its scaler, output frame and JPEG encoder.</summary>
-    private sealed class PooledRenderer(string sourcePath, DateTime stamp, int decoderThreads, bool skipUnneededReferences) : IDisposable
+    private sealed class PooledRenderer(string sourcePath, DateTime stamp, int decoderThreads, IFrameMemory? frameMemory, bool skipUnneededReferences)
+        : IDisposable
     {
         private readonly FrameHandle _scaled = new();
         private readonly JpegEncoder _encoder = new();
@@ -253,9 +254,9 @@ public sealed class ThumbnailService : IDisposable
 
         public DateTime Stamp { get; } = stamp;
 
-        public FrameGrabber Grabber { get; } = new(sourcePath, decoderThreads, skipUnneededReferences: skipUnneededReferences);
+        public FrameGrabber Grabber { get; } = new(sourcePath, decoderThreads, frameMemory, skipUnneededReferences);
 
-        public unsafe CachedThumbnail Render(double seconds, int width, JpegOptions jpeg, ScaleQuality scaleQuality)
+        public CachedThumbnail Render(double seconds, int width, JpegOptions jpeg, ScaleQuality scaleQuality)
         {
             var duration = Grabber.DurationSeconds;
             if (duration > 0 && seconds > duration + 0.0005)
@@ -263,7 +264,21 @@ public sealed class ThumbnailService : IDisposable
                 throw new ThumbnailRequestException($"t={seconds:0.###} is past the end of the video ({duration:0.###}s)");
             }
 
-            var frame = Grabber.DecodeAt(seconds);
+            var failedRents = Grabber.FrameMemory.FailedRents;
+            try
+            {
+                return ScaleAndEncode(Grabber.DecodeAt(seconds), width, jpeg, scaleQuality);
+            }
+            catch (TranscodeException e) when (!e.IsOutOfMemory && Grabber.FrameMemory.FailedRents != failedRents)
+            {
+                // The frame memory said no while this render decoded or scaled (a full buffer pool): a shortage to
+                // retry after, not a broken video, whatever code FFmpeg turned the failed allocation into.
+                throw new TranscodeException(e.Operation ?? "render", Interop.FfmpegError.NoMemory, $"no frame memory free (buffer pool full): {e.Message}");
+            }
+        }
+
+        private unsafe CachedThumbnail ScaleAndEncode(FrameHandle frame, int width, JpegOptions jpeg, ScaleQuality scaleQuality)
+        {
             // Never upscale (like the poster): the top rendition holds all the detail there is, so a wider request
             // gets the rendition's own display width (even); the response says so in its size.
             var sar = Grabber.SampleAspectRatio;
@@ -277,6 +292,9 @@ public sealed class ThumbnailService : IDisposable
             var planes = new YuvPlanes((byte*)y, ys, (byte*)u, us, (byte*)v, vs, width, height, ChromaSubsampling.Yuv420);
             var bytes = _encoder.EncodeToArray(planes, jpeg);
             _scaled.Unref();
+            // Kept open for the next request, but holding no frame memory meanwhile (pool blocks, when the frames
+            // come from the server's pool, go back for packaging to use).
+            Grabber.ReleaseFrames();
             return new CachedThumbnail(bytes, width, height);
         }
 

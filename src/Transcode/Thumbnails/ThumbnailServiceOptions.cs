@@ -33,6 +33,13 @@ public sealed record ThumbnailServiceOptions
     /// it safe (<see cref="FrameGrabber"/>); the frame is the same either way, so off only for comparisons.
     /// </summary>
     public bool SkipUnneededReferences { get; init; } = true;
+
+    /// <summary>
+    /// Where decoded and scaled frames live: the server passes its buffer pool (<see cref="Media.PooledFrameMemory"/>),
+    /// so on-demand renders share the one bounded memory with packaging; null = <see cref="Media.RecyclingFrameMemory.Shared"/>.
+    /// An opened source holds no frames between requests either way.
+    /// </summary>
+    public Media.IFrameMemory? FrameMemory { get; init; }
 }
 
 /// <summary>swscale filter for thumbnails (bicubic: sharp and cheap; Lanczos: a little sharper, slower).</summary>

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using Microsoft.Extensions.DependencyInjection;
+using StreamServer.BufferPool;
 using StreamServer.Tests.Infrastructure;
 using StreamServer.TestSupport;
 using StreamServer.Transcode;
@@ -40,6 +41,50 @@ public sealed class PackagedVodFixture : IAsyncLifetime
 [Collection(ServerTestsCollection.Name)]
 public sealed class ThumbnailEndpointTests(PackagedVodFixture vod) : IClassFixture<PackagedVodFixture>
 {
+    [Fact]
+    public async Task Renders_decode_into_the_buffer_pool_and_a_full_pool_gets_503_with_retry_after_not_a_hang()
+    {
+        await using var server = await RunningServer.StartAsync(vod.DataDir, false,
+            "--StreamServer:BufferPoolMegabytes=32", "--StreamServer:BufferPoolRentTimeoutMilliseconds=100");
+        using var http = server.CreateHttpClient();
+        var pool = server.Services.GetRequiredService<MemfdBufferPool>();
+        var leasedAtRest = pool.GetStatistics().LeasedBytes;
+        var allocations = pool.GetStatistics().Allocations;
+
+        using (var ok = await http.GetAsync($"/vod/{PackagedVodFixture.Id}/thumb.jpg?t=0.5&w=160"))
+        {
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        }
+
+        Assert.True(pool.GetStatistics().Allocations > allocations, "the render's frames did not come from the server's pool");
+        Assert.Equal(leasedAtRest, pool.GetStatistics().LeasedBytes); // the opened rendition holds no frames
+
+        var held = new List<BufferLease>();
+        while (pool.TryRent(FrameSizes.Yuv420(320, 240), out var lease))
+        {
+            held.Add(lease); // what packaging jobs would hold on a busy server
+        }
+
+        try
+        {
+            using var busy = await http.GetAsync($"/vod/{PackagedVodFixture.Id}/thumb.jpg?t=1.5&w=160");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, busy.StatusCode);
+            Assert.NotNull(busy.Headers.RetryAfter);
+            Assert.Contains("buffer pool", await busy.Content.ReadAsStringAsync());
+        }
+        finally
+        {
+            foreach (var lease in held)
+            {
+                lease.Release();
+            }
+        }
+
+        using var again = await http.GetAsync($"/vod/{PackagedVodFixture.Id}/thumb.jpg?t=1.5&w=160");
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        Assert.Equal(leasedAtRest, pool.GetStatistics().LeasedBytes);
+    }
+
     [Fact]
     public async Task A_request_wider_than_the_rendition_gets_its_width_and_shares_its_cache_entry()
     {
