@@ -32,15 +32,19 @@ internal sealed class NetworkNamespace : IAsyncDisposable
     public Task<ProcessResult> ExecAsync(IEnumerable<string> command, TimeSpan? timeout = null) =>
         ProcessRunner.RunAsync("ip", ["netns", "exec", Name, .. command], timeout);
 
-    /// <summary>Drops about one in <paramref name="oneIn"/> of the packets sent from <paramref name="sourcePort"/>, on arrival.</summary>
-    public async Task AddRandomDropAsync(int sourcePort, int oneIn = 20)
+    /// <summary>
+    /// Drops about one in <paramref name="oneIn"/> of the packets sent from <paramref name="sourcePort"/> (only its
+    /// SYN-ACKs with <paramref name="synAckOnly"/>), on arrival.
+    /// </summary>
+    public async Task AddRandomDropAsync(int sourcePort, int oneIn = 20, bool synAckOnly = false)
     {
         // Input hook, not output: a drop in OUTPUT returns EPERM to the sending socket, which TCP treats as
         // a local failure and simply resends later (no retransmit); dropping on arrival is real loss.
         (await ExecAsync(["nft", "add", "table", "inet", "sstest"])).EnsureSuccess("nft add table");
         (await ExecAsync(["nft", "add", "chain", "inet", "sstest", "input", "{ type filter hook input priority 0; policy accept; }"])).EnsureSuccess("nft add chain");
+        string[] synAck = synAckOnly ? ["tcp", "flags", "&", "(syn|ack)", "==", "syn|ack"] : [];
         (await ExecAsync(["nft", "add", "rule", "inet", "sstest", "input", "tcp", "sport", sourcePort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "numgen", "random", "mod", oneIn.ToString(System.Globalization.CultureInfo.InvariantCulture), "==", "0", "drop"])).EnsureSuccess("nft add rule");
+            .. synAck, "numgen", "random", "mod", oneIn.ToString(System.Globalization.CultureInfo.InvariantCulture), "==", "0", "drop"])).EnsureSuccess("nft add rule");
     }
 
     public async Task RemoveDropsAsync() => (await ExecAsync(["nft", "delete", "table", "inet", "sstest"])).EnsureSuccess("nft delete table");

@@ -35,8 +35,10 @@ public class RetransmitTracerTests
     // A retransmitted skb carries at most this many MSS-sized segments (64 KiB GSO limit, 1448-byte MSS on MTU 1500).
     private const long MaxSegmentsPerSkb = 46;
 
-    [Fact]
-    public async Task RetransmittedSegmentsEqualTheNamespacesTcpRetransSegs()
+    [Theory]
+    [InlineData(false, 20, Downloads)] // 5 % of everything the server sends: data, FINs, SYN-ACKs
+    [InlineData(true, 2, 40)] // half of the SYN-ACKs: every second connection starts with SYN-ACK retransmits
+    public async Task RetransmittedSegmentsEqualTheNamespacesTcpRetransSegs(bool synAckOnly, int oneIn, int downloads)
     {
         var missing = TracingEnvironment.MissingBpf(out var objects) ?? TestSupport.Capabilities.MissingTool("ip", "nft", "curl", "ss", "sha256sum");
         Assert.SkipWhen(missing is not null, missing ?? "");
@@ -69,11 +71,11 @@ public class RetransmitTracerTests
         var failBefore = await TracingEnvironment.RetransFailAsync(netns.Name);
         var tracerBefore = tracer.Snapshot();
         var (eventsBefore, seenBefore) = (sink.Events, sink.Seen);
-        await netns.AddRandomDropAsync(port, oneIn: 20);
+        await netns.AddRandomDropAsync(port, oneIn, synAckOnly);
         List<string> results;
         try
         {
-            results = await DownloadAsync(netns, port, body);
+            results = await DownloadAsync(netns, port, body, downloads);
         }
         finally
         {
@@ -89,7 +91,7 @@ public class RetransmitTracerTests
         ftrace.Stop();
         var metrics = await server.GetAsync("/metrics");
 
-        Assert.Equal(Downloads, results.Count);
+        Assert.Equal(downloads, results.Count);
         foreach (var r in results)
         {
             var parts = r.Split(' ');
@@ -142,14 +144,14 @@ public class RetransmitTracerTests
     }
 
     /// <summary>Parallel curl loops inside the namespace; one line per download: "code size sha256 content-length".</summary>
-    private static async Task<List<string>> DownloadAsync(NetworkNamespace netns, int port, LargeBody body)
+    private static async Task<List<string>> DownloadAsync(NetworkNamespace netns, int port, LargeBody body, int downloads)
     {
         var url = $"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}{body.Path}";
         var script = $$"""
             set -e
             t=$(mktemp)
             trap 'rm -f "$t"' EXIT
-            for i in $(seq {{Downloads / Parallel}}); do
+            for i in $(seq {{downloads / Parallel}}); do
               meta=$(curl -sS --max-time 60 -o "$t" -w '%{http_code} %{size_download} %header{content-length}' '{{url}}')
               set -- $meta
               echo "$1 $2 $(sha256sum < "$t" | cut -d' ' -f1) $3"
