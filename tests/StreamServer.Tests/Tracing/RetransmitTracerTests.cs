@@ -37,7 +37,7 @@ public class RetransmitTracerTests
 
     [Theory]
     [InlineData(false, 20, Downloads)] // 5 % of everything the server sends: data, FINs, SYN-ACKs
-    [InlineData(true, 2, 40)] // half of the SYN-ACKs: every second connection starts with SYN-ACK retransmits
+    [InlineData(true, 3, 60)] // a third of the SYN-ACKs: a third of the connections start with SYN-ACK retransmits
     public async Task RetransmittedSegmentsEqualTheNamespacesTcpRetransSegs(bool synAckOnly, int oneIn, int downloads)
     {
         var missing = TracingEnvironment.MissingBpf(out var objects) ?? TestSupport.Capabilities.MissingTool("ip", "nft", "curl", "ss", "sha256sum");
