@@ -210,7 +210,7 @@ internal static unsafe partial class SsAv
     public static partial void AudioConvFree(nint conv);
 
     [LibraryImport(Library, EntryPoint = "ss_audio_conv_push")]
-    public static partial int AudioConvPush(nint conv, nint frame);
+    public static partial int AudioConvPush(nint conv, nint frame, long atMicroseconds);
 
     [LibraryImport(Library, EntryPoint = "ss_audio_conv_pop")]
     public static partial int AudioConvPop(nint conv, nint frame, int flush);

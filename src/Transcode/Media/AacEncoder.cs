@@ -29,11 +29,16 @@ public sealed class AacEncoder : IDisposable
 
     internal nint Ptr => context.DangerousGetHandle();
 
-    /// <summary>Resamples a decoded frame (null at end of input) and encodes every full frame available; packets go to <paramref name="onPacket"/>.</summary>
-    public void Encode(FrameHandle? decoded, PacketHandle packet, Action<PacketHandle> onPacket)
+    /// <summary>
+    /// Resamples a decoded frame (null at end of input) and encodes every full frame available; packets go to
+    /// <paramref name="onPacket"/>. <paramref name="atMicroseconds"/>: where the frame starts on the output timeline
+    /// (<see cref="long.MinValue"/> = unknown: samples simply follow each other); with it, a late start is padded with
+    /// silence, an early one trimmed, and gaps over 0.1 s filled, so the audio keeps its place next to the video.
+    /// </summary>
+    public void Encode(FrameHandle? decoded, long atMicroseconds, PacketHandle packet, Action<PacketHandle> onPacket)
     {
         var conv = converter.DangerousGetHandle();
-        FfmpegError.Check(SsAv.AudioConvPush(conv, decoded?.Ptr ?? 0), "swr_convert");
+        FfmpegError.Check(SsAv.AudioConvPush(conv, decoded?.Ptr ?? 0, atMicroseconds), "swr_convert");
         var flush = decoded is null ? 1 : 0;
         while (FfmpegError.Check(SsAv.AudioConvPop(conv, converted.Ptr, flush), "audio fifo") == 1)
         {

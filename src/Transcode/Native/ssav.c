@@ -503,6 +503,7 @@ struct ss_audio_conv {
     SwrContext *swr;
     AVAudioFifo *fifo;
     int out_rate, out_channels, frame_size;
+    int in_rate;
     int64_t next_pts; /* in samples at out_rate */
     uint8_t **tmp;
     int tmp_samples;
@@ -545,8 +546,12 @@ static int ss_audio_conv_grow(ss_audio_conv *a, int samples)
     return 0;
 }
 
-/* Pushes a decoded frame (or NULL to drain the resampler) into the FIFO. */
-SS_API int ss_audio_conv_push(ss_audio_conv *a, const AVFrame *in)
+/* Pushes a decoded frame (or NULL to drain the resampler) into the FIFO. at_us: where the frame starts on the
+ * output timeline (microseconds from its zero, the first video frame), or INT64_MIN when unknown. With times,
+ * swresample pads silence or drops samples at the start (first_pts = 0) and across gaps over 0.1 s
+ * (min_hard_comp), as `aresample=first_pts=0` does, so audio stays where the source put it next to the video;
+ * output pts count samples from there. */
+SS_API int ss_audio_conv_push(ss_audio_conv *a, const AVFrame *in, int64_t at_us)
 {
     int ret;
     if (!a->swr) {
@@ -562,7 +567,13 @@ SS_API int ss_audio_conv_push(ss_audio_conv *a, const AVFrame *in)
                                   in->format, in->sample_rate, 0, NULL);
         av_channel_layout_uninit(&in_layout);
         if (ret < 0) return ret;
+        if (at_us != INT64_MIN && (ret = av_opt_set_int(a->swr, "first_pts", 0, 0)) < 0) return ret;
         if ((ret = swr_init(a->swr)) < 0) return ret;
+        a->in_rate = in->sample_rate;
+    }
+    if (in && at_us != INT64_MIN) {
+        /* swr_next_pts counts in 1 / (in_rate * out_rate) s. */
+        swr_next_pts(a->swr, av_rescale(at_us, (int64_t)a->in_rate * a->out_rate, 1000000));
     }
     int in_samples = in ? in->nb_samples : 0;
     int max_out = swr_get_out_samples(a->swr, in_samples);

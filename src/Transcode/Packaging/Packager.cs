@@ -367,7 +367,7 @@ public static class Packager
             if (audioDecoder is not null)
             {
                 DecodeTolerant(audioDecoder, null, frame, onAudioFrame);
-                aac!.Encode(null, audioPacket, writeAudio);
+                aac!.Encode(null, long.MinValue, audioPacket, writeAudio);
             }
         }
 
@@ -497,7 +497,7 @@ public static class Packager
 
         private void OnAudioFrame(FrameHandle frame)
         {
-            aac!.Encode(frame, audioPacket, writeAudio);
+            aac!.Encode(frame, AudioTimelineMicroseconds(frame), audioPacket, writeAudio);
             if (video is null)
             {
                 var info = frame.Info;
@@ -508,6 +508,24 @@ public static class Packager
 
                 ReportProgress(false);
             }
+        }
+
+        /// <summary>
+        /// Where an audio frame starts on the output timeline, whose zero is the first video frame (its stream's start
+        /// time until that frame is decoded): audio that starts later than the video keeps its delay (silence before
+        /// it), audio from before the first picture is trimmed. Audio-only: unknown, the samples are the timeline.
+        /// </summary>
+        private long AudioTimelineMicroseconds(FrameHandle frame)
+        {
+            var ts = frame.Info.BestEffortTimestamp;
+            if (video is null || ts == long.MinValue || !audio!.TimeBase.IsValid)
+            {
+                return long.MinValue;
+            }
+
+            var zero = origin != long.MinValue ? origin : video.StartTime != long.MinValue ? video.StartTime : 0;
+            var seconds = (ts * (double)audio.TimeBase.Num / audio.TimeBase.Den) - (zero * (double)timeBase.Num / timeBase.Den);
+            return (long)Math.Round(seconds * 1_000_000);
         }
 
         private void WriteAudio(PacketHandle packet)
