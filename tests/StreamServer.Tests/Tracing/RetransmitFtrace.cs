@@ -26,6 +26,9 @@ internal sealed partial class RetransmitFtrace : IDisposable
     /// <summary>Of <see cref="HitsInPid1"/>: those the kernel counted in TcpRetransSegs (not an early-exit error).</summary>
     public int CountedInPid1 { get; private set; }
 
+    /// <summary>The first few PID 1 trace lines as ftrace wrote them (event, flow, state), for failure messages.</summary>
+    public List<string> Pid1Lines { get; } = [];
+
     public static RetransmitFtrace Start(int port)
     {
         var dir = Path.Combine(Tracefs, "instances", $"ss-test-{Guid.NewGuid().ToString("N")[..10]}");
@@ -74,6 +77,11 @@ internal sealed partial class RetransmitFtrace : IDisposable
             }
 
             HitsInPid1++;
+            if (Pid1Lines.Count < 8)
+            {
+                Pid1Lines.Add(line.Trim());
+            }
+
             // The same early exits the tracer treats as "not sent" (-EBUSY, -EAGAIN, -EINVAL, -ENOMEM, -EHOSTUNREACH).
             var err = m.Groups["err"].Success ? int.Parse(m.Groups["err"].Value, CultureInfo.InvariantCulture) : 0;
             if (err is not (-16 or -11 or -22 or -12 or -113))

@@ -118,6 +118,7 @@ public class RetransmitTracerTests
         lock (sink.UnseenFinds)
         {
             detail += "; unseen found at: " + string.Join(", ", sink.UnseenFinds.Take(10));
+            detail += "; ftrace in PID 1: " + string.Join(" | ", ftrace.Pid1Lines);
         }
 
         TestContext.Current.TestOutputHelper?.WriteLine(detail);
