@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Buffers.Text;
 
 namespace StreamServer.Transcode.Media;
 
@@ -91,20 +92,7 @@ public static class H264Packet
                 return -1;
             }
 
-            var value = 0;
-            var digits = 0;
-            foreach (var c in options[(refAt + 5)..])
-            {
-                if (c is < (byte)'0' or > (byte)'9' || digits == 3)
-                {
-                    break;
-                }
-
-                value = (value * 10) + (c - '0');
-                digits++;
-            }
-
-            return digits == 0 ? -1 : value;
+            return Utf8Parser.TryParse(options[(refAt + 5)..], out int value, out _) && value >= 0 ? value : -1;
         }
 
         return -1;

@@ -175,11 +175,8 @@ public sealed class FrameGrabber : IDisposable
             _source.SeekTo(_video, TimeSpan.FromSeconds(Math.Max(0, seconds)));
         }
 
-        _decoder.Flush(); // also ends the drain the previous call left the decoder in
+        ReleaseFrames(); // its flush also ends the drain the previous call left the decoder in
         _anchorTime = double.NaN;
-        _current.Unref();
-        _previous.Unref();
-        _aheadCount = 0;
         var havePrevious = false;
         var draining = false;
         var candidate = long.MaxValue; // earliest pts at or after t among the packets read
@@ -342,8 +339,7 @@ public sealed class FrameGrabber : IDisposable
 
     /// <summary>
     /// Lets go of every frame this grabber and its decoder hold (the frame <see cref="DecodeAt"/> returned, the
-    /// decoder's reference pictures), keeping the opened demuxer and decoder for the next <see cref="DecodeAt"/>,
-    /// which seeks and flushes anyway.
+    /// decoder's reference pictures), keeping the opened demuxer and decoder for the next <see cref="DecodeAt"/>.
     /// </summary>
     public void ReleaseFrames()
     {
