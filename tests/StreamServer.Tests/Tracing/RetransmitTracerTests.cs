@@ -114,7 +114,7 @@ public class RetransmitTracerTests
         var detail = $"body {body.Path}; kernel TcpRetransSegs +{kernelDelta}, TCPRetransFail +{failAfter - failBefore}; tracer server +{tracerAfter.RetransmitSegmentsServer - tracerBefore.RetransmitSegmentsServer} " +
             $"client +{tracerAfter.RetransmitSegmentsClient - tracerBefore.RetransmitSegmentsClient} (unseen {unseen} in {unseenFinds} finds), events {tracerAfter.RetransmitEvents - tracerBefore.RetransmitEvents} " +
             $"({seen} retransmits seen), not sent {tracerAfter.RetransmitAttemptsNotSent - tracerBefore.RetransmitAttemptsNotSent}, GSO retransmits {sink.MultiSegment}, " +
-            $"missed runs {tracerAfter.RetransmitMissedRuns - tracerBefore.RetransmitMissedRuns}; ftrace: {ftrace.Hits} retransmits, {ftrace.HitsInPid1} in PID 1 ({ftrace.CountedInPid1} counted)";
+            $"missed runs {tracerAfter.RetransmitMissedRuns - tracerBefore.RetransmitMissedRuns} (recursion_misses); ftrace: {ftrace.Hits} retransmits, {ftrace.HitsInPid1} in PID 1 ({ftrace.CountedInPid1} counted)";
         lock (sink.UnseenFinds)
         {
             detail += "; unseen found at: " + string.Join(", ", sink.UnseenFinds.Take(10));
@@ -123,20 +123,26 @@ public class RetransmitTracerTests
 
         TestContext.Current.TestOutputHelper?.WriteLine(detail);
         Assert.True(kernelDelta > 0, "no retransmits happened: the drop rule did not bite. " + detail);
-        // Exact unless PID 1 hid retransmits (see the summary): then off by no more than those attempts carry.
+        // Program runs the kernel itself reports as missed (recursion_misses: a retransmit in a softirq that
+        // interrupted this same program on its CPU) are the other way a retransmit goes unseen; the late
+        // reconciliation counts them like those PID 1 hid.
+        var missedRuns = (long)(tracerAfter.RetransmitMissedRuns - tracerBefore.RetransmitMissedRuns);
+        var hidden = ftrace.CountedInPid1 + missedRuns;
+
+        // Exact unless retransmits were hidden (see the summary): then off by no more than those attempts carry.
         var shortfall = kernelDelta - tracerDelta;
-        Assert.True(shortfall == 0 || Math.Abs(shortfall) <= ftrace.CountedInPid1 * MaxSegmentsPerSkb,
-            "tracer != kernel, beyond what retransmits hidden by PID 1 explain: " + detail);
+        Assert.True(shortfall == 0 || Math.Abs(shortfall) <= hidden * MaxSegmentsPerSkb,
+            "tracer != kernel, beyond what hidden retransmits explain: " + detail);
         Assert.True(tracerAfter.RetransmitSegmentsServer > tracerBefore.RetransmitSegmentsServer, detail);
         Assert.Equal(0UL, tracerAfter.RetransmitEventsDropped);
-        Assert.Equal(0UL, tracerAfter.RetransmitMissedRuns - tracerBefore.RetransmitMissedRuns);
         Assert.Equal(tracerAfter.RetransmitEvents - tracerBefore.RetransmitEvents, (ulong)events);
 
-        // The cause of the unseen part, checked against ftrace: every retransmit ftrace recorded outside PID 1
-        // reached the tracer, none inside it did, and total_retrans jumps were found only when PID 1 had some.
-        Assert.True(seen == ftrace.Hits - ftrace.HitsInPid1, "retransmits seen by the tracer != ftrace's outside PID 1: " + detail);
-        Assert.True(unseen == 0 || ftrace.CountedInPid1 > 0, "unseen segments without retransmits in PID 1: " + detail);
-        Assert.True(unseenFinds <= (ulong)ftrace.CountedInPid1, detail);
+        // The cause of the unseen part, checked against ftrace and the kernel's miss counter: every retransmit ftrace
+        // recorded outside PID 1 reached the tracer but for the reported misses, none inside PID 1 did, and
+        // total_retrans jumps were found only when something was hidden.
+        Assert.True(seen == ftrace.Hits - ftrace.HitsInPid1 - missedRuns, "retransmits seen by the tracer != ftrace's outside PID 1 less missed runs: " + detail);
+        Assert.True(unseen == 0 || hidden > 0, "unseen segments without hidden retransmits: " + detail);
+        Assert.True((long)unseenFinds <= hidden, detail);
 
         // The server's own exported counter saw the same since it attached.
         var exported = TracingEnvironment.MetricSum(metrics, "streamserver_tcp_retransmits_total");
