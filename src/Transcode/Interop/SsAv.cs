@@ -115,6 +115,9 @@ internal static unsafe partial class SsAv
     [LibraryImport(Library, EntryPoint = "ss_input_duration_us")]
     public static partial long InputDurationUs(nint fc);
 
+    [LibraryImport(Library, EntryPoint = "ss_input_duration_declared")]
+    public static partial int InputDurationDeclared(nint fc);
+
     [LibraryImport(Library, EntryPoint = "ss_input_start_us")]
     public static partial long InputStartUs(nint fc);
 

@@ -43,6 +43,7 @@ public sealed unsafe class MediaSource : IDisposable
         FormatName = SsAv.Utf8(SsAv.InputFormatName(Ptr)) ?? "";
         var us = SsAv.InputDurationUs(Ptr);
         Duration = us > 0 ? TimeSpan.FromMicroseconds(us) : TimeSpan.Zero;
+        DurationIsDeclared = us > 0 && SsAv.InputDurationDeclared(Ptr) != 0;
         var start = SsAv.InputStartUs(Ptr);
         StartTime = start is > long.MinValue and > 0 ? TimeSpan.FromMicroseconds(start) : TimeSpan.Zero;
     }
@@ -54,6 +55,10 @@ public sealed unsafe class MediaSource : IDisposable
     /// <summary>Container duration (0 when unknown).</summary>
     public TimeSpan Duration { get; }
 
+    /// <summary>True when <see cref="Duration"/> comes from the container (index, headers, timestamps), not a bitrate guess.</summary>
+    public bool DurationIsDeclared { get; }
+
+    /// <summary>Start of the earliest stream, as the container says (0 when unknown or negative).</summary>
     public TimeSpan StartTime { get; }
 
     internal nint Ptr => context.DangerousGetHandle();

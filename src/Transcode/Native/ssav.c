@@ -259,6 +259,8 @@ SS_API void ss_input_close(AVFormatContext *fc) { avformat_close_input(&fc); }
 SS_API int ss_input_stream_count(const AVFormatContext *fc) { return (int)fc->nb_streams; }
 SS_API int64_t ss_input_duration_us(const AVFormatContext *fc) { return fc->duration; }
 SS_API int64_t ss_input_start_us(const AVFormatContext *fc) { return fc->start_time; }
+/* 1 when the container declares its duration (index, headers, timestamps), 0 when FFmpeg guessed it from the bitrate. */
+SS_API int ss_input_duration_declared(const AVFormatContext *fc) { return fc->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE; }
 SS_API const char *ss_input_format_name(const AVFormatContext *fc) { return fc->iformat ? fc->iformat->name : ""; }
 
 SS_API int ss_input_best_stream(AVFormatContext *fc, int audio)

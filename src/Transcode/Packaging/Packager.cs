@@ -19,6 +19,10 @@ public static class Packager
     public const string ManifestName = "manifest.mpd";
     public const string AudioFolder = "audio";
 
+    // Containers round their durations and streams end a frame apart: only a shortfall beyond both of these is truncation.
+    private const double TruncationToleranceSeconds = 1.0;
+    private const double TruncationToleranceShare = 0.02;
+
     public static Task<PackagingResult> PackageAsync(string input, string outDir, PackagingOptions options,
         IProgress<PackagingProgress>? progress, CancellationToken ct)
     {
@@ -136,6 +140,8 @@ public static class Packager
         private double nextAudioBoundary;
         private long framesDecoded;
         private long decodeErrors;
+        private double sourceReached;
+        private string? readError;
         private string? lastDecodeError;
         private double position;
         private long lastProgressTicks;
@@ -345,6 +351,7 @@ public static class Packager
                 packets++;
                 cts.Token.ThrowIfCancellationRequested();
                 var index = packet.StreamIndex;
+                NoteReached(packet);
                 if (video is not null && index == video.Index)
                 {
                     DecodeTolerant(videoDecoder!, packet, frame, onVideoFrame);
@@ -355,6 +362,7 @@ public static class Packager
                 }
             }
 
+            ThrowIfTruncated();
             if (videoDecoder is not null)
             {
                 DecodeTolerant(videoDecoder, null, frame, onVideoFrame);
@@ -379,10 +387,58 @@ public static class Packager
             }
             catch (TranscodeException e) when (packetsSoFar > 0)
             {
-                // A read error after real data (truncated file): package what was readable, like the ffmpeg CLI.
-                lastDecodeError = e.Message;
+                // A read error after real data: the input ends early (ThrowIfTruncated says where).
+                readError = e.Message;
                 return false;
             }
+        }
+
+        /// <summary>How far into the source (seconds from its stream's start) the demuxer has delivered data.</summary>
+        private void NoteReached(PacketHandle packet)
+        {
+            var streams = source.Streams;
+            var index = packet.StreamIndex;
+            var ts = packet.Pts != long.MinValue ? packet.Pts : packet.Dts;
+            if ((uint)index >= (uint)streams.Count || ts == long.MinValue)
+            {
+                return;
+            }
+
+            var stream = streams[index];
+            var tb = stream.TimeBase;
+            if (!tb.IsValid)
+            {
+                return;
+            }
+
+            var start = stream.StartTime != long.MinValue ? stream.StartTime : 0;
+            var end = (ts + Math.Max(0, packet.Duration) - start) * tb.ToDouble();
+            if (end > sourceReached)
+            {
+                sourceReached = end;
+            }
+        }
+
+        /// <summary>
+        /// A source that stops early (cut in transfer, a download that broke off) must fail, not publish as a shorter
+        /// VOD: a read error after real data, or an end of input well before the duration the container declares
+        /// (an index or header that promises more than the file holds). Bitrate-guessed durations are not trusted.
+        /// </summary>
+        private void ThrowIfTruncated()
+        {
+            var declared = source.DurationIsDeclared ? source.Duration.TotalSeconds : 0;
+            var shortfall = declared - sourceReached;
+            var tooShort = declared > 0 && shortfall > Math.Max(TruncationToleranceSeconds, declared * TruncationToleranceShare);
+            if (readError is null && !tooShort)
+            {
+                return;
+            }
+
+            var name = Path.GetFileName(source.Path);
+            var where = declared > 0
+                ? $"source {name} ends at {sourceReached:0.0} s of {declared:0.0} s (truncated?)"
+                : $"source {name} ends at {sourceReached:0.0} s with a read error (truncated?)";
+            throw new TranscodeException(readError is null ? where : $"{where}: {readError}");
         }
 
         /// <summary>

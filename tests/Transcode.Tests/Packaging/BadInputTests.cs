@@ -51,21 +51,45 @@ public class BadInputTests
         Assert.Contains("cannot read input cut.mp4", ex.Message);
     }
 
-    [Fact]
-    public async Task Truncated_faststart_mp4_packages_what_is_there()
+    [Theory]
+    [InlineData(0.3)]
+    [InlineData(0.5)]
+    [InlineData(0.8)]
+    public async Task Truncated_faststart_mp4_fails_with_where_it_ends(double keep)
     {
         // moov first, cut in the middle of mdat: the index promises more than the file holds.
         using var dir = new TempDir();
-        var clip = await TestMedia.GenerateAsync(dir.Combine("full.mp4"), seconds: 3, width: 160, height: 120, extraOutputArgs: ["-movflags", "+faststart"]);
+        var clip = await TestMedia.GenerateAsync(dir.Combine("full.mp4"), seconds: 6, width: 160, height: 120, extraOutputArgs: ["-movflags", "+faststart"]);
         var cut = dir.Combine("cut.mp4");
         var bytes = await File.ReadAllBytesAsync(clip);
-        await File.WriteAllBytesAsync(cut, bytes[..(int)(bytes.Length * 0.6)]);
-        var outDir = dir.Combine("out");
-        var result = await Packager.PackageAsync(cut, outDir, Fast, null, CancellationToken.None);
-        Assert.InRange(result.Duration.TotalSeconds, 0.5, 3.1);
-        Assert.True(File.Exists(Path.Combine(outDir, "master.m3u8")));
-        await AssertDecodesAsync(dir, outDir, "v120", 160, 120);
-        Assert.Empty(Directory.GetDirectories(dir.Path, ".staging-*"));
+        await File.WriteAllBytesAsync(cut, bytes[..(int)(bytes.Length * keep)]);
+        var ex = await FailsCleanlyAsync(dir, cut);
+        Assert.Matches(@"source cut\.mp4 ends at \d+\.\d s of 6\.\d s \(truncated\?\)", ex.Message);
+        var endsAt = double.Parse(System.Text.RegularExpressions.Regex.Match(ex.Message, @"ends at (\d+\.\d)").Groups[1].Value, CultureInfo.InvariantCulture);
+        Assert.InRange(endsAt, 0, 6 * keep + 1);
+    }
+
+    [Theory]
+    [InlineData(0.5)]
+    [InlineData(0.95)]
+    public async Task Truncated_mp4_with_moov_at_end_fails_at_any_cut(double keep)
+    {
+        using var dir = new TempDir();
+        var clip = await TestMedia.GenerateAsync(dir.Combine("full.mp4"), seconds: 6, width: 160, height: 120);
+        var cut = dir.Combine("cut.mp4");
+        var bytes = await File.ReadAllBytesAsync(clip);
+        await File.WriteAllBytesAsync(cut, bytes[..(int)(bytes.Length * keep)]);
+        var ex = await FailsCleanlyAsync(dir, cut);
+        Assert.Contains("cut.mp4", ex.Message);
+    }
+
+    [Fact]
+    public async Task Whole_faststart_mp4_is_not_taken_for_truncated()
+    {
+        using var dir = new TempDir();
+        var clip = await TestMedia.GenerateAsync(dir.Combine("full.mp4"), seconds: 6, width: 160, height: 120, extraOutputArgs: ["-movflags", "+faststart"]);
+        var result = await Packager.PackageAsync(clip, dir.Combine("out"), Fast, null, CancellationToken.None);
+        Assert.Equal(6.0, result.Duration.TotalSeconds, 0.2);
     }
 
     [Fact]
