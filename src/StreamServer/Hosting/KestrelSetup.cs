@@ -33,6 +33,7 @@ internal static class KestrelSetup
                     listen.Protocols = HttpProtocols.Http1AndHttp2;
                     listen.Use(next => connection => Transport.SocketSendPipe.RunAsync(connection, next, options.Serving));
                     listen.UseHttps(certificate);
+                    listen.Use(next => connection => FirstRequestDeadline.RunAsync(connection, next, options.Serving));
                 });
             }
         });

@@ -12,6 +12,8 @@ internal ref struct Http1Request
     public ReadOnlySpan<byte> IfNoneMatch;
     public ReadOnlySpan<byte> IfModifiedSince;
     public ReadOnlySpan<byte> IfRange;
+    public ReadOnlySpan<byte> IfMatch;
+    public ReadOnlySpan<byte> IfUnmodifiedSince;
 
     /// <summary>Bytes of the request head including the final CRLF.</summary>
     public int HeadLength;

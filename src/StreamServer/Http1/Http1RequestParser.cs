@@ -115,7 +115,8 @@ internal static class Http1RequestParser
             var value = field[(colon + 1)..];
             foreach (var b in value)
             {
-                if ((b < 0x20 && b != (byte)'\t') || b == 0x7f)
+                // Visible ASCII, SP and HTAB only: bytes above 0x7e go to Kestrel, which refuses them (400) on every port.
+                if ((b < 0x20 && b != (byte)'\t') || b >= 0x7f)
                 {
                     return Http1ParseStatus.HandOff;
                 }
@@ -152,7 +153,7 @@ internal static class Http1RequestParser
                         return Http1ParseStatus.HandOff;
                     }
 
-                    request.Range = value;
+                    request.Range = OrPresent(value);
                     break;
                 case Field.IfNoneMatch:
                     if (!request.IfNoneMatch.IsEmpty)
@@ -160,13 +161,24 @@ internal static class Http1RequestParser
                         return Http1ParseStatus.HandOff;
                     }
 
-                    request.IfNoneMatch = value;
+                    request.IfNoneMatch = OrPresent(value);
+                    break;
+                case Field.IfMatch:
+                    if (!request.IfMatch.IsEmpty)
+                    {
+                        return Http1ParseStatus.HandOff;
+                    }
+
+                    request.IfMatch = OrPresent(value);
                     break;
                 case Field.IfModifiedSince:
-                    request.IfModifiedSince = value;
+                    request.IfModifiedSince = OrPresent(value);
+                    break;
+                case Field.IfUnmodifiedSince:
+                    request.IfUnmodifiedSince = OrPresent(value);
                     break;
                 case Field.IfRange:
-                    request.IfRange = value;
+                    request.IfRange = OrPresent(value);
                     break;
             }
         }
@@ -180,6 +192,8 @@ internal static class Http1RequestParser
         return Http1ParseStatus.Complete;
     }
 
+    private static ReadOnlySpan<byte> OrPresent(ReadOnlySpan<byte> value) => value.IsEmpty ? Vod.VodRequestHeaders.PresentButEmpty : value;
+
     private enum Field
     {
         Other,
@@ -190,6 +204,8 @@ internal static class Http1RequestParser
         IfNoneMatch,
         IfModifiedSince,
         IfRange,
+        IfMatch,
+        IfUnmodifiedSince,
     }
 
     private static Field Classify(ReadOnlySpan<byte> name)
@@ -202,11 +218,13 @@ internal static class Http1RequestParser
             6 when name.EqualsLower("expect"u8, true) => Field.Body,
             7 when name.EqualsLower("upgrade"u8, true) => Field.Body,
             8 when name.EqualsLower("if-range"u8, true) => Field.IfRange,
+            8 when name.EqualsLower("if-match"u8, true) => Field.IfMatch,
             10 when name.EqualsLower("connection"u8, true) => Field.Connection,
             13 when name.EqualsLower("if-none-match"u8, true) => Field.IfNoneMatch,
             14 when name.EqualsLower("content-length"u8, true) => Field.Body,
             17 when name.EqualsLower("transfer-encoding"u8, true) => Field.Body,
             17 when name.EqualsLower("if-modified-since"u8, true) => Field.IfModifiedSince,
+            19 when name.EqualsLower("if-unmodified-since"u8, true) => Field.IfUnmodifiedSince,
             _ => Field.Other,
         };
     }

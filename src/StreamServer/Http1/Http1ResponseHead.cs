@@ -17,12 +17,13 @@ internal static class Http1ResponseHead
             200 => "HTTP/1.1 200 OK\r\n"u8,
             206 => "HTTP/1.1 206 Partial Content\r\n"u8,
             304 => "HTTP/1.1 304 Not Modified\r\n"u8,
+            412 => "HTTP/1.1 412 Precondition Failed\r\n"u8,
             _ => "HTTP/1.1 416 Range Not Satisfiable\r\n"u8,
         });
         if (plan.Status != 304)
         {
             w.Append("Content-Length: "u8);
-            w.Append(plan.Status == 416 ? 0 : plan.Count);
+            w.Append(plan.Count); // 0 for 412 and 416
             w.Append("\r\n"u8);
         }
 

@@ -62,6 +62,7 @@ internal sealed class Http1ZeroCopyConnection
         HandOff,
         HandOffHttp2,
         Respond,
+        EmptyLines,
     }
 
     public async Task RunAsync()
@@ -74,7 +75,9 @@ internal sealed class Http1ZeroCopyConnection
             using var shutdownRegistration = shutdown.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), timeout);
             try
             {
-                timeout.CancelAfter(_keepAliveTimeout);
+                // The first request must arrive within the headers timeout, like nginx's client_header_timeout: the
+                // keep-alive timeout is for idle time between requests, not a free wait for a connection that sends nothing.
+                timeout.CancelAfter(_headersTimeout);
                 var headTimerArmed = false;
                 while (!handOff)
                 {
@@ -100,12 +103,26 @@ internal sealed class Http1ZeroCopyConnection
                     }
 
                     var buffer = result.Buffer;
+                    if (!buffer.IsEmpty && !headTimerArmed)
+                    {
+                        // The request head has started (empty lines count): from now on it must complete within
+                        // the headers timeout, however slowly its bytes trickle in.
+                        timeout.CancelAfter(_headersTimeout);
+                        headTimerArmed = true;
+                    }
+
                     while (!buffer.IsEmpty)
                     {
                         var step = Step(buffer, out var consumed);
                         if (step == StepResult.NeedMore)
                         {
                             break;
+                        }
+
+                        if (step == StepResult.EmptyLines)
+                        {
+                            buffer = buffer.Slice(consumed);
+                            continue;
                         }
 
                         if (step is StepResult.HandOff or StepResult.HandOffHttp2)
@@ -154,8 +171,7 @@ internal sealed class Http1ZeroCopyConnection
 
                     if (!buffer.IsEmpty && !headTimerArmed)
                     {
-                        // The request head has started: from now on it must complete within the
-                        // headers timeout, however slowly its bytes trickle in.
+                        // A pipelined request that began after the previous response.
                         timeout.CancelAfter(_headersTimeout);
                         headTimerArmed = true;
                     }
@@ -220,6 +236,24 @@ internal sealed class Http1ZeroCopyConnection
             data = _flat.AsSpan(0, length);
         }
 
+        if (data[0] is (byte)'\r' or (byte)'\n')
+        {
+            // RFC 9112 2.2: empty lines before a request line are ignored (they do not restart any timer).
+            var skip = 0;
+            while (skip + 1 < data.Length && data[skip] == (byte)'\r' && data[skip + 1] == (byte)'\n')
+            {
+                skip += 2;
+            }
+
+            if (skip == 0)
+            {
+                return data.Length < 2 ? StepResult.NeedMore : StepResult.HandOff;
+            }
+
+            consumed = skip;
+            return StepResult.EmptyLines;
+        }
+
         if (data[0] == (byte)'P')
         {
             var preface = H2cPriorKnowledge.Preface;
@@ -266,7 +300,7 @@ internal sealed class Http1ZeroCopyConnection
         _file = file;
         _keepAlive = request.KeepAlive;
         _protocol = ServingMetrics.Protocol(request.IsHttp10 ? ServingMetrics.Http10 : ServingMetrics.Http11);
-        _plan = VodResponsePlanner.Plan(file, request.IsHead, new VodRequestHeaders(request.Range, request.IfNoneMatch, request.IfModifiedSince, request.IfRange));
+        _plan = VodResponsePlanner.Plan(file, request.IsHead, new VodRequestHeaders(request.Range, request.IfNoneMatch, request.IfModifiedSince, request.IfRange, request.IfMatch, request.IfUnmodifiedSince));
         _headLength = Http1ResponseHead.Write(_head, file, _plan, _keepAlive, request.IsHttp10);
         consumed = request.HeadLength;
         return StepResult.Respond;

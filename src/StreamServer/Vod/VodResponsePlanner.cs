@@ -1,5 +1,3 @@
-using System.Buffers.Text;
-
 namespace StreamServer.Vod;
 
 /// <summary>
@@ -12,7 +10,20 @@ internal static class VodResponsePlanner
     {
         var length = file.Length;
 
-        // 13.2.2: If-None-Match first; If-Modified-Since only counts when If-None-Match is absent.
+        // 13.2.2 steps 1-2: If-Match (strong comparison), else If-Unmodified-Since; a failed precondition is 412.
+        if (!headers.IfMatch.IsEmpty)
+        {
+            if (!MatchesStrong(headers.IfMatch, file.ETagBytes))
+            {
+                return new VodResponsePlan(412, 0, 0, false);
+            }
+        }
+        else if (!headers.IfUnmodifiedSince.IsEmpty && HttpDate.TryParse(headers.IfUnmodifiedSince, out var unmodifiedSince) && file.LastModifiedUtc > unmodifiedSince)
+        {
+            return new VodResponsePlan(412, 0, 0, false);
+        }
+
+        // 13.2.2 steps 3-4: If-None-Match; If-Modified-Since only counts when If-None-Match is absent.
         if (!headers.IfNoneMatch.IsEmpty)
         {
             if (MatchesWeak(headers.IfNoneMatch, file.ETagBytes))
@@ -49,11 +60,12 @@ internal static class VodResponsePlanner
 
     private static bool IfRangeHolds(ReadOnlySpan<byte> ifRange, VodFile file)
     {
-        ifRange = ifRange.Trim((byte)' ');
         if (ifRange.IsEmpty)
         {
-            return true;
+            return true; // absent
         }
+
+        ifRange = ifRange.Trim((byte)' ');
 
         if (ifRange[0] == (byte)'"')
         {
@@ -132,10 +144,12 @@ internal static class VodResponsePlanner
         return RangeResult.Satisfiable;
     }
 
+    // 14.1.1: positions are digit strings of any length; one past what a long holds saturates at long.MaxValue, which
+    // is beyond every file (a first position there is unsatisfiable, a last position there is clamped to the end).
     private static bool TryDigits(ReadOnlySpan<byte> s, out long value)
     {
         value = 0;
-        if (s.IsEmpty || s.Length > 18)
+        if (s.IsEmpty)
         {
             return false;
         }
@@ -146,9 +160,29 @@ internal static class VodResponsePlanner
             {
                 return false;
             }
+
+            var digit = b - '0';
+            value = value > (long.MaxValue - digit) / 10 ? long.MaxValue : (value * 10) + digit;
         }
 
-        return Utf8Parser.TryParse(s, out value, out _);
+        return true;
+    }
+
+    /// <summary>If-Match uses the strong comparison: a weak tag never matches; "*" matches any existing file.</summary>
+    private static bool MatchesStrong(ReadOnlySpan<byte> list, ReadOnlySpan<byte> etag)
+    {
+        while (!list.IsEmpty)
+        {
+            var comma = list.IndexOf((byte)',');
+            var item = (comma >= 0 ? list[..comma] : list).Trim((byte)' ');
+            list = comma >= 0 ? list[(comma + 1)..] : default;
+            if ((item.Length == 1 && item[0] == (byte)'*') || item.SequenceEqual(etag))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>If-None-Match uses the weak comparison: W/"x" matches "x"; "*" matches any existing file.</summary>

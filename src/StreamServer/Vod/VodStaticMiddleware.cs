@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO.Pipelines;
@@ -19,7 +20,7 @@ internal sealed class VodStaticMiddleware
 {
     private const int ChunkBytes = 64 * 1024;
     private static readonly StringValues AllowMethods = "GET, HEAD, OPTIONS";
-    private static readonly StringValues AllowHeaders = "Range, If-None-Match, If-Modified-Since, If-Range, Origin";
+    private static readonly StringValues AllowHeaders = "Range, If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since, If-Range, Origin";
     private static readonly StringValues PreflightMaxAge = "86400";
     private static readonly StringValues Bytes = "bytes";
     private static readonly StringValues AnyOrigin = "*";
@@ -41,7 +42,7 @@ internal sealed class VodStaticMiddleware
     {
         var start = Stopwatch.GetTimestamp();
         var protocol = ProtocolOf(context.Request);
-        var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? "";
+        var raw = OriginForm(context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? "");
         if (raw.Length == 0 || raw[0] != '/' || raw.Length > VodPath.MaxLength + 8 || !raw.StartsWith("/vod/", StringComparison.Ordinal))
         {
             return CountingNext(context, protocol, start);
@@ -71,16 +72,17 @@ internal sealed class VodStaticMiddleware
                 return Task.CompletedTask;
         }
 
+        // RFC 9110 9.1: method names are case-sensitive ("get" is not GET). Kestrel hands the known ones over interned.
         var method = context.Request.Method;
-        var isHead = HttpMethods.IsHead(method);
-        if (!isHead && !HttpMethods.IsGet(method))
+        var isHead = string.Equals(method, HttpMethods.Head, StringComparison.Ordinal);
+        if (!isHead && !string.Equals(method, HttpMethods.Get, StringComparison.Ordinal))
         {
-            if (HttpMethods.IsOptions(method))
+            if (string.Equals(method, HttpMethods.Options, StringComparison.Ordinal))
             {
                 return Preflight(context, protocol, start);
             }
 
-            return CountingNext(context, protocol, start);
+            return MethodNotAllowed(context, method, protocol, start);
         }
 
         if (!_cache.TryAcquire(relative[..written], out var file))
@@ -124,7 +126,7 @@ internal sealed class VodStaticMiddleware
 
             if (plan.Status != 304)
             {
-                response.ContentLength = plan.Status == 416 ? 0 : plan.Count;
+                response.ContentLength = plan.Count; // 0 for 412 and 416
             }
 
             if (!plan.SendBody || plan.Count == 0)
@@ -163,47 +165,111 @@ internal sealed class VodStaticMiddleware
 
     private static VodResponsePlan PlanFor(IHeaderDictionary requestHeaders, VodFile file, bool isHead)
     {
-        Span<byte> range = stackalloc byte[128];
-        Span<byte> inm = stackalloc byte[512];
-        Span<byte> ims = stackalloc byte[64];
-        Span<byte> ifRange = stackalloc byte[128];
-        var headers = new VodRequestHeaders(
-            Ascii(requestHeaders.Range, range),
-            Ascii(requestHeaders.IfNoneMatch, inm),
-            Ascii(requestHeaders.IfModifiedSince, ims),
-            Ascii(requestHeaders.IfRange, ifRange));
-        return VodResponsePlanner.Plan(file, isHead, headers);
+        // The six headers together fit 1 KiB for every player we know; a longer set (a long If-None-Match list) takes a
+        // pooled buffer of the exact size, so the answer never depends on which path or port served the request.
+        var needed = AsciiLength(requestHeaders.Range) + AsciiLength(requestHeaders.IfNoneMatch) + AsciiLength(requestHeaders.IfModifiedSince)
+            + AsciiLength(requestHeaders.IfRange) + AsciiLength(requestHeaders.IfMatch) + AsciiLength(requestHeaders.IfUnmodifiedSince);
+        byte[]? rented = null;
+        Span<byte> buffer = needed <= 1024 ? stackalloc byte[1024] : (rented = ArrayPool<byte>.Shared.Rent(needed));
+        try
+        {
+            var n = 0;
+            var headers = new VodRequestHeaders(
+                Ascii(requestHeaders.Range, buffer, ref n),
+                Ascii(requestHeaders.IfNoneMatch, buffer, ref n),
+                Ascii(requestHeaders.IfModifiedSince, buffer, ref n),
+                Ascii(requestHeaders.IfRange, buffer, ref n),
+                Ascii(requestHeaders.IfMatch, buffer, ref n),
+                Ascii(requestHeaders.IfUnmodifiedSince, buffer, ref n));
+            return VodResponsePlanner.Plan(file, isHead, headers);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
     }
 
-    // Repeated header lines are joined with ", " as HTTP allows for list headers; an oversized value
-    // is passed through as invalid (a lone "\0") so that it is ignored rather than truncated into meaning.
-    private static ReadOnlySpan<byte> Ascii(StringValues values, Span<byte> buffer)
+    private static int AsciiLength(StringValues values)
+    {
+        var n = 0;
+        for (var v = 0; v < values.Count; v++)
+        {
+            n += (values[v]?.Length ?? 0) + 2;
+        }
+
+        return n;
+    }
+
+    // Repeated header lines are joined with ", " as HTTP allows for list headers; a header sent empty is passed as
+    // present (VodRequestHeaders.PresentButEmpty). Takes its bytes from buffer[n..] and moves n past them.
+    private static ReadOnlySpan<byte> Ascii(StringValues values, Span<byte> buffer, ref int n)
     {
         if (values.Count == 0)
         {
             return default;
         }
 
-        var n = 0;
+        var begin = n;
         for (var v = 0; v < values.Count; v++)
         {
-            var s = values[v] ?? "";
-            if (n + s.Length + 2 > buffer.Length)
-            {
-                buffer[0] = 0;
-                return buffer[..1];
-            }
-
             if (v > 0)
             {
                 buffer[n++] = (byte)',';
                 buffer[n++] = (byte)' ';
             }
 
-            n += Encoding.Latin1.GetBytes(s, buffer[n..]);
+            n += Encoding.Latin1.GetBytes(values[v] ?? "", buffer[n..]);
         }
 
-        return buffer[..n];
+        return n == begin ? VodRequestHeaders.PresentButEmpty : buffer[begin..n];
+    }
+
+    /// <summary>RFC 9112 3.2.2: a server must accept the absolute form (proxies, some CDNs); its path and query are the target.</summary>
+    private static string OriginForm(string raw)
+    {
+        if (raw.Length == 0 || raw[0] == '/')
+        {
+            return raw;
+        }
+
+        var scheme = raw.StartsWith("http://", StringComparison.OrdinalIgnoreCase) ? 7 : raw.StartsWith("https://", StringComparison.OrdinalIgnoreCase) ? 8 : 0;
+        if (scheme == 0)
+        {
+            return raw;
+        }
+
+        var slash = raw.IndexOf('/', scheme);
+        return slash < 0 ? "/" : raw[slash..];
+    }
+
+    // RFC 9110 15.5.6: a method the resource does not support gets 405 with Allow; one not known at all 501 (15.6.2).
+    private static Task MethodNotAllowed(HttpContext context, string method, KeyValuePair<string, object?> protocol, long start)
+    {
+        var response = context.Response;
+        var known = HttpMethods.IsPost(method) || HttpMethods.IsPut(method) || HttpMethods.IsDelete(method) || HttpMethods.IsPatch(method)
+            || HttpMethods.IsTrace(method) || HttpMethods.IsConnect(method);
+        var status = known && IsUpper(method) ? 405 : 501;
+        response.StatusCode = status;
+        response.ContentLength = 0;
+        response.Headers.Allow = AllowMethods;
+        ServingMetrics.Response(protocol, VodKind.Other, status, start);
+        return Task.CompletedTask;
+    }
+
+    private static bool IsUpper(string method)
+    {
+        foreach (var c in method)
+        {
+            if (c is < 'A' or > 'Z')
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static void WriteWholeBody(HttpContext context, VodFile file, long offset, long count, KeyValuePair<string, object?> protocol, int blockBytes)

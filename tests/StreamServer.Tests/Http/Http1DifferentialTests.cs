@@ -90,6 +90,14 @@ public class Http1DifferentialTests
         yield return ("chunked GET", $"GET /vod/clip/media.m3u8 HTTP/1.1\r\n{H}Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", false);
         yield return ("absolute form", "GET http://localhost/vod/clip/media.m3u8 HTTP/1.1\r\nHost: localhost\r\n\r\n", false);
         yield return ("asterisk", $"OPTIONS * HTTP/1.1\r\n{H}\r\n", false);
+        yield return ("byte 0x80 in header", $"GET /vod/clip/media.m3u8 HTTP/1.1\r\n{H}X-A: a\u0080b\r\n\r\n", false);
+        yield return ("byte 0xff in header", $"GET /vod/clip/media.m3u8 HTTP/1.1\r\n{H}X-A: \u00ff\r\n\r\n", false);
+        var tags = string.Join(", ", Enumerable.Range(0, 75).Select(i => $"\"old-{i:D4}\""));
+        yield return ("if-none-match of 76 tags", $"GET {big} HTTP/1.1\r\n{H}If-None-Match: {tags}, {etag}\r\n\r\n", false);
+        yield return ("if-match other", $"GET {big} HTTP/1.1\r\n{H}If-Match: \"other\"\r\n\r\n", false);
+        yield return ("if-unmodified-since earlier", $"GET {big} HTTP/1.1\r\n{H}If-Unmodified-Since: {earlier}\r\n\r\n", false);
+        yield return ("empty if-range", $"GET {big} HTTP/1.1\r\n{H}Range: bytes=0-9\r\nIf-Range:\r\n\r\n", false);
+        yield return ("range past long", $"GET {big} HTTP/1.1\r\n{H}Range: bytes=0-99999999999999999999\r\n\r\n", false);
     }
 
     [Fact]

@@ -108,7 +108,7 @@ public class Http1ZeroCopyTests
 
     public static TheoryData<string, int> Malformed => new()
     {
-        { "BREW /vod/clip/media.m3u8 HTTP/1.1\r\nHost: a\r\n\r\n", 404 },
+        { "BREW /vod/clip/media.m3u8 HTTP/1.1\r\nHost: a\r\n\r\n", 501 },
         { "G@T /vod/clip/media.m3u8 HTTP/1.1\r\nHost: a\r\n\r\n", 400 },
         { "GET /vod/clip/media.m3u8 HTTP/1.1\nHost: a\n\n", 400 },
         { "GET /vod/clip/media.m3u8 HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n folded\r\n\r\n", 400 },

@@ -38,6 +38,36 @@ public class RequestHeadersTimeoutTests
         Assert.InRange(rawSeconds, 0.8, 4.0);
     }
 
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public async Task ConnectionThatSendsNoRequestClosesAfterTheHeadersTimeoutNotTheKeepAliveTimeout(bool tls, bool emptyLines)
+    {
+        await using var server = await RunningServer.StartAsync(null, true,
+            "--StreamServer:Serving:RequestHeadersTimeoutSeconds=1", "--StreamServer:Serving:KeepAliveTimeoutSeconds=60");
+        await using var c = await RawHttpConnection.OpenAsync(tls ? server.HttpsUri! : server.HttpUri, tls);
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var closed = c.IsClosedByServerAsync(TimeSpan.FromSeconds(15));
+        while (emptyLines && !closed.IsCompleted && started.Elapsed < TimeSpan.FromSeconds(15))
+        {
+            try
+            {
+                await c.SendAsync("\r\n"u8.ToArray());
+            }
+            catch (IOException)
+            {
+                break;
+            }
+
+            await Task.WhenAny(closed, Task.Delay(200));
+        }
+
+        Assert.True(await closed, $"still open after {started.Elapsed.TotalSeconds:0.0} s");
+        Assert.InRange(started.Elapsed.TotalSeconds, 0.5, 6);
+    }
+
     // Sends a request head a few bytes at a time, never finishing it, until the server answers.
     private static async Task<(RawHttpResponse? Response, bool Closed, double Seconds)> TrickleAsync(Uri uri, bool tls)
     {
