@@ -25,6 +25,7 @@ public static class AdminApi
     public static void MapAdminApi(this WebApplication app)
     {
         var token = app.Services.GetRequiredService<AdminToken>();
+        var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("StreamServer.Admin.AdminApi");
         app.UseWhen(static ctx => ctx.Request.Path.StartsWithSegments("/api"), branch => branch.Use(async (ctx, next) =>
         {
             if (!token.Accepts(ctx.Request.Headers.Authorization))
@@ -35,7 +36,20 @@ public static class AdminApi
                 return;
             }
 
-            await next(ctx);
+            try
+            {
+                await next(ctx);
+            }
+            catch (BadHttpRequestException ex) when (!ctx.Response.HasStarted)
+            {
+                // A malformed request body (bad chunk size, truncated body, over a limit) is the client's error: its
+                // status and one line, not a 500 with a stack trace per request (log flooding).
+                log.LogInformation("{Method} {Path}: bad request body: {Reason}", ctx.Request.Method, ctx.Request.Path, ex.Message);
+                ctx.Response.Clear();
+                ctx.Response.StatusCode = ex.StatusCode;
+                ctx.Response.Headers.Connection = "close";
+                await WriteErrorAsync(ctx, $"bad request body: {ex.Message}");
+            }
         }));
 
         app.MapPost("/api/vod", CreateAsync);
@@ -119,6 +133,11 @@ public static class AdminApi
             catch (JsonException ex)
             {
                 return Error(400, $"invalid JSON: {ex.Message}");
+            }
+            catch (IOException ex) when (!ctx.RequestAborted.IsCancellationRequested)
+            {
+                // Kestrel reports some malformed framing (a chunk size past 32 bits) as a plain IOException.
+                throw new BadHttpRequestException(ex.Message, StatusCodes.Status400BadRequest, ex);
             }
 
             if (body?.Source is not { Length: > 0 } requested)

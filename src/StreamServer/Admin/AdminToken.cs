@@ -19,6 +19,7 @@ public sealed class AdminToken
         else
         {
             var path = Path.Combine(options.DataDir, "admin-token");
+            StoredAt = path;
             if (File.Exists(path))
             {
                 Value = File.ReadAllText(path).Trim();
@@ -39,8 +40,11 @@ public sealed class AdminToken
 
     public string Value { get; }
 
-    /// <summary>True when this start created the token (the banner prints it).</summary>
+    /// <summary>True when this start created the token.</summary>
     public bool Generated { get; }
+
+    /// <summary>The file holding the token (0600), or null when it comes from configuration. The banner names this, never the token.</summary>
+    public string? StoredAt { get; }
 
     /// <summary>Checks an Authorization header value ("Bearer &lt;token&gt;") in constant time.</summary>
     public bool Accepts(string? authorization)

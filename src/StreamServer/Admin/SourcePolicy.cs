@@ -9,6 +9,8 @@ namespace StreamServer.Admin;
 /// </summary>
 public sealed partial class SourcePolicy
 {
+    internal const string NotImportable = "source is not a file inside the allowed import folders (StreamServer:ImportRoots or the uploads folder)";
+
     private readonly List<string> _roots = [];
     private readonly bool _allowUrls;
 
@@ -52,21 +54,20 @@ public sealed partial class SourcePolicy
         }
 
         var real = RealPath(source);
-        if (real is null || !File.Exists(real))
+        if (real is not null && File.Exists(real))
         {
-            (status, reason) = (400, $"source not found: {source}");
-            return null;
-        }
-
-        foreach (var root in _roots)
-        {
-            if (real.StartsWith(root + "/", StringComparison.Ordinal))
+            foreach (var root in _roots)
             {
-                return real;
+                if (real.StartsWith(root + "/", StringComparison.Ordinal))
+                {
+                    return real;
+                }
             }
         }
 
-        (status, reason) = (403, $"source is outside the allowed import folders: {source}");
+        // One answer for "missing" and "exists but outside", without the path: the API must not tell an admin-token
+        // holder which files exist elsewhere on the server, nor echo server paths.
+        (status, reason) = (403, NotImportable);
         return null;
     }
 

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Security.Authentication;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using StreamServer.Http1;
 
@@ -32,7 +33,16 @@ internal static class KestrelSetup
                 {
                     listen.Protocols = HttpProtocols.Http1AndHttp2;
                     listen.Use(next => connection => Transport.SocketSendPipe.RunAsync(connection, next, options.Serving));
-                    listen.UseHttps(certificate);
+                    listen.UseHttps(https =>
+                    {
+                        https.ServerCertificate = certificate;
+                        https.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
+                        if (options.Tls.AeadCiphersOnly)
+                        {
+                            var policy = TlsCipherPolicy.AeadOnly;
+                            https.OnAuthenticate = (_, ssl) => ssl.CipherSuitesPolicy = policy;
+                        }
+                    });
                     listen.Use(next => connection => FirstRequestDeadline.RunAsync(connection, next, options.Serving));
                 });
             }

@@ -55,9 +55,16 @@ public static class ServerApp
         app.MapTracing();
         BufferPoolSetup.UseBufferPool(app);
 
+        var metricsToken = options.Metrics.RequireToken ? app.Services.GetRequiredService<AdminToken>() : null;
         app.MapGet("/metrics", (HttpContext ctx) =>
         {
             ctx.Response.Headers.CacheControl = "no-store";
+            if (metricsToken is not null && !metricsToken.Accepts(ctx.Request.Headers.Authorization))
+            {
+                ctx.Response.Headers.WWWAuthenticate = "Bearer";
+                return Results.Text("missing or wrong bearer token (StreamServer:Metrics:RequireToken)\n", "text/plain; charset=utf-8", statusCode: 401);
+            }
+
             return Results.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8");
         });
         app.MapGet("/healthz", (HttpContext ctx) =>

@@ -4,7 +4,7 @@ using StreamServer.Admin;
 
 namespace StreamServer.Hosting;
 
-/// <summary>Prints where to point a player and the admin token once the listeners are up.</summary>
+/// <summary>Prints where to point a player and where the admin token is once the listeners are up.</summary>
 internal static class StartupBanner
 {
     public static void Register(WebApplication app)
@@ -24,9 +24,10 @@ internal static class StartupBanner
             }
 
             Console.WriteLine($"  ops   /metrics  /healthz   admin API /api/vod (Authorization: Bearer <token>)");
-            Console.WriteLine(token.Generated
-                ? $"  admin token (generated, saved in the data folder's admin-token): {token.Value}"
-                : $"  admin token: {token.Value}");
+            // Where the token is, never the token: stdout ends up in journals and CI logs.
+            Console.WriteLine(token.StoredAt is { } file
+                ? $"  admin token: {(token.Generated ? "generated into" : "in")} {file} (readable by this user only)"
+                : "  admin token: as configured (StreamServer:AdminToken)");
             Console.WriteLine();
         });
     }

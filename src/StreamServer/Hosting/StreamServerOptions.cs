@@ -63,6 +63,33 @@ public sealed class StreamServerOptions
 
     /// <summary>Posters, sprites + thumbnails.vtt at packaging, and on-demand thumb.jpg.</summary>
     public StreamServer.Vod.ThumbnailSettings Thumbnails { get; set; } = new();
+
+    /// <summary>The /metrics endpoint: StreamServer:Metrics:*.</summary>
+    public MetricsOptions Metrics { get; set; } = new();
+
+    /// <summary>TLS policy of the HTTPS port: StreamServer:Tls:*.</summary>
+    public TlsOptions Tls { get; set; } = new();
+}
+
+public sealed class MetricsOptions
+{
+    /// <summary>Ask for the admin bearer token on /metrics (scrapers send it as bearer_token); off: /metrics is open like /healthz.</summary>
+    public bool RequireToken { get; set; }
+}
+
+public sealed class TlsOptions
+{
+    /// <summary>
+    /// Offer only AEAD cipher suites (TLS 1.3 suites and ECDHE with AES-GCM or ChaCha20-Poly1305 for TLS 1.2), none of the
+    /// CBC ones; false leaves the choice to the system's OpenSSL defaults.
+    /// </summary>
+    public bool AeadCiphersOnly { get; set; } = true;
+
+    /// <summary>
+    /// Strict-Transport-Security max-age on HTTPS responses, in seconds; 0 sends none. Off by default: with the generated
+    /// self-signed certificate, HSTS would lock browsers out rather than protect them.
+    /// </summary>
+    public int HstsMaxAgeSeconds { get; set; }
 }
 
 public sealed class PackagingDefaults

@@ -30,6 +30,9 @@ internal static class H2cPriorKnowledge
     /// <summary>"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".</summary>
     public static ReadOnlySpan<byte> Preface => "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8;
 
+    /// <summary>The preface's first line: a connection starting with it is an HTTP/2 client, whatever follows.</summary>
+    public static ReadOnlySpan<byte> PrefaceRequestLine => "PRI * HTTP/2.0\r\n"u8;
+
     public static bool Supported => Http2Only is not null;
 
     /// <summary>Declares HTTP/2 for this connection; call before handing it to Kestrel.</summary>

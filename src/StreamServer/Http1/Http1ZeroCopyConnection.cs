@@ -63,6 +63,7 @@ internal sealed class Http1ZeroCopyConnection
         HandOffHttp2,
         Respond,
         EmptyLines,
+        BadHttp2Preface,
     }
 
     public async Task RunAsync()
@@ -123,6 +124,13 @@ internal sealed class Http1ZeroCopyConnection
                         {
                             buffer = buffer.Slice(consumed);
                             continue;
+                        }
+
+                        if (step == StepResult.BadHttp2Preface)
+                        {
+                            SendGoAwayProtocolError();
+                            input.AdvanceTo(buffer.End);
+                            return;
                         }
 
                         if (step is StepResult.HandOff or StepResult.HandOffHttp2)
@@ -200,6 +208,24 @@ internal sealed class Http1ZeroCopyConnection
         await SocketSendPipe.RunAsync(_connection, _owner.Next, _owner.Options);
     }
 
+    // The server preface (an empty SETTINGS frame, which must come first) and GOAWAY(last stream 0, PROTOCOL_ERROR).
+    // Best effort, one non-blocking send; the connection closes either way.
+    private void SendGoAwayProtocolError()
+    {
+        if (_fd < 0)
+        {
+            return;
+        }
+
+        ReadOnlySpan<byte> frames =
+        [
+            0, 0, 0, 0x4, 0, 0, 0, 0, 0, // SETTINGS, length 0
+            0, 0, 8, 0x7, 0, 0, 0, 0, 0, // GOAWAY, length 8, stream 0
+            0, 0, 0, 0, 0, 0, 0, 0x1, // last stream id 0, error PROTOCOL_ERROR
+        ];
+        LinuxSocket.Send(_fd, frames, default, more: false);
+    }
+
     // Kestrel's answer to RequestHeadersTimeout (BadHttpRequest 408): empty body, connection closes.
     // Best effort, one non-blocking send: a client that cannot take ~100 bytes is closed without it.
     private void SendRequestTimeout()
@@ -263,7 +289,9 @@ internal sealed class Http1ZeroCopyConnection
                 return n < preface.Length ? StepResult.NeedMore : StepResult.HandOffHttp2;
             }
 
-            return StepResult.HandOff;
+            // "PRI * HTTP/2.0" and then something else: an HTTP/2 client with a broken preface, owed an HTTP/2 answer
+            // (RFC 9113 3.4: a connection error of type PROTOCOL_ERROR), not an HTTP/1.1 status line.
+            return data.StartsWith(H2cPriorKnowledge.PrefaceRequestLine) ? StepResult.BadHttp2Preface : StepResult.HandOff;
         }
 
         if (!_serveMedia)

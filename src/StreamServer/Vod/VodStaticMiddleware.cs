@@ -31,16 +31,24 @@ internal sealed class VodStaticMiddleware
     private readonly VodFileCache _cache;
     private readonly WholeBodyGate _wholeBody;
 
-    public VodStaticMiddleware(RequestDelegate next, VodFileCache cache, WholeBodyGate wholeBody)
+    private readonly StringValues _hsts;
+
+    public VodStaticMiddleware(RequestDelegate next, VodFileCache cache, WholeBodyGate wholeBody, Hosting.StreamServerOptions options)
     {
         _next = next;
         _cache = cache;
         _wholeBody = wholeBody;
+        _hsts = options.Tls.HstsMaxAgeSeconds > 0 ? $"max-age={options.Tls.HstsMaxAgeSeconds}" : default;
     }
 
     public Task InvokeAsync(HttpContext context)
     {
         var start = Stopwatch.GetTimestamp();
+        if (_hsts.Count > 0 && context.Request.IsHttps)
+        {
+            context.Response.Headers.StrictTransportSecurity = _hsts; // RFC 6797 7.2: only over secure transport
+        }
+
         var protocol = ProtocolOf(context.Request);
         var raw = OriginForm(context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? "");
         if (raw.Length == 0 || raw[0] != '/' || raw.Length > VodPath.MaxLength + 8 || !raw.StartsWith("/vod/", StringComparison.Ordinal))

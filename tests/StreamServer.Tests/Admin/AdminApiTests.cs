@@ -61,8 +61,8 @@ public class AdminApiTests
     [InlineData("{", 400, "invalid JSON")]
     [InlineData("{}", 400, "\"source\"")]
     [InlineData("{\"source\":\"relative/movie.mp4\"}", 400, "absolute path")]
-    [InlineData("{\"source\":\"/nonexistent-dir/movie.mp4\"}", 400, "source not found")]
-    [InlineData("{\"source\":\"/etc/passwd\"}", 403, "outside the allowed import folders")]
+    [InlineData("{\"source\":\"/nonexistent-dir/movie.mp4\"}", 403, "not a file inside the allowed import folders")]
+    [InlineData("{\"source\":\"/etc/passwd\"}", 403, "not a file inside the allowed import folders")]
     public async Task BadCreateRequestsGetAClearError(string body, int status, string reason)
     {
         using var import = new TempDir();
