@@ -16,6 +16,7 @@ public static class AdminApi
     {
         services.AddSingleton<VodLibrary>();
         services.AddSingleton<AdminToken>();
+        services.AddSingleton<UrlSourceDownloader>();
         services.AddSingleton<SourcePolicy>();
         services.AddSingleton<PackagingJobQueue>();
         services.AddHostedService(static sp => sp.GetRequiredService<PackagingJobQueue>());
@@ -71,7 +72,7 @@ public static class AdminApi
         {
             if (queue.Find(id) is { IsFinished: false } running)
             {
-                running.Cancellation.Cancel();
+                queue.Cancel(running);
                 return Results.Json(VodJobJson.From(running), AdminJsonContext.Default.VodJobJson, statusCode: 202);
             }
 

@@ -30,9 +30,12 @@ public sealed class PackagingJobQueue : BackgroundService
     private readonly StreamServerOptions _options;
     private readonly ILogger<PackagingJobQueue> _log;
 
-    public PackagingJobQueue(IVodPackager packager, VodLibrary library, StreamServerOptions options, ILogger<PackagingJobQueue> log)
+    private readonly UrlSourceDownloader _downloader;
+
+    public PackagingJobQueue(IVodPackager packager, VodLibrary library, StreamServerOptions options, UrlSourceDownloader downloader, ILogger<PackagingJobQueue> log)
     {
         _packager = packager;
+        _downloader = downloader;
         _library = library;
         _options = options;
         _log = log;
@@ -110,23 +113,42 @@ public sealed class PackagingJobQueue : BackgroundService
         }
     }
 
-    private async Task RunAsync(VodJob job, CancellationToken stoppingToken)
+    /// <summary>DELETE of an unfinished job: a queued one ends cancelled at once; a running one is asked to stop.</summary>
+    public void Cancel(VodJob job)
     {
-        if (job.Cancellation.IsCancellationRequested)
+        job.Cancellation.Cancel();
+        if (job.TryLeaveQueue(VodJobState.Cancelled))
         {
             Finish(job, VodJobState.Cancelled, "cancelled before start");
-            return;
+            if (job.DeleteSourceWhenDone)
+            {
+                TryDelete(job.Source);
+            }
+        }
+    }
+
+    private async Task RunAsync(VodJob job, CancellationToken stoppingToken)
+    {
+        job.StartedAt = DateTimeOffset.UtcNow;
+        if (!job.TryLeaveQueue(VodJobState.Running))
+        {
+            return; // cancelled while queued: already finished by Cancel
         }
 
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, job.Cancellation.Token);
-        job.StartedAt = DateTimeOffset.UtcNow;
-        job.State = VodJobState.Running;
         _log.LogInformation("job {Id}: packaging {Source}", job.Id, job.Source);
         var progress = new Progress(job);
+        string? downloaded = null;
         try
         {
+            var source = job.Source;
+            if (job.IsUrl)
+            {
+                source = downloaded = await _downloader.DownloadAsync(job.Source, linked.Token);
+            }
+
             // The packager runs its pipeline on its own dedicated threads, never on request threads.
-            await _packager.PackageAsync(job.Source, _library.PathOf(job.Id), progress, linked.Token);
+            await _packager.PackageAsync(source, _library.PathOf(job.Id), progress, linked.Token);
             job.Progress = 100;
             Finish(job, VodJobState.Succeeded, null);
         }
@@ -143,6 +165,11 @@ public sealed class PackagingJobQueue : BackgroundService
             if (job.DeleteSourceWhenDone)
             {
                 TryDelete(job.Source);
+            }
+
+            if (downloaded is not null)
+            {
+                TryDelete(downloaded);
             }
         }
     }

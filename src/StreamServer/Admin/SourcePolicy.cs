@@ -5,7 +5,8 @@ namespace StreamServer.Admin;
 
 /// <summary>
 /// Which sources a POST /api/vod may name: files whose real path (symlinks resolved) lies inside an
-/// import root or the uploads folder, and http(s) URLs when allowed.
+/// import root or the uploads folder, and http(s) URLs when allowed (internal addresses refused here when written as
+/// literals, and by <see cref="UrlSourceDownloader"/> on every address it connects to).
 /// </summary>
 public sealed partial class SourcePolicy
 {
@@ -14,9 +15,12 @@ public sealed partial class SourcePolicy
     private readonly List<string> _roots = [];
     private readonly bool _allowUrls;
 
-    public SourcePolicy(StreamServerOptions options, VodLibrary library)
+    private readonly UrlSourceDownloader _downloader;
+
+    public SourcePolicy(StreamServerOptions options, VodLibrary library, UrlSourceDownloader downloader)
     {
         _allowUrls = options.AllowUrlSources;
+        _downloader = downloader;
         foreach (var root in options.ImportRoots)
         {
             if (RealPath(root) is { } real)
@@ -40,6 +44,12 @@ public sealed partial class SourcePolicy
         {
             if (_allowUrls)
             {
+                if (_downloader.RefusalOf(uri) is { } refusal)
+                {
+                    (status, reason) = (403, refusal);
+                    return null;
+                }
+
                 return uri.AbsoluteUri;
             }
 

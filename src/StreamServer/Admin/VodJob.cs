@@ -21,7 +21,19 @@ public sealed class VodJob(string id, string source, bool deleteSourceWhenDone)
     public DateTimeOffset CreatedAt { get; } = DateTimeOffset.UtcNow;
     public CancellationTokenSource Cancellation { get; } = new();
 
-    public volatile VodJobState State = VodJobState.Queued;
+    private int _state = (int)VodJobState.Queued;
+
+    public VodJobState State
+    {
+        get => (VodJobState)Volatile.Read(ref _state);
+        set => Volatile.Write(ref _state, (int)value);
+    }
+
+    /// <summary>Queued -> <paramref name="to"/>, only if still queued (a worker starting it and a DELETE race for it).</summary>
+    public bool TryLeaveQueue(VodJobState to) => Interlocked.CompareExchange(ref _state, (int)to, (int)VodJobState.Queued) == (int)VodJobState.Queued;
+
+    /// <summary>http(s) sources are downloaded into uploads/ first.</summary>
+    public bool IsUrl => Source.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || Source.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
     public DateTimeOffset? StartedAt { get; set; }
     public DateTimeOffset? FinishedAt { get; set; }
     public double Progress { get; set; }

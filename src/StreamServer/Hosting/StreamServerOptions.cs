@@ -31,8 +31,14 @@ public sealed class StreamServerOptions
     /// <summary>Folders a POST /api/vod "source" path may come from (besides DataDir/uploads).</summary>
     public string[] ImportRoots { get; set; } = [];
 
-    /// <summary>Allow "source" to be an http(s) URL that FFmpeg opens.</summary>
+    /// <summary>Allow "source" to be an http(s) URL, downloaded into uploads/ before packaging.</summary>
     public bool AllowUrlSources { get; set; } = true;
+
+    /// <summary>
+    /// Host names (exact) or address ranges ("10.1.0.0/16", "192.168.1.20") a URL source may reach although they are
+    /// loopback, private, link-local or otherwise internal; empty = public addresses only.
+    /// </summary>
+    public string[] UrlSourceAllowedHosts { get; set; } = [];
 
     public long MaxUploadBytes { get; set; } = 4L * 1024 * 1024 * 1024;
 
