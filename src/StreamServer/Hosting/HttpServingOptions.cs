@@ -81,7 +81,19 @@ public sealed class HttpServingOptions
 
     /// <summary>
     /// Whole-body writes are taken only while the transport pool lends out less than this many MiB in total; above,
-    /// bodies are streamed in flushed chunks, so clients that stall their streams cannot pin more memory than this.
+    /// bodies go out in flushed chunks, each only while there is room (a connection holding nothing always gets one
+    /// chunk), so clients that stall their streams cannot pin more than this between them.
     /// </summary>
-    public int Http2WholeBodyBudgetMegabytes { get; set; } = 128;
+    public int Http2WholeBodyBudgetMegabytes { get; set; } = 32;
+
+    /// <summary>
+    /// Transport memory one connection's pipes may hold for response bodies (HTTP/2: across all its streams). A body
+    /// that does not fit waits, in chunks, for the client to take what is already queued; a connection that holds
+    /// memory while its socket takes nothing for SendTimeoutSeconds (a flow-control window never opened) gets GOAWAY
+    /// and is closed.
+    /// </summary>
+    public int Http2ConnectionBudgetMegabytes { get; set; } = 24;
+
+    /// <summary>Transport pool blocks that stay free this long are released (pinned memory returned after a burst).</summary>
+    public int TransportPoolTrimSeconds { get; set; } = 10;
 }

@@ -48,6 +48,7 @@ public static class ServerApp
         KestrelSetup.Configure(builder, options);
 
         var app = builder.Build();
+        app.Services.GetRequiredService<Transport.TransportMemoryAccounting>().Log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("StreamServer.Transport");
         app.UseVodServing();
         var exporter = app.Services.GetRequiredService<PrometheusExporter>();
         var health = app.Services.GetRequiredService<HealthRegistry>();

@@ -32,6 +32,8 @@ internal sealed class SocketSendPipe : IDuplexPipe
     [ThreadStatic]
     private static MemoryHandle[]? t_pins;
 
+    private readonly IMemoryPoolFeature? _transportPoolFeature;
+    private readonly ConnectionTransportMemory? _memory;
     private SocketWritableWaiter.Registration? _waiter;
 
     private SocketSendPipe(ConnectionContext connection, Socket socket, HttpServingOptions options)
@@ -40,7 +42,16 @@ internal sealed class SocketSendPipe : IDuplexPipe
         _transport = connection.Transport;
         _socket = socket;
         _sendTimeout = TimeSpan.FromSeconds(options.SendTimeoutSeconds);
-        var pool = connection.Features.Get<IMemoryPoolFeature>()?.MemoryPool ?? MemoryPool<byte>.Shared;
+        _transportPoolFeature = connection.Features.Get<IMemoryPoolFeature>();
+        var pool = _transportPoolFeature?.MemoryPool ?? MemoryPool<byte>.Shared;
+        if (pool is TransportMemoryPool transportPool)
+        {
+            // Everything above (TLS, HTTP/2 streams, this pipe) rents through the connection's own account.
+            _memory = new ConnectionTransportMemory(transportPool, transportPool.Accounting, connection);
+            connection.Features.Set<IMemoryPoolFeature>(_memory);
+            pool = _memory;
+        }
+
         long pause = options.MaxWriteBufferBytes;
         _pipe = new Pipe(new PipeOptions(pool, readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline,
             pauseWriterThreshold: pause, resumeWriterThreshold: pause / 2, useSynchronizationContext: false));
@@ -77,6 +88,11 @@ internal sealed class SocketSendPipe : IDuplexPipe
             await _pipe.Writer.CompleteAsync();
             await sending;
             _connection.Transport = _transport;
+            if (_memory is not null)
+            {
+                _connection.Features.Set(_transportPoolFeature);
+                _memory.Dispose();
+            }
         }
     }
 
@@ -95,6 +111,7 @@ internal sealed class SocketSendPipe : IDuplexPipe
                     if (n > 0)
                     {
                         buffer = buffer.Slice(n);
+                        _memory?.Sent(n);
                     }
                     else if (n == -LinuxSocket.EAGAIN)
                     {

@@ -1,11 +1,17 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging;
+using StreamServer.Hosting;
 
 namespace StreamServer.Transport;
 
 /// <summary>
 /// Bytes of all <see cref="TransportMemoryPool"/>s of one server (Kestrel creates one pool per I/O queue): how much is
-/// lent out right now (in pipes, in flight) and how much exists. Read without locks by the HTTP/2 body writer to
-/// decide whether a whole body may be buffered, and exported as streamserver_transport_pool_bytes{state}.
+/// lent out right now (in pipes, in flight) and how much exists, exported as streamserver_transport_pool_bytes{state}.
+/// One timer (1 s) does the housekeeping of that memory: it closes connections that hold transport memory while
+/// their socket sent nothing for SendTimeoutSeconds (HTTP/2 streams stalled by a flow-control window the client never
+/// opens are invisible to Kestrel's data-rate and send timeouts), and every TransportPoolTrimSeconds it lets the pools
+/// drop blocks that stayed free through the whole interval.
 /// </summary>
 internal sealed class TransportMemoryAccounting : IDisposable
 {
@@ -13,16 +19,31 @@ internal sealed class TransportMemoryAccounting : IDisposable
     private static readonly KeyValuePair<string, object?> FreeState = new("state", "free");
 
     private readonly Meter _meter = new("StreamServer.Transport");
+    private readonly Counter<long> _stalledClosed;
+    private readonly Lock _gate = new();
+    private readonly List<TransportMemoryPool> _pools = [];
+    private readonly HashSet<ConnectionTransportMemory> _connections = [];
+    private readonly List<ConnectionTransportMemory> _sweep = [];
+    private readonly Timer _timer;
+    private readonly long _stallTicks;
+    private readonly int _trimEveryTicks;
+    private int _tick;
     private long _rentedBytes;
     private long _totalBytes;
 
-    public TransportMemoryAccounting()
+    public TransportMemoryAccounting(HttpServingOptions serving)
     {
+        _stallTicks = serving.SendTimeoutSeconds * Stopwatch.Frequency;
+        _trimEveryTicks = Math.Max(1, serving.TransportPoolTrimSeconds);
+        ConnectionBudgetBytes = serving.Http2ConnectionBudgetMegabytes * 1024L * 1024;
         _meter.CreateObservableGauge("streamserver_transport_pool_bytes", () =>
         {
             var rented = RentedBytes;
             return new[] { new Measurement<long>(rented, RentedState), new Measurement<long>(Math.Max(0, TotalBytes - rented), FreeState) };
         }, unit: "By", description: "Kestrel transport memory (socket, TLS and HTTP/2 pipes) by state: rented (in pipes) and free (pooled for reuse).");
+        _stalledClosed = _meter.CreateCounter<long>("streamserver_http_stalled_connections_closed_total",
+            description: "Connections closed (GOAWAY on HTTP/2) because they held response bytes their client did not take for SendTimeoutSeconds.");
+        _timer = new Timer(static s => ((TransportMemoryAccounting)s!).OnTick(), this, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }
 
     /// <summary>Bytes of blocks currently lent out to pipes.</summary>
@@ -30,6 +51,12 @@ internal sealed class TransportMemoryAccounting : IDisposable
 
     /// <summary>Bytes of blocks that exist (lent out or free in a pool).</summary>
     public long TotalBytes => Volatile.Read(ref _totalBytes);
+
+    /// <summary>Transport memory one connection may hold for response bodies (StreamServer:Serving:Http2ConnectionBudgetMegabytes).</summary>
+    public long ConnectionBudgetBytes { get; }
+
+    /// <summary>Where the housekeeping reports connections it closes; set by the host once logging exists.</summary>
+    public ILogger? Log { get; set; }
 
     internal void BlockCreated(int bytes) => Interlocked.Add(ref _totalBytes, bytes);
 
@@ -39,5 +66,92 @@ internal sealed class TransportMemoryAccounting : IDisposable
 
     internal void Returned(int bytes) => Interlocked.Add(ref _rentedBytes, -bytes);
 
-    public void Dispose() => _meter.Dispose();
+    internal void Track(TransportMemoryPool pool)
+    {
+        lock (_gate)
+        {
+            _pools.Add(pool);
+        }
+    }
+
+    internal void Untrack(TransportMemoryPool pool)
+    {
+        lock (_gate)
+        {
+            _pools.Remove(pool);
+        }
+    }
+
+    internal void Track(ConnectionTransportMemory connection)
+    {
+        lock (_gate)
+        {
+            _connections.Add(connection);
+        }
+    }
+
+    internal void Untrack(ConnectionTransportMemory connection)
+    {
+        lock (_gate)
+        {
+            _connections.Remove(connection);
+        }
+    }
+
+    /// <summary>Lets every pool drop the blocks that stayed free since the previous trim; returns the bytes released.</summary>
+    public long Trim()
+    {
+        long released = 0;
+        lock (_gate)
+        {
+            foreach (var pool in _pools)
+            {
+                released += pool.Trim();
+            }
+        }
+
+        if (released >= 8 * 1024 * 1024)
+        {
+            // The blocks are pinned arrays: nothing goes back to the system until a collection finds them unreachable (an
+            // idle server allocates too little to start one soon), and a normal collection keeps the freed regions for
+            // reuse. An aggressive one decommits them: one blocking full GC after a burst, at most once per trim interval.
+            GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        }
+
+        return released;
+    }
+
+    private void OnTick()
+    {
+        var now = Stopwatch.GetTimestamp();
+        lock (_gate)
+        {
+            _sweep.AddRange(_connections);
+        }
+
+        foreach (var connection in _sweep)
+        {
+            if (connection.IsStalled(now, _stallTicks) is { } stage)
+            {
+                if (stage == ConnectionTransportMemory.StallStage.AskedToClose)
+                {
+                    _stalledClosed.Add(1);
+                    Log?.LogInformation("connection {Id}: {Bytes} bytes unsent for {Seconds} s (flow control never opened?): closing it",
+                        connection.ConnectionId, connection.RentedBytes, _stallTicks / Stopwatch.Frequency);
+                }
+            }
+        }
+
+        _sweep.Clear();
+        if (++_tick % _trimEveryTicks == 0)
+        {
+            Trim();
+        }
+    }
+
+    public void Dispose()
+    {
+        _timer.Dispose();
+        _meter.Dispose();
+    }
 }

@@ -9,7 +9,7 @@ internal static class TransportMemorySetup
 {
     public static void UseTransportMemory(this WebApplicationBuilder builder, HttpServingOptions serving)
     {
-        var accounting = new TransportMemoryAccounting();
+        var accounting = new TransportMemoryAccounting(serving);
         builder.Services.AddSingleton(_ => accounting); // factory-made: the container disposes it (its meter) with the host
         builder.Services.AddSingleton(new Vod.WholeBodyGate(serving, accounting));
         if (serving.TransportBlockBytes > 0)

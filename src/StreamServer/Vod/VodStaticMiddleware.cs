@@ -3,8 +3,10 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO.Pipelines;
 using System.Text;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
+using StreamServer.Transport;
 
 namespace StreamServer.Vod;
 
@@ -19,6 +21,8 @@ namespace StreamServer.Vod;
 internal sealed class VodStaticMiddleware
 {
     private const int ChunkBytes = 64 * 1024;
+    private const int MaxWaitingBodiesPerConnection = 16;
+    private const int RefusedStream = 0x7;
     private static readonly StringValues AllowMethods = "GET, HEAD, OPTIONS";
     private static readonly StringValues AllowHeaders = "Range, If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since, If-Range, Origin";
     private static readonly StringValues PreflightMaxAge = "86400";
@@ -152,14 +156,15 @@ internal sealed class VodStaticMiddleware
                 return Task.CompletedTask;
             }
 
-            if (protocol.Value is ServingMetrics.H2 or ServingMetrics.H2c && wholeBody.Allows(plan.Count))
+            var memory = context.Features.Get<IMemoryPoolFeature>() as ConnectionTransportMemory;
+            if (protocol.Value is ServingMetrics.H2 or ServingMetrics.H2c && wholeBody.Allows(plan.Count, memory))
             {
                 WriteWholeBody(context, file, plan.Offset, plan.Count, protocol, wholeBody.BlockBytes);
                 return Task.CompletedTask;
             }
 
             handedOff = true;
-            return WriteLargeBodyAsync(context, file, plan.Offset, plan.Count, protocol, start);
+            return WriteLargeBodyAsync(context, file, plan.Offset, plan.Count, protocol, start, wholeBody, memory);
         }
         finally
         {
@@ -315,7 +320,8 @@ internal sealed class VodStaticMiddleware
         return n;
     }
 
-    private static async Task WriteLargeBodyAsync(HttpContext context, VodFile file, long offset, long count, KeyValuePair<string, object?> protocol, long start)
+    private static async Task WriteLargeBodyAsync(HttpContext context, VodFile file, long offset, long count, KeyValuePair<string, object?> protocol, long start,
+        WholeBodyGate gate, ConnectionTransportMemory? memory)
     {
         var writer = context.Response.BodyWriter;
         var sent = 0L;
@@ -323,6 +329,22 @@ internal sealed class VodStaticMiddleware
         {
             while (sent < count)
             {
+                if (!gate.HasRoom(ChunkBytes, memory))
+                {
+                    if (memory!.Waiters >= MaxWaitingBodiesPerConnection && context.Features.Get<IHttpResetFeature>() is { } reset)
+                    {
+                        // RFC 9113 8.7: REFUSED_STREAM tells the client nothing was processed and it may retry the request.
+                        reset.Reset(RefusedStream);
+                        return;
+                    }
+
+                    if (!await WaitForRoomAsync(context, gate, memory))
+                    {
+                        context.Abort(); // HTTP/2: RST_STREAM for this stream; the connection's stall check handles the rest
+                        return;
+                    }
+                }
+
                 var n = ReadNextPiece(context, writer, file, offset + sent, count - sent, ChunkBytes);
                 if (n <= 0)
                 {
@@ -347,6 +369,26 @@ internal sealed class VodStaticMiddleware
             ServingMetrics.BodyBytes(protocol, sent, sendfile: false);
             ServingMetrics.Response(protocol, file.Kind, context.Response.StatusCode, start);
         }
+    }
+
+    // A chunk over the budget waits for the connection to return memory (its client taking queued bytes, another stream
+    // ending), for at most the send timeout. Only the connection's own returns can make room: once it holds next to
+    // nothing, the server-wide budget no longer applies to it (WholeBodyGate.HasRoom).
+    private static async Task<bool> WaitForRoomAsync(HttpContext context, WholeBodyGate gate, ConnectionTransportMemory memory)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(gate.SendTimeout.TotalSeconds * Stopwatch.Frequency);
+        while (!gate.HasRoom(ChunkBytes, memory))
+        {
+            var left = deadline - Stopwatch.GetTimestamp();
+            if (left <= 0)
+            {
+                return false;
+            }
+
+            await memory.WaitForReturnAsync(TimeSpan.FromSeconds((double)left / Stopwatch.Frequency), context.RequestAborted);
+        }
+
+        return true;
     }
 
     private static Task Preflight(HttpContext context, KeyValuePair<string, object?> protocol, long start)

@@ -8,7 +8,7 @@ namespace StreamServer.Vod;
 /// pipe pauses its writer at 1 byte, so every flush with data waits for the connection's frame writer, and each
 /// wait allocates its task state (~0.4 KB); a body written whole and left for Kestrel to send after the request
 /// completes never waits. The price is the body's bytes held in pooled memory until sent, so it is bounded per
-/// body and in total: only while the transport pool lends out less than the budget.
+/// body, per connection and in total: only while the connection and the transport pool hold less than their budgets.
 /// </summary>
 internal sealed class WholeBodyGate
 {
@@ -23,10 +23,35 @@ internal sealed class WholeBodyGate
         _budgetBytes = serving.Http2WholeBodyBudgetMegabytes * 1024L * 1024;
         _accounting = accounting;
         BlockBytes = Math.Max(serving.TransportBlockBytes, 4096);
+        SendTimeout = TimeSpan.FromSeconds(serving.SendTimeoutSeconds);
     }
 
     /// <summary>The transport pool's block size: the largest piece the body writer asks the pipe for.</summary>
     public int BlockBytes { get; }
 
-    public bool Allows(long bodyBytes) => bodyBytes <= _maxBodyBytes && _accounting.RentedBytes + bodyBytes <= _budgetBytes;
+    /// <summary>How long a chunked body waits for room before its stream is reset.</summary>
+    public TimeSpan SendTimeout { get; }
+
+    /// <summary>A whole body fits the server's budget and its connection's (no connection account: no whole bodies).</summary>
+    public bool Allows(long bodyBytes, ConnectionTransportMemory? connection) =>
+        connection is not null
+        && bodyBytes <= _maxBodyBytes
+        && _accounting.RentedBytes + bodyBytes <= _budgetBytes
+        && connection.RentedBytes + bodyBytes <= connection.BudgetBytes;
+
+    /// <summary>
+    /// Whether one more chunk of a streamed body may be queued now: within the connection's budget, and within the server's
+    /// unless the connection holds next to nothing (so one client's stall never starves another of its first chunk).
+    /// </summary>
+    public bool HasRoom(long chunkBytes, ConnectionTransportMemory? connection)
+    {
+        if (connection is null)
+        {
+            return true;
+        }
+
+        var held = connection.RentedBytes;
+        return held + chunkBytes <= connection.BudgetBytes
+            && (_accounting.RentedBytes + chunkBytes <= _budgetBytes || held <= 2L * BlockBytes);
+    }
 }

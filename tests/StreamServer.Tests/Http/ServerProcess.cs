@@ -65,6 +65,20 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Resident set size of the process right now (VmRSS), in bytes.</summary>
+    public long ResidentBytes()
+    {
+        foreach (var line in File.ReadLines($"/proc/{Pid}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                return long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), System.Globalization.CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        throw new InvalidOperationException("no VmRSS");
+    }
+
     /// <summary>Descriptors the process holds open right now.</summary>
     public int OpenDescriptors() => Directory.GetFiles($"/proc/{Pid}/fd").Length;
 
