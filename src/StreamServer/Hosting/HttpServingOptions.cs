@@ -84,7 +84,7 @@ public sealed class HttpServingOptions
     /// bodies go out in flushed chunks, each only while there is room (a connection holding nothing always gets one
     /// chunk), so clients that stall their streams cannot pin more than this between them.
     /// </summary>
-    public int Http2WholeBodyBudgetMegabytes { get; set; } = 32;
+    public int Http2WholeBodyBudgetMegabytes { get; set; } = 24;
 
     /// <summary>
     /// Transport memory one connection's pipes may hold for response bodies (HTTP/2: across all its streams). A body

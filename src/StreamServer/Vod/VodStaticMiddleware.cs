@@ -21,7 +21,7 @@ namespace StreamServer.Vod;
 internal sealed class VodStaticMiddleware
 {
     private const int ChunkBytes = 64 * 1024;
-    private const int MaxWaitingBodiesPerConnection = 16;
+    private const int MaxWaitingBodiesPerConnection = 8;
     private const int RefusedStream = 0x7;
     private static readonly StringValues AllowMethods = "GET, HEAD, OPTIONS";
     private static readonly StringValues AllowHeaders = "Range, If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since, If-Range, Origin";
