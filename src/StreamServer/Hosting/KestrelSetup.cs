@@ -1,5 +1,6 @@
 using System.Net;
 using System.Security.Authentication;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using StreamServer.Http1;
 
@@ -26,6 +27,11 @@ internal static class KestrelSetup
                 listen.Protocols = HttpProtocols.Http1AndHttp2;
                 listen.UseZeroCopyHttp1(options.Serving);
             });
+            if (options.RtmpPort >= 0)
+            {
+                kestrel.Listen(address, options.RtmpPort, listen => listen.UseConnectionHandler<Ingest.Rtmp.RtmpConnectionHandler>());
+            }
+
             if (options.HttpsPort >= 0)
             {
                 var certificate = TlsCertificate.LoadOrCreate(options);

@@ -38,6 +38,7 @@ public static class ServerApp
         builder.Services.AddSingleton<PrometheusExporter>();
         builder.Services.AddSingleton<HealthRegistry>();
         builder.Services.AddAdminApi();
+        builder.Services.AddSingleton<Live.LiveChannelRegistry>();
         builder.Services.AddSingleton<IVodPackager, FfmpegVodPackager>();
         builder.Services.AddHostedService<SampleBootstrap>();
         builder.Services.AddVodServing();
@@ -77,6 +78,7 @@ public static class ServerApp
         });
 
         app.MapAdminApi();
+        Live.LiveApi.MapLiveApi(app);
         app.UseDashboard();
         app.MapThumbnails();
         StartupBanner.Register(app);

@@ -65,13 +65,14 @@ public sealed class RunningServer : IAsyncDisposable
         foreach (var a in addresses)
         {
             var uri = new Uri(a.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal));
+            // The cleartext HTTP listener is bound first; later plain listeners (RTMP) must not replace it.
             if (uri.Scheme == "https")
             {
-                https = uri;
+                https ??= uri;
             }
             else
             {
-                http = uri;
+                http ??= uri;
             }
         }
 

@@ -1,0 +1,385 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Pipelines;
+using Microsoft.AspNetCore.Connections;
+using StreamServer.Live;
+
+namespace StreamServer.Ingest.Rtmp;
+
+/// <summary>
+/// RTMP ingest on Kestrel's transport (a protocol layer over the connection's pipes, like Http1/): simple handshake,
+/// chunk stream, AMF0 connect / releaseStream / FCPublish / createStream / publish, then H.264 and AAC in FLV tags,
+/// handed to the channel. The stream key is checked at publish; a wrong key, a busy channel, a protocol violation
+/// or 30 s without data ends the connection with one log line saying why.
+/// </summary>
+internal sealed class RtmpConnectionHandler(LiveChannelRegistry channels, ILogger<RtmpConnectionHandler> log) : ConnectionHandler
+{
+    private const int HandshakeBytes = 1536;
+    private const int OutChunkSize = 4096;
+    private static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(30);
+
+    public override async Task OnConnectedAsync(ConnectionContext connection)
+    {
+        var session = new Session(connection, channels, log);
+        try
+        {
+            await session.RunAsync(connection.ConnectionClosed);
+        }
+        catch (RtmpProtocolException ex)
+        {
+            session.End(ex.Message);
+        }
+        catch (OperationCanceledException)
+        {
+            session.End(connection.ConnectionClosed.IsCancellationRequested ? null : $"no data for {IdleTimeout.TotalSeconds:0} s");
+        }
+        catch (IOException)
+        {
+            session.End(null); // the publisher went away (ConnectionResetException included)
+        }
+        finally
+        {
+            session.Dispose();
+        }
+    }
+
+    private sealed class Session(ConnectionContext connection, LiveChannelRegistry channels, ILogger log) : IDisposable
+    {
+        private readonly PipeReader _input = connection.Transport.Input;
+        private readonly PipeWriter _output = connection.Transport.Output;
+        private readonly RtmpChunkReader _chunks = new();
+        private readonly CancellationTokenSource _idle = new();
+        private LiveChannel? _channel;
+        private string _app = "";
+        private long _lastAck;
+        private uint _ackWindow = 2_500_000;
+
+        public async Task RunAsync(CancellationToken closed)
+        {
+            using var link = closed.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), _idle);
+            await HandshakeAsync();
+            while (true)
+            {
+                _idle.CancelAfter(IdleTimeout);
+                var result = await _input.ReadAsync(_idle.Token);
+                var buffer = result.Buffer;
+                while (true)
+                {
+                    // Chunks read without completing a message are consumed too: their bytes are in the reader's state now.
+                    var complete = _chunks.TryRead(buffer, out var consumed, out var message);
+                    buffer = buffer.Slice(consumed);
+                    if (!complete)
+                    {
+                        break;
+                    }
+
+                    try
+                    {
+                        if (!await HandleAsync(message))
+                        {
+                            _input.AdvanceTo(buffer.Start);
+                            return;
+                        }
+                    }
+                    finally
+                    {
+                        ArrayPool<byte>.Shared.Return(message.Buffer);
+                    }
+                }
+
+                _input.AdvanceTo(buffer.Start, buffer.End);
+                await AcknowledgeAsync();
+                if (result.IsCompleted)
+                {
+                    End(null);
+                    return;
+                }
+            }
+        }
+
+        private async Task HandshakeAsync()
+        {
+            // C0 (version 3) + C1 (1536), answered with S0 + S1 + S2 (S2 echoes C1); then C2 is read and ignored.
+            var c0c1 = await ReadExactlyAsync(1 + HandshakeBytes);
+            if (c0c1[0] != 3)
+            {
+                throw new RtmpProtocolException($"handshake version {c0c1[0]} (RTMP is 3)");
+            }
+
+            var reply = new byte[1 + (2 * HandshakeBytes)];
+            reply[0] = 3;
+            Random.Shared.NextBytes(reply.AsSpan(9, HandshakeBytes - 8)); // S1: time 0, zero, random
+            c0c1.AsSpan(1).CopyTo(reply.AsSpan(1 + HandshakeBytes));
+            await _output.WriteAsync(reply);
+            await ReadExactlyAsync(HandshakeBytes);
+        }
+
+        private async Task<byte[]> ReadExactlyAsync(int count)
+        {
+            while (true)
+            {
+                _idle.CancelAfter(IdleTimeout);
+                var result = await _input.ReadAsync(_idle.Token);
+                if (result.Buffer.Length >= count)
+                {
+                    var bytes = result.Buffer.Slice(0, count).ToArray();
+                    _input.AdvanceTo(result.Buffer.GetPosition(count));
+                    return bytes;
+                }
+
+                if (result.IsCompleted)
+                {
+                    throw new RtmpProtocolException("connection closed during the handshake");
+                }
+
+                _input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+            }
+        }
+
+        /// <summary>Handles one message; false ends the session.</summary>
+        private async ValueTask<bool> HandleAsync(RtmpMessage message)
+        {
+            var payload = message.Payload;
+            switch (message.TypeId)
+            {
+                case RtmpMessage.SetChunkSize:
+                    _chunks.SetChunkSize(BinaryPrimitives.ReadUInt32BigEndian(Need(payload, 4)) & 0x7fffffff);
+                    return true;
+                case RtmpMessage.WindowAckSize:
+                    _ackWindow = Math.Max(1, BinaryPrimitives.ReadUInt32BigEndian(Need(payload, 4)));
+                    return true;
+                case RtmpMessage.Abort or RtmpMessage.Acknowledgement or RtmpMessage.UserControl or RtmpMessage.SetPeerBandwidth or RtmpMessage.DataAmf0:
+                    return true; // @setDataFrame metadata and control messages need no answer
+                case RtmpMessage.CommandAmf0:
+                    return await CommandAsync(Amf0.ReadAll(payload));
+                case RtmpMessage.Video:
+                    Video(payload);
+                    return true;
+                case RtmpMessage.Audio:
+                    Audio(payload);
+                    return true;
+                default:
+                    return true; // other message types (shared objects, AMF3) carry nothing we use
+            }
+        }
+
+        private async ValueTask<bool> CommandAsync(List<object?> values)
+        {
+            var name = values.Count > 0 ? values[0] as string : null;
+            var transaction = values.Count > 1 && values[1] is double t ? t : 0;
+            switch (name)
+            {
+                case "connect":
+                    _app = values.Count > 2 && values[2] is Dictionary<string, object?> props && props.TryGetValue("app", out var app) && app is string a ? a : "";
+                    await SendAsync(2, RtmpMessage.WindowAckSize, 0, BigEndian(5_000_000));
+                    await SendAsync(2, RtmpMessage.SetPeerBandwidth, 0, [.. BigEndian(5_000_000), 2]);
+                    await SendAsync(2, RtmpMessage.SetChunkSize, 0, BigEndian(OutChunkSize));
+                    _outChunkSize = OutChunkSize;
+                    await SendAsync(3, RtmpMessage.CommandAmf0, 0, new Amf0.Writer().String("_result").Number(transaction)
+                        .Object(("fmsVer", "FMS/3,0,1,123"), ("capabilities", 31.0))
+                        .Object(("level", "status"), ("code", "NetConnection.Connect.Success"), ("description", "Connection succeeded."), ("objectEncoding", 0.0))
+                        .ToArray());
+                    return true;
+                case "createStream":
+                    await SendAsync(3, RtmpMessage.CommandAmf0, 0, new Amf0.Writer().String("_result").Number(transaction).Null().Number(1).ToArray());
+                    return true;
+                case "publish":
+                    return await PublishAsync(values.Count > 3 ? values[3] as string : null);
+                case "FCUnpublish" or "deleteStream" or "closeStream":
+                    End(null);
+                    return false;
+                default:
+                    return true; // releaseStream, FCPublish, _checkbw, ...: nothing to answer
+            }
+        }
+
+        private async ValueTask<bool> PublishAsync(string? streamName)
+        {
+            // OBS: server rtmp://host/live, key "cam1?key=..."; ffmpeg: rtmp://host/live/cam1?key=...
+            var (channelName, key) = SplitStreamName(streamName ?? "");
+            var channel = _app == "live" ? channels.Find(channelName) : null;
+            string? refusal = channel is null ? $"RTMP publish to unknown channel '{channelName}' (app '{_app}')"
+                : !KeyMatches(channel.Key, key) ? $"RTMP publish to channel '{channelName}' refused: wrong or missing stream key"
+                : !channel.TryStartPublishing() ? $"RTMP publish to channel '{channelName}' refused: another publisher is live"
+                : null;
+            if (refusal is not null)
+            {
+                log.LogWarning("{Reason} (from {Remote})", refusal, connection.RemoteEndPoint);
+                if (channel is not null && refusal.Contains("key", StringComparison.Ordinal))
+                {
+                    channel.LastError = "publish refused: wrong or missing stream key";
+                }
+
+                await SendAsync(5, RtmpMessage.CommandAmf0, 1, new Amf0.Writer().String("onStatus").Number(0).Null()
+                    .Object(("level", "error"), ("code", "NetStream.Publish.BadName"), ("description", refusal)).ToArray());
+                return false;
+            }
+
+            _channel = channel;
+            log.LogInformation("RTMP publish on channel '{Channel}' from {Remote}", channelName, connection.RemoteEndPoint);
+            await SendAsync(5, RtmpMessage.CommandAmf0, 1, new Amf0.Writer().String("onStatus").Number(0).Null()
+                .Object(("level", "status"), ("code", "NetStream.Publish.Start"), ("description", $"publishing {channelName}")).ToArray());
+            return true;
+        }
+
+        private void Video(ReadOnlySpan<byte> tag)
+        {
+            var channel = Publishing("video");
+            channel.CountBytes(tag.Length);
+            Need(tag, 5);
+            var frameType = tag[0] >> 4;
+            var codec = tag[0] & 0x0f;
+            if (frameType == 5)
+            {
+                return; // video info / command frame
+            }
+
+            if (codec != 7)
+            {
+                throw new RtmpProtocolException($"video codec id {codec} is not supported (H.264 only)");
+            }
+
+            switch (tag[1])
+            {
+                case 0:
+                    channel.VideoConfig = tag[5..].ToArray();
+                    break;
+                case 1:
+                    if (channel.VideoConfig is null)
+                    {
+                        throw new RtmpProtocolException("H.264 video before its sequence header (no SPS/PPS)");
+                    }
+
+                    channel.CountVideo(frameType == 1);
+                    break;
+            }
+        }
+
+        private void Audio(ReadOnlySpan<byte> tag)
+        {
+            var channel = Publishing("audio");
+            channel.CountBytes(tag.Length);
+            Need(tag, 2);
+            var format = tag[0] >> 4;
+            if (format != 10)
+            {
+                throw new RtmpProtocolException($"audio format {format} is not supported (AAC only)");
+            }
+
+            if (tag[1] == 0)
+            {
+                channel.AudioConfig = tag[2..].ToArray();
+            }
+            else if (channel.AudioConfig is null)
+            {
+                throw new RtmpProtocolException("AAC audio before its AudioSpecificConfig");
+            }
+            else
+            {
+                channel.CountAudio();
+            }
+        }
+
+        private LiveChannel Publishing(string what) =>
+            _channel ?? throw new RtmpProtocolException($"{what} data before a successful publish");
+
+        public void End(string? error)
+        {
+            if (error is not null)
+            {
+                log.LogWarning("RTMP connection {Id} from {Remote} closed: {Reason}", connection.ConnectionId, connection.RemoteEndPoint, error);
+            }
+
+            if (_channel is { } channel)
+            {
+                _channel = null;
+                channel.StopPublishing(error);
+                log.LogInformation("RTMP publish on channel '{Channel}' ended", channel.Name);
+            }
+        }
+
+        private int _outChunkSize = 128;
+
+        private async ValueTask SendAsync(int csid, byte type, int streamId, byte[] payload)
+        {
+            var offset = 0;
+            do
+            {
+                var first = offset == 0;
+                var span = _output.GetSpan(12 + _outChunkSize);
+                var n = 0;
+                span[n++] = (byte)(((first ? 0 : 3) << 6) | csid);
+                if (first)
+                {
+                    span[n++] = 0;
+                    span[n++] = 0;
+                    span[n++] = 0; // timestamp 0
+                    span[n++] = (byte)(payload.Length >> 16);
+                    span[n++] = (byte)(payload.Length >> 8);
+                    span[n++] = (byte)payload.Length;
+                    span[n++] = type;
+                    BinaryPrimitives.WriteInt32LittleEndian(span[n..], streamId);
+                    n += 4;
+                }
+
+                var take = Math.Min(_outChunkSize, payload.Length - offset);
+                payload.AsSpan(offset, take).CopyTo(span[n..]);
+                _output.Advance(n + take);
+                offset += take;
+            }
+            while (offset < payload.Length);
+
+            await _output.FlushAsync();
+        }
+
+        // RTMP 5.4.3: acknowledge every window's worth of received bytes, or the publisher may stop sending.
+        private async ValueTask AcknowledgeAsync()
+        {
+            var received = _chunks.BytesReceived;
+            if (received - _lastAck >= _ackWindow)
+            {
+                _lastAck = received;
+                await SendAsync(2, RtmpMessage.Acknowledgement, 0, BigEndian((uint)received));
+            }
+        }
+
+        private static byte[] BigEndian(uint value)
+        {
+            var b = new byte[4];
+            BinaryPrimitives.WriteUInt32BigEndian(b, value);
+            return b;
+        }
+
+        private static ReadOnlySpan<byte> Need(ReadOnlySpan<byte> payload, int bytes) =>
+            payload.Length >= bytes ? payload : throw new RtmpProtocolException($"message of {payload.Length} bytes, needs {bytes}");
+
+        internal static (string Channel, string Key) SplitStreamName(string streamName)
+        {
+            var q = streamName.IndexOf('?');
+            var channel = q < 0 ? streamName : streamName[..q];
+            var key = "";
+            if (q >= 0)
+            {
+                foreach (var pair in streamName[(q + 1)..].Split('&'))
+                {
+                    if (pair.StartsWith("key=", StringComparison.Ordinal))
+                    {
+                        key = Uri.UnescapeDataString(pair[4..]);
+                    }
+                }
+            }
+
+            return (channel, key);
+        }
+
+        private static bool KeyMatches(string expected, string given) =>
+            System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(
+                System.Text.Encoding.UTF8.GetBytes(expected), System.Text.Encoding.UTF8.GetBytes(given));
+
+        public void Dispose()
+        {
+            _chunks.Dispose();
+            _idle.Dispose();
+        }
+    }
+}

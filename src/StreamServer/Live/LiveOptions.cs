@@ -1,0 +1,20 @@
+namespace StreamServer.Live;
+
+/// <summary>Live channels (section "StreamServer:Live").</summary>
+public sealed class LiveOptions
+{
+    /// <summary>Channels publishers may push to: name, stream key, mode.</summary>
+    public LiveChannelConfig[] Channels { get; set; } = [];
+}
+
+public sealed class LiveChannelConfig
+{
+    /// <summary>Channel name: the last part of the RTMP URL and of /live/{name}/ (A-Z a-z 0-9 _ -, 1-64).</summary>
+    public string Name { get; set; } = "";
+
+    /// <summary>Stream key the publisher must give (?key=...).</summary>
+    public string Key { get; set; } = "";
+
+    /// <summary>"passthrough" (remux, no re-encode) or "transcode" (the VOD ladder).</summary>
+    public string Mode { get; set; } = "passthrough";
+}

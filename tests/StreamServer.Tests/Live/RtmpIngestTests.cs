@@ -1,0 +1,164 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using StreamServer.Tests.Http;
+using StreamServer.Tests.Infrastructure;
+using StreamServer.TestSupport;
+
+namespace StreamServer.Tests.Live;
+
+/// <summary>RTMP ingest with real publishers (the ffmpeg CLI) and hand-made hostile ones, through the running server.</summary>
+[Collection(ServerTestsCollection.Name)]
+public class RtmpIngestTests
+{
+    private const string Token = "live-test-token-0123456789";
+
+    private static async Task<(ServerProcess Server, int RtmpPort, TempDir Data)> StartAsync()
+    {
+        var data = new TempDir("ss-rtmp");
+        var port = ServerProcess.FreePort();
+        var server = await ServerProcess.StartAsync(data.Path, $"--StreamServer:RtmpPort={port}", $"--StreamServer:AdminToken={Token}",
+            "--StreamServer:Live:Channels:0:Name=cam1", "--StreamServer:Live:Channels:0:Key=s3cret",
+            "--StreamServer:Live:Channels:1:Name=cam2", "--StreamServer:Live:Channels:1:Key=other", "--Logging:LogLevel:StreamServer=Information");
+        return (server, port, data);
+    }
+
+    private static string[] PublishArgs(int port, string path, double seconds, bool realtime) =>
+    [
+        "-hide_banner", "-loglevel", "error", .. realtime ? (string[])["-re"] : [],
+        "-f", "lavfi", "-i", $"testsrc2=size=320x240:rate=25:duration={seconds.ToString(CultureInfo.InvariantCulture)}",
+        "-f", "lavfi", "-i", $"sine=frequency=440:sample_rate=48000:duration={seconds.ToString(CultureInfo.InvariantCulture)}",
+        "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k",
+        "-f", "flv", $"rtmp://127.0.0.1:{port}/live/{path}",
+    ];
+
+    private static async Task<JsonElement> ChannelAsync(ServerProcess server, string name)
+    {
+        using var client = new HttpClient { BaseAddress = server.HttpUri };
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+        return await client.GetFromJsonAsync<JsonElement>($"/api/live/{name}");
+    }
+
+    [Fact]
+    public async Task Ffmpeg_publishes_h264_and_aac_and_the_channel_counts_every_frame()
+    {
+        var (server, port, data) = await StartAsync();
+        await using var _ = server;
+        using var __ = data;
+        var publish = ProcessRunner.RunAsync("ffmpeg", PublishArgs(port, "cam1?key=s3cret", 3, realtime: true), TimeSpan.FromSeconds(60));
+        var sawLive = false;
+        var clock = Stopwatch.StartNew();
+        while (!publish.IsCompleted && clock.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            var live = await ChannelAsync(server, "cam1");
+            sawLive |= live.GetProperty("state").GetString() == "live" && live.GetProperty("videoFrames").GetInt64() > 0;
+            await Task.Delay(200);
+        }
+
+        (await publish).EnsureSuccess("ffmpeg publish");
+        await Task.Delay(500);
+        var channel = await ChannelAsync(server, "cam1");
+        Assert.True(sawLive, "never saw the channel live with frames");
+        Assert.Equal("idle", channel.GetProperty("state").GetString());
+        Assert.Equal(75, channel.GetProperty("videoFrames").GetInt64());
+        Assert.Equal(3, channel.GetProperty("keyFrames").GetInt64());
+        Assert.InRange(channel.GetProperty("audioFrames").GetInt64(), 138, 143);
+        Assert.True(channel.GetProperty("hasVideoConfig").GetBoolean() && channel.GetProperty("hasAudioConfig").GetBoolean());
+        await WaitForOutputAsync(server, "RTMP publish on channel 'cam1'");
+        Assert.DoesNotContain("fail:", server.Output);
+    }
+
+    [Fact]
+    public async Task A_wrong_or_missing_key_is_refused_at_publish_with_a_log_line_naming_the_channel()
+    {
+        var (server, port, data) = await StartAsync();
+        await using var _ = server;
+        using var __ = data;
+        foreach (var path in new[] { "cam1?key=wrong", "cam1", "cam1?key=other" })
+        {
+            var result = await ProcessRunner.RunAsync("ffmpeg", PublishArgs(port, path, 1, realtime: false), TimeSpan.FromSeconds(60));
+            Assert.NotEqual(0, result.ExitCode);
+        }
+
+        await WaitForOutputAsync(server, "RTMP publish to channel 'cam1' refused: wrong or missing stream key");
+        var channel = await ChannelAsync(server, "cam1");
+        Assert.Equal(0, channel.GetProperty("videoFrames").GetInt64());
+        Assert.Contains("stream key", channel.GetProperty("lastError").GetString());
+        var unknown = await ProcessRunner.RunAsync("ffmpeg", PublishArgs(port, "nope?key=s3cret", 1, realtime: false), TimeSpan.FromSeconds(60));
+        Assert.NotEqual(0, unknown.ExitCode);
+        await WaitForOutputAsync(server, "unknown channel 'nope'");
+    }
+
+    public static TheoryData<string, byte[]> Hostile => new()
+    {
+        { "chunk size 0", Chunk(2, 1, [0, 0, 0, 0]) },
+        { "chunk size over 16 MiB", Chunk(2, 1, [0x01, 0x00, 0x00, 0x01]) },
+        { "message over 8 MiB", [0x03, 0, 0, 0, 0x80, 0x00, 0x01, 20, 0, 0, 0, 0] },
+        { "3 x 7 MiB announced, one chunk of each sent", [.. Enumerable.Range(4, 3).SelectMany(cs => new byte[] { (byte)cs, 0, 0, 0, 0x70, 0, 0, 9, 1, 0, 0, 0 }.Concat(new byte[128]))] },
+        { "AMF string longer than its message", Chunk(3, 20, [0x02, 0xff, 0xff, (byte)'c']) },
+        { "AMF object nested too deep", Chunk(3, 20, [.. Enumerable.Repeat((byte)0x03, 1).Concat(Enumerable.Range(0, 20).SelectMany(_ => new byte[] { 0, 1, (byte)'a', 0x03 }))]) },
+        { "continuation chunk first", [0xC4, 1, 2, 3] },
+        { "video before publish", Chunk(4, 9, [0x17, 1, 0, 0, 0, 1, 2]) },
+        { "random bytes", [.. Enumerable.Range(0, 4096).Select(i => (byte)(i * 7919 >> 3))] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Hostile))]
+    public async Task Hostile_bytes_after_the_handshake_end_that_connection_only(string name, byte[] bytes)
+    {
+        var (server, port, data) = await StartAsync();
+        await using var _ = server;
+        using var __ = data;
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync("127.0.0.1", port);
+        var stream = tcp.GetStream();
+        var c0c1 = new byte[1537];
+        c0c1[0] = 3;
+        await stream.WriteAsync(c0c1);
+        var s0s1s2 = new byte[1 + (2 * 1536)];
+        await stream.ReadExactlyAsync(s0s1s2);
+        Assert.Equal(3, s0s1s2[0]);
+        await stream.WriteAsync(new byte[1536]);
+        await stream.WriteAsync(bytes);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var buffer = new byte[4096];
+        int n;
+        try
+        {
+            while ((n = await stream.ReadAsync(buffer, cts.Token)) > 0)
+            {
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        Assert.False(cts.IsCancellationRequested, $"{name}: connection still open after 10 s");
+        await WaitForOutputAsync(server, "closed:");
+
+        // Other publishers are unaffected.
+        var ok = await ProcessRunner.RunAsync("ffmpeg", PublishArgs(port, "cam2?key=other", 1, realtime: false), TimeSpan.FromSeconds(60));
+        ok.EnsureSuccess("ffmpeg publish after the hostile connection");
+        Assert.Equal(25, (await ChannelAsync(server, "cam2")).GetProperty("videoFrames").GetInt64());
+        Assert.DoesNotContain("fail:", server.Output);
+    }
+
+    // The server's console log is written asynchronously: give a line a moment to arrive.
+    private static async Task WaitForOutputAsync(ServerProcess server, string text)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!server.Output.Contains(text, StringComparison.Ordinal) && clock.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Contains(text, server.Output);
+    }
+
+    // One type-0 chunk (timestamp 0, stream 0) carrying the whole payload (payloads here stay under 128 bytes).
+    private static byte[] Chunk(int csid, byte type, byte[] payload) =>
+        [(byte)csid, 0, 0, 0, (byte)(payload.Length >> 16), (byte)(payload.Length >> 8), (byte)payload.Length, type, 0, 0, 0, 0, .. payload];
+}
