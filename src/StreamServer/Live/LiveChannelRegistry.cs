@@ -20,6 +20,35 @@ public sealed class LiveChannelRegistry
 
             _channels[c.Name] = new LiveChannel(c.Name, c.Key, c.Mode);
         }
+
+        IngestIdleTimeout = TimeSpan.FromSeconds(Math.Max(1, options.Live.IngestIdleTimeoutSeconds));
+        Metrics.ServerMetrics.Meter.CreateObservableCounter("streamserver_live_ingest_bytes_total", () => Each(static c => c.IngestBytes, null),
+            unit: "By", description: "Bytes of audio and video tags received from publishers, by channel (since the channel's current publish began).");
+        Metrics.ServerMetrics.Meter.CreateObservableCounter("streamserver_live_ingest_frames_total", () =>
+        {
+            var list = Each(static c => c.VideoFrames, "video");
+            list.AddRange(Each(static c => c.AudioFrames, "audio"));
+            return list;
+        }, description: "Video and audio frames received from publishers, by channel and kind (since the channel's current publish began).");
+        Metrics.ServerMetrics.Meter.CreateObservableGauge("streamserver_live_publishing", () =>
+            Each(static c => c.State == LiveChannelState.Live ? 1 : 0, null), description: "1 while a publisher is live on the channel.");
+    }
+
+    /// <summary>How long a publisher may send nothing before it is disconnected.</summary>
+    public TimeSpan IngestIdleTimeout { get; }
+
+    // Scrape-time only (a few channels): allocation here is fine.
+    private List<System.Diagnostics.Metrics.Measurement<long>> Each(Func<LiveChannel, long> value, string? kind)
+    {
+        var list = new List<System.Diagnostics.Metrics.Measurement<long>>();
+        foreach (var c in _channels.Values)
+        {
+            list.Add(kind is null
+                ? new(value(c), new KeyValuePair<string, object?>("channel", c.Name))
+                : new(value(c), new KeyValuePair<string, object?>("channel", c.Name), new KeyValuePair<string, object?>("kind", kind)));
+        }
+
+        return list;
     }
 
     public LiveChannel? Find(string name) => _channels.TryGetValue(name, out var c) ? c : null;

@@ -5,6 +5,9 @@ public sealed class LiveOptions
 {
     /// <summary>Channels publishers may push to: name, stream key, mode.</summary>
     public LiveChannelConfig[] Channels { get; set; } = [];
+
+    /// <summary>A publisher that sends nothing for this long is disconnected and its publish ends.</summary>
+    public int IngestIdleTimeoutSeconds { get; set; } = 30;
 }
 
 public sealed class LiveChannelConfig

@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json;
+using StreamServer.Ingest.Rtmp;
 using StreamServer.Tests.Http;
 using StreamServer.Tests.Infrastructure;
 using StreamServer.TestSupport;
@@ -16,13 +17,13 @@ public class RtmpIngestTests
 {
     private const string Token = "live-test-token-0123456789";
 
-    private static async Task<(ServerProcess Server, int RtmpPort, TempDir Data)> StartAsync()
+    private static async Task<(ServerProcess Server, int RtmpPort, TempDir Data)> StartAsync(params string[] extra)
     {
         var data = new TempDir("ss-rtmp");
         var port = ServerProcess.FreePort();
-        var server = await ServerProcess.StartAsync(data.Path, $"--StreamServer:RtmpPort={port}", $"--StreamServer:AdminToken={Token}",
+        var server = await ServerProcess.StartAsync(data.Path, [$"--StreamServer:RtmpPort={port}", $"--StreamServer:AdminToken={Token}",
             "--StreamServer:Live:Channels:0:Name=cam1", "--StreamServer:Live:Channels:0:Key=s3cret",
-            "--StreamServer:Live:Channels:1:Name=cam2", "--StreamServer:Live:Channels:1:Key=other", "--Logging:LogLevel:StreamServer=Information");
+            "--StreamServer:Live:Channels:1:Name=cam2", "--StreamServer:Live:Channels:1:Key=other", "--Logging:LogLevel:StreamServer=Information", .. extra]);
         return (server, port, data);
     }
 
@@ -69,6 +70,98 @@ public class RtmpIngestTests
         Assert.True(channel.GetProperty("hasVideoConfig").GetBoolean() && channel.GetProperty("hasAudioConfig").GetBoolean());
         await WaitForOutputAsync(server, "RTMP publish on channel 'cam1'");
         Assert.DoesNotContain("fail:", server.Output);
+        var metrics = await server.MetricsAsync();
+        Assert.Contains("streamserver_live_ingest_frames_total{channel=\"cam1\",kind=\"video\"} 75", metrics);
+    }
+
+    [Fact]
+    public async Task A_publisher_that_stalls_is_disconnected_after_the_idle_timeout()
+    {
+        var (server, port, data) = await StartAsync("--StreamServer:Live:IngestIdleTimeoutSeconds=2");
+        await using var _ = server;
+        using var __ = data;
+        using var tcp = await RawPublishAsync(port, "cam1?key=s3cret");
+        Assert.Equal("live", (await ChannelAsync(server, "cam1")).GetProperty("state").GetString());
+        var clock = Stopwatch.StartNew();
+        Assert.True(await ClosedByServerAsync(tcp, TimeSpan.FromSeconds(10)), "still connected after 10 s");
+        Assert.InRange(clock.Elapsed.TotalSeconds, 1, 6);
+        await WaitForOutputAsync(server, "no data for 2 s");
+        var channel = await ChannelAsync(server, "cam1");
+        Assert.Equal("idle", channel.GetProperty("state").GetString());
+        Assert.Contains("no data", channel.GetProperty("lastError").GetString());
+    }
+
+    [Fact]
+    public async Task A_second_publisher_for_a_live_channel_is_refused_until_the_first_leaves()
+    {
+        var (server, port, data) = await StartAsync();
+        await using var _ = server;
+        using var __ = data;
+        using (await RawPublishAsync(port, "cam1?key=s3cret"))
+        {
+            var second = await ProcessRunner.RunAsync("ffmpeg", PublishArgs(port, "cam1?key=s3cret", 1, realtime: false), TimeSpan.FromSeconds(60));
+            Assert.NotEqual(0, second.ExitCode);
+            await WaitForOutputAsync(server, "another publisher is live");
+        }
+
+        var deadline = Stopwatch.StartNew();
+        while ((await ChannelAsync(server, "cam1")).GetProperty("state").GetString() != "idle" && deadline.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            await Task.Delay(50);
+        }
+
+        (await ProcessRunner.RunAsync("ffmpeg", PublishArgs(port, "cam1?key=s3cret", 1, realtime: false), TimeSpan.FromSeconds(60))).EnsureSuccess("ffmpeg after the first publisher left");
+        Assert.Equal(25, (await ChannelAsync(server, "cam1")).GetProperty("videoFrames").GetInt64());
+    }
+
+    // Handshake, connect, createStream and publish by hand, then nothing: a publisher that stalls (or holds the channel).
+    private static async Task<TcpClient> RawPublishAsync(int port, string streamName)
+    {
+        var tcp = new TcpClient();
+        await tcp.ConnectAsync("127.0.0.1", port);
+        var stream = tcp.GetStream();
+        var c0c1 = new byte[1537];
+        c0c1[0] = 3;
+        await stream.WriteAsync(c0c1);
+        await stream.ReadExactlyAsync(new byte[1 + (2 * 1536)]);
+        await stream.WriteAsync(new byte[1536]);
+        await stream.WriteAsync(Chunk(3, 20, new Amf0.Writer().String("connect").Number(1).Object(("app", "live")).ToArray()));
+        await stream.WriteAsync(Chunk(3, 20, new Amf0.Writer().String("createStream").Number(2).Null().ToArray()));
+        await stream.WriteAsync(Chunk(4, 20, new Amf0.Writer().String("publish").Number(3).Null().String(streamName).String("live").ToArray()));
+        var reply = new List<byte>();
+        var buffer = new byte[4096];
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!System.Text.Encoding.ASCII.GetString([.. reply]).Contains("NetStream.Publish.", StringComparison.Ordinal))
+        {
+            var n = await stream.ReadAsync(buffer, cts.Token);
+            Assert.True(n > 0, "closed before answering publish");
+            reply.AddRange(buffer.AsSpan(0, n));
+        }
+
+        Assert.Contains("NetStream.Publish.Start", System.Text.Encoding.ASCII.GetString([.. reply]));
+        return tcp;
+    }
+
+    private static async Task<bool> ClosedByServerAsync(TcpClient tcp, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        var buffer = new byte[4096];
+        try
+        {
+            while (await tcp.GetStream().ReadAsync(buffer, cts.Token) > 0)
+            {
+            }
+
+            return true;
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
     }
 
     [Fact]

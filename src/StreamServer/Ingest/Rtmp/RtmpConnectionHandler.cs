@@ -10,13 +10,12 @@ namespace StreamServer.Ingest.Rtmp;
 /// RTMP ingest on Kestrel's transport (a protocol layer over the connection's pipes, like Http1/): simple handshake,
 /// chunk stream, AMF0 connect / releaseStream / FCPublish / createStream / publish, then H.264 and AAC in FLV tags,
 /// handed to the channel. The stream key is checked at publish; a wrong key, a busy channel, a protocol violation
-/// or 30 s without data ends the connection with one log line saying why.
+/// or Live:IngestIdleTimeoutSeconds without data ends the connection with one log line saying why.
 /// </summary>
 internal sealed class RtmpConnectionHandler(LiveChannelRegistry channels, ILogger<RtmpConnectionHandler> log) : ConnectionHandler
 {
     private const int HandshakeBytes = 1536;
     private const int OutChunkSize = 4096;
-    private static readonly TimeSpan IdleTimeout = TimeSpan.FromSeconds(30);
 
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
@@ -31,7 +30,7 @@ internal sealed class RtmpConnectionHandler(LiveChannelRegistry channels, ILogge
         }
         catch (OperationCanceledException)
         {
-            session.End(connection.ConnectionClosed.IsCancellationRequested ? null : $"no data for {IdleTimeout.TotalSeconds:0} s");
+            session.End(connection.ConnectionClosed.IsCancellationRequested ? null : $"no data for {channels.IngestIdleTimeout.TotalSeconds:0} s");
         }
         catch (IOException)
         {
@@ -60,7 +59,7 @@ internal sealed class RtmpConnectionHandler(LiveChannelRegistry channels, ILogge
             await HandshakeAsync();
             while (true)
             {
-                _idle.CancelAfter(IdleTimeout);
+                _idle.CancelAfter(channels.IngestIdleTimeout);
                 var result = await _input.ReadAsync(_idle.Token);
                 var buffer = result.Buffer;
                 while (true)
@@ -118,7 +117,7 @@ internal sealed class RtmpConnectionHandler(LiveChannelRegistry channels, ILogge
         {
             while (true)
             {
-                _idle.CancelAfter(IdleTimeout);
+                _idle.CancelAfter(channels.IngestIdleTimeout);
                 var result = await _input.ReadAsync(_idle.Token);
                 if (result.Buffer.Length >= count)
                 {
