@@ -53,5 +53,15 @@ public sealed class LiveChannelRegistry
 
     public LiveChannel? Find(string name) => _channels.TryGetValue(name, out var c) ? c : null;
 
+    /// <summary>Adds a channel with a new random stream key; null when the name is taken.</summary>
+    public LiveChannel? Create(string name, string mode)
+    {
+        var channel = new LiveChannel(name, Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)), mode);
+        return _channels.TryAdd(name, channel) ? channel : null;
+    }
+
+    /// <summary>Removes a channel; a live publisher keeps its connection until it stops, but cannot publish again.</summary>
+    public bool Remove(string name) => _channels.TryRemove(name, out _);
+
     public IEnumerable<LiveChannel> All => _channels.Values;
 }

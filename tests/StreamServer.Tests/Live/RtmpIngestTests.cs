@@ -114,6 +114,73 @@ public class RtmpIngestTests
         Assert.Equal(25, (await ChannelAsync(server, "cam1")).GetProperty("videoFrames").GetInt64());
     }
 
+    [Fact]
+    public async Task Channels_created_by_the_api_take_publishes_with_their_key_and_deleted_ones_refuse_them()
+    {
+        var (server, port, data) = await StartAsync();
+        await using var _ = server;
+        using var __ = data;
+        using var client = new HttpClient { BaseAddress = server.HttpUri };
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, (await client.PostAsJsonAsync("/api/live", new { name = "news" })).StatusCode);
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+        using var created = await client.PostAsJsonAsync("/api/live", new { name = "news", mode = "passthrough" });
+        Assert.Equal(System.Net.HttpStatusCode.Created, created.StatusCode);
+        var body = await created.Content.ReadFromJsonAsync<JsonElement>();
+        var key = body.GetProperty("key").GetString()!;
+        Assert.True(key.Length >= 32);
+        Assert.Equal($"rtmp://127.0.0.1:{port}/live/news?key={key}", body.GetProperty("rtmpUrl").GetString());
+        Assert.Equal("/live/news/master.m3u8", body.GetProperty("hls").GetString());
+        Assert.Equal("/live/news/manifest.mpd", body.GetProperty("dash").GetString());
+        Assert.Equal(System.Net.HttpStatusCode.Conflict, (await client.PostAsJsonAsync("/api/live", new { name = "news" })).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, (await client.PostAsJsonAsync("/api/live", new { name = "../x" })).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, (await client.PostAsJsonAsync("/api/live", new { name = "ok", mode = "magic" })).StatusCode);
+
+        (await ProcessRunner.RunAsync("ffmpeg", PublishArgs(port, $"news?key={key}", 1, realtime: false), TimeSpan.FromSeconds(60))).EnsureSuccess("ffmpeg to an API channel");
+        Assert.Equal(25, (await ChannelAsync(server, "news")).GetProperty("videoFrames").GetInt64());
+        Assert.Equal(System.Net.HttpStatusCode.NoContent, (await client.DeleteAsync("/api/live/news")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await client.GetAsync("/api/live/news")).StatusCode);
+        var refused = await ProcessRunner.RunAsync("ffmpeg", PublishArgs(port, $"news?key={key}", 1, realtime: false), TimeSpan.FromSeconds(60));
+        Assert.NotEqual(0, refused.ExitCode);
+    }
+
+    [Fact]
+    public async Task A_publisher_killed_mid_gop_ends_its_publish_cleanly()
+    {
+        var (server, port, data) = await StartAsync();
+        await using var _ = server;
+        using var __ = data;
+        var psi = new ProcessStartInfo("ffmpeg") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in PublishArgs(port, "cam1?key=s3cret", 10, realtime: true))
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using (var ffmpeg = Process.Start(psi)!)
+        {
+            var clock = Stopwatch.StartNew();
+            while ((await ChannelAsync(server, "cam1")).GetProperty("videoFrames").GetInt64() < 37 && clock.Elapsed < TimeSpan.FromSeconds(20))
+            {
+                await Task.Delay(50);
+            }
+
+            ffmpeg.Kill(); // 1.5 s in: the middle of the second GOP
+            await ffmpeg.WaitForExitAsync();
+        }
+
+        var deadline = Stopwatch.StartNew();
+        JsonElement channel;
+        while ((channel = await ChannelAsync(server, "cam1")).GetProperty("state").GetString() != "idle" && deadline.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal("idle", channel.GetProperty("state").GetString());
+        Assert.InRange(channel.GetProperty("videoFrames").GetInt64(), 37, 249);
+        (await ProcessRunner.RunAsync("ffmpeg", PublishArgs(port, "cam1?key=s3cret", 1, realtime: false), TimeSpan.FromSeconds(60))).EnsureSuccess("ffmpeg after the killed one");
+        Assert.Equal(25, (await ChannelAsync(server, "cam1")).GetProperty("videoFrames").GetInt64());
+        Assert.DoesNotContain("fail:", server.Output);
+    }
+
     // Handshake, connect, createStream and publish by hand, then nothing: a publisher that stalls (or holds the channel).
     private static async Task<TcpClient> RawPublishAsync(int port, string streamName)
     {
