@@ -13,7 +13,7 @@ internal static class VodResponsePlanner
         // 13.2.2 steps 1-2: If-Match (strong comparison), else If-Unmodified-Since; a failed precondition is 412.
         if (!headers.IfMatch.IsEmpty)
         {
-            if (!MatchesStrong(headers.IfMatch, file.ETagBytes))
+            if (!Matches(headers.IfMatch, file.ETagBytes, weak: false))
             {
                 return new VodResponsePlan(412, 0, 0, false);
             }
@@ -26,7 +26,7 @@ internal static class VodResponsePlanner
         // 13.2.2 steps 3-4: If-None-Match; If-Modified-Since only counts when If-None-Match is absent.
         if (!headers.IfNoneMatch.IsEmpty)
         {
-            if (MatchesWeak(headers.IfNoneMatch, file.ETagBytes))
+            if (Matches(headers.IfNoneMatch, file.ETagBytes, weak: true))
             {
                 return new VodResponsePlan(304, 0, 0, false);
             }
@@ -168,25 +168,11 @@ internal static class VodResponsePlanner
         return true;
     }
 
-    /// <summary>If-Match uses the strong comparison: a weak tag never matches; "*" matches any existing file.</summary>
-    private static bool MatchesStrong(ReadOnlySpan<byte> list, ReadOnlySpan<byte> etag)
-    {
-        while (!list.IsEmpty)
-        {
-            var comma = list.IndexOf((byte)',');
-            var item = (comma >= 0 ? list[..comma] : list).Trim((byte)' ');
-            list = comma >= 0 ? list[(comma + 1)..] : default;
-            if ((item.Length == 1 && item[0] == (byte)'*') || item.SequenceEqual(etag))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    /// <summary>If-None-Match uses the weak comparison: W/"x" matches "x"; "*" matches any existing file.</summary>
-    private static bool MatchesWeak(ReadOnlySpan<byte> list, ReadOnlySpan<byte> etag)
+    /// <summary>
+    /// Whether an entity-tag list matches the file's tag; "*" matches any existing file. If-Match compares strongly (a
+    /// weak tag never matches, 13.1.1), If-None-Match weakly (W/"x" matches "x", 13.1.2).
+    /// </summary>
+    private static bool Matches(ReadOnlySpan<byte> list, ReadOnlySpan<byte> etag, bool weak)
     {
         while (!list.IsEmpty)
         {
@@ -198,7 +184,7 @@ internal static class VodResponsePlanner
                 return true;
             }
 
-            if (item.StartsWith("W/"u8))
+            if (weak && item.StartsWith("W/"u8))
             {
                 item = item[2..];
             }

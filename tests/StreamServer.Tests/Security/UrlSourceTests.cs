@@ -55,11 +55,7 @@ public class UrlSourceTests
         await using var origin = await OriginAsync("127.0.0.1");
         await using var server = await StartAsync();
         using var client = server.CreateAdminClient();
-        using var created = await client.PostAsJsonAsync("/api/vod", new { source = $"http://localhost:{origin.Port}/clip.mp4", id = "byname" });
-        Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
-        var job = await WaitFinishedAsync(client, "byname");
-        Assert.Equal("failed", job.GetProperty("state").GetString());
-        Assert.Contains("refused", job.GetProperty("error").GetString());
+        await AssertJobRefusedAsync(client, $"http://localhost:{origin.Port}/clip.mp4", "byname");
         Assert.Equal(0, origin.Requests);
         Assert.Empty(Directory.EnumerateFiles(Path.Combine(server.DataDir, "uploads")));
     }
@@ -71,11 +67,7 @@ public class UrlSourceTests
         await using var origin = await OriginAsync("127.0.0.2", redirectTo: $"http://127.0.0.1:{0}/clip.mp4", redirectPort: target.Port);
         await using var server = await StartAsync("--StreamServer:UrlSourceAllowedHosts:0=127.0.0.2/32");
         using var client = server.CreateAdminClient();
-        using var created = await client.PostAsJsonAsync("/api/vod", new { source = $"http://127.0.0.2:{origin.Port}/redirect", id = "redirected" });
-        Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
-        var job = await WaitFinishedAsync(client, "redirected");
-        Assert.Equal("failed", job.GetProperty("state").GetString());
-        Assert.Contains("refused", job.GetProperty("error").GetString());
+        await AssertJobRefusedAsync(client, $"http://127.0.0.2:{origin.Port}/redirect", "redirected");
         Assert.Equal(1, origin.Requests);
         Assert.Equal(0, target.Requests);
     }
@@ -135,6 +127,16 @@ public class UrlSourceTests
         var running = await client.GetFromJsonAsync<JsonElement>("/api/vod/running");
         Assert.Equal("running", running.GetProperty("state").GetString());
         (await client.DeleteAsync("/api/vod/running")).Dispose();
+    }
+
+    // Accepted at POST (a name or an allowed address), then the job fails at connect time with the refusal.
+    private static async Task AssertJobRefusedAsync(HttpClient client, string url, string id)
+    {
+        using var created = await client.PostAsJsonAsync("/api/vod", new { source = url, id });
+        Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
+        var job = await WaitFinishedAsync(client, id);
+        Assert.Equal("failed", job.GetProperty("state").GetString());
+        Assert.Contains("refused", job.GetProperty("error").GetString());
     }
 
     private static async Task<JsonElement> WaitFinishedAsync(HttpClient client, string id)
