@@ -6,6 +6,12 @@ public sealed class LiveOptions
     /// <summary>Channels publishers may push to: name, stream key, mode.</summary>
     public LiveChannelConfig[] Channels { get; set; } = [];
 
+    /// <summary>Target segment length: a segment ends at the first keyframe after it (so at least one GOP).</summary>
+    public double SegmentSeconds { get; set; } = 2;
+
+    /// <summary>Segments in the sliding-window media playlists.</summary>
+    public int WindowSegments { get; set; } = 6;
+
     /// <summary>A publisher that sends nothing for this long is disconnected and its publish ends.</summary>
     public int IngestIdleTimeoutSeconds { get; set; } = 30;
 }

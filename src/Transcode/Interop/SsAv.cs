@@ -115,6 +115,18 @@ internal static unsafe partial class SsAv
     [LibraryImport(Library, EntryPoint = "ss_input_duration_us")]
     public static partial long InputDurationUs(nint fc);
 
+    [LibraryImport(Library, EntryPoint = "ss_stream_describe")]
+    public static partial nint StreamDescribe(int audio, byte* extradata, int size, int width, int height, int sampleRate, int channels, int tbNum, int tbDen);
+
+    [LibraryImport(Library, EntryPoint = "ss_stream_describe_free")]
+    public static partial void StreamDescribeFree(nint context);
+
+    [LibraryImport(Library, EntryPoint = "ss_packet_set_duration")]
+    public static partial void PacketSetDuration(nint pkt, long duration);
+
+    [LibraryImport(Library, EntryPoint = "ss_packet_set")]
+    public static partial int PacketSet(nint pkt, byte* data, int size, long pts, long dts, long duration, int key);
+
     [LibraryImport(Library, EntryPoint = "ss_input_duration_declared")]
     public static partial int InputDurationDeclared(nint fc);
 

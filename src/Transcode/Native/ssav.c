@@ -702,3 +702,53 @@ SS_API int ss_muxer_finish(ss_muxer *m)
     return m->pb->error;
 }
 
+
+/* ---------- streams that arrive encoded (live pass-through) ---------- */
+
+/* A codec context that only describes an already encoded H.264 or AAC stream, so the fMP4 muxer can be opened for
+ * packets that are remuxed, never decoded. extradata: avcC (AVCDecoderConfigurationRecord) or AudioSpecificConfig. */
+SS_API AVCodecContext *ss_stream_describe(int audio, const uint8_t *extradata, int size, int width, int height,
+                                          int sample_rate, int channels, int tb_num, int tb_den)
+{
+    if (size < 0 || size > (1 << 20)) return NULL;
+    AVCodecContext *c = avcodec_alloc_context3(NULL);
+    if (!c) return NULL;
+    c->codec_type = audio ? AVMEDIA_TYPE_AUDIO : AVMEDIA_TYPE_VIDEO;
+    c->codec_id = audio ? AV_CODEC_ID_AAC : AV_CODEC_ID_H264;
+    c->time_base = (AVRational){tb_num, tb_den};
+    if (audio) {
+        c->sample_rate = sample_rate;
+        av_channel_layout_default(&c->ch_layout, channels);
+        c->frame_size = 1024;
+    } else {
+        c->width = width;
+        c->height = height;
+        c->pix_fmt = AV_PIX_FMT_YUV420P;
+    }
+    c->extradata = av_mallocz(size + AV_INPUT_BUFFER_PADDING_SIZE);
+    if (!c->extradata) {
+        avcodec_free_context(&c);
+        return NULL;
+    }
+    memcpy(c->extradata, extradata, size);
+    c->extradata_size = size;
+    return c;
+}
+
+SS_API void ss_stream_describe_free(AVCodecContext *c) { avcodec_free_context(&c); }
+
+SS_API void ss_packet_set_duration(AVPacket *pkt, int64_t duration) { pkt->duration = duration; }
+
+/* Fills a packet with a copy of data (the caller's buffer is reused as soon as this returns). */
+SS_API int ss_packet_set(AVPacket *pkt, const uint8_t *data, int size, int64_t pts, int64_t dts, int64_t duration, int key)
+{
+    av_packet_unref(pkt);
+    int ret = av_new_packet(pkt, size);
+    if (ret < 0) return ret;
+    memcpy(pkt->data, data, size);
+    pkt->pts = pts;
+    pkt->dts = dts;
+    pkt->duration = duration;
+    if (key) pkt->flags |= AV_PKT_FLAG_KEY;
+    return 0;
+}

@@ -42,6 +42,9 @@ internal sealed unsafe class Fmp4TrackWriter : IDisposable
 
     public string Label { get; }
 
+    /// <summary>The folder init.mp4 and the segments are written to.</summary>
+    public string OutputDirectory => directory;
+
     /// <summary>Ticks per second of the track (mdhd timescale), the unit of segment starts/durations.</summary>
     public long Timescale { get; }
 

@@ -36,6 +36,19 @@ public class RtmpIngestTests
         "-f", "flv", $"rtmp://127.0.0.1:{port}/live/{path}",
     ];
 
+    // ffmpeg can exit while its last tags are still in the socket: the channel turns idle once the server read them all.
+    private static async Task<JsonElement> IdleChannelAsync(ServerProcess server, string name)
+    {
+        var clock = Stopwatch.StartNew();
+        JsonElement channel;
+        while ((channel = await ChannelAsync(server, name)).GetProperty("state").GetString() != "idle" && clock.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(50);
+        }
+
+        return channel;
+    }
+
     private static async Task<JsonElement> ChannelAsync(ServerProcess server, string name)
     {
         using var client = new HttpClient { BaseAddress = server.HttpUri };
@@ -60,8 +73,7 @@ public class RtmpIngestTests
         }
 
         (await publish).EnsureSuccess("ffmpeg publish");
-        await Task.Delay(500);
-        var channel = await ChannelAsync(server, "cam1");
+        var channel = await IdleChannelAsync(server, "cam1");
         Assert.True(sawLive, "never saw the channel live with frames");
         Assert.Equal("idle", channel.GetProperty("state").GetString());
         Assert.Equal(75, channel.GetProperty("videoFrames").GetInt64());
@@ -111,7 +123,7 @@ public class RtmpIngestTests
         }
 
         (await ProcessRunner.RunAsync("ffmpeg", PublishArgs(port, "cam1?key=s3cret", 1, realtime: false), TimeSpan.FromSeconds(60))).EnsureSuccess("ffmpeg after the first publisher left");
-        Assert.Equal(25, (await ChannelAsync(server, "cam1")).GetProperty("videoFrames").GetInt64());
+        Assert.Equal(25, (await IdleChannelAsync(server, "cam1")).GetProperty("videoFrames").GetInt64());
     }
 
     [Fact]
@@ -136,7 +148,7 @@ public class RtmpIngestTests
         Assert.Equal(System.Net.HttpStatusCode.BadRequest, (await client.PostAsJsonAsync("/api/live", new { name = "ok", mode = "magic" })).StatusCode);
 
         (await ProcessRunner.RunAsync("ffmpeg", PublishArgs(port, $"news?key={key}", 1, realtime: false), TimeSpan.FromSeconds(60))).EnsureSuccess("ffmpeg to an API channel");
-        Assert.Equal(25, (await ChannelAsync(server, "news")).GetProperty("videoFrames").GetInt64());
+        Assert.Equal(25, (await IdleChannelAsync(server, "news")).GetProperty("videoFrames").GetInt64());
         Assert.Equal(System.Net.HttpStatusCode.NoContent, (await client.DeleteAsync("/api/live/news")).StatusCode);
         Assert.Equal(System.Net.HttpStatusCode.NotFound, (await client.GetAsync("/api/live/news")).StatusCode);
         var refused = await ProcessRunner.RunAsync("ffmpeg", PublishArgs(port, $"news?key={key}", 1, realtime: false), TimeSpan.FromSeconds(60));
@@ -177,7 +189,7 @@ public class RtmpIngestTests
         Assert.Equal("idle", channel.GetProperty("state").GetString());
         Assert.InRange(channel.GetProperty("videoFrames").GetInt64(), 37, 249);
         (await ProcessRunner.RunAsync("ffmpeg", PublishArgs(port, "cam1?key=s3cret", 1, realtime: false), TimeSpan.FromSeconds(60))).EnsureSuccess("ffmpeg after the killed one");
-        Assert.Equal(25, (await ChannelAsync(server, "cam1")).GetProperty("videoFrames").GetInt64());
+        Assert.Equal(25, (await IdleChannelAsync(server, "cam1")).GetProperty("videoFrames").GetInt64());
         Assert.DoesNotContain("fail:", server.Output);
     }
 
@@ -302,7 +314,7 @@ public class RtmpIngestTests
         // Other publishers are unaffected.
         var ok = await ProcessRunner.RunAsync("ffmpeg", PublishArgs(port, "cam2?key=other", 1, realtime: false), TimeSpan.FromSeconds(60));
         ok.EnsureSuccess("ffmpeg publish after the hostile connection");
-        Assert.Equal(25, (await ChannelAsync(server, "cam2")).GetProperty("videoFrames").GetInt64());
+        Assert.Equal(25, (await IdleChannelAsync(server, "cam2")).GetProperty("videoFrames").GetInt64());
         Assert.DoesNotContain("fail:", server.Output);
     }
 

@@ -12,25 +12,30 @@ namespace StreamServer.Ingest.Rtmp;
 /// handed to the channel. The stream key is checked at publish; a wrong key, a busy channel, a protocol violation
 /// or Live:IngestIdleTimeoutSeconds without data ends the connection with one log line saying why.
 /// </summary>
-internal sealed class RtmpConnectionHandler(LiveChannelRegistry channels, ILogger<RtmpConnectionHandler> log) : ConnectionHandler
+internal sealed class RtmpConnectionHandler(LiveChannelRegistry channels, Hosting.StreamServerOptions options, BufferPool.MemfdBufferPool pool,
+    ILogger<RtmpConnectionHandler> log) : ConnectionHandler
 {
     private const int HandshakeBytes = 1536;
     private const int OutChunkSize = 4096;
 
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
-        var session = new Session(connection, channels, log);
+        var session = new Session(connection, channels, new Packaging(options, pool), log);
         try
         {
-            await session.RunAsync(connection.ConnectionClosed);
+            await session.RunAsync(); // a closed connection completes the input pipe after its last bytes: nothing is cut short
         }
         catch (RtmpProtocolException ex)
         {
             session.End(ex.Message);
         }
+        catch (Transcode.TranscodeException ex)
+        {
+            session.End($"live packaging failed: {ex.Message}");
+        }
         catch (OperationCanceledException)
         {
-            session.End(connection.ConnectionClosed.IsCancellationRequested ? null : $"no data for {channels.IngestIdleTimeout.TotalSeconds:0} s");
+            session.End(session.IdleExpired ? $"no data for {channels.IngestIdleTimeout.TotalSeconds:0} s" : null); // else: aborted (shutdown)
         }
         catch (IOException)
         {
@@ -42,8 +47,15 @@ internal sealed class RtmpConnectionHandler(LiveChannelRegistry channels, ILogge
         }
     }
 
-    private sealed class Session(ConnectionContext connection, LiveChannelRegistry channels, ILogger log) : IDisposable
+    /// <summary>Where and how a publish is packaged: DataDir/live/{channel}/, segments from the buffer pool.</summary>
+    private sealed record Packaging(Hosting.StreamServerOptions Options, BufferPool.MemfdBufferPool Pool);
+
+    private sealed class Session(ConnectionContext connection, LiveChannelRegistry channels, Packaging packaging, ILogger log) : IDisposable
     {
+        private Transcode.Live.LiveRemuxer? _remuxer;
+        private int _width;
+        private int _height;
+
         private readonly PipeReader _input = connection.Transport.Input;
         private readonly PipeWriter _output = connection.Transport.Output;
         private readonly RtmpChunkReader _chunks = new();
@@ -53,14 +65,19 @@ internal sealed class RtmpConnectionHandler(LiveChannelRegistry channels, ILogge
         private long _lastAck;
         private uint _ackWindow = 2_500_000;
 
-        public async Task RunAsync(CancellationToken closed)
+        public bool IdleExpired => _idle.IsCancellationRequested;
+
+        public async Task RunAsync()
         {
-            using var link = closed.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), _idle);
             await HandshakeAsync();
             while (true)
             {
                 _idle.CancelAfter(channels.IngestIdleTimeout);
                 var result = await _input.ReadAsync(_idle.Token);
+
+                // Reads complete on the socket's epoll thread (inline scheduling), where nothing may block; remuxing writes
+                // segment files, so the work moves to the thread pool (one hop per read, a few per second per publisher).
+                await Task.Yield();
                 var buffer = result.Buffer;
                 while (true)
                 {
@@ -147,15 +164,18 @@ internal sealed class RtmpConnectionHandler(LiveChannelRegistry channels, ILogge
                 case RtmpMessage.WindowAckSize:
                     _ackWindow = Math.Max(1, BinaryPrimitives.ReadUInt32BigEndian(Need(payload, 4)));
                     return true;
-                case RtmpMessage.Abort or RtmpMessage.Acknowledgement or RtmpMessage.UserControl or RtmpMessage.SetPeerBandwidth or RtmpMessage.DataAmf0:
-                    return true; // @setDataFrame metadata and control messages need no answer
+                case RtmpMessage.DataAmf0:
+                    Metadata(Amf0.ReadAll(payload));
+                    return true;
+                case RtmpMessage.Abort or RtmpMessage.Acknowledgement or RtmpMessage.UserControl or RtmpMessage.SetPeerBandwidth:
+                    return true; // control messages that need no answer
                 case RtmpMessage.CommandAmf0:
                     return await CommandAsync(Amf0.ReadAll(payload));
                 case RtmpMessage.Video:
-                    Video(payload);
+                    Video(payload, message.Timestamp);
                     return true;
                 case RtmpMessage.Audio:
-                    Audio(payload);
+                    Audio(payload, message.Timestamp);
                     return true;
                 default:
                     return true; // other message types (shared objects, AMF3) carry nothing we use
@@ -221,7 +241,26 @@ internal sealed class RtmpConnectionHandler(LiveChannelRegistry channels, ILogge
             return true;
         }
 
-        private void Video(ReadOnlySpan<byte> tag)
+        // @setDataFrame onMetaData: the frame size for the init segment and RESOLUTION (the avcC alone would need SPS parsing).
+        private void Metadata(List<object?> values)
+        {
+            foreach (var value in values)
+            {
+                if (value is Dictionary<string, object?> meta)
+                {
+                    _width = meta.TryGetValue("width", out var w) && w is double dw and > 0 and < 16384 ? (int)dw : _width;
+                    _height = meta.TryGetValue("height", out var h) && h is double dh and > 0 and < 16384 ? (int)dh : _height;
+                }
+            }
+        }
+
+        // The remuxer starts with the first media frame, when the publisher has sent its codec configurations.
+        private Transcode.Live.LiveRemuxer Remuxer(LiveChannel channel) => _remuxer ??= new Transcode.Live.LiveRemuxer(
+            Path.Combine(packaging.Options.DataDir, "live", channel.Name),
+            new Transcode.Live.LiveStreamInfo(channel.VideoConfig!, channel.AudioConfig, _width, _height),
+            packaging.Pool, packaging.Options.Live.SegmentSeconds, packaging.Options.Live.WindowSegments);
+
+        private void Video(ReadOnlySpan<byte> tag, uint timestamp)
         {
             var channel = Publishing("video");
             channel.CountBytes(tag.Length);
@@ -250,11 +289,13 @@ internal sealed class RtmpConnectionHandler(LiveChannelRegistry channels, ILogge
                     }
 
                     channel.CountVideo(frameType == 1);
+                    var composition = (tag[2] << 16 | tag[3] << 8 | tag[4]) << 8 >> 8; // signed 24 bits
+                    Remuxer(channel).WriteVideo(tag[5..], timestamp, composition, frameType == 1);
                     break;
             }
         }
 
-        private void Audio(ReadOnlySpan<byte> tag)
+        private void Audio(ReadOnlySpan<byte> tag, uint timestamp)
         {
             var channel = Publishing("audio");
             channel.CountBytes(tag.Length);
@@ -276,6 +317,10 @@ internal sealed class RtmpConnectionHandler(LiveChannelRegistry channels, ILogge
             else
             {
                 channel.CountAudio();
+                if (channel.VideoConfig is not null)
+                {
+                    Remuxer(channel).WriteAudio(tag[2..], timestamp);
+                }
             }
         }
 
@@ -287,6 +332,23 @@ internal sealed class RtmpConnectionHandler(LiveChannelRegistry channels, ILogge
             if (error is not null)
             {
                 log.LogWarning("RTMP connection {Id} from {Remote} closed: {Reason}", connection.ConnectionId, connection.RemoteEndPoint, error);
+            }
+
+            if (_remuxer is { } remuxer)
+            {
+                _remuxer = null;
+                try
+                {
+                    remuxer.Finish();
+                }
+                catch (Transcode.TranscodeException ex)
+                {
+                    log.LogWarning("live packaging of channel '{Channel}' could not finish: {Reason}", _channel?.Name, ex.Message);
+                }
+                finally
+                {
+                    remuxer.Dispose();
+                }
             }
 
             if (_channel is { } channel)
@@ -377,6 +439,7 @@ internal sealed class RtmpConnectionHandler(LiveChannelRegistry channels, ILogge
 
         public void Dispose()
         {
+            _remuxer?.Dispose();
             _chunks.Dispose();
             _idle.Dispose();
         }

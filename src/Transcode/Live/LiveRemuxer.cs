@@ -1,0 +1,322 @@
+using System.Globalization;
+using System.Text;
+using StreamServer.BufferPool;
+using StreamServer.Transcode.Interop;
+using StreamServer.Transcode.Media;
+using StreamServer.Transcode.Packaging;
+
+namespace StreamServer.Transcode.Live;
+
+/// <summary>What a live publisher announced: H.264 avcC, AAC AudioSpecificConfig (optional), frame size if known.</summary>
+public sealed record LiveStreamInfo(byte[] VideoConfig, byte[]? AudioConfig, int Width, int Height);
+
+/// <summary>
+/// Pass-through live packaging: H.264 and AAC access units as they arrive (FLV timing: milliseconds, decode order)
+/// are remuxed, never decoded, by the same fMP4 writer as VOD (<see cref="Fmp4TrackWriter"/>, segment bytes in the
+/// buffer pool, one write per file) into CMAF segments cut at the first keyframe after the target duration; after each
+/// segment the sliding-window media playlists are rewritten (write + rename), and segments that left the window are
+/// deleted. <see cref="Finish"/> closes the last segment and adds EXT-X-ENDLIST. Not thread-safe: one publisher feeds it.
+/// </summary>
+public sealed unsafe class LiveRemuxer : IDisposable
+{
+    private const string VideoFolder = "v";
+    private const string AudioFolder = "a";
+    private static readonly Rational Milliseconds = new(1, 1000);
+
+    private readonly string _root;
+    private readonly double _targetSeconds;
+    private readonly int _window;
+    private readonly Track _video;
+    private readonly Track? _audio;
+    private readonly string _codecs;
+    private long _lastVideoCut = long.MinValue;
+
+    public LiveRemuxer(string root, LiveStreamInfo info, MemfdBufferPool pool, double targetSegmentSeconds, int windowSegments)
+    {
+        _root = root;
+        _targetSeconds = targetSegmentSeconds;
+        _window = Math.Max(3, windowSegments);
+        if (Directory.Exists(root))
+        {
+            Directory.Delete(root, recursive: true); // a new publish starts a new stream
+        }
+
+        Directory.CreateDirectory(root);
+        var codecs = new StringBuilder(info.VideoConfig.Length >= 4
+            ? string.Create(CultureInfo.InvariantCulture, $"avc1.{info.VideoConfig[1]:x2}{info.VideoConfig[2]:x2}{info.VideoConfig[3]:x2}")
+            : "avc1.42c01e");
+        _video = new Track(Path.Combine(root, VideoFolder), "video", pool, audio: false, info.VideoConfig, info.Width, info.Height, 0, 0);
+        try
+        {
+            if (info.AudioConfig is { Length: >= 2 } asc)
+            {
+                var (rate, channels) = AudioSpecificConfig(asc);
+                _audio = new Track(Path.Combine(root, AudioFolder), "audio", pool, audio: true, asc, 0, 0, rate, channels);
+                codecs.Append(",mp4a.40.2");
+            }
+        }
+        catch
+        {
+            _video.Dispose();
+            throw;
+        }
+
+        _codecs = codecs.ToString();
+    }
+
+    /// <summary>Segments published so far (video track).</summary>
+    public int Segments => _video.Writer.Segments.Count;
+
+    /// <summary>One H.264 access unit (AVCC, length-prefixed NAL units) at decode time <paramref name="dtsMs"/>.</summary>
+    public void WriteVideo(ReadOnlySpan<byte> accessUnit, long dtsMs, int compositionMs, bool keyframe)
+    {
+        var cut = keyframe && (_video.SegmentStartMs == long.MinValue || dtsMs - _video.SegmentStartMs >= _targetSeconds * 1000);
+        if (cut)
+        {
+            _lastVideoCut = dtsMs;
+        }
+
+        if (_video.Write(accessUnit, dtsMs + compositionMs, dtsMs, keyframe, cut))
+        {
+            Publish();
+        }
+    }
+
+    /// <summary>One raw AAC frame at <paramref name="ptsMs"/>; audio segments start with the first frame at or after each video cut.</summary>
+    public void WriteAudio(ReadOnlySpan<byte> frame, long ptsMs)
+    {
+        if (_audio is null)
+        {
+            return;
+        }
+
+        var cut = _lastVideoCut != long.MinValue && ptsMs >= _lastVideoCut && (_audio.SegmentStartMs == long.MinValue || _audio.SegmentStartMs < _lastVideoCut);
+        if (_audio.Write(frame, ptsMs, ptsMs, true, cut))
+        {
+            Publish();
+        }
+    }
+
+    /// <summary>The publisher stopped: the last segments are closed and the playlists end with EXT-X-ENDLIST.</summary>
+    public void Finish()
+    {
+        _video.Finish();
+        _audio?.Finish();
+        Publish(ended: true);
+    }
+
+    private void Publish(bool ended = false)
+    {
+        _video.WritePlaylist(_window, ended);
+        _audio?.WritePlaylist(_window, ended);
+        var master = new StringBuilder("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+        var bandwidth = Math.Max(1, _video.Bitrate + (_audio?.Bitrate ?? 0));
+        if (_audio is not null)
+        {
+            master.Append("#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"audio\",DEFAULT=YES,AUTOSELECT=YES,URI=\"a/index.m3u8\"\n");
+        }
+
+        master.Append(CultureInfo.InvariantCulture, $"#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},CODECS=\"{_codecs}\"");
+        if (_video.Width > 0)
+        {
+            master.Append(CultureInfo.InvariantCulture, $",RESOLUTION={_video.Width}x{_video.Height}");
+        }
+
+        master.Append(_audio is not null ? ",AUDIO=\"audio\"\nv/index.m3u8\n" : "\nv/index.m3u8\n");
+        WriteAtomically(Path.Combine(_root, "master.m3u8"), master.ToString());
+    }
+
+    internal static void WriteAtomically(string path, string text)
+    {
+        var tmp = path + ".tmp";
+        File.WriteAllText(tmp, text);
+        File.Move(tmp, path, overwrite: true);
+    }
+
+    // ISO 14496-3 1.6.2.1: 5 bits object type, 4 bits frequency index (15: 24 explicit bits), 4 bits channel configuration.
+    private static (int Rate, int Channels) AudioSpecificConfig(byte[] asc)
+    {
+        int[] rates = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
+        var index = ((asc[0] & 0x07) << 1) | (asc[1] >> 7);
+        var channels = (asc[1] >> 3) & 0x0f;
+        if (index >= rates.Length)
+        {
+            throw new TranscodeException($"AAC AudioSpecificConfig with sampling frequency index {index} is not supported");
+        }
+
+        return (rates[index], channels is >= 1 and <= 2 ? channels : 2);
+    }
+
+    public void Dispose()
+    {
+        _video.Dispose();
+        _audio?.Dispose();
+    }
+
+    /// <summary>One track: its writer, the packet held back until the next one gives its duration, its playlist.</summary>
+    private sealed class Track : IDisposable
+    {
+        private readonly nint _description;
+        private readonly PacketHandle _pending = new();
+        private readonly bool _audio;
+        private bool _hasPending;
+        private bool _pendingCut;
+        private long _pendingDts;
+        private long _defaultDuration;
+        private readonly List<DateTimeOffset> _wallClock = []; // when each segment's first packet arrived (PROGRAM-DATE-TIME)
+
+        public Track(string directory, string label, MemfdBufferPool pool, bool audio, byte[] config, int width, int height, int rate, int channels)
+        {
+            _audio = audio;
+            Width = width;
+            Height = height;
+            fixed (byte* c = config)
+            {
+                _description = SsAv.StreamDescribe(audio ? 1 : 0, c, config.Length, width, height, rate, channels, 1, 1000);
+            }
+
+            if (_description == 0)
+            {
+                throw new TranscodeException($"{label}: cannot describe the stream ({config.Length}-byte configuration)");
+            }
+
+            _defaultDuration = audio ? Math.Max(1, 1024 * 1000 / Math.Max(1, rate)) : 40;
+            var buffer = new SegmentBuffer(pool, 256 * 1024, TimeSpan.FromSeconds(5), label, "live");
+            try
+            {
+                Writer = new Fmp4TrackWriter(_description, Milliseconds, directory, label, buffer);
+            }
+            catch
+            {
+                buffer.Dispose();
+                SsAv.StreamDescribeFree(_description);
+                throw;
+            }
+        }
+
+        public Fmp4TrackWriter Writer { get; }
+
+        public int Width { get; }
+
+        public int Height { get; }
+
+        public long SegmentStartMs { get; private set; } = long.MinValue;
+
+        public long Bitrate
+        {
+            get
+            {
+                long bytes = 0;
+                double seconds = 0;
+                foreach (var s in Writer.Segments)
+                {
+                    bytes += s.Bytes;
+                    seconds += (double)s.Duration / s.Timescale;
+                }
+
+                return seconds > 0 ? (long)(bytes * 8 / seconds) : 0;
+            }
+        }
+
+        /// <summary>Queues a packet and writes the one before it; true when that closed a segment.</summary>
+        public bool Write(ReadOnlySpan<byte> data, long pts, long dts, bool key, bool cut)
+        {
+            var before = Writer.Segments.Count;
+            if (_hasPending)
+            {
+                var duration = dts - _pendingDts;
+                if (duration > 0 && duration < 10_000)
+                {
+                    _defaultDuration = duration;
+                }
+
+                WritePending(Math.Max(1, duration > 0 && duration < 10_000 ? duration : _defaultDuration));
+            }
+
+            if (cut || SegmentStartMs == long.MinValue)
+            {
+                SegmentStartMs = dts;
+                _wallClock.Add(DateTimeOffset.UtcNow);
+            }
+
+            fixed (byte* d = data)
+            {
+                FfmpegError.Check(SsAv.PacketSet(_pending.Ptr, d, data.Length, pts, dts, 0, key ? 1 : 0), "av_new_packet (live)");
+            }
+
+            _hasPending = true;
+            _pendingCut = cut;
+            _pendingDts = dts;
+            return Writer.Segments.Count > before;
+        }
+
+        private void WritePending(long duration)
+        {
+            SsAv.PacketSetDuration(_pending.Ptr, duration);
+            Writer.Write(_pending, _pendingCut, _defaultDuration);
+            _hasPending = false;
+        }
+
+        public void Finish()
+        {
+            if (_hasPending)
+            {
+                WritePending(_defaultDuration);
+            }
+
+            if (_wallClock.Count > 0)
+            {
+                Writer.Finish();
+            }
+        }
+
+        /// <summary>The last <paramref name="window"/> segments; older ones are deleted.</summary>
+        public void WritePlaylist(int window, bool ended)
+        {
+            var segments = Writer.Segments;
+            if (segments.Count == 0)
+            {
+                return;
+            }
+
+            var first = Math.Max(0, segments.Count - window);
+            var target = 1;
+            for (var i = first; i < segments.Count; i++)
+            {
+                target = Math.Max(target, (int)Math.Ceiling((double)segments[i].Duration / segments[i].Timescale));
+            }
+
+            var text = new StringBuilder();
+            text.Append(CultureInfo.InvariantCulture, $"#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:{segments[first].Number}\n#EXT-X-MAP:URI=\"init.mp4\"\n");
+            for (var i = first; i < segments.Count; i++)
+            {
+                var s = segments[i];
+                if (i < _wallClock.Count)
+                {
+                    text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PROGRAM-DATE-TIME:{_wallClock[i]:yyyy-MM-ddTHH:mm:ss.fffZ}\n");
+                }
+
+                text.Append(CultureInfo.InvariantCulture, $"#EXTINF:{(double)s.Duration / s.Timescale:0.000},\n{s.FileName}\n");
+            }
+
+            if (ended)
+            {
+                text.Append("#EXT-X-ENDLIST\n");
+            }
+
+            WriteAtomically(Path.Combine(Writer.OutputDirectory, "index.m3u8"), text.ToString());
+            if (first >= 2)
+            {
+                // Left the window: the one just before the window stays, a player with the previous playlist may fetch it.
+                File.Delete(Path.Combine(Writer.OutputDirectory, segments[first - 2].FileName));
+            }
+        }
+
+        public void Dispose()
+        {
+            Writer.Dispose();
+            _pending.Dispose();
+            SsAv.StreamDescribeFree(_description);
+        }
+    }
+}
