@@ -29,7 +29,7 @@ internal sealed class TransportMemoryAccounting : IDisposable
     private readonly int _trimEveryTicks;
     private int _tick;
     private long _releasedSinceCollect;
-    private long _lastCollect = Stopwatch.GetTimestamp() - (30 * Stopwatch.Frequency);
+    private long _lastCollect;
     private long _rentedBytes;
     private long _totalBytes;
 
@@ -114,11 +114,11 @@ internal sealed class TransportMemoryAccounting : IDisposable
 
         _releasedSinceCollect += released;
         var now = Stopwatch.GetTimestamp();
-        if (_releasedSinceCollect >= 8 * 1024 * 1024 && now - _lastCollect >= 30 * Stopwatch.Frequency)
+        if (_releasedSinceCollect >= 8 * 1024 * 1024 && now - _lastCollect >= (_trimEveryTicks - 1) * Stopwatch.Frequency)
         {
             // The blocks are pinned arrays: nothing goes back to the system until a collection finds them unreachable (an
             // idle server allocates too little to start one soon), and a normal collection keeps the freed regions for
-            // reuse. An aggressive one decommits them: one blocking full GC after a burst, at most once in 30 s.
+            // reuse. An aggressive one decommits them: one blocking full GC after a burst, at most once per trim interval.
             _releasedSinceCollect = 0;
             _lastCollect = now;
             GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
