@@ -13,7 +13,7 @@ namespace StreamServer.Transport;
 /// opens are invisible to Kestrel's data-rate and send timeouts), and every TransportPoolTrimSeconds it lets the pools
 /// drop blocks that stayed free through the whole interval.
 /// </summary>
-internal sealed class TransportMemoryAccounting : IDisposable
+internal sealed partial class TransportMemoryAccounting : IDisposable
 {
     private static readonly KeyValuePair<string, object?> RentedState = new("state", "rented");
     private static readonly KeyValuePair<string, object?> FreeState = new("state", "free");
@@ -122,6 +122,10 @@ internal sealed class TransportMemoryAccounting : IDisposable
             _releasedSinceCollect = 0;
             _lastCollect = now;
             GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+
+            // The same burst freed native memory too (OpenSSL's per-connection buffers, socket state): glibc keeps freed
+            // heap pages mapped until asked to give them back.
+            malloc_trim(0);
         }
 
         return released;
@@ -154,6 +158,9 @@ internal sealed class TransportMemoryAccounting : IDisposable
             Trim();
         }
     }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "malloc_trim")]
+    private static partial int malloc_trim(nuint pad);
 
     public void Dispose()
     {
