@@ -88,11 +88,7 @@ internal static class FirstRequestDeadline
 
     private static async Task RequestTimeoutAsync(PipeWriter output)
     {
-        var response = "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n"u8;
-        response.CopyTo(output.GetSpan(response.Length + 64));
-        output.Advance(response.Length);
-        output.Write(Vod.HttpDate.DateLine);
-        output.Write("\r\n"u8);
+        output.Advance(Http1ResponseHead.WriteRequestTimeout(output.GetSpan(Http1ResponseHead.RequestTimeoutBytes)));
         await output.FlushAsync();
     }
 }

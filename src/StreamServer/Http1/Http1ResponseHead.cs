@@ -59,6 +59,19 @@ internal static class Http1ResponseHead
         return w.Length;
     }
 
+    /// <summary>Longest head <see cref="WriteRequestTimeout"/> writes.</summary>
+    public const int RequestTimeoutBytes = 160;
+
+    /// <summary>Kestrel's answer to RequestHeadersTimeout (BadHttpRequest 408): empty body, the connection closes.</summary>
+    public static int WriteRequestTimeout(Span<byte> buffer)
+    {
+        var w = new SpanWriter(buffer);
+        w.Append("HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n"u8);
+        w.Append(HttpDate.DateLine);
+        w.Append("\r\n"u8);
+        return w.Length;
+    }
+
     private ref struct SpanWriter(Span<byte> buffer)
     {
         private readonly Span<byte> _buffer = buffer;

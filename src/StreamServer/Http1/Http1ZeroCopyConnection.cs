@@ -235,14 +235,8 @@ internal sealed class Http1ZeroCopyConnection
             return;
         }
 
-        Span<byte> response = stackalloc byte[160];
-        var status = "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n"u8;
-        status.CopyTo(response);
-        var n = status.Length;
-        HttpDate.DateLine.CopyTo(response[n..]);
-        n += HttpDate.DateLine.Length;
-        response[n++] = (byte)'\r';
-        response[n++] = (byte)'\n';
+        Span<byte> response = stackalloc byte[Http1ResponseHead.RequestTimeoutBytes];
+        var n = Http1ResponseHead.WriteRequestTimeout(response);
         LinuxSocket.Send(_fd, response[..n], default, more: false);
     }
 

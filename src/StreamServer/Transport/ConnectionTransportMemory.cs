@@ -36,12 +36,6 @@ internal sealed class ConnectionTransportMemory : MemoryPool<byte>, IMemoryPoolF
         accounting.Track(this);
     }
 
-    internal enum StallStage
-    {
-        AskedToClose,
-        Aborted,
-    }
-
     public MemoryPool<byte> MemoryPool => this;
 
     public override int MaxBufferSize => _pool.MaxBufferSize;
@@ -59,8 +53,6 @@ internal sealed class ConnectionTransportMemory : MemoryPool<byte>, IMemoryPoolF
 
     /// <summary>The connection's budget for response bytes held in its pipes.</summary>
     public long BudgetBytes => _accounting.ConnectionBudgetBytes;
-
-    public TransportMemoryAccounting Accounting => _accounting;
 
     public override IMemoryOwner<byte> Rent(int minBufferSize = -1) => _pool.Rent(minBufferSize, this);
 
@@ -107,9 +99,10 @@ internal sealed class ConnectionTransportMemory : MemoryPool<byte>, IMemoryPoolF
 
     /// <summary>
     /// Called once a second: a connection whose pipes hold response bytes while its socket took nothing for the stall time
-    /// is asked to close (HTTP/2: GOAWAY, no new streams), and aborted on a later tick if it is still there.
+    /// is asked to close (HTTP/2: GOAWAY, no new streams), and aborted on a later tick if it is still there. True on the
+    /// tick that asks it to close.
     /// </summary>
-    internal StallStage? IsStalled(long now, long stallTicks)
+    internal bool CheckStalled(long now, long stallTicks)
     {
         if (_closeStage > 0)
         {
@@ -118,10 +111,9 @@ internal sealed class ConnectionTransportMemory : MemoryPool<byte>, IMemoryPoolF
             if (++_closeStage == 3 && RentedBytes > MaxBufferSize)
             {
                 _connection.Abort(new ConnectionAbortedException("the client left response bytes unread past the send timeout"));
-                return StallStage.Aborted;
             }
 
-            return null;
+            return false;
         }
 
         // Progress is a full DATA frame's worth taken by the socket since the last mark: control frames alone (GOAWAY,
@@ -132,17 +124,17 @@ internal sealed class ConnectionTransportMemory : MemoryPool<byte>, IMemoryPoolF
         {
             _lastSent = sent;
             _lastProgress = now;
-            return null;
+            return false;
         }
 
         if (now - _lastProgress < stallTicks)
         {
-            return null;
+            return false;
         }
 
         _closeStage = 1;
         _connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.RequestClose();
-        return StallStage.AskedToClose;
+        return true;
     }
 
     protected override void Dispose(bool disposing) => _accounting.Untrack(this);

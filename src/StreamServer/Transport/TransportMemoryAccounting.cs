@@ -141,14 +141,11 @@ internal sealed partial class TransportMemoryAccounting : IDisposable
 
         foreach (var connection in _sweep)
         {
-            if (connection.IsStalled(now, _stallTicks) is { } stage)
+            if (connection.CheckStalled(now, _stallTicks))
             {
-                if (stage == ConnectionTransportMemory.StallStage.AskedToClose)
-                {
-                    _stalledClosed.Add(1);
-                    Log?.LogInformation("connection {Id}: {Bytes} bytes unsent for {Seconds} s (flow control never opened?): closing it",
-                        connection.ConnectionId, connection.RentedBytes, _stallTicks / Stopwatch.Frequency);
-                }
+                _stalledClosed.Add(1);
+                Log?.LogInformation("connection {Id}: {Bytes} bytes unsent for {Seconds} s (flow control never opened?): closing it",
+                    connection.ConnectionId, connection.RentedBytes, _stallTicks / Stopwatch.Frequency);
             }
         }
 

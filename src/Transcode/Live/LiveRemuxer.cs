@@ -110,7 +110,7 @@ public sealed unsafe class LiveRemuxer : IDisposable
         _video.WritePlaylist(_window, ended);
         _audio?.WritePlaylist(_window, ended);
         var master = new StringBuilder("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
-        var bandwidth = Math.Max(1, _video.Bitrate + (_audio?.Bitrate ?? 0));
+        var bandwidth = Math.Max(1, _video.Bitrate(_window) + (_audio?.Bitrate(_window) ?? 0));
         if (_audio is not null)
         {
             master.Append("#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"audio\",DEFAULT=YES,AUTOSELECT=YES,URI=\"a/index.m3u8\"\n");
@@ -202,20 +202,19 @@ public sealed unsafe class LiveRemuxer : IDisposable
 
         public long SegmentStartMs { get; private set; } = long.MinValue;
 
-        public long Bitrate
+        /// <summary>Bits per second over the last <paramref name="window"/> segments (what a player of the playlist sees).</summary>
+        public long Bitrate(int window)
         {
-            get
+            var segments = Writer.Segments;
+            long bytes = 0;
+            double seconds = 0;
+            for (var i = Math.Max(0, segments.Count - window); i < segments.Count; i++)
             {
-                long bytes = 0;
-                double seconds = 0;
-                foreach (var s in Writer.Segments)
-                {
-                    bytes += s.Bytes;
-                    seconds += (double)s.Duration / s.Timescale;
-                }
-
-                return seconds > 0 ? (long)(bytes * 8 / seconds) : 0;
+                bytes += segments[i].Bytes;
+                seconds += segments[i].DurationSeconds;
             }
+
+            return seconds > 0 ? (long)(bytes * 8 / seconds) : 0;
         }
 
         /// <summary>Queues a packet and writes the one before it; true when that closed a segment.</summary>
