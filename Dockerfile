@@ -25,5 +25,5 @@ COPY --from=build /app ./
 COPY --from=build /src/bpf/.output/*.bpf.o ./bpf/
 ENV StreamServer__DataDir=/data
 VOLUME /data
-EXPOSE 8080 8443
+EXPOSE 8080 8443 1935
 ENTRYPOINT ["dotnet", "StreamServer.dll"]

@@ -25,7 +25,7 @@ PID=
 cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null || true; }
 trap cleanup EXIT
 start() {
-  env $1 dotnet "$DLL" --StreamServer:DataDir="$ABS/data" --StreamServer:ListenAddress=127.0.0.1 --StreamServer:HttpPort=$PORT \
+  env $1 dotnet "$DLL" --StreamServer:DataDir="$ABS/data" --StreamServer:ListenAddress=127.0.0.1 --StreamServer:RtmpPort=-1 --StreamServer:Live:TestChannel=false --StreamServer:HttpPort=$PORT \
     --StreamServer:HttpsPort=$TLS_PORT --StreamServer:GenerateSample=false --StreamServer:Tracing:Enabled=false \
     --Logging:LogLevel:Default=Warning > "$WORK/server.log" 2>&1 & PID=$!
   for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/vod/bench/media.m3u8" && break; sleep 0.2; done

@@ -56,7 +56,7 @@ trap cleanup EXIT
 # start_servers [extra env for ours...]
 start_servers() {
   nginx -c "$ABS/nginx/nginx.conf" -p "$ABS/nginx" & NGINX_PID=$!; PIDS+=($NGINX_PID)
-  env "$@" dotnet "$DLL" --StreamServer:DataDir="$ABS/data" --StreamServer:ListenAddress=127.0.0.1 --StreamServer:HttpPort=$OURS_PORT \
+  env "$@" dotnet "$DLL" --StreamServer:DataDir="$ABS/data" --StreamServer:ListenAddress=127.0.0.1 --StreamServer:RtmpPort=-1 --StreamServer:Live:TestChannel=false --StreamServer:HttpPort=$OURS_PORT \
     --StreamServer:HttpsPort=-1 --StreamServer:GenerateSample=false --Logging:LogLevel:Default=Warning > "$WORK/server.log" 2>&1 & OURS_PID=$!; PIDS+=($OURS_PID)
   for _ in $(seq 1 100); do
     curl -sf -o /dev/null "http://127.0.0.1:$OURS_PORT/vod/bench/media.m3u8" && curl -sf -o /dev/null "http://127.0.0.1:$NGINX_PORT/vod/bench/media.m3u8" && break

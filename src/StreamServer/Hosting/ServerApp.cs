@@ -39,6 +39,8 @@ public static class ServerApp
         builder.Services.AddSingleton<HealthRegistry>();
         builder.Services.AddAdminApi();
         builder.Services.AddSingleton<Live.LiveChannelRegistry>();
+        builder.Services.AddSingleton<Live.LivePackaging>();
+        builder.Services.AddHostedService<Live.TestChannelService>();
         builder.Services.AddSingleton<IVodPackager, FfmpegVodPackager>();
         builder.Services.AddHostedService<SampleBootstrap>();
         builder.Services.AddVodServing();

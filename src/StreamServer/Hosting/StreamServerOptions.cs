@@ -20,11 +20,8 @@ public sealed class StreamServerOptions
     /// <summary>TLS with ALPN h2 + http/1.1. 0 picks a free port; -1 disables TLS.</summary>
     public int HttpsPort { get; set; } = 8443;
 
-    /// <summary>
-    /// RTMP ingest port (rtmp://host:port/live/{channel}?key=...); -1 = off. Off by default while live packaging is
-    /// being built: ingest alone accepts and checks publishers but serves no playlists yet.
-    /// </summary>
-    public int RtmpPort { get; set; } = -1;
+    /// <summary>RTMP ingest port (rtmp://host:port/live/{channel}?key=...); -1 = off.</summary>
+    public int RtmpPort { get; set; } = 1935;
 
     /// <summary>Live channels: StreamServer:Live:*.</summary>
     public global::StreamServer.Live.LiveOptions Live { get; set; } = new();

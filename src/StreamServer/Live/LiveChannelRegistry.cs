@@ -60,6 +60,9 @@ public sealed class LiveChannelRegistry
         return _channels.TryAdd(name, channel) ? channel : null;
     }
 
+    /// <summary>A channel fed by the server itself: its key is random and never shown, so no publisher can use it.</summary>
+    public LiveChannel? AddBuiltIn(string name, string mode) => Create(name, mode);
+
     /// <summary>Removes a channel; a live publisher keeps its connection until it stops, but cannot publish again.</summary>
     public bool Remove(string name) => _channels.TryRemove(name, out _);
 

@@ -6,6 +6,12 @@ public sealed class LiveOptions
     /// <summary>Channels publishers may push to: name, stream key, mode.</summary>
     public LiveChannelConfig[] Channels { get; set; } = [];
 
+    /// <summary>
+    /// The built-in channel "test" (/live/test/master.m3u8): a test pattern with the wall clock burnt in and a tone,
+    /// generated and encoded in-process, so live can be watched with no publisher.
+    /// </summary>
+    public bool TestChannel { get; set; } = true;
+
     /// <summary>Target segment length: a segment ends at the first keyframe after it (so at least one GOP).</summary>
     public double SegmentSeconds { get; set; } = 2;
 
@@ -14,6 +20,30 @@ public sealed class LiveOptions
 
     /// <summary>A publisher that sends nothing for this long is disconnected and its publish ends.</summary>
     public int IngestIdleTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>
+    /// Where the live windows (segments, playlists) are kept. Empty = a folder on tmpfs (/dev/shm, so live segments never
+    /// touch a disk) named after DataDir, or DataDir/live where there is no /dev/shm.
+    /// </summary>
+    public string WindowDirectory { get; set; } = "";
+
+    public static string ResolveDirectory(Hosting.StreamServerOptions options)
+    {
+        if (options.Live.WindowDirectory.Length > 0)
+        {
+            return Path.GetFullPath(options.Live.WindowDirectory);
+        }
+
+        const string Tmpfs = "/dev/shm";
+        if (!System.IO.Directory.Exists(Tmpfs))
+        {
+            return Path.Combine(Path.GetFullPath(options.DataDir), "live");
+        }
+
+        // One folder per DataDir: two servers on one machine do not share windows, and a restart finds its own again.
+        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Path.GetFullPath(options.DataDir)));
+        return Path.Combine(Tmpfs, "streamserver-live-" + Convert.ToHexStringLower(hash.AsSpan(0, 6)));
+    }
 }
 
 public sealed class LiveChannelConfig

@@ -12,10 +12,12 @@ namespace StreamServer.Vod;
 internal sealed class VodFile : IDisposable
 {
     public const string CacheControl = "public, max-age=31536000, immutable";
+    public const string LivePlaylistCacheControl = "public, max-age=1";
     public const string ExposeHeaders = "Content-Length, Content-Range, ETag, Last-Modified, Accept-Ranges";
 
-    private VodFile(string requestPath, SafeFileHandle handle, FileIdentity identity, string contentType, VodKind kind, byte[]? smallBody)
+    private VodFile(string requestPath, SafeFileHandle handle, FileIdentity identity, string contentType, VodKind kind, byte[]? smallBody, string cacheControl)
     {
+        CacheControlValue = cacheControl;
         RequestPath = requestPath;
         Handle = handle;
         Identity = identity;
@@ -29,11 +31,11 @@ internal sealed class VodFile : IDisposable
         LastModifiedBytes = Encoding.ASCII.GetBytes(LastModified);
         CommonHeaderBytes = Encoding.ASCII.GetBytes(
             $"Content-Type: {contentType}\r\nAccept-Ranges: bytes\r\nETag: {ETag}\r\nLast-Modified: {LastModified}\r\n" +
-            $"Cache-Control: {CacheControl}\r\nAccess-Control-Allow-Origin: *\r\nAccess-Control-Expose-Headers: {ExposeHeaders}\r\n");
+            $"Cache-Control: {cacheControl}\r\nAccess-Control-Allow-Origin: *\r\nAccess-Control-Expose-Headers: {ExposeHeaders}\r\n");
         ValidatedAt = Environment.TickCount64;
     }
 
-    /// <summary>The library-relative path ("id/rel") the file was requested by; re-stat'ed to validate.</summary>
+    /// <summary>The key ("vod/id/rel", "live/channel/rel") the file was requested by; re-stat'ed to validate.</summary>
     public string RequestPath { get; }
 
     public SafeFileHandle Handle { get; }
@@ -56,7 +58,10 @@ internal sealed class VodFile : IDisposable
 
     public long ValidatedAt { get; set; }
 
-    public static VodFile? Open(string requestPath, string resolvedPath, string contentType, VodKind kind, int smallBodyBytes)
+    /// <summary>Immutable for library files and live segments, a second for live playlists.</summary>
+    public string CacheControlValue { get; }
+
+    public static VodFile? Open(string requestPath, string resolvedPath, string contentType, VodKind kind, int smallBodyBytes, string cacheControl)
     {
         SafeFileHandle handle;
         try
@@ -93,7 +98,7 @@ internal sealed class VodFile : IDisposable
             }
         }
 
-        return new VodFile(requestPath, handle, identity, contentType, kind, small);
+        return new VodFile(requestPath, handle, identity, contentType, kind, small, cacheControl);
     }
 
     /// <summary>Takes a lease on the descriptor; false when the cache already closed it (then look up again).</summary>

@@ -4,26 +4,33 @@ using StreamServer.Hosting;
 namespace StreamServer.Vod;
 
 /// <summary>
-/// Bounded cache of open library files keyed by their library-relative path. A hit is a dictionary
-/// lookup by span (no string, no stat). Published folders are immutable, so an entry stays valid
-/// until its folder is deleted or replaced; that is noticed by one stat of the path when the entry is
-/// older than FileRevalidateMilliseconds. Evicted descriptors close when their last lease ends.
+/// Bounded cache of open served files keyed by "vod/id/rel" (the library, DataDir/vod) or "live/channel/rel" (the
+/// live windows, <see cref="Live.LiveOptions.ResolveDirectory"/>). A hit is a dictionary lookup by span (no string,
+/// no stat). Published folders and live segments are immutable, so an entry stays valid until its file is deleted or
+/// replaced; that is noticed by one stat of the path when the entry is older than FileRevalidateMilliseconds. Live
+/// playlists are replaced whenever a segment is published, and their packager drops them at once
+/// (<see cref="Invalidate"/>). Evicted descriptors close when their last lease ends.
 /// </summary>
 internal sealed class VodFileCache : IDisposable
 {
     private readonly ConcurrentDictionary<string, VodFile> _files = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, VodFile>.AlternateLookup<ReadOnlySpan<char>> _lookup;
-    private readonly string _root;
-    private readonly string _realRoot;
+    private readonly string _vodRoot;
+    private readonly string _vodRealRoot;
+    private readonly string _liveRoot;
+    private readonly string _liveRealRoot;
     private readonly int _capacity;
     private readonly long _revalidateMs;
     private readonly int _smallBodyBytes;
 
     public VodFileCache(StreamServerOptions options)
     {
-        _root = Path.Combine(options.DataDir, "vod");
-        Directory.CreateDirectory(_root);
-        _realRoot = LibcFile.RealPath(_root) ?? _root;
+        _vodRoot = Path.Combine(options.DataDir, VodPath.VodRoot);
+        Directory.CreateDirectory(_vodRoot);
+        _vodRealRoot = LibcFile.RealPath(_vodRoot) ?? _vodRoot;
+        _liveRoot = Live.LiveOptions.ResolveDirectory(options); // created by the first live stream (LivePackaging)
+        var parent = Path.GetDirectoryName(_liveRoot)!;
+        _liveRealRoot = Path.Join(LibcFile.RealPath(parent) ?? parent, Path.GetFileName(_liveRoot));
         _capacity = Math.Max(16, options.Serving.FileCacheEntries);
         _revalidateMs = Math.Max(0, options.Serving.FileRevalidateMilliseconds);
         _smallBodyBytes = Math.Max(0, options.Serving.SmallBodyBytes);
@@ -33,7 +40,7 @@ internal sealed class VodFileCache : IDisposable
     public int Count => _files.Count;
 
     /// <summary>
-    /// Finds the file for "id/rel" and takes a lease on it (release with <see cref="VodFile.Release"/>).
+    /// Finds the file for "vod/id/rel" or "live/channel/rel" and takes a lease on it (release with <see cref="VodFile.Release"/>).
     /// False when there is no such published file: the caller lets the application handle the request.
     /// </summary>
     public bool TryAcquire(ReadOnlySpan<char> relativePath, out VodFile file)
@@ -87,7 +94,8 @@ internal sealed class VodFileCache : IDisposable
 
     private bool Revalidate(VodFile file)
     {
-        var path = Path.Join(_root, file.RequestPath);
+        var (root, _, rest) = RootOf(file.RequestPath);
+        var path = Path.Join(root, file.RequestPath.AsSpan(rest));
         if (!LibcFile.TryStat(path, out var now) || now != file.Identity)
         {
             return false;
@@ -96,6 +104,31 @@ internal sealed class VodFileCache : IDisposable
         file.ValidatedAt = Environment.TickCount64;
         return true;
     }
+
+    /// <summary>Drops the entry for <paramref name="key"/> (a live playlist that was just replaced).</summary>
+    public void Invalidate(string key)
+    {
+        if (_files.TryGetValue(key, out var file))
+        {
+            Evict(file);
+        }
+    }
+
+    /// <summary>Drops every entry below <paramref name="prefix"/> (a live channel that starts a new stream).</summary>
+    public void InvalidatePrefix(string prefix)
+    {
+        foreach (var pair in _files)
+        {
+            if (pair.Key.StartsWith(prefix, StringComparison.Ordinal))
+            {
+                Evict(pair.Value);
+            }
+        }
+    }
+
+    private (string Root, string RealRoot, int Below) RootOf(ReadOnlySpan<char> key) => key.StartsWith(VodPath.LiveRoot + "/")
+        ? (_liveRoot, _liveRealRoot, VodPath.LiveRoot.Length + 1)
+        : (_vodRoot, _vodRealRoot, VodPath.VodRoot.Length + 1);
 
     private void Evict(VodFile file)
     {
@@ -133,9 +166,10 @@ internal sealed class VodFileCache : IDisposable
         }
 
         var key = relativePath.ToString();
-        var slash = key.IndexOf('/');
-        var idDir = Path.Join(_realRoot, key.AsSpan(0, slash));
-        var resolved = LibcFile.RealPath(Path.Join(_root, key));
+        var (root, realRoot, rest) = RootOf(key);
+        var slash = key.IndexOf('/', rest);
+        var idDir = Path.Join(realRoot, key.AsSpan(rest, slash - rest));
+        var resolved = LibcFile.RealPath(Path.Join(root, key.AsSpan(rest)));
 
         // The real path (every symlink resolved) must stay inside this id's folder and must not pass
         // through a hidden (staging) folder: a symlink may not lead out of the library or into work in progress.
@@ -146,7 +180,9 @@ internal sealed class VodFileCache : IDisposable
             return null;
         }
 
-        return VodFile.Open(key, resolved, contentType, kind, _smallBodyBytes);
+        // Live playlists change with every segment: a cache or player may keep one for a second at most.
+        var cacheControl = rest != VodPath.VodRoot.Length + 1 && kind is VodKind.Playlist or VodKind.Mpd ? VodFile.LivePlaylistCacheControl : VodFile.CacheControl;
+        return VodFile.Open(key, resolved, contentType, kind, _smallBodyBytes, cacheControl);
     }
 
     public void Dispose()

@@ -2,19 +2,20 @@ namespace StreamServer.Vod;
 
 internal enum VodPathStatus
 {
-    /// <summary>Not a /vod/{id}/{file} target: the application decides (routing, 404).</summary>
+    /// <summary>Not a /vod/{id}/{file} or /live/{channel}/{file} target: the application decides (routing, 404).</summary>
     NotVod,
 
-    /// <summary>A /vod/ target that tries to escape or hide (traversal, encoded dots, dot-folders, NUL, backslash): 400.</summary>
+    /// <summary>A /vod/ or /live/ target that tries to escape or hide (traversal, encoded dots, dot-folders, NUL, backslash): 400.</summary>
     Invalid,
 
-    /// <summary>A clean "id/relative/path" written to the destination.</summary>
+    /// <summary>A clean "vod/id/relative/path" or "live/channel/relative/path" written to the destination.</summary>
     Valid,
 }
 
 /// <summary>
 /// Turns the raw request target (bytes as they came off the wire, before any decoding or dot-segment
-/// removal) into the library-relative path "id/rel/path". It is deliberately strict: published
+/// removal) into the served-file key "vod/id/rel/path" (library) or "live/channel/rel/path" (live window): the
+/// root's name, then the path below it. It is deliberately strict: published
 /// libraries only contain plain ASCII names, so any percent-escape of a separator or dot, any
 /// dot-prefixed segment (".", "..", ".staging-*"), empty segment, backslash or control byte is refused
 /// rather than normalised. Both serving paths call this same function on the raw target.
@@ -23,26 +24,38 @@ internal static class VodPath
 {
     public const int MaxLength = 1024;
 
-    private static ReadOnlySpan<byte> Prefix => "/vod/"u8;
+    public const string VodRoot = "vod";
+    public const string LiveRoot = "live";
+
+    /// <summary>True when the raw target (as Kestrel hands it over) is under one of the served roots.</summary>
+    public static bool HasServedPrefix(string rawTarget) =>
+        rawTarget.StartsWith("/vod/", StringComparison.Ordinal) || rawTarget.StartsWith("/live/", StringComparison.Ordinal);
 
     public static VodPathStatus Decode(ReadOnlySpan<byte> rawTarget, Span<char> destination, out int written)
     {
         written = 0;
         var query = rawTarget.IndexOf((byte)'?');
         var path = query >= 0 ? rawTarget[..query] : rawTarget;
-        if (!path.StartsWith(Prefix))
+        var prefix = path.StartsWith("/vod/"u8) ? 5 : path.StartsWith("/live/"u8) ? 6 : 0;
+        if (prefix == 0)
         {
             return VodPathStatus.NotVod;
         }
 
-        path = path[Prefix.Length..];
+        // The key keeps the root's name ("vod/" or "live/"): it is copied as is, the rest is checked below.
         if (path.Length > MaxLength || path.Length > destination.Length)
         {
             return VodPathStatus.Invalid;
         }
 
+        for (var i = 1; i < prefix; i++)
+        {
+            destination[written++] = (char)path[i];
+        }
+
+        path = path[prefix..];
         var segments = 0;
-        var segmentStart = 0;
+        var segmentStart = written;
         for (var i = 0; i < path.Length; i++)
         {
             var b = path[i];

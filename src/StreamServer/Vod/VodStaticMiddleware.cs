@@ -28,7 +28,6 @@ internal sealed class VodStaticMiddleware
     private static readonly StringValues PreflightMaxAge = "86400";
     private static readonly StringValues Bytes = "bytes";
     private static readonly StringValues AnyOrigin = "*";
-    private static readonly StringValues CacheControl = VodFile.CacheControl;
     private static readonly StringValues ExposeHeaders = VodFile.ExposeHeaders;
 
     private readonly RequestDelegate _next;
@@ -55,7 +54,7 @@ internal sealed class VodStaticMiddleware
 
         var protocol = ProtocolOf(context.Request);
         var raw = OriginForm(context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? "");
-        if (raw.Length == 0 || raw[0] != '/' || raw.Length > VodPath.MaxLength + 8 || !raw.StartsWith("/vod/", StringComparison.Ordinal))
+        if (raw.Length == 0 || raw[0] != '/' || raw.Length > VodPath.MaxLength + 8 || !VodPath.HasServedPrefix(raw))
         {
             return CountingNext(context, protocol, start);
         }
@@ -124,7 +123,7 @@ internal sealed class VodStaticMiddleware
             headers.AcceptRanges = Bytes;
             headers.ETag = file.ETag;
             headers.LastModified = file.LastModified;
-            headers.CacheControl = CacheControl;
+            headers.CacheControl = file.CacheControlValue;
             headers.AccessControlAllowOrigin = AnyOrigin;
             headers.AccessControlExposeHeaders = ExposeHeaders;
             if (plan.Status == 206)

@@ -97,3 +97,22 @@ internal sealed class MuxerHandle() : SafeHandle(0, true)
         return true;
     }
 }
+
+internal sealed class GeneratorHandle() : SafeHandle(0, true)
+{
+    public override bool IsInvalid => handle == 0;
+
+    public static GeneratorHandle Open(string description)
+    {
+        FfmpegError.Check(SsAv.GeneratorOpen(description, out var g), "filter graph (generator)");
+        var h = new GeneratorHandle();
+        h.SetHandle(g);
+        return h;
+    }
+
+    protected override bool ReleaseHandle()
+    {
+        SsAv.GeneratorClose(handle);
+        return true;
+    }
+}

@@ -250,4 +250,17 @@ internal static unsafe partial class SsAv
     public static partial int MuxerFinish(nint m);
 
     public static string? Utf8(byte* p) => p is null ? null : Marshal.PtrToStringUTF8((nint)p);
+
+    // generated sources (libavfilter)
+    [LibraryImport(Library, EntryPoint = "ss_generator_open", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int GeneratorOpen(string description, out nint generator);
+
+    [LibraryImport(Library, EntryPoint = "ss_generator_close")]
+    public static partial void GeneratorClose(nint generator);
+
+    [LibraryImport(Library, EntryPoint = "ss_generator_pull")]
+    public static partial int GeneratorPull(nint generator, int kind, nint frame, out int timeBaseNum, out int timeBaseDen);
+
+    [LibraryImport(Library, EntryPoint = "ss_generator_has_audio")]
+    public static partial int GeneratorHasAudio(nint generator);
 }

@@ -7,7 +7,10 @@ using StreamServer.Transcode.Packaging;
 
 namespace StreamServer.Transcode.Live;
 
-/// <summary>What a live publisher announced: H.264 avcC, AAC AudioSpecificConfig (optional), frame size if known.</summary>
+/// <summary>
+/// What a live source announced: H.264 configuration (an avcC record from RTMP, or Annex B SPS/PPS from our encoder; the
+/// mp4 muxer takes either, and Annex B access units with it), AAC AudioSpecificConfig (optional), frame size if known.
+/// </summary>
 public sealed record LiveStreamInfo(byte[] VideoConfig, byte[]? AudioConfig, int Width, int Height);
 
 /// <summary>
@@ -19,8 +22,15 @@ public sealed record LiveStreamInfo(byte[] VideoConfig, byte[]? AudioConfig, int
 /// </summary>
 public sealed unsafe class LiveRemuxer : IDisposable
 {
-    private const string VideoFolder = "v";
-    private const string AudioFolder = "a";
+    private const string VideoFolder = "video";
+    private const string AudioFolder = Packager.AudioFolder;
+    private const string MediaPlaylist = "index.m3u8";
+    private const string Master = "master.m3u8";
+    private const string Manifest = "manifest.mpd";
+
+    /// <summary>Files rewritten on every publish (relative to the stream's folder); everything else is written once.</summary>
+    public static readonly string[] PlaylistFiles = [Master, Manifest, VideoFolder + "/" + MediaPlaylist, AudioFolder + "/" + MediaPlaylist];
+
     private static readonly Rational Milliseconds = new(1, 1000);
 
     private readonly string _root;
@@ -29,11 +39,17 @@ public sealed unsafe class LiveRemuxer : IDisposable
     private readonly Track _video;
     private readonly Track? _audio;
     private readonly string _codecs;
+    private readonly string _videoCodec;
+    private readonly Action? _published;
+    private readonly int _audioRate;
+    private readonly int _audioChannels;
     private long _lastVideoCut = long.MinValue;
 
-    public LiveRemuxer(string root, LiveStreamInfo info, MemfdBufferPool pool, double targetSegmentSeconds, int windowSegments)
+    /// <param name="published">Called after each publish (playlists replaced), on the writer's thread.</param>
+    public LiveRemuxer(string root, LiveStreamInfo info, MemfdBufferPool pool, double targetSegmentSeconds, int windowSegments, Action? published = null)
     {
         _root = root;
+        _published = published;
         _targetSeconds = targetSegmentSeconds;
         _window = Math.Max(3, windowSegments);
         if (Directory.Exists(root))
@@ -42,9 +58,8 @@ public sealed unsafe class LiveRemuxer : IDisposable
         }
 
         Directory.CreateDirectory(root);
-        var codecs = new StringBuilder(info.VideoConfig.Length >= 4
-            ? string.Create(CultureInfo.InvariantCulture, $"avc1.{info.VideoConfig[1]:x2}{info.VideoConfig[2]:x2}{info.VideoConfig[3]:x2}")
-            : "avc1.42c01e");
+        _videoCodec = CodecStrings.Avc1(info.VideoConfig);
+        var codecs = new StringBuilder(_videoCodec);
         _video = new Track(Path.Combine(root, VideoFolder), "video", pool, audio: false, info.VideoConfig, info.Width, info.Height, 0, 0);
         try
         {
@@ -52,7 +67,9 @@ public sealed unsafe class LiveRemuxer : IDisposable
             {
                 var (rate, channels) = AudioSpecificConfig(asc);
                 _audio = new Track(Path.Combine(root, AudioFolder), "audio", pool, audio: true, asc, 0, 0, rate, channels);
-                codecs.Append(",mp4a.40.2");
+                _audioRate = rate;
+                _audioChannels = channels;
+                codecs.Append(',').Append(CodecStrings.AacLc);
             }
         }
         catch
@@ -109,11 +126,16 @@ public sealed unsafe class LiveRemuxer : IDisposable
     {
         _video.WritePlaylist(_window, ended);
         _audio?.WritePlaylist(_window, ended);
+        if (_video.Writer.Segments.Count == 0)
+        {
+            return; // audio closed its first segment first: the master names the video playlist, so it waits for it
+        }
+
         var master = new StringBuilder("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
         var bandwidth = Math.Max(1, _video.Bitrate(_window) + (_audio?.Bitrate(_window) ?? 0));
         if (_audio is not null)
         {
-            master.Append("#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"audio\",DEFAULT=YES,AUTOSELECT=YES,URI=\"a/index.m3u8\"\n");
+            master.Append("#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"audio\",DEFAULT=YES,AUTOSELECT=YES,URI=\"" + AudioFolder + "/" + MediaPlaylist + "\"\n");
         }
 
         master.Append(CultureInfo.InvariantCulture, $"#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},CODECS=\"{_codecs}\"");
@@ -122,8 +144,25 @@ public sealed unsafe class LiveRemuxer : IDisposable
             master.Append(CultureInfo.InvariantCulture, $",RESOLUTION={_video.Width}x{_video.Height}");
         }
 
-        master.Append(_audio is not null ? ",AUDIO=\"audio\"\nv/index.m3u8\n" : "\nv/index.m3u8\n");
-        WriteAtomically(Path.Combine(_root, "master.m3u8"), master.ToString());
+        master.Append(_audio is not null ? ",AUDIO=\"audio\"\n" : "\n").Append(VideoFolder + "/" + MediaPlaylist + "\n");
+        WriteAtomically(Path.Combine(_root, Master), master.ToString());
+        WriteAtomically(Path.Combine(_root, Manifest), DashManifest(ended));
+        _published?.Invoke();
+    }
+
+    // The same MPD writer as VOD over the window: media time 0 is when the stream's first segment began on the wall clock.
+    private string DashManifest(bool ended)
+    {
+        var video = _video.Window(_window, VideoFolder, _videoCodec, 0, 0);
+        var audio = _audio?.Window(_window, AudioFolder, CodecStrings.AacLc, _audioRate, _audioChannels);
+        var depth = 0.0;
+        foreach (var segment in video.Segments)
+        {
+            depth += segment.DurationSeconds;
+        }
+
+        var live = new DashLiveWindow(_video.StartedAt, DateTimeOffset.UtcNow, depth, _targetSeconds, Math.Max(3 * _targetSeconds, 4), ended);
+        return DashManifestWriter.Write([video], audio, _targetSeconds, live: live);
     }
 
     internal static void WriteAtomically(string path, string text)
@@ -201,6 +240,24 @@ public sealed unsafe class LiveRemuxer : IDisposable
         public int Height { get; }
 
         public long SegmentStartMs { get; private set; } = long.MinValue;
+
+        /// <summary>When the first segment began on the wall clock (media time 0).</summary>
+        public DateTimeOffset StartedAt => _wallClock.Count > 0 ? _wallClock[0] : DateTimeOffset.UtcNow;
+
+        /// <summary>The last <paramref name="window"/> segments as a packaged track (for the MPD).</summary>
+        public TrackResult Window(int window, string name, string codecs, int rate, int channels)
+        {
+            var segments = Writer.Segments;
+            var first = Math.Max(0, segments.Count - window);
+            var list = new List<SegmentInfo>(segments.Count - first);
+            for (var i = first; i < segments.Count; i++)
+            {
+                list.Add(segments[i]);
+            }
+
+            var (peak, average) = TrackResult.MeasureBandwidth(list);
+            return new TrackResult(name, codecs, Width, Height, 0, rate, channels, peak, average, list);
+        }
 
         /// <summary>Bits per second over the last <paramref name="window"/> segments (what a player of the playlist sees).</summary>
         public long Bitrate(int window)
@@ -303,7 +360,7 @@ public sealed unsafe class LiveRemuxer : IDisposable
                 text.Append("#EXT-X-ENDLIST\n");
             }
 
-            WriteAtomically(Path.Combine(Writer.OutputDirectory, "index.m3u8"), text.ToString());
+            WriteAtomically(Path.Combine(Writer.OutputDirectory, MediaPlaylist), text.ToString());
             if (first >= 2)
             {
                 // Left the window: the one just before the window stays, a player with the previous playlist may fetch it.

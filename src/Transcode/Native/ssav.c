@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include <libavcodec/avcodec.h>
+#include <libavfilter/avfilter.h>
+#include <libavfilter/buffersink.h>
 #include <libavformat/avformat.h>
 #include <libavutil/audio_fifo.h>
 #include <libavutil/imgutils.h>
@@ -752,3 +754,68 @@ SS_API int ss_packet_set(AVPacket *pkt, const uint8_t *data, int size, int64_t p
     if (key) pkt->flags |= AV_PKT_FLAG_KEY;
     return 0;
 }
+
+/* ---------- generated sources (libavfilter) ---------- */
+
+/* A filter graph with no inputs and two outputs labelled [v] and [a] (e.g. testsrc2 + drawtext and sine): the live test
+ * channel's picture and tone. Frames come out in the graph's own buffers; the caller encodes them and unrefs. */
+typedef struct ss_generator {
+    AVFilterGraph *graph;
+    AVFilterContext *video;
+    AVFilterContext *audio;
+} ss_generator;
+
+SS_API void ss_generator_close(ss_generator *g)
+{
+    if (!g) return;
+    avfilter_graph_free(&g->graph);
+    av_free(g);
+}
+
+SS_API int ss_generator_open(const char *description, ss_generator **out)
+{
+    ss_generator *g = av_mallocz(sizeof(*g));
+    AVFilterInOut *inputs = NULL, *outputs = NULL;
+    int ret = AVERROR(ENOMEM);
+    if (!g || !(g->graph = avfilter_graph_alloc())) goto fail;
+    g->graph->nb_threads = 1;
+    if ((ret = avfilter_graph_parse2(g->graph, description, &inputs, &outputs)) < 0) goto fail;
+    ret = AVERROR(EINVAL);
+    if (inputs) goto fail; /* a generator has no inputs */
+    for (AVFilterInOut *o = outputs; o; o = o->next) {
+        int video = o->name && strcmp(o->name, "v") == 0;
+        int audio = o->name && strcmp(o->name, "a") == 0;
+        if (!video && !audio) goto fail;
+        AVFilterContext **sink = video ? &g->video : &g->audio;
+        if (*sink) goto fail;
+        if ((ret = avfilter_graph_create_filter(sink, avfilter_get_by_name(video ? "buffersink" : "abuffersink"),
+                                                video ? "vsink" : "asink", NULL, NULL, g->graph)) < 0) goto fail;
+        if ((ret = avfilter_link(o->filter_ctx, o->pad_idx, *sink, 0)) < 0) goto fail;
+        ret = AVERROR(EINVAL);
+    }
+    if (!g->video) goto fail;
+    if ((ret = avfilter_graph_config(g->graph, NULL)) < 0) goto fail;
+    avfilter_inout_free(&outputs);
+    *out = g;
+    return 0;
+fail:
+    avfilter_inout_free(&inputs);
+    avfilter_inout_free(&outputs);
+    ss_generator_close(g);
+    return ret;
+}
+
+/* The next frame of [v] (kind 0) or [a] (kind 1); pts in the returned time base (num/den). */
+SS_API int ss_generator_pull(ss_generator *g, int kind, AVFrame *f, int *tb_num, int *tb_den)
+{
+    AVFilterContext *sink = kind == 0 ? g->video : g->audio;
+    if (!sink) return AVERROR(EINVAL);
+    int ret = av_buffersink_get_frame(sink, f);
+    if (ret < 0) return ret;
+    AVRational tb = av_buffersink_get_time_base(sink);
+    *tb_num = tb.num;
+    *tb_den = tb.den;
+    return 0;
+}
+
+SS_API int ss_generator_has_audio(const ss_generator *g) { return g->audio != NULL; }

@@ -5,11 +5,22 @@ using StreamServer.Transcode.Media;
 
 namespace StreamServer.Transcode.Packaging;
 
-/// <summary>Static DASH MPD (isoff-live + CMAF profiles): SegmentTemplate + SegmentTimeline over the HLS segment files.</summary>
+/// <summary>
+/// What makes an MPD dynamic (a live window): media time 0 on the wall clock, the window's depth, when to reload, and
+/// whether the stream has ended (then the MPD gives its duration and players stop reloading).
+/// </summary>
+public sealed record DashLiveWindow(DateTimeOffset AvailabilityStartTime, DateTimeOffset PublishTime, double TimeShiftBufferDepthSeconds,
+    double MinimumUpdatePeriodSeconds, double SuggestedPresentationDelaySeconds, bool Ended);
+
+/// <summary>
+/// DASH MPD (isoff-live + CMAF profiles): SegmentTemplate + SegmentTimeline over the HLS segment files. Static for a
+/// VOD; dynamic (type="dynamic", availabilityStartTime, timeShiftBufferDepth) over a live window, whose tracks list
+/// only the segments still in the window (the timeline starts at the first one's time and number).
+/// </summary>
 public static class DashManifestWriter
 {
     public static string Write(IReadOnlyList<TrackResult> renditions, TrackResult? audio, double segmentSeconds,
-        IReadOnlyList<IDecodedFrameSink>? extraAdaptationSets = null)
+        IReadOnlyList<IDecodedFrameSink>? extraAdaptationSets = null, DashLiveWindow? live = null)
     {
         var duration = 0.0;
         foreach (var r in renditions)
@@ -29,8 +40,29 @@ public static class DashManifestWriter
             x.WriteStartDocument();
             x.WriteStartElement("MPD", "urn:mpeg:dash:schema:mpd:2011");
             x.WriteAttributeString("profiles", "urn:mpeg:dash:profile:isoff-live:2011,urn:mpeg:dash:profile:cmaf:2019");
-            x.WriteAttributeString("type", "static");
-            x.WriteAttributeString("mediaPresentationDuration", IsoDuration(duration));
+            if (live is null)
+            {
+                x.WriteAttributeString("type", "static");
+                x.WriteAttributeString("mediaPresentationDuration", IsoDuration(duration));
+            }
+            else
+            {
+                x.WriteAttributeString("type", "dynamic");
+                x.WriteAttributeString("availabilityStartTime", XsDateTime(live.AvailabilityStartTime));
+                x.WriteAttributeString("publishTime", XsDateTime(live.PublishTime));
+                x.WriteAttributeString("timeShiftBufferDepth", IsoDuration(live.TimeShiftBufferDepthSeconds));
+                if (live.Ended)
+                {
+                    // The end is known: the duration covers everything since media time 0, and nothing needs reloading.
+                    x.WriteAttributeString("mediaPresentationDuration", IsoDuration(EndSeconds(renditions, audio)));
+                }
+                else
+                {
+                    x.WriteAttributeString("minimumUpdatePeriod", IsoDuration(live.MinimumUpdatePeriodSeconds));
+                    x.WriteAttributeString("suggestedPresentationDelay", IsoDuration(live.SuggestedPresentationDelaySeconds));
+                }
+            }
+
             x.WriteAttributeString("minBufferTime", IsoDuration(Math.Max(2, segmentSeconds)));
             x.WriteStartElement("Period");
             x.WriteAttributeString("id", "0");
@@ -45,19 +77,31 @@ public static class DashManifestWriter
                 x.WriteAttributeString("mimeType", "video/mp4");
                 x.WriteAttributeString("segmentAlignment", "true");
                 x.WriteAttributeString("startWithSAP", "1");
-                x.WriteAttributeString("maxWidth", Inv(top.Width));
-                x.WriteAttributeString("maxHeight", Inv(top.Height));
-                x.WriteAttributeString("frameRate", FrameRate(top.FrameRate));
-                x.WriteAttributeString("par", Par(top.Width, top.Height));
+                if (top.Width > 0)
+                {
+                    x.WriteAttributeString("maxWidth", Inv(top.Width));
+                    x.WriteAttributeString("maxHeight", Inv(top.Height));
+                    x.WriteAttributeString("par", Par(top.Width, top.Height));
+                }
+
+                if (top.FrameRate > 0)
+                {
+                    x.WriteAttributeString("frameRate", FrameRate(top.FrameRate));
+                }
+
                 foreach (var r in renditions)
                 {
                     x.WriteStartElement("Representation");
                     x.WriteAttributeString("id", r.Name);
                     x.WriteAttributeString("codecs", r.Codecs);
                     x.WriteAttributeString("bandwidth", Inv(r.PeakBandwidth));
-                    x.WriteAttributeString("width", Inv(r.Width));
-                    x.WriteAttributeString("height", Inv(r.Height));
-                    x.WriteAttributeString("sar", "1:1");
+                    if (r.Width > 0)
+                    {
+                        x.WriteAttributeString("width", Inv(r.Width));
+                        x.WriteAttributeString("height", Inv(r.Height));
+                        x.WriteAttributeString("sar", "1:1");
+                    }
+
                     WriteTemplate(x, r);
                     x.WriteEndElement();
                 }
@@ -108,7 +152,7 @@ public static class DashManifestWriter
         x.WriteAttributeString("timescale", Inv(timescale));
         x.WriteAttributeString("initialization", $"{track.Name}/init.mp4");
         x.WriteAttributeString("media", $"{track.Name}/seg_$Number%05d$.m4s");
-        x.WriteAttributeString("startNumber", "1");
+        x.WriteAttributeString("startNumber", Inv(track.Segments.Count > 0 ? track.Segments[0].Number : 1));
         x.WriteStartElement("SegmentTimeline");
         var i = 0;
         while (i < track.Segments.Count)
@@ -139,6 +183,19 @@ public static class DashManifestWriter
         x.WriteEndElement();
         x.WriteEndElement();
     }
+
+    private static double EndSeconds(IReadOnlyList<TrackResult> renditions, TrackResult? audio)
+    {
+        var end = 0.0;
+        foreach (var r in renditions)
+        {
+            end = Math.Max(end, r.Segments.Count > 0 ? r.Segments[^1].StartSeconds + r.Segments[^1].DurationSeconds : 0);
+        }
+
+        return audio is { Segments.Count: > 0 } a ? Math.Max(end, a.Segments[^1].StartSeconds + a.Segments[^1].DurationSeconds) : end;
+    }
+
+    private static string XsDateTime(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture);
 
     private static string Inv(long v) => v.ToString(CultureInfo.InvariantCulture);
 

@@ -79,7 +79,11 @@ internal sealed unsafe class SegmentBuffer : IDisposable
         }
     }
 
-    /// <summary>Creates <paramref name="path"/> (must not exist) holding bytes [start, start+count) in one pwritev.</summary>
+    /// <summary>
+    /// Creates <paramref name="path"/> (must not exist) holding bytes [start, start+count) in one pwritev. The bytes go to a
+    /// hidden name first and the complete file is renamed into place: a live window is served while it is written, and
+    /// no reader may ever open a segment that is still growing.
+    /// </summary>
     public void WriteFile(string path, long start, long count)
     {
         gather.Clear();
@@ -92,10 +96,19 @@ internal sealed unsafe class SegmentBuffer : IDisposable
             start += n;
         }
 
-        using (SafeFileHandle file = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write))
+        var partial = Path.Join(Path.GetDirectoryName(path.AsSpan()), "." + Path.GetFileName(path) + ".partial");
+        using (SafeFileHandle file = File.OpenHandle(partial, FileMode.Create, FileAccess.Write))
         {
             RandomAccess.Write(file, gather, 0);
         }
+
+        if (File.Exists(path))
+        {
+            File.Delete(partial);
+            throw new IOException($"{path} already exists");
+        }
+
+        File.Move(partial, path);
 
         gather.Clear();
         // pool="shared" (the server's / CLI's pool) or "private" (a run without one got its own memfd pool).

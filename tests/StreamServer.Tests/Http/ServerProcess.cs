@@ -37,7 +37,8 @@ public sealed class ServerProcess : IAsyncDisposable
         };
         psi.ArgumentList.Add(ServerDll());
         foreach (var a in (string[])[$"--StreamServer:DataDir={dataDir}", "--StreamServer:ListenAddress=127.0.0.1", $"--StreamServer:HttpPort={port}",
-                     "--StreamServer:HttpsPort=-1", "--StreamServer:GenerateSample=false", "--Logging:LogLevel:Default=Warning", .. extraArgs])
+                     "--StreamServer:HttpsPort=-1", "--StreamServer:GenerateSample=false", "--StreamServer:Live:TestChannel=false", "--StreamServer:RtmpPort=-1",
+                     $"--StreamServer:Live:WindowDirectory={Path.Combine(dataDir, "live-window")}", "--Logging:LogLevel:Default=Warning", .. extraArgs])
         {
             psi.ArgumentList.Add(a);
         }
@@ -128,6 +129,26 @@ public sealed class ServerProcess : IAsyncDisposable
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>SIGTERM, as an operator's stop: the host shuts down in order. True when it exited in time.</summary>
+    public async Task<bool> TerminateAsync(TimeSpan timeout)
+    {
+        if ((await TestSupport.ProcessRunner.RunAsync("kill", ["-TERM", Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)])).ExitCode != 0)
+        {
+            return false;
+        }
+
+        using var cancel = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cancel.Token);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
     }
 
     public async ValueTask DisposeAsync()

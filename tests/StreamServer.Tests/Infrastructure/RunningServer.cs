@@ -54,7 +54,7 @@ public sealed class RunningServer : IAsyncDisposable
             "--StreamServer:ListenAddress=127.0.0.1",
             "--StreamServer:HttpPort=0",
             $"--StreamServer:HttpsPort={(tls ? 0 : -1)}",
-            "--StreamServer:GenerateSample=false",
+            "--StreamServer:GenerateSample=false", "--StreamServer:Live:TestChannel=false", "--StreamServer:RtmpPort=-1",
             "--Logging:LogLevel:Default=Warning",
             .. extraArgs,
         ];

@@ -3,12 +3,14 @@ using System.Globalization;
 using StreamServer.Tests.Http;
 using StreamServer.Tests.Infrastructure;
 using StreamServer.TestSupport;
+using TracingEnvironment = StreamServer.Tests.Tracing.TracingEnvironment;
 
 namespace StreamServer.Tests.Live;
 
 /// <summary>
 /// Pass-through live packaging: what ffmpeg publishes over RTMP is remuxed (not re-encoded) into CMAF segments with
-/// sliding-window playlists under DataDir/live/{channel}/, which ffprobe reads back frame for frame.
+/// sliding-window playlists in the channel's window folder, served at /live/{channel}/ by the same paths as VOD, which
+/// ffprobe reads back frame for frame over HTTP.
 /// </summary>
 [Collection(ServerTestsCollection.Name)]
 public class LivePassThroughTests
@@ -38,20 +40,20 @@ public class LivePassThroughTests
         await using var _ = server;
         using var __ = data;
         (await ProcessRunner.RunAsync("ffmpeg", Publish(port, 4, realtime: false), TimeSpan.FromSeconds(60))).EnsureSuccess("ffmpeg publish");
-        var root = Path.Combine(data.Path, "live", "cam1");
-        await WaitForAsync(() => File.Exists(Path.Combine(root, "v", "index.m3u8")) && File.ReadAllText(Path.Combine(root, "v", "index.m3u8")).Contains("#EXT-X-ENDLIST"));
+        using var http = new HttpClient { BaseAddress = server.HttpUri };
+        await WaitForAsync(async () => (await TextAsync(http, "/live/cam1/video/index.m3u8"))?.Contains("#EXT-X-ENDLIST") == true);
 
-        var master = await File.ReadAllTextAsync(Path.Combine(root, "master.m3u8"));
+        var master = (await TextAsync(http, "/live/cam1/master.m3u8"))!;
         Assert.Contains("CODECS=\"avc1.", master);
         Assert.Contains("mp4a.40.2", master);
         Assert.Contains("RESOLUTION=320x240", master);
-        var video = await File.ReadAllTextAsync(Path.Combine(root, "v", "index.m3u8"));
+        var video = (await TextAsync(http, "/live/cam1/video/index.m3u8"))!;
         Assert.Equal(4, video.Split("#EXTINF:").Length - 1);
         Assert.Contains("#EXT-X-PROGRAM-DATE-TIME:", video);
         Assert.Contains("#EXT-X-MAP:URI=\"init.mp4\"", video);
 
         var probe = await ProcessRunner.RunAsync("ffprobe", ["-v", "error", "-count_frames", "-show_entries", "stream=codec_name,nb_read_frames",
-            "-of", "csv=p=0", Path.Combine(root, "master.m3u8")], TimeSpan.FromSeconds(60));
+            "-of", "csv=p=0", new Uri(server.HttpUri, "/live/cam1/master.m3u8").ToString()], TimeSpan.FromSeconds(60));
         probe.EnsureSuccess("ffprobe");
         var frames = probe.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Distinct().ToDictionary(l => l.Split(',')[0], l => int.Parse(l.Split(',')[1], CultureInfo.InvariantCulture));
         Assert.Equal(100, frames["h264"]);
@@ -66,24 +68,91 @@ public class LivePassThroughTests
         await using var _ = server;
         using var __ = data;
         var publish = ProcessRunner.RunAsync("ffmpeg", Publish(port, 7, realtime: true), TimeSpan.FromSeconds(60));
-        var playlist = Path.Combine(data.Path, "live", "cam1", "v", "index.m3u8");
-        await WaitForAsync(() => File.Exists(playlist) && File.ReadAllText(playlist).Contains("#EXT-X-MEDIA-SEQUENCE:3"), TimeSpan.FromSeconds(20));
-        var live = await File.ReadAllTextAsync(playlist);
+        using var http = new HttpClient { BaseAddress = server.HttpUri };
+        const string Url = "/live/cam1/video/index.m3u8";
+        await WaitForAsync(async () => (await TextAsync(http, Url))?.Contains("#EXT-X-MEDIA-SEQUENCE:3") == true, TimeSpan.FromSeconds(20));
+
+        // While live: the playlist may be kept a second, segments forever; both may be read from any origin.
+        using var response = await http.GetAsync(Url);
+        var live = await response.Content.ReadAsStringAsync();
+        Assert.Equal("public, max-age=1", response.Headers.CacheControl?.ToString());
+        Assert.Equal("*", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.Equal("application/vnd.apple.mpegurl", response.Content.Headers.ContentType?.MediaType);
         Assert.DoesNotContain("#EXT-X-ENDLIST", live);
         Assert.Equal(3, live.Split("#EXTINF:").Length - 1);
+        var newest = live.Split('\n', StringSplitOptions.RemoveEmptyEntries).Last(l => l.EndsWith(".m4s", StringComparison.Ordinal));
+        using var segment = await http.GetAsync("/live/cam1/video/" + newest);
+        Assert.Equal(System.Net.HttpStatusCode.OK, segment.StatusCode);
+        Assert.Equal("public, max-age=31536000, immutable", segment.Headers.CacheControl?.ToString());
+        Assert.Equal("video/iso.segment", segment.Content.Headers.ContentType?.MediaType);
+        var bytes = await segment.Content.ReadAsByteArrayAsync();
+        Assert.Equal("moof", System.Text.Encoding.ASCII.GetString(bytes, 4, 4)); // a whole CMAF fragment, never a growing file
+
+        // The DASH view of the same window: dynamic, its timeline numbered like the HLS window, read by ffprobe while live.
+        var mpd = System.Xml.Linq.XDocument.Parse((await TextAsync(http, "/live/cam1/manifest.mpd"))!);
+        System.Xml.Linq.XNamespace ns = "urn:mpeg:dash:schema:mpd:2011";
+        var root = mpd.Root!;
+        Assert.Equal("dynamic", (string?)root.Attribute("type"));
+        Assert.True(DateTimeOffset.TryParse((string?)root.Attribute("availabilityStartTime"), CultureInfo.InvariantCulture, out var start));
+        Assert.InRange((DateTimeOffset.UtcNow - start).TotalSeconds, 3, 15);
+        Assert.NotNull(root.Attribute("timeShiftBufferDepth"));
+        Assert.NotNull(root.Attribute("minimumUpdatePeriod"));
+        Assert.Null(root.Attribute("mediaPresentationDuration"));
+        var template = root.Descendants(ns + "SegmentTemplate").First();
+        Assert.True(int.Parse((string)template.Attribute("startNumber")!, CultureInfo.InvariantCulture) >= 3, "the MPD window does not slide");
+        Assert.Equal(2, root.Descendants(ns + "AdaptationSet").Count());
+        var dash = await ProcessRunner.RunAsync("ffprobe", ["-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
+            new Uri(server.HttpUri, "/live/cam1/manifest.mpd").ToString()], TimeSpan.FromSeconds(30));
+        dash.EnsureSuccess("ffprobe (live DASH)");
+        Assert.Contains("h264", dash.StdOut);
+        Assert.Contains("aac", dash.StdOut);
+
         (await publish).EnsureSuccess("ffmpeg publish");
-        await WaitForAsync(() => File.ReadAllText(playlist).Contains("#EXT-X-ENDLIST"));
-        var ended = await File.ReadAllTextAsync(playlist);
+        await WaitForAsync(async () => (await TextAsync(http, Url))?.Contains("#EXT-X-ENDLIST") == true);
+        var endedMpd = System.Xml.Linq.XDocument.Parse((await TextAsync(http, "/live/cam1/manifest.mpd"))!).Root!;
+        Assert.NotNull(endedMpd.Attribute("mediaPresentationDuration"));
+        Assert.Null(endedMpd.Attribute("minimumUpdatePeriod"));
+        var ended = (await TextAsync(http, Url))!;
+        var playlist = Path.Combine(data.Path, "live-window", "cam1", "video", "index.m3u8");
         Assert.Equal(3, ended.Split("#EXTINF:").Length - 1);
         // The window plus the one segment just before it stay; everything older is gone.
         Assert.InRange(Directory.GetFiles(Path.GetDirectoryName(playlist)!, "seg_*.m4s").Length, 3, 4);
         Assert.False(File.Exists(Path.Combine(Path.GetDirectoryName(playlist)!, "seg_00001.m4s")));
     }
 
-    private static async Task WaitForAsync(Func<bool> condition, TimeSpan? timeout = null)
+    [Fact]
+    public async Task Segments_go_out_over_http2_and_by_sendfile_over_http11()
+    {
+        var (server, port, data) = await StartAsync();
+        await using var _ = server;
+        using var __ = data;
+        (await ProcessRunner.RunAsync("ffmpeg", Publish(port, 3, realtime: false), TimeSpan.FromSeconds(60))).EnsureSuccess("ffmpeg publish");
+        using var http = new HttpClient { BaseAddress = server.HttpUri };
+        await WaitForAsync(async () => (await TextAsync(http, "/live/cam1/video/index.m3u8"))?.Contains("#EXT-X-ENDLIST") == true);
+        var onDisk = await File.ReadAllBytesAsync(Path.Combine(data.Path, "live-window", "cam1", "video", "seg_00001.m4s"));
+
+        var h2 = await ProcessRunner.RunAsync("curl", ["-sS", "--http2-prior-knowledge", "-o", "-", "-w", "%{http_version}", new Uri(server.HttpUri, "/live/cam1/video/seg_00001.m4s").ToString()], TimeSpan.FromSeconds(30));
+        h2.EnsureSuccess("curl h2c");
+        Assert.EndsWith("2", h2.StdOut, StringComparison.Ordinal);
+
+        const string Family = "streamserver_http_response_bytes_total";
+        var before = TracingEnvironment.MetricSum(await server.MetricsAsync(), Family, "path=\"sendfile\"");
+        Assert.Equal(onDisk, await http.GetByteArrayAsync("/live/cam1/video/seg_00001.m4s"));
+        var after = TracingEnvironment.MetricSum(await server.MetricsAsync(), Family, "path=\"sendfile\"");
+        Assert.True(after - before >= onDisk.Length,
+            "an HTTP/1.1 live segment did not leave by sendfile");
+    }
+
+    private static async Task<string?> TextAsync(HttpClient http, string path)
+    {
+        using var response = await http.GetAsync(path);
+        return response.IsSuccessStatusCode ? await response.Content.ReadAsStringAsync() : null;
+    }
+
+    private static async Task WaitForAsync(Func<Task<bool>> condition, TimeSpan? timeout = null)
     {
         var clock = Stopwatch.StartNew();
-        while (!condition())
+        while (!await condition())
         {
             Assert.True(clock.Elapsed < (timeout ?? TimeSpan.FromSeconds(10)), "timed out waiting");
             await Task.Delay(50);

@@ -108,7 +108,7 @@ public class AdminSurfaceTests
         };
         foreach (var a in (string[])["run", "--project", RepoPaths.Combine("src", "StreamServer"), "-c", "Release", "--no-build", "--",
                      "--StreamServer:ListenAddress=127.0.0.1", "--StreamServer:HttpPort=0", "--StreamServer:HttpsPort=-1",
-                     "--StreamServer:GenerateSample=false", "--StreamServer:Tracing:Enabled=false"])
+                     "--StreamServer:GenerateSample=false", "--StreamServer:Tracing:Enabled=false", "--StreamServer:RtmpPort=-1", "--StreamServer:Live:TestChannel=false"])
         {
             psi.ArgumentList.Add(a);
         }

@@ -59,6 +59,8 @@ internal sealed partial class ServerProcess : IAsyncDisposable
             $"--StreamServer:HttpPort={port.ToString(CultureInfo.InvariantCulture)}",
             "--StreamServer:HttpsPort=-1",
             "--StreamServer:GenerateSample=false",
+            "--StreamServer:Live:TestChannel=false",
+            "--StreamServer:RtmpPort=-1",
             "--Logging:LogLevel:Default=Warning",
             "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Information",
             "--Logging:LogLevel:StreamServer.Tracing=Information",

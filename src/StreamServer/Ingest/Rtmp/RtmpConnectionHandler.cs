@@ -12,15 +12,14 @@ namespace StreamServer.Ingest.Rtmp;
 /// handed to the channel. The stream key is checked at publish; a wrong key, a busy channel, a protocol violation
 /// or Live:IngestIdleTimeoutSeconds without data ends the connection with one log line saying why.
 /// </summary>
-internal sealed class RtmpConnectionHandler(LiveChannelRegistry channels, Hosting.StreamServerOptions options, BufferPool.MemfdBufferPool pool,
-    ILogger<RtmpConnectionHandler> log) : ConnectionHandler
+internal sealed class RtmpConnectionHandler(LiveChannelRegistry channels, LivePackaging packaging, ILogger<RtmpConnectionHandler> log) : ConnectionHandler
 {
     private const int HandshakeBytes = 1536;
     private const int OutChunkSize = 4096;
 
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
-        var session = new Session(connection, channels, new Packaging(options, pool), log);
+        var session = new Session(connection, channels, packaging, log);
         try
         {
             await session.RunAsync(); // a closed connection completes the input pipe after its last bytes: nothing is cut short
@@ -47,10 +46,7 @@ internal sealed class RtmpConnectionHandler(LiveChannelRegistry channels, Hostin
         }
     }
 
-    /// <summary>Where and how a publish is packaged: DataDir/live/{channel}/, segments from the buffer pool.</summary>
-    private sealed record Packaging(Hosting.StreamServerOptions Options, BufferPool.MemfdBufferPool Pool);
-
-    private sealed class Session(ConnectionContext connection, LiveChannelRegistry channels, Packaging packaging, ILogger log) : IDisposable
+    private sealed class Session(ConnectionContext connection, LiveChannelRegistry channels, LivePackaging packaging, ILogger log) : IDisposable
     {
         private Transcode.Live.LiveRemuxer? _remuxer;
         private int _width;
@@ -255,10 +251,8 @@ internal sealed class RtmpConnectionHandler(LiveChannelRegistry channels, Hostin
         }
 
         // The remuxer starts with the first media frame, when the publisher has sent its codec configurations.
-        private Transcode.Live.LiveRemuxer Remuxer(LiveChannel channel) => _remuxer ??= new Transcode.Live.LiveRemuxer(
-            Path.Combine(packaging.Options.DataDir, "live", channel.Name),
-            new Transcode.Live.LiveStreamInfo(channel.VideoConfig!, channel.AudioConfig, _width, _height),
-            packaging.Pool, packaging.Options.Live.SegmentSeconds, packaging.Options.Live.WindowSegments);
+        private Transcode.Live.LiveRemuxer Remuxer(LiveChannel channel) => _remuxer ??= packaging.Open(
+            channel, new Transcode.Live.LiveStreamInfo(channel.VideoConfig!, channel.AudioConfig, _width, _height));
 
         private void Video(ReadOnlySpan<byte> tag, uint timestamp)
         {
