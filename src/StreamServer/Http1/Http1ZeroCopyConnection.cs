@@ -305,9 +305,11 @@ internal sealed class Http1ZeroCopyConnection
 
         Span<char> relative = stackalloc char[VodPath.MaxLength];
         if (VodPath.Decode(request.Target, relative, out var written) != VodPathStatus.Valid
+            || (request.Target.Contains((byte)'?') && relative.StartsWith(VodPath.LiveRoot + "/"))
             || !_owner.Cache.TryAcquire(relative[..written], out var file))
         {
-            // Not a published file (or a refused path): Kestrel's pipeline answers (404, thumbnails, 400).
+            // Not a published file (or a refused path), or a live request that may have to wait for the packager (blocking
+            // playlist reload, preload-hinted part): Kestrel's pipeline answers (404, thumbnails, 400, live waits).
             return StepResult.HandOff;
         }
 

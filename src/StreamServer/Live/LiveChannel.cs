@@ -24,6 +24,9 @@ public sealed class LiveChannel(string name, string key, string mode)
     public string Key { get; } = key;
     public string Mode { get; } = mode;
 
+    /// <summary>Blocking playlist reloads and preload-hint requests wait here for the packager's next publish.</summary>
+    public LiveReloadGate Reload { get; } = new();
+
     public LiveChannelState State => Volatile.Read(ref _publishing) == 1 ? LiveChannelState.Live : LiveChannelState.Idle;
 
     public string? LastError { get; set; }

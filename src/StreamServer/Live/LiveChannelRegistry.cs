@@ -30,6 +30,8 @@ public sealed class LiveChannelRegistry
             list.AddRange(Each(static c => c.AudioFrames, "audio"));
             return list;
         }, description: "Video and audio frames received from publishers, by channel and kind (since the channel's current publish began).");
+        Metrics.ServerMetrics.Meter.CreateObservableGauge("streamserver_live_blocked_reloads", static () => LiveReloadGate.Waiting,
+            description: "LL-HLS requests waiting for the next segment or part (blocking playlist reloads, preload-hinted parts).");
         Metrics.ServerMetrics.Meter.CreateObservableGauge("streamserver_live_publishing", () =>
             Each(static c => c.State == LiveChannelState.Live ? 1 : 0, null), description: "1 while a publisher is live on the channel.");
     }

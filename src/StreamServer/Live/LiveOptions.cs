@@ -15,6 +15,12 @@ public sealed class LiveOptions
     /// <summary>Target segment length: a segment ends at the first keyframe after it (so at least one GOP).</summary>
     public double SegmentSeconds { get; set; } = 2;
 
+    /// <summary>
+    /// LL-HLS part length in seconds (EXT-X-PART, PART-TARGET); 0 = no parts (legacy HLS only). Video parts end at the
+    /// first frame at or after it, audio parts with them.
+    /// </summary>
+    public double PartSeconds { get; set; } = 0.5;
+
     /// <summary>Segments in the sliding-window media playlists.</summary>
     public int WindowSegments { get; set; } = 6;
 

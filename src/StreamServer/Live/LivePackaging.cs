@@ -37,12 +37,16 @@ internal sealed class LivePackaging(Hosting.StreamServerOptions options, BufferP
             Directory.CreateDirectory(Root);
         }
 
-        return new LiveRemuxer(Path.Combine(Root, channel.Name), info, pool, options.Live.SegmentSeconds, options.Live.WindowSegments, () =>
+        channel.Reload.Reset();
+        var live = options.Live;
+        return new LiveRemuxer(Path.Combine(Root, channel.Name), info, pool, live.SegmentSeconds, live.WindowSegments, live.PartSeconds, position =>
         {
             foreach (var playlist in playlists)
             {
                 files.Invalidate(playlist);
             }
+
+            channel.Reload.Publish(position); // after the cache dropped the old playlists: a released waiter reads the new one
         });
     }
 

@@ -6,6 +6,7 @@ using System.Text;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
+using StreamServer.Live;
 using StreamServer.Transport;
 
 namespace StreamServer.Vod;
@@ -33,14 +34,22 @@ internal sealed class VodStaticMiddleware
     private readonly RequestDelegate _next;
     private readonly VodFileCache _cache;
     private readonly WholeBodyGate _wholeBody;
+    private readonly LiveChannelRegistry _channels;
+    private readonly TimeSpan _reloadTimeout;
+    private readonly TimeSpan _partTimeout;
 
     private readonly StringValues _hsts;
 
-    public VodStaticMiddleware(RequestDelegate next, VodFileCache cache, WholeBodyGate wholeBody, Hosting.StreamServerOptions options)
+    public VodStaticMiddleware(RequestDelegate next, VodFileCache cache, WholeBodyGate wholeBody, LiveChannelRegistry channels, Hosting.StreamServerOptions options)
     {
         _next = next;
         _cache = cache;
         _wholeBody = wholeBody;
+        _channels = channels;
+
+        // RFC 8216bis 6.2.5.2: a blocked reload that is not answered within three target durations may get 503.
+        _reloadTimeout = TimeSpan.FromSeconds(Math.Max(3, 3 * options.Live.SegmentSeconds));
+        _partTimeout = TimeSpan.FromSeconds(Math.Max(1, 3 * options.Live.PartSeconds));
         _hsts = options.Tls.HstsMaxAgeSeconds > 0 ? $"max-age={options.Tls.HstsMaxAgeSeconds}" : default;
     }
 
@@ -96,7 +105,13 @@ internal sealed class VodStaticMiddleware
             return MethodNotAllowed(context, method, protocol, start);
         }
 
-        if (!_cache.TryAcquire(relative[..written], out var file))
+        var key = relative[..written];
+        if (key.StartsWith(VodPath.LiveRoot + "/", StringComparison.Ordinal) && LiveRequest.TryParse(key, raw, out var live))
+        {
+            return LiveAsync(context, key.ToString(), live, isHead, protocol, start);
+        }
+
+        if (!_cache.TryAcquire(key, out var file))
         {
             return CountingNext(context, protocol, start);
         }
@@ -400,6 +415,60 @@ internal sealed class VodStaticMiddleware
         headers.AccessControlAllowHeaders = AllowHeaders;
         headers.AccessControlMaxAge = PreflightMaxAge;
         ServingMetrics.Response(protocol, VodKind.Other, 204, start);
+        return Task.CompletedTask;
+    }
+
+    // A live request that may have to wait: a blocking playlist reload (_HLS_msn), or a part that is announced but not
+    // yet written (the preload hint). It waits as a task for the channel's next publish, then is served like any file.
+    private async Task LiveAsync(HttpContext context, string key, LiveRequest live, bool isHead, KeyValuePair<string, object?> protocol, long start)
+    {
+        if (live.Invalid)
+        {
+            await Refuse(context, 400, protocol, start);
+            return;
+        }
+
+        var channel = _channels.Find(live.Channel);
+        if (channel is not null && !(live.IsPart && _cache.TryAcquire(key, out var existing) && Release(existing)))
+        {
+            LiveReloadOutcome outcome;
+            try
+            {
+                outcome = await channel.Reload.WaitAsync(live.Audio, live.Msn, live.Part, live.IsPart ? _partTimeout : _reloadTimeout, context.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+                return; // the client left while waiting
+            }
+
+            if (outcome != LiveReloadOutcome.Ready && !live.IsPart)
+            {
+                await Refuse(context, outcome == LiveReloadOutcome.TooFarAhead ? 400 : 503, protocol, start);
+                return;
+            }
+        }
+
+        if (!_cache.TryAcquire(key, out var file))
+        {
+            await CountingNext(context, protocol, start);
+            return;
+        }
+
+        await Serve(context, file, isHead, protocol, start, _wholeBody);
+    }
+
+    private static bool Release(VodFile file)
+    {
+        file.Release();
+        return true;
+    }
+
+    private static Task Refuse(HttpContext context, int status, KeyValuePair<string, object?> protocol, long start)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentLength = 0;
+        context.Response.Headers.CacheControl = "no-store";
+        ServingMetrics.Response(protocol, VodKind.Playlist, status, start);
         return Task.CompletedTask;
     }
 

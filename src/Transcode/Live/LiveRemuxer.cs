@@ -7,6 +7,9 @@ using StreamServer.Transcode.Packaging;
 
 namespace StreamServer.Transcode.Live;
 
+/// <summary>Where a stream's tracks stand after a publish: complete segments and parts of the open one, per track.</summary>
+public readonly record struct LivePosition(int VideoSegments, int VideoParts, int AudioSegments, int AudioParts, bool Ended);
+
 /// <summary>
 /// What a live source announced: H.264 configuration (an avcC record from RTMP, or Annex B SPS/PPS from our encoder; the
 /// mp4 muxer takes either, and Annex B access units with it), AAC AudioSpecificConfig (optional), frame size if known.
@@ -40,16 +43,21 @@ public sealed unsafe class LiveRemuxer : IDisposable
     private readonly Track? _audio;
     private readonly string _codecs;
     private readonly string _videoCodec;
-    private readonly Action? _published;
+    private readonly Action<LivePosition>? _published;
+    private readonly long _partMs;
+    private long _lastVideoPartCut = long.MinValue;
     private readonly int _audioRate;
     private readonly int _audioChannels;
     private long _lastVideoCut = long.MinValue;
 
+    /// <param name="partSeconds">LL-HLS part length (0 = no parts): video parts end at the first frame at or after it.</param>
     /// <param name="published">Called after each publish (playlists replaced), on the writer's thread.</param>
-    public LiveRemuxer(string root, LiveStreamInfo info, MemfdBufferPool pool, double targetSegmentSeconds, int windowSegments, Action? published = null)
+    public LiveRemuxer(string root, LiveStreamInfo info, MemfdBufferPool pool, double targetSegmentSeconds, int windowSegments, double partSeconds = 0,
+        Action<LivePosition>? published = null)
     {
         _root = root;
         _published = published;
+        _partMs = partSeconds > 0 ? (long)Math.Round(partSeconds * 1000) : 0;
         _targetSeconds = targetSegmentSeconds;
         _window = Math.Max(3, windowSegments);
         if (Directory.Exists(root))
@@ -60,13 +68,13 @@ public sealed unsafe class LiveRemuxer : IDisposable
         Directory.CreateDirectory(root);
         _videoCodec = CodecStrings.Avc1(info.VideoConfig);
         var codecs = new StringBuilder(_videoCodec);
-        _video = new Track(Path.Combine(root, VideoFolder), "video", pool, audio: false, info.VideoConfig, info.Width, info.Height, 0, 0);
+        _video = new Track(Path.Combine(root, VideoFolder), "video", pool, audio: false, info.VideoConfig, info.Width, info.Height, 0, 0, _partMs > 0);
         try
         {
             if (info.AudioConfig is { Length: >= 2 } asc)
             {
                 var (rate, channels) = AudioSpecificConfig(asc);
-                _audio = new Track(Path.Combine(root, AudioFolder), "audio", pool, audio: true, asc, 0, 0, rate, channels);
+                _audio = new Track(Path.Combine(root, AudioFolder), "audio", pool, audio: true, asc, 0, 0, rate, channels, _partMs > 0);
                 _audioRate = rate;
                 _audioChannels = channels;
                 codecs.Append(',').Append(CodecStrings.AacLc);
@@ -88,14 +96,21 @@ public sealed unsafe class LiveRemuxer : IDisposable
     public void WriteVideo(ReadOnlySpan<byte> accessUnit, long dtsMs, int compositionMs, bool keyframe)
     {
         var cut = keyframe && (_video.SegmentStartMs == long.MinValue || dtsMs - _video.SegmentStartMs >= _targetSeconds * 1000);
+        var part = !cut && _partMs > 0 && _video.PartStartMs != long.MinValue && dtsMs - _video.PartStartMs >= _partMs - 1;
         if (cut)
         {
             _lastVideoCut = dtsMs;
         }
 
-        if (_video.Write(accessUnit, dtsMs + compositionMs, dtsMs, keyframe, cut))
+        if (cut || part)
         {
-            Publish();
+            _lastVideoPartCut = dtsMs;
+        }
+
+        var closed = _video.Write(accessUnit, dtsMs + compositionMs, dtsMs, keyframe, cut, part);
+        if (closed != Closed.Nothing)
+        {
+            Publish(closed == Closed.Segment);
         }
     }
 
@@ -108,9 +123,11 @@ public sealed unsafe class LiveRemuxer : IDisposable
         }
 
         var cut = _lastVideoCut != long.MinValue && ptsMs >= _lastVideoCut && (_audio.SegmentStartMs == long.MinValue || _audio.SegmentStartMs < _lastVideoCut);
-        if (_audio.Write(frame, ptsMs, ptsMs, true, cut))
+        var part = !cut && _lastVideoPartCut != long.MinValue && ptsMs >= _lastVideoPartCut && _audio.PartStartMs < _lastVideoPartCut;
+        var closed = _audio.Write(frame, ptsMs, ptsMs, true, cut, part);
+        if (closed != Closed.Nothing)
         {
-            Publish();
+            Publish(closed == Closed.Segment);
         }
     }
 
@@ -119,16 +136,29 @@ public sealed unsafe class LiveRemuxer : IDisposable
     {
         _video.Finish();
         _audio?.Finish();
-        Publish(ended: true);
+        Publish(segment: true, ended: true);
     }
 
-    private void Publish(bool ended = false)
+    private enum Closed
     {
-        _video.WritePlaylist(_window, ended);
-        _audio?.WritePlaylist(_window, ended);
-        if (_video.Writer.Segments.Count == 0)
+        Nothing,
+        Part,
+        Segment,
+    }
+
+    // Media playlists on every part and segment (each carries the other's rendition report); master and MPD with segments.
+    private void Publish(bool segment, bool ended = false)
+    {
+        var partTarget = _partMs / 1000.0;
+        _video.WritePlaylist(_window, ended, partTarget, _audio, AudioFolder);
+        _audio?.WritePlaylist(_window, ended, partTarget + (_audio.DefaultDurationMs / 1000.0), _video, VideoFolder);
+        var position = new LivePosition(_video.Writer.Segments.Count, _video.Writer.OpenSegmentParts,
+            _audio?.Writer.Segments.Count ?? 0, _audio?.Writer.OpenSegmentParts ?? 0, ended);
+        if (_video.Writer.Segments.Count == 0 || !segment)
         {
-            return; // audio closed its first segment first: the master names the video playlist, so it waits for it
+            // Audio may close its first segment first: the master names the video playlist, so it waits for it.
+            _published?.Invoke(position);
+            return;
         }
 
         var master = new StringBuilder("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
@@ -145,9 +175,9 @@ public sealed unsafe class LiveRemuxer : IDisposable
         }
 
         master.Append(_audio is not null ? ",AUDIO=\"audio\"\n" : "\n").Append(VideoFolder + "/" + MediaPlaylist + "\n");
-        WriteAtomically(Path.Combine(_root, Master), master.ToString());
-        WriteAtomically(Path.Combine(_root, Manifest), DashManifest(ended));
-        _published?.Invoke();
+        Thumbnails.AtomicFile.WriteText(Path.Combine(_root, Master), master.ToString());
+        Thumbnails.AtomicFile.WriteText(Path.Combine(_root, Manifest), DashManifest(ended));
+        _published?.Invoke(position);
     }
 
     // The same MPD writer as VOD over the window: media time 0 is when the stream's first segment began on the wall clock.
@@ -163,13 +193,6 @@ public sealed unsafe class LiveRemuxer : IDisposable
 
         var live = new DashLiveWindow(_video.StartedAt, DateTimeOffset.UtcNow, depth, _targetSeconds, Math.Max(3 * _targetSeconds, 4), ended);
         return DashManifestWriter.Write([video], audio, _targetSeconds, live: live);
-    }
-
-    internal static void WriteAtomically(string path, string text)
-    {
-        var tmp = path + ".tmp";
-        File.WriteAllText(tmp, text);
-        File.Move(tmp, path, overwrite: true);
     }
 
     // ISO 14496-3 1.6.2.1: 5 bits object type, 4 bits frequency index (15: 24 explicit bits), 4 bits channel configuration.
@@ -200,11 +223,14 @@ public sealed unsafe class LiveRemuxer : IDisposable
         private readonly bool _audio;
         private bool _hasPending;
         private bool _pendingCut;
+        private bool _pendingPart;
         private long _pendingDts;
         private long _defaultDuration;
+        private int _targetDuration = 1;
+        private int _deletedThrough;
         private readonly List<DateTimeOffset> _wallClock = []; // when each segment's first packet arrived (PROGRAM-DATE-TIME)
 
-        public Track(string directory, string label, MemfdBufferPool pool, bool audio, byte[] config, int width, int height, int rate, int channels)
+        public Track(string directory, string label, MemfdBufferPool pool, bool audio, byte[] config, int width, int height, int rate, int channels, bool parts)
         {
             _audio = audio;
             Width = width;
@@ -223,7 +249,7 @@ public sealed unsafe class LiveRemuxer : IDisposable
             var buffer = new SegmentBuffer(pool, 256 * 1024, TimeSpan.FromSeconds(5), label, "live");
             try
             {
-                Writer = new Fmp4TrackWriter(_description, Milliseconds, directory, label, buffer);
+                Writer = new Fmp4TrackWriter(_description, Milliseconds, directory, label, buffer, parts);
             }
             catch
             {
@@ -240,6 +266,11 @@ public sealed unsafe class LiveRemuxer : IDisposable
         public int Height { get; }
 
         public long SegmentStartMs { get; private set; } = long.MinValue;
+
+        public long PartStartMs { get; private set; } = long.MinValue;
+
+        /// <summary>The last frame's duration (an AAC frame: the most an audio part can exceed the video's part length).</summary>
+        public long DefaultDurationMs => _defaultDuration;
 
         /// <summary>When the first segment began on the wall clock (media time 0).</summary>
         public DateTimeOffset StartedAt => _wallClock.Count > 0 ? _wallClock[0] : DateTimeOffset.UtcNow;
@@ -274,10 +305,11 @@ public sealed unsafe class LiveRemuxer : IDisposable
             return seconds > 0 ? (long)(bytes * 8 / seconds) : 0;
         }
 
-        /// <summary>Queues a packet and writes the one before it; true when that closed a segment.</summary>
-        public bool Write(ReadOnlySpan<byte> data, long pts, long dts, bool key, bool cut)
+        /// <summary>Queues a packet and writes the one before it; says whether that closed a part or a segment.</summary>
+        public Closed Write(ReadOnlySpan<byte> data, long pts, long dts, bool key, bool cut, bool part)
         {
-            var before = Writer.Segments.Count;
+            var segmentsBefore = Writer.Segments.Count;
+            var partsBefore = Writer.OpenSegmentParts;
             if (_hasPending)
             {
                 var duration = dts - _pendingDts;
@@ -295,6 +327,11 @@ public sealed unsafe class LiveRemuxer : IDisposable
                 _wallClock.Add(DateTimeOffset.UtcNow);
             }
 
+            if (cut || part || PartStartMs == long.MinValue)
+            {
+                PartStartMs = dts;
+            }
+
             fixed (byte* d = data)
             {
                 FfmpegError.Check(SsAv.PacketSet(_pending.Ptr, d, data.Length, pts, dts, 0, key ? 1 : 0), "av_new_packet (live)");
@@ -302,14 +339,15 @@ public sealed unsafe class LiveRemuxer : IDisposable
 
             _hasPending = true;
             _pendingCut = cut;
+            _pendingPart = part;
             _pendingDts = dts;
-            return Writer.Segments.Count > before;
+            return Writer.Segments.Count > segmentsBefore ? Closed.Segment : Writer.OpenSegmentParts != partsBefore ? Closed.Part : Closed.Nothing;
         }
 
         private void WritePending(long duration)
         {
             SsAv.PacketSetDuration(_pending.Ptr, duration);
-            Writer.Write(_pending, _pendingCut, _defaultDuration);
+            Writer.Write(_pending, _pendingCut, _defaultDuration, _pendingPart);
             _hasPending = false;
         }
 
@@ -326,45 +364,113 @@ public sealed unsafe class LiveRemuxer : IDisposable
             }
         }
 
-        /// <summary>The last <paramref name="window"/> segments; older ones are deleted.</summary>
-        public void WritePlaylist(int window, bool ended)
+        /// <summary>The msn and part index of this track's newest part (EXT-X-RENDITION-REPORT LAST-MSN / LAST-PART).</summary>
+        public (int Msn, int Part) LastPart()
+        {
+            var open = Writer.OpenSegmentParts;
+            if (open > 0)
+            {
+                return (Writer.Segments.Count + 1, open - 1);
+            }
+
+            var parts = Writer.Parts;
+            return parts.Count > 0 ? (parts[^1].SegmentNumber, parts[^1].Index) : (Writer.Segments.Count, 0);
+        }
+
+        /// <summary>
+        /// The last <paramref name="window"/> segments, with LL-HLS parts (when <paramref name="partTarget"/> > 0) for the
+        /// newest segments and the open one, a preload hint for the next part and a report of the other rendition.
+        /// Older segments (and their parts) are deleted.
+        /// </summary>
+        public void WritePlaylist(int window, bool ended, double partTarget, Track? other, string otherFolder)
         {
             var segments = Writer.Segments;
-            if (segments.Count == 0)
+            if (segments.Count == 0 && Writer.OpenSegmentParts == 0)
             {
                 return;
             }
 
             var first = Math.Max(0, segments.Count - window);
-            var target = 1;
             for (var i = first; i < segments.Count; i++)
             {
-                target = Math.Max(target, (int)Math.Ceiling((double)segments[i].Duration / segments[i].Timescale));
+                _targetDuration = Math.Max(_targetDuration, (int)Math.Ceiling((double)segments[i].Duration / segments[i].Timescale));
             }
 
+            var lowLatency = partTarget > 0;
             var text = new StringBuilder();
-            text.Append(CultureInfo.InvariantCulture, $"#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:{segments[first].Number}\n#EXT-X-MAP:URI=\"init.mp4\"\n");
-            for (var i = first; i < segments.Count; i++)
+            text.Append(CultureInfo.InvariantCulture, $"#EXTM3U\n#EXT-X-VERSION:{(lowLatency ? 9 : 7)}\n#EXT-X-TARGETDURATION:{_targetDuration}\n");
+            if (lowLatency)
             {
-                var s = segments[i];
-                if (i < _wallClock.Count)
+                // A player holds back three parts from the live edge (RFC 8216bis 4.4.3.8: PART-HOLD-BACK >= 2 x PART-TARGET).
+                text.Append(CultureInfo.InvariantCulture, $"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK={3 * partTarget:0.###}\n");
+                text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PART-INF:PART-TARGET={partTarget:0.###}\n");
+            }
+
+            text.Append(CultureInfo.InvariantCulture, $"#EXT-X-MEDIA-SEQUENCE:{(segments.Count > 0 ? segments[first].Number : 1)}\n#EXT-X-MAP:URI=\"init.mp4\"\n");
+            Writer.ForgetPartsBefore(segments.Count - 2); // parts are listed for the last three segments and the open one
+            var parts = Writer.Parts;
+            var p = 0;
+            for (var i = first; i <= segments.Count; i++)
+            {
+                var number = i + 1;
+                if (i < _wallClock.Count && (i < segments.Count || Writer.OpenSegmentParts > 0))
                 {
                     text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PROGRAM-DATE-TIME:{_wallClock[i]:yyyy-MM-ddTHH:mm:ss.fffZ}\n");
                 }
 
-                text.Append(CultureInfo.InvariantCulture, $"#EXTINF:{(double)s.Duration / s.Timescale:0.000},\n{s.FileName}\n");
+                while (p < parts.Count && parts[p].SegmentNumber < number)
+                {
+                    p++;
+                }
+
+                for (; lowLatency && p < parts.Count && parts[p].SegmentNumber == number; p++)
+                {
+                    var part = parts[p];
+                    text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PART:DURATION={part.DurationSeconds:0.000},URI=\"{part.FileName}\"{(part.Independent ? ",INDEPENDENT=YES" : "")}\n");
+                }
+
+                if (i < segments.Count)
+                {
+                    var s = segments[i];
+                    text.Append(CultureInfo.InvariantCulture, $"#EXTINF:{s.DurationSeconds:0.000},\n{s.FileName}\n");
+                }
             }
 
             if (ended)
             {
                 text.Append("#EXT-X-ENDLIST\n");
             }
+            else if (lowLatency)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part_{segments.Count + 1:D5}_{Writer.OpenSegmentParts}.m4s\"\n");
+                if (other is not null)
+                {
+                    var (msn, part) = other.LastPart();
+                    text.Append(CultureInfo.InvariantCulture, $"#EXT-X-RENDITION-REPORT:URI=\"../{otherFolder}/{MediaPlaylist}\",LAST-MSN={msn},LAST-PART={part}\n");
+                }
+            }
 
-            WriteAtomically(Path.Combine(Writer.OutputDirectory, MediaPlaylist), text.ToString());
-            if (first >= 2)
+            Thumbnails.AtomicFile.WriteText(Path.Combine(Writer.OutputDirectory, MediaPlaylist), text.ToString());
+            if (first >= 2 && first - 2 >= _deletedThrough)
             {
                 // Left the window: the one just before the window stays, a player with the previous playlist may fetch it.
-                File.Delete(Path.Combine(Writer.OutputDirectory, segments[first - 2].FileName));
+                DeleteSegmentFiles(segments[first - 2]);
+                _deletedThrough = first - 1;
+            }
+        }
+
+        private void DeleteSegmentFiles(SegmentInfo segment)
+        {
+            File.Delete(Path.Combine(Writer.OutputDirectory, segment.FileName));
+            for (var i = 0; ; i++)
+            {
+                var part = Path.Combine(Writer.OutputDirectory, $"part_{segment.Number:D5}_{i}.m4s");
+                if (!File.Exists(part))
+                {
+                    break;
+                }
+
+                File.Delete(part);
             }
         }
 

@@ -82,6 +82,8 @@ public sealed class LiveTestPattern(LiveTestPatternSettings settings)
                 break;
             }
 
+            // libavfilter marks every generated picture as an I frame, which libx264 would obey: keyframes once a second.
+            frame.SetForcedKey(frameIndex % s.FrameRate == 0);
             frame.SetPts(frameIndex++);
             video.Send(frame);
             frame.Unref();

@@ -8,6 +8,8 @@ namespace StreamServer.Transcode.Packaging;
 /// One track as CMAF: an mp4 muxer in fragmented mode (frag_custom: we decide where fragments end)
 /// writing through a custom AVIO into a <see cref="SegmentBuffer"/> (buffer-pool memory); each fragment
 /// becomes one segment file written once (<c>seg_00001.m4s</c>, ...), the ftyp+moov become <c>init.mp4</c>.
+/// For LL-HLS a segment may be cut into parts: each part is one fragment (a CMAF chunk) written as its own file
+/// (<c>part_00001_0.m4s</c>, ...) when it ends, and the segment file is its parts' fragments back to back.
 /// </summary>
 internal sealed unsafe class Fmp4TrackWriter : IDisposable
 {
@@ -19,14 +21,22 @@ internal sealed unsafe class Fmp4TrackWriter : IDisposable
     private readonly string directory;
     private readonly Rational encoderTimeBase;
     private readonly List<SegmentInfo> segments = [];
+    private readonly List<PartInfo> parts = [];
+    private long mediaStart = -1; // where the open segment's first fragment begins in the buffer (after init, if any)
+    private long partStart = long.MinValue;
+    private long partEnd = long.MinValue;
+    private bool partIndependent;
+    private bool pendingPartPackets;
+    private readonly bool writeParts;
     private bool initWritten;
     private bool pendingPackets;
     private long segmentStart = long.MinValue;
     private long segmentEnd = long.MinValue;
     private long firstStart;
 
-    public Fmp4TrackWriter(nint encoder, Rational encoderTimeBase, string directory, string label, SegmentBuffer output)
+    public Fmp4TrackWriter(nint encoder, Rational encoderTimeBase, string directory, string label, SegmentBuffer output, bool writeParts = false)
     {
+        this.writeParts = writeParts;
         this.directory = directory;
         this.encoderTimeBase = encoderTimeBase;
         this.output = output;
@@ -50,16 +60,41 @@ internal sealed unsafe class Fmp4TrackWriter : IDisposable
 
     public IReadOnlyList<SegmentInfo> Segments => segments;
 
+    /// <summary>Parts written so far, oldest first (the caller drops old ones with <see cref="ForgetPartsBefore"/>).</summary>
+    public IReadOnlyList<PartInfo> Parts => parts;
+
+    /// <summary>Parts of the segment being written (0 when none has ended yet).</summary>
+    public int OpenSegmentParts { get; private set; }
+
+    /// <summary>Drops the records of parts of segments numbered below <paramref name="segmentNumber"/>.</summary>
+    public void ForgetPartsBefore(int segmentNumber)
+    {
+        var n = 0;
+        while (n < parts.Count && parts[n].SegmentNumber < segmentNumber)
+        {
+            n++;
+        }
+
+        parts.RemoveRange(0, n);
+    }
+
     public long TotalBytes { get; private set; }
 
     private nint Ptr => muxer.DangerousGetHandle();
 
-    /// <summary>Writes an encoded packet; <paramref name="startsSegment"/> closes the running segment first.</summary>
-    public void Write(PacketHandle packet, bool startsSegment, long defaultDuration)
+    /// <summary>
+    /// Writes an encoded packet; <paramref name="startsSegment"/> closes the running segment first,
+    /// <paramref name="startsPart"/> the running part (live only).
+    /// </summary>
+    public void Write(PacketHandle packet, bool startsSegment, long defaultDuration, bool startsPart = false)
     {
         if (startsSegment && pendingPackets)
         {
             CloseSegment();
+        }
+        else if (startsPart && pendingPartPackets)
+        {
+            ClosePart();
         }
 
         var pts = Rescale(packet.Pts);
@@ -71,6 +106,15 @@ internal sealed unsafe class Fmp4TrackWriter : IDisposable
 
         segmentStart = Math.Min(segmentStart, pts);
         segmentEnd = Math.Max(segmentEnd, pts + duration);
+        if (!pendingPartPackets)
+        {
+            partStart = pts;
+            partIndependent = packet.IsKey;
+        }
+
+        partStart = Math.Min(partStart, pts);
+        partEnd = Math.Max(partEnd, pts + duration);
+        pendingPartPackets = true;
         var written = SsAv.MuxerWrite(Ptr, packet.Ptr);
         output.ThrowIfFailed();
         FfmpegError.Check(written, $"av_write_frame(mp4 {Label})");
@@ -99,38 +143,92 @@ internal sealed unsafe class Fmp4TrackWriter : IDisposable
 
     private void CloseSegment()
     {
-        Flush();
-        var mediaStart = SplitInit();
-        if (mediaStart == output.Length)
+        long start;
+        if (writeParts)
         {
-            // With delay_moov the first flush may emit only ftyp+moov; the fragment follows on the next one.
-            output.Clear();
-            Flush();
-            mediaStart = SplitInit();
+            if (pendingPartPackets)
+            {
+                ClosePart(); // the segment's last part
+            }
+
+            start = mediaStart;
+        }
+        else
+        {
+            start = FlushFragment();
         }
 
-        var mediaLength = output.Length - mediaStart;
-        if (mediaLength <= 0)
+        var mediaLength = output.Length - start;
+        if (start < 0 || mediaLength <= 0)
         {
             throw new TranscodeException($"{Label}: the muxer produced no fragment");
         }
 
         var number = segments.Count + 1;
         var name = $"seg_{number:D5}.m4s";
-        WriteFile(name, mediaStart, mediaLength);
+        WriteFile(name, start, mediaLength);
         if (segments.Count == 0)
         {
             firstStart = segmentStart;
         }
 
-        var start = segments.Count == 0 ? 0 : segments[^1].Start + segments[^1].Duration;
+        var segmentStartTime = segments.Count == 0 ? 0 : segments[^1].Start + segments[^1].Duration;
         // Starts chain without gaps (players and the MPD timeline expect contiguity); the duration
         // absorbs rounding so the sum equals the track's presentation end.
         var end = segmentEnd - firstStart;
-        segments.Add(new SegmentInfo(number, name, start, Math.Max(1, end - start), mediaLength, Timescale));
+        segments.Add(new SegmentInfo(number, name, segmentStartTime, Math.Max(1, end - segmentStartTime), mediaLength, Timescale));
         output.Clear(); // the segment is on disk: its pool blocks go back now
         pendingPackets = false;
         segmentStart = long.MinValue;
+        mediaStart = -1;
+        OpenSegmentParts = 0;
+    }
+
+    /// <summary>Ends the open part: its fragment is flushed and written as the part's file; the bytes stay for the segment.</summary>
+    private void ClosePart()
+    {
+        var offset = FlushFragment();
+        if (mediaStart < 0)
+        {
+            mediaStart = offset;
+        }
+
+        var length = output.Length - offset;
+        if (length <= 0)
+        {
+            throw new TranscodeException($"{Label}: the muxer produced no fragment for a part");
+        }
+
+        var number = segments.Count + 1;
+        var name = $"part_{number:D5}_{OpenSegmentParts}.m4s";
+        output.WriteFile(Path.Combine(directory, name), offset, length);
+        parts.Add(new PartInfo(number, OpenSegmentParts, name, Math.Max(1, partEnd - partStart), Timescale, partIndependent, length));
+        OpenSegmentParts++;
+        pendingPartPackets = false;
+        partStart = long.MinValue;
+        partEnd = long.MinValue;
+    }
+
+    /// <summary>Flushes one fragment and returns where it begins in the buffer (past ftyp+moov, written to init.mp4 once).</summary>
+    private long FlushFragment()
+    {
+        var before = output.Length;
+        Flush();
+        if (before > 0)
+        {
+            return before;
+        }
+
+        var start = SplitInit();
+        if (start == output.Length)
+        {
+            // With delay_moov the first flush may emit only ftyp+moov; the fragment follows on the next one.
+            output.Clear();
+            Flush();
+            start = SplitInit();
+        }
+
+        return start;
     }
 
     private void Flush()

@@ -6,3 +6,9 @@ public sealed record SegmentInfo(int Number, string FileName, long Start, long D
     public double DurationSeconds => (double)Duration / Timescale;
     public double StartSeconds => (double)Start / Timescale;
 }
+
+/// <summary>One LL-HLS part (a CMAF chunk): its segment, index in it, file, duration in the track timescale, whether it starts with a keyframe.</summary>
+public sealed record PartInfo(int SegmentNumber, int Index, string FileName, long Duration, long Timescale, bool Independent, long Bytes)
+{
+    public double DurationSeconds => (double)Duration / Timescale;
+}

@@ -1,0 +1,101 @@
+using System.Globalization;
+
+namespace StreamServer.Live;
+
+/// <summary>
+/// A /live/ request that may wait for the packager: a media playlist with _HLS_msn (and _HLS_part), or a part file
+/// (part_{msn}_{index}.m4s, what EXT-X-PRELOAD-HINT names before it exists). Parsed from the served-file key
+/// ("live/{channel}/{track}/{file}") and the raw target's query.
+/// </summary>
+internal readonly record struct LiveRequest(string Channel, bool Audio, int Msn, int Part, bool IsPart, bool Invalid)
+{
+    public static bool TryParse(ReadOnlySpan<char> key, string rawTarget, out LiveRequest request)
+    {
+        request = default;
+        var rest = key[(Vod.VodPath.LiveRoot.Length + 1)..];
+        var slash = rest.IndexOf('/');
+        if (slash <= 0)
+        {
+            return false;
+        }
+
+        var channel = rest[..slash];
+        var inTrack = rest[(slash + 1)..];
+        var trackEnd = inTrack.IndexOf('/');
+        if (trackEnd <= 0)
+        {
+            return false;
+        }
+
+        var audio = inTrack[..trackEnd].SequenceEqual(Transcode.Packaging.Packager.AudioFolder);
+        var file = inTrack[(trackEnd + 1)..];
+        if (file.StartsWith("part_", StringComparison.Ordinal) && file.EndsWith(".m4s", StringComparison.Ordinal))
+        {
+            var name = file[5..^4];
+            var underscore = name.IndexOf('_');
+            if (underscore <= 0 || !TryNumber(name[..underscore], out var msn) || !TryNumber(name[(underscore + 1)..], out var index))
+            {
+                return false; // not a part name: an ordinary lookup (404)
+            }
+
+            request = new LiveRequest(channel.ToString(), audio, msn, index, IsPart: true, Invalid: false);
+            return true;
+        }
+
+        var query = rawTarget.IndexOf('?');
+        if (query < 0 || !file.SequenceEqual("index.m3u8"))
+        {
+            return false;
+        }
+
+        var q = rawTarget.AsSpan(query + 1);
+        var hasMsn = TryParameter(q, "_HLS_msn", out var msnText);
+        var hasPart = TryParameter(q, "_HLS_part", out var partText);
+        if (!hasMsn && !hasPart)
+        {
+            return false;
+        }
+
+        // RFC 8216bis 6.2.5.2: _HLS_part without _HLS_msn, or either not a decimal integer, is a 400.
+        var part = -1;
+        var valid = TryNumber(msnText, out var msnValue) && hasMsn && (!hasPart || TryNumber(partText, out part));
+        request = new LiveRequest(channel.ToString(), audio, msnValue, part, IsPart: false, Invalid: !valid);
+        return true;
+    }
+
+    private static bool TryParameter(ReadOnlySpan<char> query, string name, out ReadOnlySpan<char> value)
+    {
+        foreach (var range in query.Split('&'))
+        {
+            var pair = query[range];
+            if (pair.Length > name.Length && pair.StartsWith(name, StringComparison.Ordinal) && pair[name.Length] == '=')
+            {
+                value = pair[(name.Length + 1)..];
+                return true;
+            }
+        }
+
+        value = default;
+        return false;
+    }
+
+    private static bool TryNumber(ReadOnlySpan<char> text, out int value)
+    {
+        value = 0;
+        if (text.IsEmpty || text.Length > 9)
+        {
+            return false;
+        }
+
+        foreach (var c in text)
+        {
+            if (!char.IsAsciiDigit(c))
+            {
+                return false;
+            }
+        }
+
+        value = int.Parse(text, CultureInfo.InvariantCulture);
+        return true;
+    }
+}

@@ -1,0 +1,156 @@
+using System.Diagnostics;
+using System.Globalization;
+using StreamServer.Tests.Http;
+using StreamServer.Tests.Infrastructure;
+using StreamServer.TestSupport;
+
+namespace StreamServer.Tests.Live;
+
+/// <summary>
+/// LL-HLS (RFC 8216bis) on the built-in test channel (1 s segments, 0.5 s parts, a keyframe every second): parts,
+/// preload hint, server control, rendition reports, blocking playlist reload and the hinted part answered as soon as
+/// it exists, over HTTP/1.1 and h2c.
+/// </summary>
+[Collection(ServerTestsCollection.Name)]
+public class LowLatencyHlsTests
+{
+    private const string Video = "/live/test/video/index.m3u8";
+
+    private static async Task<(ServerProcess Server, TempDir Data, HttpClient Http)> StartAsync()
+    {
+        var data = new TempDir("ss-llhls");
+        var server = await ServerProcess.StartAsync(data.Path, "--StreamServer:Live:TestChannel=true", "--StreamServer:Live:SegmentSeconds=1",
+            "--StreamServer:Live:PartSeconds=0.5");
+        var http = new HttpClient { BaseAddress = server.HttpUri };
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            using var r = await http.GetAsync(Video);
+            if (r.IsSuccessStatusCode && (await r.Content.ReadAsStringAsync()).Split("#EXTINF:").Length > 3)
+            {
+                return (server, data, http);
+            }
+
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), "the test channel did not start");
+            await Task.Delay(100);
+        }
+    }
+
+    private static (int Msn, int Part) Hint(string playlist)
+    {
+        var line = playlist.Split('\n').Single(l => l.StartsWith("#EXT-X-PRELOAD-HINT:", StringComparison.Ordinal));
+        var uri = line[(line.IndexOf("URI=\"part_", StringComparison.Ordinal) + 10)..line.LastIndexOf(".m4s", StringComparison.Ordinal)];
+        var parts = uri.Split('_');
+        return (int.Parse(parts[0], CultureInfo.InvariantCulture), int.Parse(parts[1], CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public async Task Media_playlists_carry_parts_a_preload_hint_server_control_and_rendition_reports()
+    {
+        var (server, data, http) = await StartAsync();
+        await using var _ = server;
+        using var __ = data;
+        using var ___ = http;
+        var video = await http.GetStringAsync(Video);
+        Assert.Contains("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.5\n", video);
+        Assert.Contains("#EXT-X-PART-INF:PART-TARGET=0.5\n", video);
+        Assert.Contains("#EXT-X-RENDITION-REPORT:URI=\"../audio/index.m3u8\",LAST-MSN=", video);
+        var parts = video.Split('\n').Where(l => l.StartsWith("#EXT-X-PART:", StringComparison.Ordinal)).ToList();
+        Assert.True(parts.Count >= 4, video);
+        foreach (var part in parts)
+        {
+            var duration = double.Parse(part["#EXT-X-PART:DURATION=".Length..part.IndexOf(',', StringComparison.Ordinal)], CultureInfo.InvariantCulture);
+            Assert.InRange(duration, 0.4, 0.5);
+
+            // A keyframe each second and parts of half a second: the first part of each segment, and only it, is independent.
+            var index = int.Parse(part[(part.LastIndexOf('_') + 1)..part.LastIndexOf(".m4s", StringComparison.Ordinal)], CultureInfo.InvariantCulture);
+            Assert.Equal(index == 0, part.Contains("INDEPENDENT=YES", StringComparison.Ordinal));
+        }
+
+        // Parts are the segment's fragments: the two parts of a complete segment make its file, byte for byte.
+        var lines = video.Split('\n');
+        var complete = lines.First(l => l.StartsWith("seg_", StringComparison.Ordinal) && video.Contains($"part_{l[4..9]}_1.m4s", StringComparison.Ordinal));
+        var number = complete[4..9];
+        var joined = (await http.GetByteArrayAsync($"/live/test/video/part_{number}_0.m4s")).Concat(await http.GetByteArrayAsync($"/live/test/video/part_{number}_1.m4s"));
+        Assert.Equal(await http.GetByteArrayAsync("/live/test/video/" + complete), joined.ToArray());
+
+        var audio = await http.GetStringAsync("/live/test/audio/index.m3u8");
+        Assert.Contains("#EXT-X-RENDITION-REPORT:URI=\"../video/index.m3u8\",LAST-MSN=", audio);
+        Assert.Contains("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part_", audio);
+
+        var probe = await ProcessRunner.RunAsync("ffprobe", ["-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
+            new Uri(server.HttpUri, "/live/test/master.m3u8").ToString()], TimeSpan.FromSeconds(60));
+        probe.EnsureSuccess("ffprobe (LL-HLS)");
+        Assert.Contains("h264", probe.StdOut);
+    }
+
+    [Fact]
+    public async Task A_blocking_reload_is_answered_within_one_part_of_the_part_appearing()
+    {
+        var (server, data, http) = await StartAsync();
+        await using var _ = server;
+        using var __ = data;
+        using var ___ = http;
+        var window = Path.Combine(data.Path, "live-window", "test", "video");
+        var delays = new List<double>();
+        for (var round = 0; round < 6; round++)
+        {
+            var (msn, part) = Hint(await http.GetStringAsync(Video));
+            var clock = Stopwatch.StartNew();
+            var body = await http.GetStringAsync($"{Video}?_HLS_msn={msn}&_HLS_part={part}");
+            var answeredAt = DateTime.UtcNow;
+            var waited = clock.Elapsed.TotalSeconds;
+            Assert.Contains($"URI=\"part_{msn:D5}_{part}.m4s\"", body);
+            Assert.True(waited < 0.5 + 0.2, $"waited {waited:0.000} s for a part 0.5 s away at most");
+
+            // The answer followed the part's publication closely (the part file's time is when it was written).
+            var written = File.GetLastWriteTimeUtc(Path.Combine(window, $"part_{msn:D5}_{part}.m4s"));
+            delays.Add((answeredAt - written).TotalSeconds);
+        }
+
+        Console.WriteLine($"blocking reload answered {string.Join(", ", delays.Select(d => (d * 1000).ToString("0", CultureInfo.InvariantCulture)))} ms after the part was written");
+        Assert.True(delays.Order().ElementAt(delays.Count / 2) < 0.1, "blocking reloads are not answered promptly");
+
+        // The same over h2c.
+        var (m, p) = Hint(await http.GetStringAsync(Video));
+        var h2 = await ProcessRunner.RunAsync("curl", ["-sS", "--http2-prior-knowledge", "-w", "\n%{http_version} %{time_total}",
+            new Uri(server.HttpUri, $"{Video}?_HLS_msn={m}&_HLS_part={p}").ToString()], TimeSpan.FromSeconds(10));
+        h2.EnsureSuccess("curl h2c blocking reload");
+        Assert.Contains($"part_{m:D5}_{p}.m4s", h2.StdOut);
+        Assert.Contains("\n2 ", h2.StdOut);
+    }
+
+    [Fact]
+    public async Task The_hinted_part_is_answered_when_it_is_written_and_bad_reload_parameters_get_400()
+    {
+        var (server, data, http) = await StartAsync();
+        await using var _ = server;
+        using var __ = data;
+        using var ___ = http;
+        var (msn, part) = Hint(await http.GetStringAsync(Video));
+        var clock = Stopwatch.StartNew();
+        using var response = await http.GetAsync($"/live/test/video/part_{msn:D5}_{part}.m4s");
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        var bytes = await response.Content.ReadAsByteArrayAsync();
+        Assert.Equal("moof", System.Text.Encoding.ASCII.GetString(bytes, 4, 4));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"the hinted part took {clock.Elapsed.TotalSeconds:0.00} s");
+
+        // A part that will never come (far ahead) is a 404 after the wait, not a hang.
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await http.GetAsync($"/live/test/video/part_{msn + 50:D5}_0.m4s")).StatusCode);
+
+        // RFC 8216bis 6.2.5.2: _HLS_msn beyond the playlist's last segment + 2, _HLS_part without _HLS_msn, and non-numbers are 400.
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, (await http.GetAsync($"{Video}?_HLS_msn={msn + 10}")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, (await http.GetAsync($"{Video}?_HLS_part=1")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, (await http.GetAsync($"{Video}?_HLS_msn=x")).StatusCode);
+
+        // A segment already published answers at once.
+        clock.Restart();
+        Assert.Contains("#EXTINF", await http.GetStringAsync($"{Video}?_HLS_msn={msn - 1}"));
+        Assert.True(clock.Elapsed < TimeSpan.FromMilliseconds(300));
+        Assert.Equal(0, TracingMetric(await server.MetricsAsync()));
+        Assert.DoesNotContain("fail:", server.Output);
+    }
+
+    private static double TracingMetric(string metrics) =>
+        global::StreamServer.Tests.Tracing.TracingEnvironment.MetricSum(metrics, "streamserver_live_blocked_reloads");
+}
