@@ -14,7 +14,11 @@ public readonly record struct LivePosition(int VideoSegments, int VideoParts, in
 /// What a live source announced: H.264 configuration (an avcC record from RTMP, or Annex B SPS/PPS from our encoder; the
 /// mp4 muxer takes either, and Annex B access units with it), AAC AudioSpecificConfig (optional), frame size if known.
 /// </summary>
-public sealed record LiveStreamInfo(byte[] VideoConfig, byte[]? AudioConfig, int Width, int Height);
+/// <param name="WallClockAtZero">
+/// The wall-clock time of media time 0 when the source knows it (a generator paced to the clock); null = each segment is
+/// dated when its first packet arrives (a publisher: capture time is not on the wire).
+/// </param>
+public sealed record LiveStreamInfo(byte[] VideoConfig, byte[]? AudioConfig, int Width, int Height, DateTimeOffset? WallClockAtZero = null);
 
 /// <summary>
 /// Pass-through live packaging: H.264 and AAC access units as they arrive (FLV timing: milliseconds, decode order)
@@ -68,13 +72,13 @@ public sealed unsafe class LiveRemuxer : IDisposable
         Directory.CreateDirectory(root);
         _videoCodec = CodecStrings.Avc1(info.VideoConfig);
         var codecs = new StringBuilder(_videoCodec);
-        _video = new Track(Path.Combine(root, VideoFolder), "video", pool, audio: false, info.VideoConfig, info.Width, info.Height, 0, 0, _partMs > 0);
+        _video = new Track(Path.Combine(root, VideoFolder), "video", pool, audio: false, info.VideoConfig, info.Width, info.Height, 0, 0, _partMs > 0, info.WallClockAtZero);
         try
         {
             if (info.AudioConfig is { Length: >= 2 } asc)
             {
                 var (rate, channels) = AudioSpecificConfig(asc);
-                _audio = new Track(Path.Combine(root, AudioFolder), "audio", pool, audio: true, asc, 0, 0, rate, channels, _partMs > 0);
+                _audio = new Track(Path.Combine(root, AudioFolder), "audio", pool, audio: true, asc, 0, 0, rate, channels, _partMs > 0, info.WallClockAtZero);
                 _audioRate = rate;
                 _audioChannels = channels;
                 codecs.Append(',').Append(CodecStrings.AacLc);
@@ -228,10 +232,14 @@ public sealed unsafe class LiveRemuxer : IDisposable
         private long _defaultDuration;
         private int _targetDuration = 1;
         private int _deletedThrough;
-        private readonly List<DateTimeOffset> _wallClock = []; // when each segment's first packet arrived (PROGRAM-DATE-TIME)
+        private readonly List<DateTimeOffset> _wallClock = []; // when each segment began (PROGRAM-DATE-TIME)
 
-        public Track(string directory, string label, MemfdBufferPool pool, bool audio, byte[] config, int width, int height, int rate, int channels, bool parts)
+        private readonly DateTimeOffset? _wallClockAtZero;
+
+        public Track(string directory, string label, MemfdBufferPool pool, bool audio, byte[] config, int width, int height, int rate, int channels, bool parts,
+            DateTimeOffset? wallClockAtZero)
         {
+            _wallClockAtZero = wallClockAtZero;
             _audio = audio;
             Width = width;
             Height = height;
@@ -324,7 +332,7 @@ public sealed unsafe class LiveRemuxer : IDisposable
             if (cut || SegmentStartMs == long.MinValue)
             {
                 SegmentStartMs = dts;
-                _wallClock.Add(DateTimeOffset.UtcNow);
+                _wallClock.Add(_wallClockAtZero is { } zero ? zero.AddMilliseconds(dts) : DateTimeOffset.UtcNow);
             }
 
             if (cut || part || PartStartMs == long.MinValue)

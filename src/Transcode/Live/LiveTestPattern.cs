@@ -60,14 +60,18 @@ public sealed class LiveTestPattern(LiveTestPatternSettings settings)
         }
 
         var clock = Stopwatch.StartNew();
-        using var generator = GeneratorHandle.Open(GraphDescription((now / 1000) + 1));
+        var epoch = (now / 1000) + 1;
+        using var generator = GeneratorHandle.Open(GraphDescription(epoch));
         using var video = new H264Encoder(new H264EncoderSettings(s.Width, s.Height, new Rational(1, s.FrameRate), new Rational(s.FrameRate, 1),
             s.FrameRate, s.VideoBitrate, s.VideoBitrate * 3 / 2, s.VideoBitrate, "veryfast", Threads: 1, Profile: "main",
-            X264Params: "scenecut=0:open-gop=0:bframes=0"), "test channel");
+            X264Params: "scenecut=0:open-gop=0:bframes=0:rc-lookahead=0:sync-lookahead=0"), "test channel"); // no frame held back
         using var audio = new AacEncoder(48000, 2, s.AudioBitrate);
         using var frame = new FrameHandle();
         using var packet = new PacketHandle();
-        using var remuxer = open(new LiveStreamInfo(video.Extradata.ToArray(), Extradata(audio.Ptr), s.Width, s.Height));
+        // Frame t is due at epoch + t: the playlists date segments by what the picture shows, so a player's measured
+        // latency behind the wall clock includes encoding and packaging.
+        using var remuxer = open(new LiveStreamInfo(video.Extradata.ToArray(), Extradata(audio.Ptr), s.Width, s.Height,
+            DateTimeOffset.FromUnixTimeSeconds(epoch)));
         void WriteAudio(PacketHandle p) => remuxer.WriteAudio(p.Data, p.Pts * 1000 / audio.SampleRate);
         long frameIndex = 0;
         var audioMs = 0L;

@@ -55,6 +55,7 @@ public sealed class RunningServer : IAsyncDisposable
             "--StreamServer:HttpPort=0",
             $"--StreamServer:HttpsPort={(tls ? 0 : -1)}",
             "--StreamServer:GenerateSample=false", "--StreamServer:Live:TestChannel=false", "--StreamServer:RtmpPort=-1",
+            $"--StreamServer:Live:WindowDirectory={Path.Combine(dataDir, "live-window")}",
             "--Logging:LogLevel:Default=Warning",
             .. extraArgs,
         ];

@@ -108,7 +108,7 @@ public class LowLatencyHlsTests
             delays.Add((answeredAt - written).TotalSeconds);
         }
 
-        Console.WriteLine($"blocking reload answered {string.Join(", ", delays.Select(d => (d * 1000).ToString("0", CultureInfo.InvariantCulture)))} ms after the part was written");
+        TestContext.Current.TestOutputHelper?.WriteLine($"blocking reload answered {string.Join(", ", delays.Select(d => (d * 1000).ToString("0", CultureInfo.InvariantCulture)))} ms after the part was written");
         Assert.True(delays.Order().ElementAt(delays.Count / 2) < 0.1, "blocking reloads are not answered promptly");
 
         // The same over h2c.

@@ -128,7 +128,7 @@ public class TestChannelTests
 
         var last = LastSequence(await PlaylistAsync(http, "/live/test/video/index.m3u8", _ => true, TimeSpan.FromSeconds(5)));
         var produced = last - first;
-        Console.WriteLine($"test channel: {produced} one-second segments in {start.Elapsed.TotalSeconds:0.0} s; RSS {string.Join(", ", rss.Select(r => r / (1024 * 1024)))} MiB");
+        TestContext.Current.TestOutputHelper?.WriteLine($"test channel: {produced} one-second segments in {start.Elapsed.TotalSeconds:0.0} s; RSS {string.Join(", ", rss.Select(r => r / (1024 * 1024)))} MiB");
         Assert.InRange(produced, seconds - 3, seconds + 2);
         Assert.True(rss[^1] - rss[0] < 48L * 1024 * 1024, "resident memory kept growing");
         Assert.DoesNotContain("fail:", server.Output);

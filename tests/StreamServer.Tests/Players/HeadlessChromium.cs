@@ -27,13 +27,13 @@ internal static class HeadlessChromium
             : "tests/Players/node_modules is missing (scripts/setup.sh runs npm ci there)";
     }
 
-    public static async Task<string> PlayAsync(string player, Uri source, double seconds, TimeSpan timeout)
+    public static async Task<string> PlayAsync(string player, Uri source, double seconds, TimeSpan timeout, bool live = false)
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var report = $"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/report";
         var page = new Uri(Path.Combine(PlayersDir, "player.html")).AbsoluteUri +
-            $"?player={player}&src={Uri.EscapeDataString(source.AbsoluteUri)}&seconds={seconds}&report={Uri.EscapeDataString(report)}";
+            $"?player={player}&src={Uri.EscapeDataString(source.AbsoluteUri)}&seconds={seconds}&live={(live ? 1 : 0)}&report={Uri.EscapeDataString(report)}";
         using var profile = new TempDir("ss-chromium");
         var psi = new ProcessStartInfo("chromium")
         {

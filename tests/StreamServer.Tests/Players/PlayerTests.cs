@@ -26,4 +26,30 @@ public class PlayerTests
         TestContext.Current.SendDiagnosticMessage(line);
         Assert.StartsWith("PASS", line);
     }
+
+    /// <summary>hls.js (LL-HLS) and shaka (dynamic DASH) play the built-in live channel; the latency behind the wall clock is printed.</summary>
+    [Theory]
+    [InlineData("hls", "master.m3u8", 4.0)]
+    [InlineData("shaka", "manifest.mpd", 8.0)]
+    public async Task PlayerPlaysTheLiveTestChannel(string player, string manifest, double maxLatencySeconds)
+    {
+        var missing = HeadlessChromium.Missing();
+        Assert.SkipWhen(missing is not null, missing ?? "");
+        await using var server = await RunningServer.StartAsync(tls: false, extraArgs: ["--StreamServer:Live:TestChannel=true",
+            "--StreamServer:Live:SegmentSeconds=1", "--StreamServer:Live:PartSeconds=0.333"]);
+        using var http = new HttpClient { BaseAddress = server.HttpUri };
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!(await http.GetAsync("/live/test/video/index.m3u8")).IsSuccessStatusCode || (await http.GetStringAsync("/live/test/video/index.m3u8")).Split("#EXTINF").Length < 4)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), "the test channel did not start");
+            await Task.Delay(200);
+        }
+
+        var line = await HeadlessChromium.PlayAsync(player, new Uri(server.HttpUri, $"/live/test/{manifest}"), seconds: 4, TimeSpan.FromSeconds(60), live: true);
+        TestContext.Current.SendDiagnosticMessage(line);
+        TestContext.Current.TestOutputHelper?.WriteLine(line);
+        Assert.StartsWith("PASS", line);
+        var latency = double.Parse(line[(line.LastIndexOf("latency ", StringComparison.Ordinal) + 8)..].TrimEnd('s', ' '), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(latency, 0, maxLatencySeconds);
+    }
 }
