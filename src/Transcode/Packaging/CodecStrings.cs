@@ -27,7 +27,7 @@ public static class CodecStrings
             }
         }
 
-        throw new TranscodeException("no H.264 SPS in the encoder's extradata");
+        throw new TranscodeException("no H.264 SPS in the stream's configuration (avcC or Annex B extradata)");
     }
 
     private static string Format(byte profile, byte constraints, byte level) => $"avc1.{profile:x2}{constraints:x2}{level:x2}";

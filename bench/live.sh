@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Live: StreamServer (pass-through, LL-HLS) next to nginx with libnginx-mod-rtmp (hls on), both fed by ONE ffmpeg
+# publish (tee muxer: the same packets reach both at the same moment), 1 s GOP and 1 s segments in both.
+#
+#   [SECONDS_RUN=40] [PART=0.333] [CHANNELS=50] bench/live.sh
+#
+# Phase 1 (one channel, SECONDS_RUN): a poller reads both media playlists every 20 ms and records when each segment
+# (and, for us, each part) first appears. Reported per server:
+#   - publish delay: first seen - wall-clock time its last frame was sent (the next segment's keyframe, for a segment);
+#   - edge age: at each poll, now - wall-clock time of the newest media listed (what a player could have at best);
+#   - player latency by the spec: edge age + the hold-back a conforming player keeps (3 x target duration for legacy
+#     HLS, RFC 8216 6.3.3; PART-HOLD-BACK for LL-HLS), i.e. glass-to-glass minus the player's own buffering slack;
+#   - CPU seconds used by each server process over the run (per pass-through channel).
+# Phase 2 (CHANNELS channels, 20 s): CHANNELS ffmpeg -c copy publishers into each server in turn; every channel's
+# playlist must advance; CPU per channel reported. The publishers' CPU is not counted.
+# The wall clock of media time 0 is taken when ffmpeg starts (-re); both servers share that error.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_RUN=${SECONDS_RUN:-40}
+PART=${PART:-0.333}
+CHANNELS=${CHANNELS:-50}
+WORK=${WORK:-/tmp/ss-bench-live}
+OURS_HTTP=18481; OURS_RTMP=19351; NGINX_HTTP=18482; NGINX_RTMP=19352
+for tool in nginx ffmpeg curl python3; do command -v $tool >/dev/null || { echo "missing $tool" >&2; exit 1; }; done
+MODULE=/usr/lib/nginx/modules/ngx_rtmp_module.so
+[ -f "$MODULE" ] || { echo "missing libnginx-mod-rtmp ($MODULE)" >&2; exit 1; }
+
+DLL=src/StreamServer/bin/Release/net10.0/StreamServer.dll
+[ -f "$DLL" ] || dotnet build src/StreamServer -c Release -v q >/dev/null
+# Both keep their live windows on tmpfs (our default; nginx-rtmp's documentation recommends it for hls_path).
+SHM=/dev/shm/ss-bench-live
+rm -rf "$WORK" "$SHM"; mkdir -p "$WORK/data" "$WORK/nginx/tmp" "$SHM/nginx-hls"
+ABS=$(cd "$WORK" && pwd)
+
+cat > "$WORK/nginx/nginx.conf" <<CONF
+load_module $MODULE;
+worker_processes 1;
+daemon off;
+pid $ABS/nginx/nginx.pid;
+error_log $ABS/nginx/error.log warn;
+events { worker_connections 4096; }
+rtmp {
+  server {
+    listen 127.0.0.1:$NGINX_RTMP;
+    chunk_size 4096;
+    application live {
+      live on;
+      hls on;
+      hls_path $SHM/nginx-hls;
+      hls_fragment 1s;
+      hls_playlist_length 6s;
+    }
+  }
+}
+http {
+  types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; }
+  sendfile on; tcp_nopush on; access_log off;
+  client_body_temp_path $ABS/nginx/tmp; proxy_temp_path $ABS/nginx/tmp; fastcgi_temp_path $ABS/nginx/tmp;
+  uwsgi_temp_path $ABS/nginx/tmp; scgi_temp_path $ABS/nginx/tmp;
+  server {
+    listen 127.0.0.1:$NGINX_HTTP;
+    location /hls/ { alias $SHM/nginx-hls/; add_header Cache-Control no-cache; }
+  }
+}
+CONF
+
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$SHM"; }
+trap cleanup EXIT
+
+channel_args=()
+for i in $(seq 0 "$CHANNELS"); do
+  channel_args+=("--StreamServer:Live:Channels:$i:Name=c$i" "--StreamServer:Live:Channels:$i:Key=k")
+done
+dotnet "$DLL" --StreamServer:DataDir="$ABS/data" --StreamServer:ListenAddress=127.0.0.1 --StreamServer:HttpPort=$OURS_HTTP \
+  --StreamServer:HttpsPort=-1 --StreamServer:RtmpPort=$OURS_RTMP --StreamServer:GenerateSample=false \
+  --StreamServer:Live:TestChannel=false --StreamServer:Live:SegmentSeconds=1 --StreamServer:Live:PartSeconds=$PART \
+  --StreamServer:Live:WindowDirectory="$SHM/ours" --StreamServer:Tracing:Enabled=false --Logging:LogLevel:Default=Warning \
+  "${channel_args[@]}" > "$WORK/ours.log" 2>&1 & OURS_PID=$!; PIDS+=($OURS_PID)
+nginx -c "$ABS/nginx/nginx.conf" -p "$ABS/nginx" & NGINX_PID=$!; PIDS+=($NGINX_PID)
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$OURS_HTTP/healthz" >/dev/null && break; sleep 0.2; done
+
+cpu() { # utime+stime in seconds of a pid and its children (nginx: master + worker)
+  local total=0
+  for p in "$1" $(pgrep -P "$1" || true); do
+    read -r -a f < "/proc/$p/stat"; total=$((total + f[13] + f[14]))
+  done
+  echo "$total $(getconf CLK_TCK)" | awk '{printf "%.2f", $1 / $2}'
+}
+
+echo "== phase 1: one publish into both, ${SECONDS_RUN}s, 640x360 30 fps, GOP 1 s, segments 1 s, our parts ${PART} s"
+ours_cpu0=$(cpu $OURS_PID); nginx_cpu0=$(cpu $NGINX_PID)
+T0=$(date +%s.%N)
+ffmpeg -hide_banner -loglevel error -re -f lavfi -i "testsrc2=size=640x360:rate=30" -f lavfi -i "sine=frequency=440:sample_rate=48000" \
+  -t "$SECONDS_RUN" -c:v libx264 -preset veryfast -tune zerolatency -g 30 -keyint_min 30 -sc_threshold 0 -b:v 1M -pix_fmt yuv420p \
+  -c:a aac -b:a 96k -map 0:v -map 1:a -flags +global_header \
+  -f tee "[f=flv:onfail=ignore]rtmp://127.0.0.1:$OURS_RTMP/live/c0?key=k|[f=flv:onfail=ignore]rtmp://127.0.0.1:$NGINX_RTMP/live/c0" &
+FF=$!
+python3 - "$T0" "$SECONDS_RUN" "$PART" "http://127.0.0.1:$OURS_HTTP/live/c0/video/index.m3u8" "http://127.0.0.1:$NGINX_HTTP/hls/c0.m3u8" > "$WORK/phase1.txt" <<'PY'
+import sys, time, urllib.request, statistics
+t0, run, part_target = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+urls = {"ours": sys.argv[4], "nginx": sys.argv[5]}
+def parse(text):
+    seq, items, media, target, hold = 0, [], 0.0, 0.0, None
+    lines = text.splitlines()
+    for l in lines:
+        if l.startswith("#EXT-X-MEDIA-SEQUENCE:"): seq = int(l.split(":")[1])
+        if l.startswith("#EXT-X-TARGETDURATION:"): target = float(l.split(":")[1])
+        if l.startswith("#EXT-X-SERVER-CONTROL:") and "PART-HOLD-BACK=" in l: hold = float(l.split("PART-HOLD-BACK=")[1].split(",")[0])
+    return seq, lines, target, hold
+seen, edge = {k: {} for k in urls}, {k: [] for k in urls}
+holdback = {}
+end = time.time() + run - 1
+while time.time() < end:
+    for name, url in urls.items():
+        try: text = urllib.request.urlopen(url, timeout=2).read().decode()
+        except Exception: continue
+        now = time.time()
+        seq, lines, target, hold = parse(text)
+        holdback[name] = hold if hold else 3 * target
+        # Segment k (EXT-X-MEDIA-SEQUENCE counting) covers media [k - first, k - first + 1): 1 s segments from media
+        # time 0; ours numbers from 1, nginx-rtmp from 0. Parts listed after the last EXTINF belong to the open segment.
+        first = 1 if name == "ours" else 0
+        n, open_parts = seq, 0.0
+        for l in lines:
+            if l.startswith("#EXTINF:"):
+                open_parts = 0.0
+            elif l.startswith("#EXT-X-PART:"):
+                open_parts += float(l.split("DURATION=")[1].split(",")[0])
+                seen[name].setdefault(("part", l.split('URI="')[1].split('"')[0]), now)
+            elif l and not l.startswith("#"):
+                seen[name].setdefault(("seg", n), now)
+                n += 1
+        if n > seq:
+            edge[name].append(now - (t0 + (n - first) + open_parts))
+    time.sleep(0.02)
+for name in urls:
+    segs = sorted(k[1] for k in seen[name] if k[0] == "seg")
+    first = 1 if name == "ours" else 0
+    delays = [seen[name][("seg", s)] - (t0 + (s - first + 1)) for s in segs[1:]]  # the first seen may predate polling
+    e = edge[name]
+    if not delays or not e:
+        print(f"{name}: no segments seen"); continue
+    print(f"{name}: segments seen {len(segs)}, segment publish delay median {statistics.median(delays)*1000:.0f} ms p90 {sorted(delays)[int(len(delays)*0.9)]*1000:.0f} ms; "
+          f"edge age median {statistics.median(e)*1000:.0f} ms; hold-back {holdback[name]:.2f} s; player latency by the spec {statistics.median(e)+holdback[name]:.2f} s")
+PY
+wait $FF || true
+ours_cpu1=$(cpu $OURS_PID); nginx_cpu1=$(cpu $NGINX_PID)
+cat "$WORK/phase1.txt"
+echo "cpu over ${SECONDS_RUN}s, one channel (with the 50/s playlist poller, ours incl. JIT warm-up): ours $(echo "$ours_cpu1 $ours_cpu0" | awk '{printf "%.2f", $1-$2}') s, nginx-rtmp $(echo "$nginx_cpu1 $nginx_cpu0" | awk '{printf "%.2f", $1-$2}') s"
+python3 - "$WORK/phase1.txt" <<'PY'
+import sys, re
+t = open(sys.argv[1]).read()
+lat = dict(re.findall(r"^(\w+):.*player latency by the spec ([0-9.]+) s", t, re.M))
+if "ours" in lat and "nginx" in lat:
+    print(f"latency ratio ours / nginx-rtmp: {float(lat['ours']) / float(lat['nginx']):.2f}x (target <= 0.5x)")
+PY
+
+echo "== phase 2: $CHANNELS pass-through channels (ffmpeg -c copy), CPU over 15 s of steady state, each server in turn"
+SRC="$WORK/src.flv"
+ffmpeg -hide_banner -loglevel error -f lavfi -i "testsrc2=size=640x360:rate=30" -f lavfi -i "sine=frequency=440:sample_rate=48000" \
+  -t 30 -c:v libx264 -preset veryfast -g 30 -sc_threshold 0 -b:v 800k -pix_fmt yuv420p -c:a aac -b:a 96k -y "$SRC"
+PUBS=()
+many() { # $1 rtmp port, $2 query (stream key)
+  PUBS=()
+  for i in $(seq 1 "$CHANNELS"); do
+    ffmpeg -hide_banner -loglevel error -re -i "$SRC" -t 22 -c copy -f flv "rtmp://127.0.0.1:$1/live/c$i$2" </dev/null >/dev/null 2>&1 & PUBS+=($!)
+  done
+}
+for server in ours nginx; do
+  if [ $server = ours ]; then pid=$OURS_PID; many $OURS_RTMP "?key=k"; else pid=$NGINX_PID; many $NGINX_RTMP ""; fi
+  sleep 4; c0=$(cpu $pid); sleep 15; c1=$(cpu $pid)
+  live=0
+  for i in $(seq 1 "$CHANNELS"); do
+    if [ $server = ours ]; then url="http://127.0.0.1:$OURS_HTTP/live/c$i/video/index.m3u8"; else url="http://127.0.0.1:$NGINX_HTTP/hls/c$i.m3u8"; fi
+    n=$(curl -sf "$url" | grep -c EXTINF || true); [ "${n:-0}" -ge 3 ] && live=$((live + 1))
+  done
+  for p in "${PUBS[@]}"; do wait "$p" 2>/dev/null || true; done
+  echo "$server: $live/$CHANNELS channels live after 19 s; cpu $(echo "$c1 $c0" | awk '{printf "%.2f", $1-$2}') s over 15 s ($(echo "$c1 $c0 $CHANNELS" | awk '{printf "%.2f", ($1-$2)/15/$3*1000}') ms of CPU per second per channel)"
+done
