@@ -11,7 +11,13 @@ namespace StreamServer.Live;
 /// </summary>
 internal sealed class LivePackaging(Hosting.StreamServerOptions options, BufferPool.MemfdBufferPool pool, VodFileCache files) : IDisposable
 {
+    private static readonly System.Diagnostics.Metrics.Histogram<double> PublishDelay = Metrics.ServerMetrics.Meter.CreateHistogram(
+        "streamserver_live_publish_delay_seconds", unit: "s",
+        description: "From the arrival of the frame that closes a video segment or part to the playlists naming it, by channel.",
+        advice: new System.Diagnostics.Metrics.InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] });
+
     private readonly Lock _gate = new();
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<LiveChannel, LiveRemuxer> _last = [];
     private bool _created;
 
     public string Root { get; } = LiveOptions.ResolveDirectory(options);
@@ -37,9 +43,20 @@ internal sealed class LivePackaging(Hosting.StreamServerOptions options, BufferP
             Directory.CreateDirectory(Root);
         }
 
-        channel.Reload.Reset();
+        // A publisher that comes back (OBS reconnecting, the test channel restarting) continues the channel's playlists:
+        // numbering goes on, the previous window stays listed, a discontinuity and a new init segment mark the join.
+        LiveContinuation? continues = null;
+        if (_last.TryGetValue(channel, out var previous) && previous.Carry() is { Video.Window.Count: > 0 } carry)
+        {
+            continues = carry;
+        }
+        else
+        {
+            channel.Reload.Reset();
+        }
+
         var live = options.Live;
-        return new LiveRemuxer(Path.Combine(Root, channel.Name), info, pool, live.SegmentSeconds, live.WindowSegments, live.PartSeconds, position =>
+        var remuxer = new LiveRemuxer(Path.Combine(Root, channel.Name), info, pool, live.SegmentSeconds, live.WindowSegments, live.PartSeconds, position =>
         {
             foreach (var playlist in playlists)
             {
@@ -47,7 +64,13 @@ internal sealed class LivePackaging(Hosting.StreamServerOptions options, BufferP
             }
 
             channel.Reload.Publish(position); // after the cache dropped the old playlists: a released waiter reads the new one
-        });
+            if (position.PublishDelaySeconds > 0)
+            {
+                PublishDelay.Record(position.PublishDelaySeconds, new KeyValuePair<string, object?>("channel", channel.Name));
+            }
+        }, continues);
+        _last.AddOrUpdate(channel, remuxer);
+        return remuxer;
     }
 
     public void Dispose()

@@ -8,7 +8,23 @@ using StreamServer.Transcode.Packaging;
 namespace StreamServer.Transcode.Live;
 
 /// <summary>Where a stream's tracks stand after a publish: complete segments and parts of the open one, per track.</summary>
-public readonly record struct LivePosition(int VideoSegments, int VideoParts, int AudioSegments, int AudioParts, bool Ended);
+/// <param name="PublishDelaySeconds">
+/// For a video segment or part: from the arrival of the frame that began the next one (which is what closes it) to the
+/// playlists naming it; 0 otherwise.
+/// </param>
+public readonly record struct LivePosition(int VideoSegments, int VideoParts, int AudioSegments, int AudioParts, bool Ended, double PublishDelaySeconds = 0);
+
+/// <summary>One segment of a media playlist's window: its number, file, length, date, init segment and publish (epoch).</summary>
+public sealed record LiveWindowEntry(int Number, string FileName, double DurationSeconds, DateTimeOffset Date, string InitName, int Epoch);
+
+/// <summary>Where a track's playlist stands when its publisher leaves: the next number and the window to keep listing.</summary>
+public sealed record LiveTrackCarry(int NextNumber, IReadOnlyList<LiveWindowEntry> Window);
+
+/// <summary>
+/// What a new publish on the same channel continues: segment numbering, the previous window (listed until it slides out,
+/// with EXT-X-DISCONTINUITY before the new publish's first segment and its own init segment), the publish count.
+/// </summary>
+public sealed record LiveContinuation(int Epoch, LiveTrackCarry Video, LiveTrackCarry? Audio);
 
 /// <summary>
 /// What a live source announced: H.264 configuration (an avcC record from RTMP, or Annex B SPS/PPS from our encoder; the
@@ -50,35 +66,44 @@ public sealed unsafe class LiveRemuxer : IDisposable
     private readonly Action<LivePosition>? _published;
     private readonly long _partMs;
     private long _lastVideoPartCut = long.MinValue;
+    private long _videoCutArrival; // Stopwatch timestamp of the frame that will close the open video segment or part
+    private double _publishDelay;
+    private long _publishStarted;
     private readonly int _audioRate;
     private readonly int _audioChannels;
     private long _lastVideoCut = long.MinValue;
+    private readonly int _epoch;
 
     /// <param name="partSeconds">LL-HLS part length (0 = no parts): video parts end at the first frame at or after it.</param>
     /// <param name="published">Called after each publish (playlists replaced), on the writer's thread.</param>
+    /// <param name="continues">The channel's previous publish, whose playlists this one continues; null = a new stream.</param>
     public LiveRemuxer(string root, LiveStreamInfo info, MemfdBufferPool pool, double targetSegmentSeconds, int windowSegments, double partSeconds = 0,
-        Action<LivePosition>? published = null)
+        Action<LivePosition>? published = null, LiveContinuation? continues = null)
     {
+        _epoch = (continues?.Epoch ?? 0) + 1;
+        var initName = _epoch == 1 ? "init.mp4" : $"init-{_epoch}.mp4";
         _root = root;
         _published = published;
         _partMs = partSeconds > 0 ? (long)Math.Round(partSeconds * 1000) : 0;
         _targetSeconds = targetSegmentSeconds;
         _window = Math.Max(3, windowSegments);
-        if (Directory.Exists(root))
+        if (continues is null && Directory.Exists(root))
         {
-            Directory.Delete(root, recursive: true); // a new publish starts a new stream
+            Directory.Delete(root, recursive: true); // a new stream
         }
 
         Directory.CreateDirectory(root);
         _videoCodec = CodecStrings.Avc1(info.VideoConfig);
         var codecs = new StringBuilder(_videoCodec);
-        _video = new Track(Path.Combine(root, VideoFolder), "video", pool, audio: false, info.VideoConfig, info.Width, info.Height, 0, 0, _partMs > 0, info.WallClockAtZero);
+        _video = new Track(Path.Combine(root, VideoFolder), "video", pool, audio: false, info.VideoConfig, info.Width, info.Height, 0, 0, _partMs > 0, info.WallClockAtZero,
+            continues?.Video, initName, _epoch);
         try
         {
             if (info.AudioConfig is { Length: >= 2 } asc)
             {
                 var (rate, channels) = AudioSpecificConfig(asc);
-                _audio = new Track(Path.Combine(root, AudioFolder), "audio", pool, audio: true, asc, 0, 0, rate, channels, _partMs > 0, info.WallClockAtZero);
+                _audio = new Track(Path.Combine(root, AudioFolder), "audio", pool, audio: true, asc, 0, 0, rate, channels, _partMs > 0, info.WallClockAtZero,
+                    continues?.Audio, initName, _epoch);
                 _audioRate = rate;
                 _audioChannels = channels;
                 codecs.Append(',').Append(CodecStrings.AacLc);
@@ -96,6 +121,9 @@ public sealed unsafe class LiveRemuxer : IDisposable
     /// <summary>Segments published so far (video track).</summary>
     public int Segments => _video.Writer.Segments.Count;
 
+    /// <summary>What the channel's next publish continues (call after <see cref="Finish"/>; reads managed state only).</summary>
+    public LiveContinuation Carry() => new(_epoch, _video.Carry(_window), _audio?.Carry(_window));
+
     /// <summary>One H.264 access unit (AVCC, length-prefixed NAL units) at decode time <paramref name="dtsMs"/>.</summary>
     public void WriteVideo(ReadOnlySpan<byte> accessUnit, long dtsMs, int compositionMs, bool keyframe)
     {
@@ -106,15 +134,20 @@ public sealed unsafe class LiveRemuxer : IDisposable
             _lastVideoCut = dtsMs;
         }
 
+        var arrival = System.Diagnostics.Stopwatch.GetTimestamp();
+        var closedBy = _videoCutArrival;
         if (cut || part)
         {
             _lastVideoPartCut = dtsMs;
+            _videoCutArrival = arrival;
         }
 
         var closed = _video.Write(accessUnit, dtsMs + compositionMs, dtsMs, keyframe, cut, part);
         if (closed != Closed.Nothing)
         {
+            _publishDelay = closedBy == 0 ? 0 : System.Diagnostics.Stopwatch.GetElapsedTime(closedBy).TotalSeconds;
             Publish(closed == Closed.Segment);
+            _publishDelay = 0;
         }
     }
 
@@ -153,11 +186,13 @@ public sealed unsafe class LiveRemuxer : IDisposable
     // Media playlists on every part and segment (each carries the other's rendition report); master and MPD with segments.
     private void Publish(bool segment, bool ended = false)
     {
+        _publishStarted = System.Diagnostics.Stopwatch.GetTimestamp();
         var partTarget = _partMs / 1000.0;
         _video.WritePlaylist(_window, ended, partTarget, _audio, AudioFolder);
         _audio?.WritePlaylist(_window, ended, partTarget + (_audio.DefaultDurationMs / 1000.0), _video, VideoFolder);
-        var position = new LivePosition(_video.Writer.Segments.Count, _video.Writer.OpenSegmentParts,
-            _audio?.Writer.Segments.Count ?? 0, _audio?.Writer.OpenSegmentParts ?? 0, ended);
+        var position = new LivePosition(_video.Writer.NextNumber - 1, _video.Writer.OpenSegmentParts,
+            (_audio?.Writer.NextNumber ?? 1) - 1, _audio?.Writer.OpenSegmentParts ?? 0, ended,
+            _publishDelay > 0 ? _publishDelay + System.Diagnostics.Stopwatch.GetElapsedTime(_publishStarted).TotalSeconds : 0);
         if (_video.Writer.Segments.Count == 0 || !segment)
         {
             // Audio may close its first segment first: the master names the video playlist, so it waits for it.
@@ -231,15 +266,20 @@ public sealed unsafe class LiveRemuxer : IDisposable
         private long _pendingDts;
         private long _defaultDuration;
         private int _targetDuration = 1;
-        private int _deletedThrough;
+        private int _deletedOwn; // this publish's segments already deleted (they are not listed or carried any more)
         private readonly List<DateTimeOffset> _wallClock = []; // when each segment began (PROGRAM-DATE-TIME)
 
         private readonly DateTimeOffset? _wallClockAtZero;
 
+        private readonly List<LiveWindowEntry> _carried;
+        private readonly int _epoch;
+
         public Track(string directory, string label, MemfdBufferPool pool, bool audio, byte[] config, int width, int height, int rate, int channels, bool parts,
-            DateTimeOffset? wallClockAtZero)
+            DateTimeOffset? wallClockAtZero, LiveTrackCarry? carry, string initName, int epoch)
         {
             _wallClockAtZero = wallClockAtZero;
+            _carried = carry is null ? [] : [.. carry.Window];
+            _epoch = epoch;
             _audio = audio;
             Width = width;
             Height = height;
@@ -257,7 +297,7 @@ public sealed unsafe class LiveRemuxer : IDisposable
             var buffer = new SegmentBuffer(pool, 256 * 1024, TimeSpan.FromSeconds(5), label, "live");
             try
             {
-                Writer = new Fmp4TrackWriter(_description, Milliseconds, directory, label, buffer, parts);
+                Writer = new Fmp4TrackWriter(_description, Milliseconds, directory, label, buffer, parts, carry?.NextNumber ?? 1, initName);
             }
             catch
             {
@@ -378,30 +418,52 @@ public sealed unsafe class LiveRemuxer : IDisposable
             var open = Writer.OpenSegmentParts;
             if (open > 0)
             {
-                return (Writer.Segments.Count + 1, open - 1);
+                return (Writer.NextNumber, open - 1);
             }
 
             var parts = Writer.Parts;
-            return parts.Count > 0 ? (parts[^1].SegmentNumber, parts[^1].Index) : (Writer.Segments.Count, 0);
+            return parts.Count > 0 ? (parts[^1].SegmentNumber, parts[^1].Index) : (Writer.NextNumber - 1, 0);
+        }
+
+        /// <summary>The segments a playlist can list: those carried over from the previous publish, then this one's.</summary>
+        private List<LiveWindowEntry> Entries()
+        {
+            var segments = Writer.Segments;
+            var list = new List<LiveWindowEntry>(_carried.Count + segments.Count);
+            list.AddRange(_carried);
+            for (var i = _deletedOwn; i < segments.Count; i++)
+            {
+                var date = i < _wallClock.Count ? _wallClock[i] : DateTimeOffset.UtcNow;
+                list.Add(new LiveWindowEntry(segments[i].Number, segments[i].FileName, segments[i].DurationSeconds, date, Writer.InitName, _epoch));
+            }
+
+            return list;
+        }
+
+        /// <summary>The window the channel's next publish keeps listing.</summary>
+        public LiveTrackCarry Carry(int window)
+        {
+            var entries = Entries();
+            return new LiveTrackCarry(Writer.NextNumber, entries.GetRange(Math.Max(0, entries.Count - window), Math.Min(window, entries.Count)));
         }
 
         /// <summary>
-        /// The last <paramref name="window"/> segments, with LL-HLS parts (when <paramref name="partTarget"/> > 0) for the
-        /// newest segments and the open one, a preload hint for the next part and a report of the other rendition.
-        /// Older segments (and their parts) are deleted.
+        /// The last <paramref name="window"/> segments (the previous publish's first, after EXT-X-DISCONTINUITY), with LL-HLS
+        /// parts (when <paramref name="partTarget"/> > 0) for the newest segments and the open one, a preload hint for the
+        /// next part and a report of the other rendition. Segments (and their parts) that left the window are deleted.
         /// </summary>
         public void WritePlaylist(int window, bool ended, double partTarget, Track? other, string otherFolder)
         {
-            var segments = Writer.Segments;
-            if (segments.Count == 0 && Writer.OpenSegmentParts == 0)
+            var entries = Entries();
+            if (entries.Count == 0 && Writer.OpenSegmentParts == 0)
             {
                 return;
             }
 
-            var first = Math.Max(0, segments.Count - window);
-            for (var i = first; i < segments.Count; i++)
+            var first = Math.Max(0, entries.Count - window);
+            for (var i = first; i < entries.Count; i++)
             {
-                _targetDuration = Math.Max(_targetDuration, (int)Math.Ceiling((double)segments[i].Duration / segments[i].Timescale));
+                _targetDuration = Math.Max(_targetDuration, (int)Math.Ceiling(entries[i].DurationSeconds - 0.0005));
             }
 
             var lowLatency = partTarget > 0;
@@ -414,16 +476,40 @@ public sealed unsafe class LiveRemuxer : IDisposable
                 text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PART-INF:PART-TARGET={partTarget:0.###}\n");
             }
 
-            text.Append(CultureInfo.InvariantCulture, $"#EXT-X-MEDIA-SEQUENCE:{(segments.Count > 0 ? segments[first].Number : 1)}\n#EXT-X-MAP:URI=\"init.mp4\"\n");
-            Writer.ForgetPartsBefore(segments.Count - 2); // parts are listed for the last three segments and the open one
+            // Publishes are numbered from 1 and each later one begins with a discontinuity: the count of those that left
+            // the window is the first listed publish's number - 1.
+            var firstEpoch = entries.Count > first ? entries[first].Epoch : _epoch;
+            text.Append(CultureInfo.InvariantCulture, $"#EXT-X-MEDIA-SEQUENCE:{(entries.Count > first ? entries[first].Number : Writer.NextNumber)}\n");
+            if (firstEpoch > 1)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"#EXT-X-DISCONTINUITY-SEQUENCE:{firstEpoch - 1}\n");
+            }
+
+            text.Append(CultureInfo.InvariantCulture, $"#EXT-X-MAP:URI=\"{(entries.Count > first ? entries[first].InitName : Writer.InitName)}\"\n");
+            Writer.ForgetPartsBefore(Writer.NextNumber - 3); // parts are listed for the last three segments and the open one
             var parts = Writer.Parts;
             var p = 0;
-            for (var i = first; i <= segments.Count; i++)
+            var epoch = firstEpoch;
+            for (var i = first; i <= entries.Count; i++)
             {
-                var number = i + 1;
-                if (i < _wallClock.Count && (i < segments.Count || Writer.OpenSegmentParts > 0))
+                var open = i == entries.Count;
+                if (open && Writer.OpenSegmentParts == 0)
                 {
-                    text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PROGRAM-DATE-TIME:{_wallClock[i]:yyyy-MM-ddTHH:mm:ss.fffZ}\n");
+                    break;
+                }
+
+                var number = open ? Writer.NextNumber : entries[i].Number;
+                var entryEpoch = open ? _epoch : entries[i].Epoch;
+                if (entryEpoch != epoch)
+                {
+                    text.Append(CultureInfo.InvariantCulture, $"#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"{(open ? Writer.InitName : entries[i].InitName)}\"\n");
+                    epoch = entryEpoch;
+                }
+
+                var date = open ? (Writer.Segments.Count < _wallClock.Count ? _wallClock[Writer.Segments.Count] : (DateTimeOffset?)null) : entries[i].Date;
+                if (date is { } d)
+                {
+                    text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PROGRAM-DATE-TIME:{d:yyyy-MM-ddTHH:mm:ss.fffZ}\n");
                 }
 
                 while (p < parts.Count && parts[p].SegmentNumber < number)
@@ -431,16 +517,15 @@ public sealed unsafe class LiveRemuxer : IDisposable
                     p++;
                 }
 
-                for (; lowLatency && p < parts.Count && parts[p].SegmentNumber == number; p++)
+                for (; lowLatency && entryEpoch == _epoch && p < parts.Count && parts[p].SegmentNumber == number; p++)
                 {
                     var part = parts[p];
                     text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PART:DURATION={part.DurationSeconds:0.000},URI=\"{part.FileName}\"{(part.Independent ? ",INDEPENDENT=YES" : "")}\n");
                 }
 
-                if (i < segments.Count)
+                if (!open)
                 {
-                    var s = segments[i];
-                    text.Append(CultureInfo.InvariantCulture, $"#EXTINF:{s.DurationSeconds:0.000},\n{s.FileName}\n");
+                    text.Append(CultureInfo.InvariantCulture, $"#EXTINF:{entries[i].DurationSeconds:0.000},\n{entries[i].FileName}\n");
                 }
             }
 
@@ -450,7 +535,7 @@ public sealed unsafe class LiveRemuxer : IDisposable
             }
             else if (lowLatency)
             {
-                text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part_{segments.Count + 1:D5}_{Writer.OpenSegmentParts}.m4s\"\n");
+                text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part_{Writer.NextNumber:D5}_{Writer.OpenSegmentParts}.m4s\"\n");
                 if (other is not null)
                 {
                     var (msn, part) = other.LastPart();
@@ -459,20 +544,27 @@ public sealed unsafe class LiveRemuxer : IDisposable
             }
 
             Thumbnails.AtomicFile.WriteText(Path.Combine(Writer.OutputDirectory, MediaPlaylist), text.ToString());
-            if (first >= 2 && first - 2 >= _deletedThrough)
+            // Left the window: deleted, except the one just before the window (a player with the previous playlist may fetch it).
+            var leaving = first - 1;
+            for (var i = 0; i < leaving; i++)
             {
-                // Left the window: the one just before the window stays, a player with the previous playlist may fetch it.
-                DeleteSegmentFiles(segments[first - 2]);
-                _deletedThrough = first - 1;
+                DeleteSegmentFiles(entries[i].Number, entries[i].FileName);
+            }
+
+            if (leaving > 0)
+            {
+                var carried = Math.Min(_carried.Count, leaving);
+                _carried.RemoveRange(0, carried);
+                _deletedOwn += leaving - carried;
             }
         }
 
-        private void DeleteSegmentFiles(SegmentInfo segment)
+        private void DeleteSegmentFiles(int number, string fileName)
         {
-            File.Delete(Path.Combine(Writer.OutputDirectory, segment.FileName));
+            File.Delete(Path.Combine(Writer.OutputDirectory, fileName));
             for (var i = 0; ; i++)
             {
-                var part = Path.Combine(Writer.OutputDirectory, $"part_{segment.Number:D5}_{i}.m4s");
+                var part = Path.Combine(Writer.OutputDirectory, $"part_{number:D5}_{i}.m4s");
                 if (!File.Exists(part))
                 {
                     break;

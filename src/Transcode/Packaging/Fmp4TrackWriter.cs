@@ -34,9 +34,14 @@ internal sealed unsafe class Fmp4TrackWriter : IDisposable
     private long segmentEnd = long.MinValue;
     private long firstStart;
 
-    public Fmp4TrackWriter(nint encoder, Rational encoderTimeBase, string directory, string label, SegmentBuffer output, bool writeParts = false)
+    /// <param name="firstNumber">Number of the first segment (a live stream that follows another continues its numbering).</param>
+    /// <param name="initName">File name of the initialization segment.</param>
+    public Fmp4TrackWriter(nint encoder, Rational encoderTimeBase, string directory, string label, SegmentBuffer output, bool writeParts = false,
+        int firstNumber = 1, string initName = "init.mp4")
     {
         this.writeParts = writeParts;
+        FirstNumber = firstNumber;
+        InitName = initName;
         this.directory = directory;
         this.encoderTimeBase = encoderTimeBase;
         this.output = output;
@@ -59,6 +64,13 @@ internal sealed unsafe class Fmp4TrackWriter : IDisposable
     public long Timescale { get; }
 
     public IReadOnlyList<SegmentInfo> Segments => segments;
+
+    public int FirstNumber { get; }
+
+    public string InitName { get; }
+
+    /// <summary>The number the open (next) segment gets.</summary>
+    public int NextNumber => FirstNumber + segments.Count;
 
     /// <summary>Parts written so far, oldest first (the caller drops old ones with <see cref="ForgetPartsBefore"/>).</summary>
     public IReadOnlyList<PartInfo> Parts => parts;
@@ -164,7 +176,7 @@ internal sealed unsafe class Fmp4TrackWriter : IDisposable
             throw new TranscodeException($"{Label}: the muxer produced no fragment");
         }
 
-        var number = segments.Count + 1;
+        var number = NextNumber;
         var name = $"seg_{number:D5}.m4s";
         WriteFile(name, start, mediaLength);
         if (segments.Count == 0)
@@ -199,7 +211,7 @@ internal sealed unsafe class Fmp4TrackWriter : IDisposable
             throw new TranscodeException($"{Label}: the muxer produced no fragment for a part");
         }
 
-        var number = segments.Count + 1;
+        var number = NextNumber;
         var name = $"part_{number:D5}_{OpenSegmentParts}.m4s";
         output.WriteFile(Path.Combine(directory, name), offset, length);
         parts.Add(new PartInfo(number, OpenSegmentParts, name, Math.Max(1, partEnd - partStart), Timescale, partIndependent, length));
@@ -262,7 +274,7 @@ internal sealed unsafe class Fmp4TrackWriter : IDisposable
             pos += size;
             if (type.SequenceEqual("moov"u8) && !initWritten)
             {
-                WriteFile("init.mp4", 0, pos);
+                WriteFile(InitName, 0, pos);
                 initWritten = true;
             }
         }

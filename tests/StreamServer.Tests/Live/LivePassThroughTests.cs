@@ -143,6 +143,38 @@ public class LivePassThroughTests
             "an HTTP/1.1 live segment did not leave by sendfile");
     }
 
+    [Fact]
+    public async Task A_publisher_that_comes_back_continues_the_playlist_after_a_discontinuity()
+    {
+        var (server, port, data) = await StartAsync();
+        await using var _ = server;
+        using var __ = data;
+        using var http = new HttpClient { BaseAddress = server.HttpUri };
+        const string Url = "/live/cam1/video/index.m3u8";
+        (await ProcessRunner.RunAsync("ffmpeg", Publish(port, 3, realtime: false), TimeSpan.FromSeconds(60))).EnsureSuccess("first publish");
+        await WaitForAsync(async () => (await TextAsync(http, Url))?.Contains("#EXT-X-ENDLIST") == true);
+        var firstPublish = (await TextAsync(http, Url))!;
+        Assert.Equal(3, firstPublish.Split("#EXTINF:").Length - 1);
+
+        (await ProcessRunner.RunAsync("ffmpeg", Publish(port, 2, realtime: false), TimeSpan.FromSeconds(60))).EnsureSuccess("second publish");
+        await WaitForAsync(async () => (await TextAsync(http, Url)) is { } t && t.Contains("#EXT-X-ENDLIST") && t.Contains("seg_00005.m4s"));
+        var joined = (await TextAsync(http, Url))!;
+
+        // The first publish's segments stay listed, numbering goes on, and the join is a discontinuity with the new init.
+        Assert.Contains("#EXT-X-MEDIA-SEQUENCE:1\n", joined);
+        Assert.Equal(5, joined.Split("#EXTINF:").Length - 1);
+        var lines = joined.Split('\n');
+        var join = Array.IndexOf(lines, "#EXT-X-DISCONTINUITY");
+        Assert.True(join > 0, joined);
+        Assert.Equal("#EXT-X-MAP:URI=\"init-2.mp4\"", lines[join + 1]);
+        Assert.Equal("seg_00004.m4s", lines.Skip(join).First(l => l.EndsWith(".m4s", StringComparison.Ordinal)));
+        Assert.Equal(1, joined.Split("#EXT-X-ENDLIST").Length - 1);
+        using var init = await http.GetAsync("/live/cam1/video/init-2.mp4");
+        Assert.Equal(System.Net.HttpStatusCode.OK, init.StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await http.GetAsync("/live/cam1/video/seg_00001.m4s")).StatusCode);
+        Assert.DoesNotContain("fail:", server.Output);
+    }
+
     private static async Task<string?> TextAsync(HttpClient http, string path)
     {
         using var response = await http.GetAsync(path);
