@@ -304,7 +304,13 @@ internal sealed class Http1ZeroCopyConnection
         }
 
         Span<char> relative = stackalloc char[VodPath.MaxLength];
-        if (VodPath.Decode(request.Target, relative, out var written) != VodPathStatus.Valid
+        var decoded = VodPath.Decode(request.Target, relative, out var written);
+        if (decoded == VodPathStatus.Valid && relative.StartsWith(VodPath.LiveRoot + "/"))
+        {
+            _owner.Channels.FindByKey(relative[..written])?.Viewers.Seen(_connection.ConnectionId.GetHashCode());
+        }
+
+        if (decoded != VodPathStatus.Valid
             || (request.Target.Contains((byte)'?') && relative.StartsWith(VodPath.LiveRoot + "/"))
             || !_owner.Cache.TryAcquire(relative[..written], out var file))
         {

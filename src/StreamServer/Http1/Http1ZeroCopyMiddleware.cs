@@ -19,12 +19,16 @@ internal sealed class Http1ZeroCopyMiddleware
     private readonly VodFileCache _cache;
     private readonly HttpServingOptions _options;
 
-    public Http1ZeroCopyMiddleware(ConnectionDelegate next, VodFileCache cache, HttpServingOptions options)
+    public Http1ZeroCopyMiddleware(ConnectionDelegate next, VodFileCache cache, Live.LiveChannelRegistry channels, HttpServingOptions options)
     {
         _next = next;
         _cache = cache;
+        Channels = channels;
         _options = options;
     }
+
+    /// <summary>Live channels, whose viewers the requests for their files are counted in.</summary>
+    internal Live.LiveChannelRegistry Channels { get; }
 
     internal ConnectionDelegate Next => _next;
     internal VodFileCache Cache => _cache;

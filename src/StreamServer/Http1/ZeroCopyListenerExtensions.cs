@@ -29,7 +29,8 @@ internal static class ZeroCopyListenerExtensions
         listen.Use(next =>
         {
             var cache = listen.ApplicationServices.GetRequiredService<VodFileCache>();
-            return new Http1ZeroCopyMiddleware(next, cache, options).OnConnectionAsync;
+            var channels = listen.ApplicationServices.GetRequiredService<Live.LiveChannelRegistry>();
+            return new Http1ZeroCopyMiddleware(next, cache, channels, options).OnConnectionAsync;
         });
         return listen;
     }

@@ -66,11 +66,11 @@ public static class LiveApi
 }
 
 public sealed record LiveChannelJson(string Name, string Mode, string State, double IngestBitrate, double Fps, long VideoFrames, long AudioFrames,
-    long KeyFrames, long IngestBytes, bool HasVideoConfig, bool HasAudioConfig, string? LastError)
+    long KeyFrames, long IngestBytes, bool HasVideoConfig, bool HasAudioConfig, int Viewers, string? LastError)
 {
     public static LiveChannelJson From(LiveChannel c) => new(c.Name, c.Mode, c.State == LiveChannelState.Live ? "live" : "idle",
         Math.Round(c.IngestBitrate), Math.Round(c.FramesPerSecond, 1), c.VideoFrames, c.AudioFrames, c.KeyFrames, c.IngestBytes,
-        c.VideoConfig is not null, c.AudioConfig is not null, c.LastError);
+        c.VideoConfig is not null, c.AudioConfig is not null, c.Viewers.Count(), c.LastError);
 }
 
 public sealed record LiveErrorJson(string Error);

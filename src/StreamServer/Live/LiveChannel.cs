@@ -27,6 +27,9 @@ public sealed class LiveChannel(string name, string key, string mode)
     /// <summary>Blocking playlist reloads and preload-hint requests wait here for the packager's next publish.</summary>
     public LiveReloadGate Reload { get; } = new();
 
+    /// <summary>Client connections watching (any request for the channel's files in the last 10 s).</summary>
+    public LiveViewers Viewers { get; } = new();
+
     public LiveChannelState State => Volatile.Read(ref _publishing) == 1 ? LiveChannelState.Live : LiveChannelState.Idle;
 
     public string? LastError { get; set; }

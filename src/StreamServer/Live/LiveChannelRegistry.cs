@@ -8,9 +8,11 @@ namespace StreamServer.Live;
 public sealed class LiveChannelRegistry
 {
     private readonly ConcurrentDictionary<string, LiveChannel> _channels = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, LiveChannel>.AlternateLookup<ReadOnlySpan<char>> _byName;
 
     public LiveChannelRegistry(StreamServerOptions options)
     {
+        _byName = _channels.GetAlternateLookup<ReadOnlySpan<char>>();
         foreach (var c in options.Live.Channels)
         {
             if (!VodLibrary.IsValidId(c.Name) || string.IsNullOrEmpty(c.Key))
@@ -30,6 +32,8 @@ public sealed class LiveChannelRegistry
             list.AddRange(Each(static c => c.AudioFrames, "audio"));
             return list;
         }, description: "Video and audio frames received from publishers, by channel and kind (since the channel's current publish began).");
+        Metrics.ServerMetrics.Meter.CreateObservableGauge("streamserver_live_viewers", () => Each(static c => c.Viewers.Count(), null),
+            description: "Client connections that fetched the channel's playlists, segments or parts in the last 10 s.");
         Metrics.ServerMetrics.Meter.CreateObservableGauge("streamserver_live_blocked_reloads", static () => LiveReloadGate.Waiting,
             description: "LL-HLS requests waiting for the next segment or part (blocking playlist reloads, preload-hinted parts).");
         Metrics.ServerMetrics.Meter.CreateObservableGauge("streamserver_live_publishing", () =>
@@ -54,6 +58,14 @@ public sealed class LiveChannelRegistry
     }
 
     public LiveChannel? Find(string name) => _channels.TryGetValue(name, out var c) ? c : null;
+
+    /// <summary>The channel a served-file key ("live/{channel}/...") belongs to, looked up without allocating.</summary>
+    public LiveChannel? FindByKey(ReadOnlySpan<char> key)
+    {
+        var rest = key[(Vod.VodPath.LiveRoot.Length + 1)..];
+        var slash = rest.IndexOf('/');
+        return slash > 0 && _byName.TryGetValue(rest[..slash], out var c) ? c : null;
+    }
 
     /// <summary>Adds a channel with a new random stream key; null when the name is taken.</summary>
     public LiveChannel? Create(string name, string mode)

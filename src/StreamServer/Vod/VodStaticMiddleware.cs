@@ -106,9 +106,13 @@ internal sealed class VodStaticMiddleware
         }
 
         var key = relative[..written];
-        if (key.StartsWith(VodPath.LiveRoot + "/", StringComparison.Ordinal) && LiveRequest.TryParse(key, raw, out var live))
+        if (key.StartsWith(VodPath.LiveRoot + "/", StringComparison.Ordinal))
         {
-            return LiveAsync(context, key.ToString(), live, isHead, protocol, start);
+            _channels.FindByKey(key)?.Viewers.Seen(context.Connection.Id.GetHashCode());
+            if (LiveRequest.TryParse(key, raw, out var live))
+            {
+                return LiveAsync(context, key.ToString(), live, isHead, protocol, start);
+            }
         }
 
         if (!_cache.TryAcquire(key, out var file))

@@ -16,6 +16,7 @@ public static class FfmpegLibraries
         ("libavutil", "libavutil.so.57", 57),
         ("libswscale", "libswscale.so.6", 6),
         ("libswresample", "libswresample.so.4", 4),
+        ("libavfilter", "libavfilter.so.8", 8),
     ];
 
     private static readonly Lock Gate = new();
@@ -54,7 +55,7 @@ public static class FfmpegLibraries
                     $"libssav.so (the FFmpeg shim) not found next to {Path.GetFileName(typeof(FfmpegLibraries).Assembly.Location)}: run `make -C src/Transcode/Native` (needs gcc, pkg-config and the libav*-dev packages)");
             }
 
-            uint* v = stackalloc uint[5];
+            uint* v = stackalloc uint[6];
             SsAv.Versions(v);
             var found = new List<string>();
             for (var i = 0; i < Expected.Length; i++)

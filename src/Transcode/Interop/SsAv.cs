@@ -11,7 +11,7 @@ internal static unsafe partial class SsAv
     public const string Library = "ssav";
 
     [LibraryImport(Library, EntryPoint = "ss_versions")]
-    public static partial void Versions(uint* out5);
+    public static partial void Versions(uint* out6);
 
     [LibraryImport(Library, EntryPoint = "ss_strerror")]
     public static partial int StrError(int err, byte* buf, nuint size);

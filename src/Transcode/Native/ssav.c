@@ -22,8 +22,9 @@
 
 /* ---------- library ---------- */
 
-SS_API void ss_versions(uint32_t out[5])
+SS_API void ss_versions(uint32_t out[6])
 {
+    out[5] = avfilter_version();
     out[0] = avformat_version();
     out[1] = avcodec_version();
     out[2] = avutil_version();

@@ -91,9 +91,17 @@ public class TestChannelTests
         using var http = new HttpClient { BaseAddress = server.HttpUri };
         await PlaylistAsync(http, "/live/test/master.m3u8", t => t.Contains("#EXT-X-STREAM-INF", StringComparison.Ordinal), TimeSpan.FromSeconds(20));
 
+        using (var second = new HttpClient { BaseAddress = server.HttpUri })
+        {
+            // A second player on its own connection, over h2c-less HTTP/1.1 through Kestrel's stack (a query hands off).
+            Assert.Contains("#EXTM3U", await second.GetStringAsync("/live/test/master.m3u8?player=2"));
+        }
+
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
         var channel = await http.GetFromJsonAsync<JsonElement>("/api/live/test");
         Assert.Equal("live", channel.GetProperty("state").GetString());
+        Assert.Equal(2, channel.GetProperty("viewers").GetInt32());
+        Assert.Contains("streamserver_live_viewers{channel=\"test\"} 2", await server.MetricsAsync());
 
         var publish = await ProcessRunner.RunAsync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10:duration=2",
             "-c:v", "libx264", "-preset", "ultrafast", "-f", "flv", $"rtmp://127.0.0.1:{rtmp}/live/test?key=guess"], TimeSpan.FromSeconds(30));
