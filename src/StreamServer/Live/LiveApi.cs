@@ -40,9 +40,9 @@ public static class LiveApi
                 return Error(400, "name must be 1-64 characters of A-Z a-z 0-9 _ - (not starting with -)");
             }
 
-            if (mode is not ("passthrough" or "transcode"))
+            if (LiveChannelConfig.ModeError(mode) is { } modeError)
             {
-                return Error(400, "mode must be \"passthrough\" or \"transcode\"");
+                return Error(400, modeError);
             }
 
             if (registry.Create(name, mode) is not { } channel)

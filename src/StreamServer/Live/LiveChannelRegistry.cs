@@ -20,6 +20,11 @@ public sealed class LiveChannelRegistry
                 throw new InvalidOperationException($"StreamServer:Live:Channels: channel '{c.Name}' needs a valid name (A-Z a-z 0-9 _ -) and a key");
             }
 
+            if (LiveChannelConfig.ModeError(c.Mode) is { } modeError)
+            {
+                throw new InvalidOperationException($"StreamServer:Live:Channels: channel '{c.Name}': {modeError}");
+            }
+
             _channels[c.Name] = new LiveChannel(c.Name, c.Key, c.Mode);
         }
 

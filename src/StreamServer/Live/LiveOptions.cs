@@ -62,4 +62,12 @@ public sealed class LiveChannelConfig
 
     /// <summary>"passthrough" (remux, no re-encode) or "transcode" (the VOD ladder).</summary>
     public string Mode { get; set; } = "passthrough";
+
+    /// <summary>Why a mode cannot be used, or null. "transcode" (the ABR ladder from a live publish) is not built yet.</summary>
+    public static string? ModeError(string mode) => mode switch
+    {
+        "passthrough" => null,
+        "transcode" => "mode \"transcode\" (the ABR ladder from a live publish) is not available yet; use \"passthrough\"",
+        _ => "mode must be \"passthrough\"",
+    };
 }
