@@ -117,4 +117,16 @@ public sealed class PackagingDefaults
 
     /// <summary>Segment (and GOP) length; unset = the packager's default.</summary>
     public double? SegmentSeconds { get; set; }
+
+    /// <summary>The packager's options with what is configured here; the rest keeps PackagingOptions' defaults (the one place they are defined).</summary>
+    public Transcode.PackagingOptions ToPackagingOptions()
+    {
+        var defaults = new Transcode.PackagingOptions();
+        return defaults with
+        {
+            Ladder = Ladder.Length > 0 ? Ladder : defaults.Ladder,
+            Preset = Preset ?? defaults.Preset,
+            SegmentSeconds = SegmentSeconds ?? defaults.SegmentSeconds,
+        };
+    }
 }

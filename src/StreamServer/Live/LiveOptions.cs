@@ -24,6 +24,12 @@ public sealed class LiveOptions
     /// <summary>Segments in the sliding-window media playlists.</summary>
     public int WindowSegments { get; set; } = 6;
 
+    /// <summary>
+    /// Rung heights of channels in mode "transcode" (rungs above the publish's height are dropped). Empty = the VOD ladder
+    /// (Packaging:Ladder); bitrates, preset and encoder threads are the VOD's.
+    /// </summary>
+    public int[] Ladder { get; set; } = [];
+
     /// <summary>A publisher that sends nothing for this long is disconnected and its publish ends.</summary>
     public int IngestIdleTimeoutSeconds { get; set; } = 30;
 
@@ -63,11 +69,7 @@ public sealed class LiveChannelConfig
     /// <summary>"passthrough" (remux, no re-encode) or "transcode" (the VOD ladder).</summary>
     public string Mode { get; set; } = "passthrough";
 
-    /// <summary>Why a mode cannot be used, or null. "transcode" (the ABR ladder from a live publish) is not built yet.</summary>
-    public static string? ModeError(string mode) => mode switch
-    {
-        "passthrough" => null,
-        "transcode" => "mode \"transcode\" (the ABR ladder from a live publish) is not available yet; use \"passthrough\"",
-        _ => "mode must be \"passthrough\"",
-    };
+    /// <summary>Why a mode cannot be used, or null.</summary>
+    public static string? ModeError(string mode) =>
+        mode is "passthrough" or "transcode" ? null : "mode must be \"passthrough\" or \"transcode\"";
 }

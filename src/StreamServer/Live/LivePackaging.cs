@@ -9,7 +9,8 @@ namespace StreamServer.Live;
 /// segment drops the playlists it replaced. The window folder is the server's own scratch space (tmpfs by default): it
 /// is emptied at start and removed at shutdown.
 /// </summary>
-internal sealed class LivePackaging(Hosting.StreamServerOptions options, BufferPool.MemfdBufferPool pool, VodFileCache files) : IDisposable
+internal sealed class LivePackaging(Hosting.StreamServerOptions options, BufferPool.MemfdBufferPool pool, Transcode.Media.IFrameMemory frames, VodFileCache files)
+    : IDisposable
 {
     private static readonly System.Diagnostics.Metrics.Histogram<double> PublishDelay = Metrics.ServerMetrics.Meter.CreateHistogram(
         "streamserver_live_publish_delay_seconds", unit: "s",
@@ -20,15 +21,26 @@ internal sealed class LivePackaging(Hosting.StreamServerOptions options, BufferP
     private readonly System.Runtime.CompilerServices.ConditionalWeakTable<LiveChannel, LiveRemuxer> _last = [];
     private bool _created;
 
+    // The VOD ladder's bitrates, preset and encoder threads, frames and segments in the pool; the live ladder's heights.
+    private readonly Transcode.PackagingOptions _ladder = Ladder(options, pool, frames);
+
     public string Root { get; } = LiveOptions.ResolveDirectory(options);
+
+    /// <summary>
+    /// Where a publish on <paramref name="channel"/> goes: straight into a remuxer (pass-through), or into the live ladder
+    /// (mode "transcode"), which opens the remuxer for its rungs once the first picture gave the source's size.
+    /// </summary>
+    public ILiveIngest OpenPublish(LiveChannel channel, LiveStreamInfo info, double frameRate) => channel.Mode == "transcode"
+        ? new LiveTranscoder(info, _ladder, options.Live.SegmentSeconds, frameRate, rungs => Open(channel, rungs), channel.Name)
+        : Open(channel, info);
 
     public LiveRemuxer Open(LiveChannel channel, LiveStreamInfo info)
     {
         var prefix = VodPath.LiveRoot + "/" + channel.Name + "/";
-        var playlists = new string[LiveRemuxer.PlaylistFiles.Length];
+        var playlists = LiveRemuxer.PlaylistFiles(info);
         for (var i = 0; i < playlists.Length; i++)
         {
-            playlists[i] = prefix + LiveRemuxer.PlaylistFiles[i];
+            playlists[i] = prefix + playlists[i];
         }
 
         files.InvalidatePrefix(prefix);
@@ -46,7 +58,7 @@ internal sealed class LivePackaging(Hosting.StreamServerOptions options, BufferP
         // A publisher that comes back (OBS reconnecting, the test channel restarting) continues the channel's playlists:
         // numbering goes on, the previous window stays listed, a discontinuity and a new init segment mark the join.
         LiveContinuation? continues = null;
-        if (_last.TryGetValue(channel, out var previous) && previous.Carry() is { Video.Window.Count: > 0 } carry)
+        if (_last.TryGetValue(channel, out var previous) && previous.Carry() is { } carry && carry.Fits(info))
         {
             continues = carry;
         }
@@ -71,6 +83,12 @@ internal sealed class LivePackaging(Hosting.StreamServerOptions options, BufferP
         }, continues);
         _last.AddOrUpdate(channel, remuxer);
         return remuxer;
+    }
+
+    private static Transcode.PackagingOptions Ladder(Hosting.StreamServerOptions options, BufferPool.MemfdBufferPool pool, Transcode.Media.IFrameMemory frames)
+    {
+        var vod = Hosting.BufferPoolSetup.ForPackaging(options.Packaging.ToPackagingOptions(), pool, frames);
+        return options.Live.Ladder.Length > 0 ? vod with { Ladder = options.Live.Ladder } : vod;
     }
 
     public void Dispose()

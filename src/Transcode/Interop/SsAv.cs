@@ -155,6 +155,9 @@ internal static unsafe partial class SsAv
     [LibraryImport(Library, EntryPoint = "ss_decoder_open")]
     public static partial int DecoderOpen(nint fc, int stream, int threads, NativeAllocator* alloc, out nint ctx);
 
+    [LibraryImport(Library, EntryPoint = "ss_decoder_open_h264")]
+    public static partial int DecoderOpenH264(byte* extradata, int size, int tbNum, int tbDen, int threads, NativeAllocator* alloc, out nint ctx);
+
     [LibraryImport(Library, EntryPoint = "ss_codec_free")]
     public static partial void CodecFree(nint ctx);
 

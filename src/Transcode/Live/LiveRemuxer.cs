@@ -17,14 +17,37 @@ public readonly record struct LivePosition(int VideoSegments, int VideoParts, in
 /// <summary>One segment of a media playlist's window: its number, file, length, date, init segment and publish (epoch).</summary>
 public sealed record LiveWindowEntry(int Number, string FileName, double DurationSeconds, DateTimeOffset Date, string InitName, int Epoch);
 
-/// <summary>Where a track's playlist stands when its publisher leaves: the next number and the window to keep listing.</summary>
-public sealed record LiveTrackCarry(int NextNumber, IReadOnlyList<LiveWindowEntry> Window);
+/// <summary>Where a track's playlist stands when its publisher leaves: its folder, the next number and the window to keep listing.</summary>
+public sealed record LiveTrackCarry(string Folder, int NextNumber, IReadOnlyList<LiveWindowEntry> Window);
 
 /// <summary>
 /// What a new publish on the same channel continues: segment numbering, the previous window (listed until it slides out,
 /// with EXT-X-DISCONTINUITY before the new publish's first segment and its own init segment), the publish count.
 /// </summary>
-public sealed record LiveContinuation(int Epoch, LiveTrackCarry Video, LiveTrackCarry? Audio);
+public sealed record LiveContinuation(int Epoch, IReadOnlyList<LiveTrackCarry> Video, LiveTrackCarry? Audio)
+{
+    /// <summary>Whether a publish of <paramref name="info"/> can continue these playlists: the same video tracks, a window to continue.</summary>
+    public bool Fits(LiveStreamInfo info)
+    {
+        if (Video.Count != info.Video.Count || Video.Count == 0 || Video[0].Window.Count == 0)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < Video.Count; i++)
+        {
+            if (Video[i].Folder != info.Video[i].Folder)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}
+
+/// <summary>One video track of a live stream: its folder (below the stream's), H.264 configuration and frame size if known.</summary>
+public sealed record LiveVideoTrack(string Folder, byte[] Config, int Width, int Height);
 
 /// <summary>
 /// What a live source announced: H.264 configuration (an avcC record from RTMP, or Annex B SPS/PPS from our encoder; the
@@ -34,35 +57,42 @@ public sealed record LiveContinuation(int Epoch, LiveTrackCarry Video, LiveTrack
 /// The wall-clock time of media time 0 when the source knows it (a generator paced to the clock); null = each segment is
 /// dated when its first packet arrives (a publisher: capture time is not on the wire).
 /// </param>
-public sealed record LiveStreamInfo(byte[] VideoConfig, byte[]? AudioConfig, int Width, int Height, DateTimeOffset? WallClockAtZero = null);
+/// <param name="Video">One track for a pass-through stream (folder <c>video</c>); the ladder's rungs, highest first, for a transcoded one.</param>
+public sealed record LiveStreamInfo(IReadOnlyList<LiveVideoTrack> Video, byte[]? AudioConfig, DateTimeOffset? WallClockAtZero = null)
+{
+    /// <summary>A stream with one video track in the folder <c>video</c>.</summary>
+    public LiveStreamInfo(byte[] videoConfig, byte[]? audioConfig, int width, int height, DateTimeOffset? wallClockAtZero = null)
+        : this([new LiveVideoTrack(LiveRemuxer.VideoFolder, videoConfig, width, height)], audioConfig, wallClockAtZero)
+    {
+    }
+}
 
 /// <summary>
-/// Pass-through live packaging: H.264 and AAC access units as they arrive (FLV timing: milliseconds, decode order)
-/// are remuxed, never decoded, by the same fMP4 writer as VOD (<see cref="Fmp4TrackWriter"/>, segment bytes in the
+/// Live packaging: H.264 and AAC access units as they arrive (FLV timing: milliseconds, decode order) — a publisher's
+/// (pass-through) or our encoders' (test channel, live ladder: one video track per rung) — are remuxed by the same fMP4 writer as VOD (<see cref="Fmp4TrackWriter"/>, segment bytes in the
 /// buffer pool, one write per file) into CMAF segments cut at the first keyframe after the target duration; after each
 /// segment the sliding-window media playlists are rewritten (write + rename), and segments that left the window are
 /// deleted. <see cref="Finish"/> closes the last segment and adds EXT-X-ENDLIST. Not thread-safe: one publisher feeds it.
 /// </summary>
-public sealed unsafe class LiveRemuxer : IDisposable
+public sealed unsafe class LiveRemuxer : ILiveIngest
 {
-    private const string VideoFolder = "video";
+    /// <summary>The folder of a stream's only video track.</summary>
+    public const string VideoFolder = "video";
     private const string AudioFolder = Packager.AudioFolder;
     private const string MediaPlaylist = "index.m3u8";
     private const string Master = "master.m3u8";
     private const string Manifest = "manifest.mpd";
 
-    /// <summary>Files rewritten on every publish (relative to the stream's folder); everything else is written once.</summary>
-    public static readonly string[] PlaylistFiles = [Master, Manifest, VideoFolder + "/" + MediaPlaylist, AudioFolder + "/" + MediaPlaylist];
 
     private static readonly Rational Milliseconds = new(1, 1000);
 
     private readonly string _root;
     private readonly double _targetSeconds;
     private readonly int _window;
-    private readonly Track _video;
+    private readonly Track _video; // the first (highest) video track: segments are cut where it cuts, audio follows it
+    private readonly Track[] _videos;
     private readonly Track? _audio;
-    private readonly string _codecs;
-    private readonly string _videoCodec;
+    private readonly Track[][] _reports; // per track (videos, then audio): the other tracks its playlist reports
     private readonly Action<LivePosition>? _published;
     private readonly long _partMs;
     private long _lastVideoPartCut = long.MinValue;
@@ -93,63 +123,154 @@ public sealed unsafe class LiveRemuxer : IDisposable
         }
 
         Directory.CreateDirectory(root);
-        _videoCodec = CodecStrings.Avc1(info.VideoConfig);
-        var codecs = new StringBuilder(_videoCodec);
-        _video = new Track(Path.Combine(root, VideoFolder), "video", pool, audio: false, info.VideoConfig, info.Width, info.Height, 0, 0, _partMs > 0, info.WallClockAtZero,
-            continues?.Video, initName, _epoch);
+        if (info.Video.Count == 0)
+        {
+            throw new ArgumentException("a live stream needs a video track", nameof(info));
+        }
+
+        if (continues is not null && !continues.Fits(info))
+        {
+            throw new ArgumentException("the continuation has other video tracks than the stream", nameof(continues));
+        }
+
+        _videos = new Track[info.Video.Count];
+        var opened = 0;
         try
         {
+            for (; opened < _videos.Length; opened++)
+            {
+                var v = info.Video[opened];
+                _videos[opened] = new Track(root, v.Folder, pool, audio: false, v.Config, v.Width, v.Height, 0, 0, _partMs > 0, info.WallClockAtZero,
+                    continues?.Video[opened], initName, _epoch);
+            }
+
             if (info.AudioConfig is { Length: >= 2 } asc)
             {
                 var (rate, channels) = AudioSpecificConfig(asc);
-                _audio = new Track(Path.Combine(root, AudioFolder), "audio", pool, audio: true, asc, 0, 0, rate, channels, _partMs > 0, info.WallClockAtZero,
+                _audio = new Track(root, AudioFolder, pool, audio: true, asc, 0, 0, rate, channels, _partMs > 0, info.WallClockAtZero,
                     continues?.Audio, initName, _epoch);
                 _audioRate = rate;
                 _audioChannels = channels;
-                codecs.Append(',').Append(CodecStrings.AacLc);
             }
         }
         catch
         {
-            _video.Dispose();
+            for (var i = 0; i < opened; i++)
+            {
+                _videos[i].Dispose();
+            }
+
             throw;
         }
 
-        _codecs = codecs.ToString();
+        _video = _videos[0];
+        Track[] all = _audio is null ? _videos : [.. _videos, _audio];
+        _reports = new Track[all.Length][];
+        for (var i = 0; i < all.Length; i++)
+        {
+            var others = new List<Track>(all.Length - 1);
+            foreach (var t in all)
+            {
+                if (t != all[i])
+                {
+                    others.Add(t);
+                }
+            }
+
+            _reports[i] = [.. others];
+        }
+
     }
+
+    /// <summary>Files rewritten on every publish of <paramref name="info"/> (relative to the stream's folder); everything else is written once.</summary>
+    public static string[] PlaylistFiles(LiveStreamInfo info)
+    {
+        var files = new string[info.Video.Count + 3];
+        files[0] = Master;
+        files[1] = Manifest;
+        for (var i = 0; i < info.Video.Count; i++)
+        {
+            files[i + 2] = info.Video[i].Folder + "/" + MediaPlaylist;
+        }
+
+        files[^1] = AudioFolder + "/" + MediaPlaylist;
+        return files;
+    }
+
+    /// <summary>Video tracks (one, or the ladder's rungs).</summary>
+    public int VideoTracks => _videos.Length;
 
     /// <summary>Segments published so far (video track).</summary>
     public int Segments => _video.Writer.Segments.Count;
 
     /// <summary>What the channel's next publish continues (call after <see cref="Finish"/>; reads managed state only).</summary>
-    public LiveContinuation Carry() => new(_epoch, _video.Carry(_window), _audio?.Carry(_window));
+    public LiveContinuation Carry()
+    {
+        var video = new LiveTrackCarry[_videos.Length];
+        for (var i = 0; i < video.Length; i++)
+        {
+            video[i] = _videos[i].Carry(_window);
+        }
 
-    /// <summary>One H.264 access unit (AVCC, length-prefixed NAL units) at decode time <paramref name="dtsMs"/>.</summary>
+        return new(_epoch, video, _audio?.Carry(_window));
+    }
+
+    /// <summary>One H.264 access unit (AVCC, length-prefixed NAL units) at decode time <paramref name="dtsMs"/> of the only video track; published at once.</summary>
     public void WriteVideo(ReadOnlySpan<byte> accessUnit, long dtsMs, int compositionMs, bool keyframe)
     {
-        var cut = keyframe && (_video.SegmentStartMs == long.MinValue || dtsMs - _video.SegmentStartMs >= _targetSeconds * 1000);
-        var part = !cut && _partMs > 0 && _video.PartStartMs != long.MinValue && dtsMs - _video.PartStartMs >= _partMs - 1;
-        if (cut)
-        {
-            _lastVideoCut = dtsMs;
-        }
+        WriteVideo(0, accessUnit, dtsMs, compositionMs, keyframe);
+        PublishWritten();
+    }
 
-        var arrival = System.Diagnostics.Stopwatch.GetTimestamp();
+    /// <summary>
+    /// One access unit of video track <paramref name="track"/>; nothing is published until <see cref="PublishWritten"/>, so
+    /// the rungs of one frame are written first and their playlists replaced together. Every track cuts a segment at its
+    /// first keyframe after the target duration: encoders given the same forced keyframes cut at the same instants.
+    /// </summary>
+    public void WriteVideo(int track, ReadOnlySpan<byte> accessUnit, long dtsMs, int compositionMs, bool keyframe)
+    {
+        var video = _videos[track];
+        var cut = keyframe && (video.SegmentStartMs == long.MinValue || dtsMs - video.SegmentStartMs >= _targetSeconds * 1000);
+        var part = !cut && _partMs > 0 && video.PartStartMs != long.MinValue && dtsMs - video.PartStartMs >= _partMs - 1;
         var closedBy = _videoCutArrival;
-        if (cut || part)
+        if (track == 0)
         {
-            _lastVideoPartCut = dtsMs;
-            _videoCutArrival = arrival;
+            if (cut)
+            {
+                _lastVideoCut = dtsMs;
+            }
+
+            if (cut || part)
+            {
+                _lastVideoPartCut = dtsMs;
+                _videoCutArrival = System.Diagnostics.Stopwatch.GetTimestamp();
+            }
         }
 
-        var closed = _video.Write(accessUnit, dtsMs + compositionMs, dtsMs, keyframe, cut, part);
+        var closed = video.Write(accessUnit, dtsMs + compositionMs, dtsMs, keyframe, cut, part);
         if (closed != Closed.Nothing)
         {
-            _publishDelay = closedBy == 0 ? 0 : System.Diagnostics.Stopwatch.GetElapsedTime(closedBy).TotalSeconds;
-            Publish(closed == Closed.Segment);
+            if (track == 0)
+            {
+                _publishDelay = closedBy == 0 ? 0 : System.Diagnostics.Stopwatch.GetElapsedTime(closedBy).TotalSeconds;
+            }
+
+            _written = (Closed)Math.Max((int)_written, (int)closed);
+        }
+    }
+
+    /// <summary>Publishes what the video writes since the last call closed (playlists replaced, <c>published</c> called).</summary>
+    public void PublishWritten()
+    {
+        if (_written != Closed.Nothing)
+        {
+            Publish(_written == Closed.Segment);
+            _written = Closed.Nothing;
             _publishDelay = 0;
         }
     }
+
+    private Closed _written;
 
     /// <summary>One raw AAC frame at <paramref name="ptsMs"/>; audio segments start with the first frame at or after each video cut.</summary>
     public void WriteAudio(ReadOnlySpan<byte> frame, long ptsMs)
@@ -171,8 +292,13 @@ public sealed unsafe class LiveRemuxer : IDisposable
     /// <summary>The publisher stopped: the last segments are closed and the playlists end with EXT-X-ENDLIST.</summary>
     public void Finish()
     {
-        _video.Finish();
+        foreach (var video in _videos)
+        {
+            video.Finish();
+        }
+
         _audio?.Finish();
+        _written = Closed.Nothing;
         Publish(segment: true, ended: true);
     }
 
@@ -188,32 +314,52 @@ public sealed unsafe class LiveRemuxer : IDisposable
     {
         _publishStarted = System.Diagnostics.Stopwatch.GetTimestamp();
         var partTarget = _partMs / 1000.0;
-        _video.WritePlaylist(_window, ended, partTarget, _audio, AudioFolder);
-        _audio?.WritePlaylist(_window, ended, partTarget + (_audio.DefaultDurationMs / 1000.0), _video, VideoFolder);
-        var position = new LivePosition(_video.Writer.NextNumber - 1, _video.Writer.OpenSegmentParts,
+        var (segments, parts) = (int.MaxValue, int.MaxValue);
+        var listed = true;
+        for (var i = 0; i < _videos.Length; i++)
+        {
+            var video = _videos[i];
+            video.WritePlaylist(_window, ended, partTarget, _reports[i]);
+            // A blocking reload is answered when every rung has the part: the slowest track is the position.
+            var at = (video.Writer.NextNumber - 1, video.Writer.OpenSegmentParts);
+            if (at.Item1 < segments || (at.Item1 == segments && at.Item2 < parts))
+            {
+                (segments, parts) = at;
+            }
+
+            listed &= video.Writer.Segments.Count > 0;
+        }
+
+        _audio?.WritePlaylist(_window, ended, partTarget + (_audio.DefaultDurationMs / 1000.0), _reports[^1]);
+        var position = new LivePosition(segments, parts,
             (_audio?.Writer.NextNumber ?? 1) - 1, _audio?.Writer.OpenSegmentParts ?? 0, ended,
             _publishDelay > 0 ? _publishDelay + System.Diagnostics.Stopwatch.GetElapsedTime(_publishStarted).TotalSeconds : 0);
-        if (_video.Writer.Segments.Count == 0 || !segment)
+        if (!listed || !segment)
         {
-            // Audio may close its first segment first: the master names the video playlist, so it waits for it.
+            // Audio may close its first segment first: the master names the video playlists, so it waits for them.
             _published?.Invoke(position);
             return;
         }
 
         var master = new StringBuilder("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
-        var bandwidth = Math.Max(1, _video.Bitrate(_window) + (_audio?.Bitrate(_window) ?? 0));
+        var audioBitrate = _audio?.Bitrate(_window) ?? 0;
         if (_audio is not null)
         {
             master.Append("#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"audio\",DEFAULT=YES,AUTOSELECT=YES,URI=\"" + AudioFolder + "/" + MediaPlaylist + "\"\n");
         }
 
-        master.Append(CultureInfo.InvariantCulture, $"#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},CODECS=\"{_codecs}\"");
-        if (_video.Width > 0)
+        foreach (var video in _videos)
         {
-            master.Append(CultureInfo.InvariantCulture, $",RESOLUTION={_video.Width}x{_video.Height}");
+            var bandwidth = Math.Max(1, video.Bitrate(_window) + audioBitrate);
+            master.Append(CultureInfo.InvariantCulture, $"#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},CODECS=\"{video.Codec}{(_audio is null ? "" : "," + CodecStrings.AacLc)}\"");
+            if (video.Width > 0)
+            {
+                master.Append(CultureInfo.InvariantCulture, $",RESOLUTION={video.Width}x{video.Height}");
+            }
+
+            master.Append(_audio is not null ? ",AUDIO=\"audio\"\n" : "\n").Append(video.Folder + "/" + MediaPlaylist + "\n");
         }
 
-        master.Append(_audio is not null ? ",AUDIO=\"audio\"\n" : "\n").Append(VideoFolder + "/" + MediaPlaylist + "\n");
         Thumbnails.AtomicFile.WriteText(Path.Combine(_root, Master), master.ToString());
         Thumbnails.AtomicFile.WriteText(Path.Combine(_root, Manifest), DashManifest(ended));
         _published?.Invoke(position);
@@ -222,16 +368,21 @@ public sealed unsafe class LiveRemuxer : IDisposable
     // The same MPD writer as VOD over the window: media time 0 is when the stream's first segment began on the wall clock.
     private string DashManifest(bool ended)
     {
-        var video = _video.Window(_window, VideoFolder, _videoCodec, 0, 0);
+        var videos = new TrackResult[_videos.Length];
+        for (var i = 0; i < videos.Length; i++)
+        {
+            videos[i] = _videos[i].Window(_window, _videos[i].Folder, _videos[i].Codec, 0, 0);
+        }
+
         var audio = _audio?.Window(_window, AudioFolder, CodecStrings.AacLc, _audioRate, _audioChannels);
         var depth = 0.0;
-        foreach (var segment in video.Segments)
+        foreach (var segment in videos[0].Segments)
         {
             depth += segment.DurationSeconds;
         }
 
         var live = new DashLiveWindow(_video.StartedAt, DateTimeOffset.UtcNow, depth, _targetSeconds, Math.Max(3 * _targetSeconds, 4), ended);
-        return DashManifestWriter.Write([video], audio, _targetSeconds, live: live);
+        return DashManifestWriter.Write(videos, audio, _targetSeconds, live: live);
     }
 
     // ISO 14496-3 1.6.2.1: 5 bits object type, 4 bits frequency index (15: 24 explicit bits), 4 bits channel configuration.
@@ -250,7 +401,11 @@ public sealed unsafe class LiveRemuxer : IDisposable
 
     public void Dispose()
     {
-        _video.Dispose();
+        foreach (var video in _videos)
+        {
+            video.Dispose();
+        }
+
         _audio?.Dispose();
     }
 
@@ -274,9 +429,13 @@ public sealed unsafe class LiveRemuxer : IDisposable
         private readonly List<LiveWindowEntry> _carried;
         private readonly int _epoch;
 
-        public Track(string directory, string label, MemfdBufferPool pool, bool audio, byte[] config, int width, int height, int rate, int channels, bool parts,
+        public Track(string root, string folder, MemfdBufferPool pool, bool audio, byte[] config, int width, int height, int rate, int channels, bool parts,
             DateTimeOffset? wallClockAtZero, LiveTrackCarry? carry, string initName, int epoch)
         {
+            var directory = Path.Combine(root, folder);
+            var label = folder;
+            Folder = folder;
+            Codec = audio ? CodecStrings.AacLc : CodecStrings.Avc1(config);
             _wallClockAtZero = wallClockAtZero;
             _carried = carry is null ? [] : [.. carry.Window];
             _epoch = epoch;
@@ -308,6 +467,12 @@ public sealed unsafe class LiveRemuxer : IDisposable
         }
 
         public Fmp4TrackWriter Writer { get; }
+
+        /// <summary>The track's folder below the stream's (its playlist's name in rendition reports and the master).</summary>
+        public string Folder { get; }
+
+        /// <summary>RFC 6381 codecs string.</summary>
+        public string Codec { get; }
 
         public int Width { get; }
 
@@ -444,7 +609,7 @@ public sealed unsafe class LiveRemuxer : IDisposable
         public LiveTrackCarry Carry(int window)
         {
             var entries = Entries();
-            return new LiveTrackCarry(Writer.NextNumber, entries.GetRange(Math.Max(0, entries.Count - window), Math.Min(window, entries.Count)));
+            return new LiveTrackCarry(Folder, Writer.NextNumber, entries.GetRange(Math.Max(0, entries.Count - window), Math.Min(window, entries.Count)));
         }
 
         /// <summary>
@@ -452,7 +617,7 @@ public sealed unsafe class LiveRemuxer : IDisposable
         /// parts (when <paramref name="partTarget"/> > 0) for the newest segments and the open one, a preload hint for the
         /// next part and a report of the other rendition. Segments (and their parts) that left the window are deleted.
         /// </summary>
-        public void WritePlaylist(int window, bool ended, double partTarget, Track? other, string otherFolder)
+        public void WritePlaylist(int window, bool ended, double partTarget, Track[] reports)
         {
             var entries = Entries();
             if (entries.Count == 0 && Writer.OpenSegmentParts == 0)
@@ -536,10 +701,10 @@ public sealed unsafe class LiveRemuxer : IDisposable
             else if (lowLatency)
             {
                 text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part_{Writer.NextNumber:D5}_{Writer.OpenSegmentParts}.m4s\"\n");
-                if (other is not null)
+                foreach (var other in reports)
                 {
                     var (msn, part) = other.LastPart();
-                    text.Append(CultureInfo.InvariantCulture, $"#EXT-X-RENDITION-REPORT:URI=\"../{otherFolder}/{MediaPlaylist}\",LAST-MSN={msn},LAST-PART={part}\n");
+                    text.Append(CultureInfo.InvariantCulture, $"#EXT-X-RENDITION-REPORT:URI=\"../{other.Folder}/{MediaPlaylist}\",LAST-MSN={msn},LAST-PART={part}\n");
                 }
             }
 

@@ -21,6 +21,30 @@ public sealed unsafe class MediaDecoder : IDisposable
         context = CodecContextHandle.FromNative(ctx);
     }
 
+    private MediaDecoder(MediaStreamInfo stream, CodecContextHandle context, NativeAllocator* allocator)
+    {
+        Stream = stream;
+        this.context = context;
+        this.allocator = allocator;
+    }
+
+    /// <summary>
+    /// An H.264 decoder for packets that arrive with their configuration instead of from a demuxer (a live publish):
+    /// <paramref name="config"/> is the avcC record, packet times are milliseconds.
+    /// </summary>
+    public static MediaDecoder ForH264(ReadOnlySpan<byte> config, IFrameMemory? frameMemory = null, int threads = 0)
+    {
+        var allocator = FrameAllocator.For(frameMemory ?? AlignedFrameMemory.Shared);
+        nint ctx;
+        fixed (byte* c = config)
+        {
+            FfmpegError.Check(SsAv.DecoderOpenH264(c, config.Length, 1, 1000, threads, allocator, out ctx), "avcodec_open2(h264 decoder, live)");
+        }
+
+        var stream = new MediaStreamInfo(0, MediaKind.Video, "h264", 0, 0, -1, "", 0, 0, new Rational(1, 1000), default, default, default, 0, 0, false);
+        return new MediaDecoder(stream, CodecContextHandle.FromNative(ctx), allocator);
+    }
+
     public MediaStreamInfo Stream { get; }
 
     internal nint Ptr => context.DangerousGetHandle();

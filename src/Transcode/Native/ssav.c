@@ -322,17 +322,10 @@ SS_API int ss_input_seek(AVFormatContext *fc, int stream, int64_t ts)
 
 /* ---------- decoding ---------- */
 
-SS_API int ss_decoder_open(AVFormatContext *fc, int stream, int threads, ss_allocator *alloc, AVCodecContext **out)
+/* Opens c (codec parameters already set) with frames from alloc, and owns c: freed on failure. */
+static int ss_decoder_open_context(AVCodecContext *c, const AVCodec *codec, int threads, ss_allocator *alloc, AVCodecContext **out)
 {
-    if (stream < 0 || (unsigned)stream >= fc->nb_streams) return AVERROR(EINVAL);
-    AVStream *st = fc->streams[stream];
-    const AVCodec *codec = avcodec_find_decoder(st->codecpar->codec_id);
-    if (!codec) return AVERROR_DECODER_NOT_FOUND;
-    AVCodecContext *c = avcodec_alloc_context3(codec);
-    if (!c) return AVERROR(ENOMEM);
-    int ret = avcodec_parameters_to_context(c, st->codecpar);
-    if (ret < 0) goto fail;
-    c->pkt_timebase = st->time_base;
+    int ret;
     c->thread_count = threads;
     if (alloc && codec->type == AVMEDIA_TYPE_VIDEO && (codec->capabilities & AV_CODEC_CAP_DR1)) {
         c->opaque = alloc;
@@ -348,12 +341,50 @@ SS_API int ss_decoder_open(AVFormatContext *fc, int stream, int threads, ss_allo
 #endif
     }
     ret = avcodec_open2(c, codec, NULL);
-    if (ret < 0) goto fail;
+    if (ret < 0) {
+        avcodec_free_context(&c);
+        return ret;
+    }
     *out = c;
     return 0;
-fail:
-    avcodec_free_context(&c);
-    return ret;
+}
+
+SS_API int ss_decoder_open(AVFormatContext *fc, int stream, int threads, ss_allocator *alloc, AVCodecContext **out)
+{
+    if (stream < 0 || (unsigned)stream >= fc->nb_streams) return AVERROR(EINVAL);
+    AVStream *st = fc->streams[stream];
+    const AVCodec *codec = avcodec_find_decoder(st->codecpar->codec_id);
+    if (!codec) return AVERROR_DECODER_NOT_FOUND;
+    AVCodecContext *c = avcodec_alloc_context3(codec);
+    if (!c) return AVERROR(ENOMEM);
+    int ret = avcodec_parameters_to_context(c, st->codecpar);
+    if (ret < 0) {
+        avcodec_free_context(&c);
+        return ret;
+    }
+    c->pkt_timebase = st->time_base;
+    return ss_decoder_open_context(c, codec, threads, alloc, out);
+}
+
+/* An H.264 decoder for a stream that arrives as packets with its configuration (avcC from RTMP), not from a demuxer;
+ * packet times in tb_num/tb_den. */
+SS_API int ss_decoder_open_h264(const uint8_t *extradata, int size, int tb_num, int tb_den, int threads, ss_allocator *alloc,
+                                AVCodecContext **out)
+{
+    if (size <= 0 || size > (1 << 20)) return AVERROR(EINVAL);
+    const AVCodec *codec = avcodec_find_decoder(AV_CODEC_ID_H264);
+    if (!codec) return AVERROR_DECODER_NOT_FOUND;
+    AVCodecContext *c = avcodec_alloc_context3(codec);
+    if (!c) return AVERROR(ENOMEM);
+    c->extradata = av_mallocz(size + AV_INPUT_BUFFER_PADDING_SIZE);
+    if (!c->extradata) {
+        avcodec_free_context(&c);
+        return AVERROR(ENOMEM);
+    }
+    memcpy(c->extradata, extradata, size);
+    c->extradata_size = size;
+    c->pkt_timebase = (AVRational){tb_num, tb_den};
+    return ss_decoder_open_context(c, codec, threads, alloc, out);
 }
 
 SS_API void ss_codec_free(AVCodecContext *c) { avcodec_free_context(&c); }

@@ -5,11 +5,15 @@ namespace StreamServer.Transcode.Packaging;
 /// <summary>Turns the configured ladder into renditions for one source: capped at its height, even sizes, display aspect kept.</summary>
 public static class LadderPlanner
 {
-    public static IReadOnlyList<RenditionPlan> Plan(MediaStreamInfo video, PackagingOptions options)
+    public static IReadOnlyList<RenditionPlan> Plan(MediaStreamInfo video, PackagingOptions options) =>
+        Plan(video.Width, video.Height, video.SampleAspectRatio, options);
+
+    /// <summary>The renditions for a picture of <paramref name="width"/> x <paramref name="height"/> (sample aspect <paramref name="sampleAspect"/>).</summary>
+    public static IReadOnlyList<RenditionPlan> Plan(int width, int height, Rational sampleAspect, PackagingOptions options)
     {
-        var sar = video.SampleAspectRatio.IsValid ? video.SampleAspectRatio.ToDouble() : 1.0;
-        var displayAspect = video.Width * sar / video.Height;
-        var sourceHeight = video.Height & ~1;
+        var sar = sampleAspect.IsValid ? sampleAspect.ToDouble() : 1.0;
+        var displayAspect = width * sar / height;
+        var sourceHeight = height & ~1;
         var heights = new SortedSet<int>(Comparer<int>.Create((a, b) => b.CompareTo(a)));
         foreach (var h in options.Ladder)
         {
@@ -18,7 +22,7 @@ public static class LadderPlanner
                 throw new ArgumentException($"ladder height {h} is not positive");
             }
 
-            if (h <= video.Height)
+            if (h <= height)
             {
                 heights.Add(h & ~1);
             }

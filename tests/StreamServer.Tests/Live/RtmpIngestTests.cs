@@ -147,10 +147,8 @@ public class RtmpIngestTests
         Assert.Equal(System.Net.HttpStatusCode.BadRequest, (await client.PostAsJsonAsync("/api/live", new { name = "../x" })).StatusCode);
         Assert.Equal(System.Net.HttpStatusCode.BadRequest, (await client.PostAsJsonAsync("/api/live", new { name = "ok", mode = "magic" })).StatusCode);
 
-        // Transcoding a live publish into the ladder is not built: asking for it is refused, never silently passed through.
         using var transcode = await client.PostAsJsonAsync("/api/live", new { name = "ladder", mode = "transcode" });
-        Assert.Equal(System.Net.HttpStatusCode.BadRequest, transcode.StatusCode);
-        Assert.Contains("not available yet", await transcode.Content.ReadAsStringAsync());
+        Assert.Equal(System.Net.HttpStatusCode.Created, transcode.StatusCode);
 
         (await ProcessRunner.RunAsync("ffmpeg", PublishArgs(port, $"news?key={key}", 1, realtime: false), TimeSpan.FromSeconds(60))).EnsureSuccess("ffmpeg to an API channel");
         Assert.Equal(25, (await IdleChannelAsync(server, "news")).GetProperty("videoFrames").GetInt64());

@@ -48,8 +48,9 @@ internal sealed class RtmpConnectionHandler(LiveChannelRegistry channels, LivePa
 
     private sealed class Session(ConnectionContext connection, LiveChannelRegistry channels, LivePackaging packaging, ILogger log) : IDisposable
     {
-        private Transcode.Live.LiveRemuxer? _remuxer;
+        private Transcode.Live.ILiveIngest? _remuxer;
         private int _width;
+        private double _frameRate;
         private int _height;
 
         private readonly PipeReader _input = connection.Transport.Input;
@@ -246,13 +247,14 @@ internal sealed class RtmpConnectionHandler(LiveChannelRegistry channels, LivePa
                 {
                     _width = meta.TryGetValue("width", out var w) && w is double dw and > 0 and < 16384 ? (int)dw : _width;
                     _height = meta.TryGetValue("height", out var h) && h is double dh and > 0 and < 16384 ? (int)dh : _height;
+                    _frameRate = meta.TryGetValue("framerate", out var f) && f is double fps and > 0 and <= 240 ? fps : _frameRate;
                 }
             }
         }
 
         // The remuxer starts with the first media frame, when the publisher has sent its codec configurations.
-        private Transcode.Live.LiveRemuxer Remuxer(LiveChannel channel) => _remuxer ??= packaging.Open(
-            channel, new Transcode.Live.LiveStreamInfo(channel.VideoConfig!, channel.AudioConfig, _width, _height));
+        private Transcode.Live.ILiveIngest Remuxer(LiveChannel channel) => _remuxer ??= packaging.OpenPublish(
+            channel, new Transcode.Live.LiveStreamInfo(channel.VideoConfig!, channel.AudioConfig, _width, _height), _frameRate);
 
         private void Video(ReadOnlySpan<byte> tag, uint timestamp)
         {
