@@ -15,7 +15,7 @@ public static class CodecStrings
     {
         if (extradata.Length >= 4 && extradata[0] == 1)
         {
-            return Format(extradata[1], extradata[2], extradata[3]);
+            return AvcC(extradata);
         }
 
         var units = new H264Packet.NalUnitReader(extradata, 0);
@@ -28,6 +28,37 @@ public static class CodecStrings
         }
 
         throw new TranscodeException("no H.264 SPS in the stream's configuration (avcC or Annex B extradata)");
+    }
+
+    // ISO 14496-15 5.3.3.1: version, profile, constraints, level, length size, SPS count + (length, SPS)..., PPS count + ....
+    // A record without an SPS and a PPS (or whose lengths run past its end) cannot start a decoder or an init segment.
+    private static string AvcC(ReadOnlySpan<byte> record)
+    {
+        var at = 5;
+        int sps = 0, pps = 0;
+        for (var set = 0; set < 2 && at < record.Length; set++)
+        {
+            var count = set == 0 ? record[at++] & 0x1f : record[at++];
+            for (var i = 0; i < count; i++)
+            {
+                var length = at + 2 <= record.Length ? (record[at] << 8) | record[at + 1] : int.MaxValue;
+                if (length == 0 || length > record.Length - at - 2)
+                {
+                    throw new TranscodeException($"H.264 configuration (avcC) with a parameter set running past its {record.Length} bytes");
+                }
+
+                at += 2 + length;
+            }
+
+            (sps, pps) = set == 0 ? (count, pps) : (sps, count);
+        }
+
+        if (sps == 0 || pps == 0)
+        {
+            throw new TranscodeException($"no H.264 SPS/PPS in the stream's configuration (avcC with {sps} SPS, {pps} PPS)");
+        }
+
+        return Format(record[1], record[2], record[3]);
     }
 
     private static string Format(byte profile, byte constraints, byte level) => $"avc1.{profile:x2}{constraints:x2}{level:x2}";

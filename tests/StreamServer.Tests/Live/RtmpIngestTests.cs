@@ -103,6 +103,35 @@ public class RtmpIngestTests
         Assert.Contains("no data", channel.GetProperty("lastError").GetString());
     }
 
+    [Theory]
+    [InlineData("no sequence header", "no SPS/PPS")]
+    [InlineData("a sequence header without SPS", "no H.264 SPS/PPS")]
+    public async Task Video_without_sps_and_pps_ends_the_publish_with_a_clear_error(string what, string error)
+    {
+        var (server, port, data) = await StartAsync();
+        await using var _ = server;
+        using var __ = data;
+        using var tcp = await RawPublishAsync(port, "cam1?key=s3cret");
+        var stream = tcp.GetStream();
+        if (what == "a sequence header without SPS")
+        {
+            // avcC version 1, High@3.1, 4-byte lengths, 0 SPS, 0 PPS.
+            await stream.WriteAsync(Chunk(4, 9, [0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff, 0xe0, 0]));
+        }
+
+        await stream.WriteAsync(Chunk(4, 9, [0x17, 1, 0, 0, 0, 0, 0, 0, 2, 0x65, 0x88]));
+        Assert.True(await ClosedByServerAsync(tcp, TimeSpan.FromSeconds(10)), $"{what}: still connected");
+        var channel = await ChannelAsync(server, "cam1");
+        Assert.Equal("idle", channel.GetProperty("state").GetString());
+        Assert.Contains(error, channel.GetProperty("lastError").GetString());
+        // Nothing half-written is served, and the channel takes the next, valid publish.
+        using var http = new HttpClient { BaseAddress = server.HttpUri };
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await http.GetAsync("/live/cam1/video/index.m3u8")).StatusCode);
+        (await ProcessRunner.RunAsync("ffmpeg", PublishArgs(port, "cam1?key=s3cret", 1, realtime: false), TimeSpan.FromSeconds(60))).EnsureSuccess("ffmpeg after the bad publish");
+        Assert.Equal(25, (await IdleChannelAsync(server, "cam1")).GetProperty("videoFrames").GetInt64());
+        Assert.DoesNotContain("fail:", server.Output);
+    }
+
     [Fact]
     public async Task A_second_publisher_for_a_live_channel_is_refused_until_the_first_leaves()
     {
