@@ -25,6 +25,18 @@ public sealed class LiveOptions
     public int WindowSegments { get; set; } = 6;
 
     /// <summary>
+    /// DVR depth: segments are kept and listed this many seconds behind the live edge (players can seek back; the MPD's
+    /// timeShiftBufferDepth) when that is more than <see cref="WindowSegments"/>. 0 = the window only.
+    /// </summary>
+    public double DvrSeconds { get; set; }
+
+    /// <summary>
+    /// Keep every publish as a VOD: when the publisher stops, its segments become <c>/vod/{channel}-{yyyyMMdd-HHmmss}/</c>
+    /// (UTC start of the publish) in the library. Off by default: it fills the disk at the publish's bitrate.
+    /// </summary>
+    public bool Record { get; set; }
+
+    /// <summary>
     /// Rung heights of channels in mode "transcode" (rungs above the publish's height are dropped). Empty = the VOD ladder
     /// (Packaging:Ladder); bitrates, preset and encoder threads are the VOD's.
     /// </summary>

@@ -9,8 +9,8 @@ namespace StreamServer.Live;
 /// segment drops the playlists it replaced. The window folder is the server's own scratch space (tmpfs by default): it
 /// is emptied at start and removed at shutdown.
 /// </summary>
-internal sealed class LivePackaging(Hosting.StreamServerOptions options, BufferPool.MemfdBufferPool pool, Transcode.Media.IFrameMemory frames, VodFileCache files)
-    : IDisposable
+internal sealed class LivePackaging(Hosting.StreamServerOptions options, BufferPool.MemfdBufferPool pool, Transcode.Media.IFrameMemory frames, VodFileCache files,
+    Admin.VodLibrary library, ILogger<LivePackaging> log) : IDisposable
 {
     private static readonly System.Diagnostics.Metrics.Histogram<double> PublishDelay = Metrics.ServerMetrics.Meter.CreateHistogram(
         "streamserver_live_publish_delay_seconds", unit: "s",
@@ -30,11 +30,16 @@ internal sealed class LivePackaging(Hosting.StreamServerOptions options, BufferP
     /// Where a publish on <paramref name="channel"/> goes: straight into a remuxer (pass-through), or into the live ladder
     /// (mode "transcode"), which opens the remuxer for its rungs once the first picture gave the source's size.
     /// </summary>
-    public ILiveIngest OpenPublish(LiveChannel channel, LiveStreamInfo info, double frameRate) => channel.Mode == "transcode"
-        ? new LiveTranscoder(info, _ladder, options.Live.SegmentSeconds, frameRate, rungs => Open(channel, rungs), channel.Name)
-        : Open(channel, info);
+    public ILiveIngest OpenPublish(LiveChannel channel, LiveStreamInfo info, double frameRate)
+    {
+        var started = DateTimeOffset.UtcNow; // names the recording
+        return channel.Mode == "transcode"
+            ? new LiveTranscoder(info, _ladder, options.Live.SegmentSeconds, frameRate, rungs => Open(channel, rungs, started), channel.Name)
+            : Open(channel, info, started);
+    }
 
-    public LiveRemuxer Open(LiveChannel channel, LiveStreamInfo info)
+    /// <param name="recordFrom">When the publish began, if it may be recorded (Live:Record); null = never recorded (test channel).</param>
+    public LiveRemuxer Open(LiveChannel channel, LiveStreamInfo info, DateTimeOffset? recordFrom = null)
     {
         var prefix = VodPath.LiveRoot + "/" + channel.Name + "/";
         var playlists = LiveRemuxer.PlaylistFiles(info);
@@ -80,9 +85,43 @@ internal sealed class LivePackaging(Hosting.StreamServerOptions options, BufferP
             {
                 PublishDelay.Record(position.PublishDelaySeconds, new KeyValuePair<string, object?>("channel", channel.Name));
             }
-        }, continues);
+        }, continues, live.DvrSeconds, Recording(channel, recordFrom));
         _last.AddOrUpdate(channel, remuxer);
         return remuxer;
+    }
+
+    private LiveRecording? Recording(LiveChannel channel, DateTimeOffset? started)
+    {
+        if (!options.Live.Record || started is not { } at)
+        {
+            return null;
+        }
+
+        var id = $"{channel.Name}-{at.UtcDateTime:yyyyMMdd-HHmmss}";
+        if (!Admin.VodLibrary.IsValidId(id) || library.IsPublished(id))
+        {
+            id = $"{channel.Name[..Math.Min(channel.Name.Length, 40)]}-{at.UtcDateTime:yyyyMMdd-HHmmss}-{Guid.NewGuid().ToString("N")[..6]}";
+        }
+
+        try
+        {
+            return new LiveRecording(library.PathOf(id), recording =>
+            {
+                if (recording.Error is { } error)
+                {
+                    log.LogWarning("channel '{Channel}': {Error}", channel.Name, error);
+                }
+                else
+                {
+                    log.LogInformation("channel '{Channel}': publish recorded as VOD '{Id}'", channel.Name, Path.GetFileName(recording.Target));
+                }
+            });
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or Transcode.TranscodeException)
+        {
+            log.LogWarning("channel '{Channel}': the publish is not recorded: {Error}", channel.Name, ex.Message);
+            return null;
+        }
     }
 
     private static Transcode.PackagingOptions Ladder(Hosting.StreamServerOptions options, BufferPool.MemfdBufferPool pool, Transcode.Media.IFrameMemory frames)

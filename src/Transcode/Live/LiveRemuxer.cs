@@ -103,13 +103,17 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
     private readonly int _audioChannels;
     private long _lastVideoCut = long.MinValue;
     private readonly int _epoch;
+    private readonly LiveRecording? _recording;
 
     /// <param name="partSeconds">LL-HLS part length (0 = no parts): video parts end at the first frame at or after it.</param>
     /// <param name="published">Called after each publish (playlists replaced), on the writer's thread.</param>
     /// <param name="continues">The channel's previous publish, whose playlists this one continues; null = a new stream.</param>
+    /// <param name="dvrSeconds">Keep and list segments this far behind the live edge when that is more than <paramref name="windowSegments"/>.</param>
+    /// <param name="recording">Where this publish is kept as a VOD (completed by <see cref="Finish"/>); null = not recorded.</param>
     public LiveRemuxer(string root, LiveStreamInfo info, MemfdBufferPool pool, double targetSegmentSeconds, int windowSegments, double partSeconds = 0,
-        Action<LivePosition>? published = null, LiveContinuation? continues = null)
+        Action<LivePosition>? published = null, LiveContinuation? continues = null, double dvrSeconds = 0, LiveRecording? recording = null)
     {
+        _recording = recording;
         _epoch = (continues?.Epoch ?? 0) + 1;
         var initName = _epoch == 1 ? "init.mp4" : $"init-{_epoch}.mp4";
         _root = root;
@@ -141,14 +145,14 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
             {
                 var v = info.Video[opened];
                 _videos[opened] = new Track(root, v.Folder, pool, audio: false, v.Config, v.Width, v.Height, 0, 0, _partMs > 0, info.WallClockAtZero,
-                    continues?.Video[opened], initName, _epoch);
+                    continues?.Video[opened], initName, _epoch, dvrSeconds);
             }
 
             if (info.AudioConfig is { Length: >= 2 } asc)
             {
                 var (rate, channels) = AudioSpecificConfig(asc);
                 _audio = new Track(root, AudioFolder, pool, audio: true, asc, 0, 0, rate, channels, _partMs > 0, info.WallClockAtZero,
-                    continues?.Audio, initName, _epoch);
+                    continues?.Audio, initName, _epoch, dvrSeconds);
                 _audioRate = rate;
                 _audioChannels = channels;
             }
@@ -300,6 +304,16 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
         _audio?.Finish();
         _written = Closed.Nothing;
         Publish(segment: true, ended: true);
+        if (_recording is not null)
+        {
+            var video = new TrackResult[_videos.Length];
+            for (var i = 0; i < video.Length; i++)
+            {
+                video[i] = _videos[i].Recorded(_recording, 0, 0);
+            }
+
+            _recording.Complete(video, _audio?.Recorded(_recording, _audioRate, _audioChannels), _targetSeconds);
+        }
     }
 
     private enum Closed
@@ -320,6 +334,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
         {
             var video = _videos[i];
             video.WritePlaylist(_window, ended, partTarget, _reports[i]);
+            video.Record(_recording);
             // A blocking reload is answered when every rung has the part: the slowest track is the position.
             var at = (video.Writer.NextNumber - 1, video.Writer.OpenSegmentParts);
             if (at.Item1 < segments || (at.Item1 == segments && at.Item2 < parts))
@@ -331,6 +346,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
         }
 
         _audio?.WritePlaylist(_window, ended, partTarget + (_audio.DefaultDurationMs / 1000.0), _reports[^1]);
+        _audio?.Record(_recording);
         var position = new LivePosition(segments, parts,
             (_audio?.Writer.NextNumber ?? 1) - 1, _audio?.Writer.OpenSegmentParts ?? 0, ended,
             _publishDelay > 0 ? _publishDelay + System.Diagnostics.Stopwatch.GetElapsedTime(_publishStarted).TotalSeconds : 0);
@@ -407,6 +423,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
         }
 
         _audio?.Dispose();
+        _recording?.Dispose(); // unpublished (never finished): its staging folder goes
     }
 
     /// <summary>One track: its writer, the packet held back until the next one gives its duration, its playlist.</summary>
@@ -427,11 +444,15 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
         private readonly DateTimeOffset? _wallClockAtZero;
 
         private readonly List<LiveWindowEntry> _carried;
+        private readonly double _dvrSeconds;
+        private int _recorded; // this publish's segments copied into the recording
+        private long _frames;
         private readonly int _epoch;
 
         public Track(string root, string folder, MemfdBufferPool pool, bool audio, byte[] config, int width, int height, int rate, int channels, bool parts,
-            DateTimeOffset? wallClockAtZero, LiveTrackCarry? carry, string initName, int epoch)
+            DateTimeOffset? wallClockAtZero, LiveTrackCarry? carry, string initName, int epoch, double dvrSeconds)
         {
+            _dvrSeconds = dvrSeconds;
             var directory = Path.Combine(root, folder);
             var label = folder;
             Folder = folder;
@@ -492,7 +513,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
         public TrackResult Window(int window, string name, string codecs, int rate, int channels)
         {
             var segments = Writer.Segments;
-            var first = Math.Max(0, segments.Count - window);
+            var first = FirstListed(segments.Count, i => segments[i].DurationSeconds, window);
             var list = new List<SegmentInfo>(segments.Count - first);
             for (var i = first; i < segments.Count; i++)
             {
@@ -500,7 +521,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
             }
 
             var (peak, average) = TrackResult.MeasureBandwidth(list);
-            return new TrackResult(name, codecs, Width, Height, 0, rate, channels, peak, average, list);
+            return new TrackResult(name, codecs, Width, Height, 0, rate, channels, peak, average, list) { InitName = Writer.InitName };
         }
 
         /// <summary>Bits per second over the last <paramref name="window"/> segments (what a player of the playlist sees).</summary>
@@ -516,6 +537,59 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
             }
 
             return seconds > 0 ? (long)(bytes * 8 / seconds) : 0;
+        }
+
+        /// <summary>
+        /// The first of <paramref name="count"/> segments a playlist lists: the newest <paramref name="window"/>, or as many
+        /// as the DVR depth covers when that is more.
+        /// </summary>
+        private int FirstListed(int count, Func<int, double> duration, int window)
+        {
+            var first = Math.Max(0, count - window);
+            var depth = 0.0;
+            for (var i = count - 1; i >= 0; i--)
+            {
+                depth += duration(i);
+                if (depth > _dvrSeconds)
+                {
+                    break;
+                }
+
+                first = Math.Min(first, i);
+            }
+
+            return first;
+        }
+
+        /// <summary>Copies this publish's segments completed since the last call into <paramref name="recording"/>.</summary>
+        public void Record(LiveRecording? recording)
+        {
+            if (recording is null)
+            {
+                return;
+            }
+
+            var segments = Writer.Segments;
+            for (; _recorded < segments.Count; _recorded++)
+            {
+                var segment = segments[_recorded];
+                recording.Add(Folder, segment, Path.Combine(Writer.OutputDirectory, segment.FileName), Path.Combine(Writer.OutputDirectory, Writer.InitName));
+            }
+        }
+
+        /// <summary>This track as recorded (renumbered segments, bitrates measured over them, frame rate over the publish).</summary>
+        public TrackResult Recorded(LiveRecording recording, int rate, int channels)
+        {
+            var segments = recording.Segments(Folder);
+            var (peak, average) = TrackResult.MeasureBandwidth(segments);
+            var seconds = 0.0;
+            foreach (var s in Writer.Segments)
+            {
+                seconds += s.DurationSeconds;
+            }
+
+            var fps = _audio || seconds <= 0 ? 0 : Math.Round(_frames / seconds, 3);
+            return new TrackResult(Folder, Codec, Width, Height, fps, rate, channels, peak, average, segments);
         }
 
         /// <summary>Queues a packet and writes the one before it; says whether that closed a part or a segment.</summary>
@@ -551,6 +625,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
             }
 
             _hasPending = true;
+            _frames++;
             _pendingCut = cut;
             _pendingPart = part;
             _pendingDts = dts;
@@ -609,7 +684,8 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
         public LiveTrackCarry Carry(int window)
         {
             var entries = Entries();
-            return new LiveTrackCarry(Folder, Writer.NextNumber, entries.GetRange(Math.Max(0, entries.Count - window), Math.Min(window, entries.Count)));
+            var first = FirstListed(entries.Count, i => entries[i].DurationSeconds, window);
+            return new LiveTrackCarry(Folder, Writer.NextNumber, entries.GetRange(first, entries.Count - first));
         }
 
         /// <summary>
@@ -625,7 +701,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
                 return;
             }
 
-            var first = Math.Max(0, entries.Count - window);
+            var first = FirstListed(entries.Count, i => entries[i].DurationSeconds, window);
             for (var i = first; i < entries.Count; i++)
             {
                 _targetDuration = Math.Max(_targetDuration, (int)Math.Ceiling(entries[i].DurationSeconds - 0.0005));

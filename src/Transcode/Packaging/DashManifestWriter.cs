@@ -150,7 +150,7 @@ public static class DashManifestWriter
         var timescale = track.Segments.Count > 0 ? track.Segments[0].Timescale : 1;
         x.WriteStartElement("SegmentTemplate");
         x.WriteAttributeString("timescale", Inv(timescale));
-        x.WriteAttributeString("initialization", $"{track.Name}/init.mp4");
+        x.WriteAttributeString("initialization", $"{track.Name}/{track.InitName}");
         x.WriteAttributeString("media", $"{track.Name}/seg_$Number%05d$.m4s");
         x.WriteAttributeString("startNumber", Inv(track.Segments.Count > 0 ? track.Segments[0].Number : 1));
         x.WriteStartElement("SegmentTimeline");

@@ -13,6 +13,9 @@ public sealed record TrackResult(
     long AverageBandwidth,
     IReadOnlyList<SegmentInfo> Segments)
 {
+    /// <summary>The track's initialization segment (in its folder).</summary>
+    public string InitName { get; init; } = "init.mp4";
+
     public double DurationSeconds
     {
         get

@@ -172,7 +172,60 @@ public class LivePassThroughTests
         using var init = await http.GetAsync("/live/cam1/video/init-2.mp4");
         Assert.Equal(System.Net.HttpStatusCode.OK, init.StatusCode);
         Assert.Equal(System.Net.HttpStatusCode.OK, (await http.GetAsync("/live/cam1/video/seg_00001.m4s")).StatusCode);
+
+        // DASH describes the current publish: its own init segment and numbering.
+        var mpd = (await TextAsync(http, "/live/cam1/manifest.mpd"))!;
+        Assert.Contains("initialization=\"video/init-2.mp4\"", mpd);
+        Assert.Contains("startNumber=\"4\"", mpd);
         Assert.DoesNotContain("fail:", server.Output);
+    }
+
+    [Fact]
+    public async Task A_dvr_depth_lists_more_than_the_window_and_a_recorded_publish_becomes_a_vod()
+    {
+        var (server, port, data) = await StartAsync("--StreamServer:Live:WindowSegments=3", "--StreamServer:Live:DvrSeconds=4.5", "--StreamServer:Live:Record=true",
+            "--Logging:LogLevel:StreamServer.Live=Information");
+        await using var _ = server;
+        using var __ = data;
+        using var http = new HttpClient { BaseAddress = server.HttpUri };
+        (await ProcessRunner.RunAsync("ffmpeg", Publish(port, 6, realtime: false), TimeSpan.FromSeconds(60))).EnsureSuccess("ffmpeg publish");
+        await WaitForAsync(async () => (await TextAsync(http, "/live/cam1/video/index.m3u8"))?.Contains("#EXT-X-ENDLIST") == true);
+
+        // Live: the window is 3 segments, the DVR depth 4.5 s: four 1 s segments stay listed, in HLS and DASH.
+        var live = (await TextAsync(http, "/live/cam1/video/index.m3u8"))!;
+        Assert.Equal(4, live.Split("#EXTINF:").Length - 1);
+        Assert.Contains("#EXT-X-MEDIA-SEQUENCE:3\n", live);
+        Assert.Contains("startNumber=\"3\"", (await TextAsync(http, "/live/cam1/manifest.mpd"))!);
+
+        // Recorded: the whole publish, renumbered from 1, under /vod/cam1-<start>/ with VOD playlists and a static MPD.
+        var vod = Path.Combine(data.Path, "vod");
+        await WaitForAsync(() => Task.FromResult(Directory.GetDirectories(vod, "cam1-*").Length == 1));
+        var id = Path.GetFileName(Directory.GetDirectories(vod, "cam1-*")[0]);
+        Assert.Matches(@"^cam1-\d{8}-\d{6}$", id);
+        Assert.Empty(Directory.GetDirectories(vod, ".staging-*"));
+        var media = (await TextAsync(http, $"/vod/{id}/video/index.m3u8"))!;
+        Assert.Contains("#EXT-X-PLAYLIST-TYPE:VOD", media);
+        Assert.Equal(6, media.Split("#EXTINF:").Length - 1);
+        Assert.Contains("seg_00001.m4s", media);
+        Assert.Contains("type=\"static\"", (await TextAsync(http, $"/vod/{id}/manifest.mpd"))!);
+        var probe = await ProcessRunner.RunAsync("ffprobe", ["-v", "error", "-count_frames", "-show_entries", "stream=codec_name,nb_read_frames",
+            "-of", "csv=p=0", new Uri(server.HttpUri, $"/vod/{id}/master.m3u8").ToString()], TimeSpan.FromSeconds(60));
+        probe.EnsureSuccess("ffprobe (recording)");
+        var frames = probe.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Distinct().ToDictionary(l => l.Split(',')[0], l => int.Parse(l.Split(',')[1], CultureInfo.InvariantCulture));
+        Assert.Equal(150, frames["h264"]);
+        Assert.InRange(frames["aac"], 279, 284);
+        await WaitForOutputAsync(server, $"publish recorded as VOD '{id}'");
+        Assert.DoesNotContain("fail:", server.Output);
+    }
+
+    private static async Task WaitForOutputAsync(ServerProcess server, string text)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!server.Output.Contains(text, StringComparison.Ordinal))
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"no log line '{text}'");
+            await Task.Delay(50);
+        }
     }
 
     private static async Task<string?> TextAsync(HttpClient http, string path)

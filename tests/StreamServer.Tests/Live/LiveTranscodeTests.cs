@@ -22,7 +22,8 @@ public partial class LiveTranscodeTests
         var port = ServerProcess.FreePort();
         await using var server = await ServerProcess.StartAsync(data.Path, [$"--StreamServer:RtmpPort={port}",
             "--StreamServer:Live:Channels:0:Name=cam1", "--StreamServer:Live:Channels:0:Key=k", "--StreamServer:Live:Channels:0:Mode=transcode",
-            "--StreamServer:Live:Ladder:0=240", "--StreamServer:Live:Ladder:1=144", "--StreamServer:Live:SegmentSeconds=1"]);
+            "--StreamServer:Live:Ladder:0=240", "--StreamServer:Live:Ladder:1=144", "--StreamServer:Live:SegmentSeconds=1",
+            "--StreamServer:Live:Record=true"]);
         using var http = new HttpClient { BaseAddress = server.HttpUri };
         var publish = ProcessRunner.RunAsync("ffmpeg",
         [
@@ -73,6 +74,18 @@ public partial class LiveTranscodeTests
             Assert.Equal([$"h264,{size},125"], probe.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Distinct()); // once per program and stream
         }
 
+        // The recording keeps the ladder: a VOD with both rungs.
+        var vod = Path.Combine(data.Path, "vod");
+        var clock = Stopwatch.StartNew();
+        while (Directory.GetDirectories(vod, "cam1-*").Length == 0)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), "no recording");
+            await Task.Delay(50);
+        }
+
+        var recorded = await WaitForTextAsync(http, $"/vod/{Path.GetFileName(Directory.GetDirectories(vod, "cam1-*")[0])}/master.m3u8", _ => true);
+        Assert.Equal(2, recorded.Split("#EXT-X-STREAM-INF:").Length - 1);
+        Assert.Contains("RESOLUTION=192x144,FRAME-RATE=25.000", recorded);
         Assert.DoesNotContain("fail:", server.Output);
     }
 
