@@ -11,8 +11,10 @@
 #   - player latency by the spec: edge age + the hold-back a conforming player keeps (3 x target duration for legacy
 #     HLS, RFC 8216 6.3.3; PART-HOLD-BACK for LL-HLS), i.e. glass-to-glass minus the player's own buffering slack;
 #   - CPU seconds used by each server process over the run (per pass-through channel).
-# Phase 2 (CHANNELS channels, 20 s): CHANNELS ffmpeg -c copy publishers into each server in turn; every channel's
-# playlist must advance; CPU per channel reported. The publishers' CPU is not counted.
+# Phase 2 (CHANNELS channels): CHANNELS ffmpeg -c copy publishers into each server in turn; every channel's playlist
+# must advance; CPU per channel over 15 s of steady state (from 15 s after the publishers start: ours JIT-compiles the
+# code the channels bring hot in their first seconds, a one-time cost reported separately). The publishers' CPU is not
+# counted.
 # The wall clock of media time 0 is taken when ffmpeg starts (-re); both servers share that error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -156,25 +158,25 @@ if "ours" in lat and "nginx" in lat:
     print(f"latency ratio ours / nginx-rtmp: {float(lat['ours']) / float(lat['nginx']):.2f}x (target <= 0.5x)")
 PY
 
-echo "== phase 2: $CHANNELS pass-through channels (ffmpeg -c copy), CPU over 15 s of steady state, each server in turn"
+echo "== phase 2: $CHANNELS pass-through channels (ffmpeg -c copy), CPU from 15 s to 30 s after they start (steady state) and over their first 15 s, each server in turn"
 SRC="$WORK/src.flv"
 ffmpeg -hide_banner -loglevel error -f lavfi -i "testsrc2=size=640x360:rate=30" -f lavfi -i "sine=frequency=440:sample_rate=48000" \
-  -t 30 -c:v libx264 -preset veryfast -g 30 -sc_threshold 0 -b:v 800k -pix_fmt yuv420p -c:a aac -b:a 96k -y "$SRC"
+  -t 40 -c:v libx264 -preset veryfast -g 30 -sc_threshold 0 -b:v 800k -pix_fmt yuv420p -c:a aac -b:a 96k -y "$SRC"
 PUBS=()
 many() { # $1 rtmp port, $2 query (stream key)
   PUBS=()
   for i in $(seq 1 "$CHANNELS"); do
-    ffmpeg -hide_banner -loglevel error -re -i "$SRC" -t 22 -c copy -f flv "rtmp://127.0.0.1:$1/live/c$i$2" </dev/null >/dev/null 2>&1 & PUBS+=($!)
+    ffmpeg -hide_banner -loglevel error -re -i "$SRC" -t 34 -c copy -f flv "rtmp://127.0.0.1:$1/live/c$i$2" </dev/null >/dev/null 2>&1 & PUBS+=($!)
   done
 }
 for server in ours nginx; do
   if [ $server = ours ]; then pid=$OURS_PID; many $OURS_RTMP "?key=k"; else pid=$NGINX_PID; many $NGINX_RTMP ""; fi
-  sleep 4; c0=$(cpu $pid); sleep 15; c1=$(cpu $pid)
+  w0=$(cpu $pid); sleep 15; c0=$(cpu $pid); sleep 15; c1=$(cpu $pid)
   live=0
   for i in $(seq 1 "$CHANNELS"); do
     if [ $server = ours ]; then url="http://127.0.0.1:$OURS_HTTP/live/c$i/video/index.m3u8"; else url="http://127.0.0.1:$NGINX_HTTP/hls/c$i.m3u8"; fi
     n=$(curl -sf "$url" | grep -c EXTINF || true); [ "${n:-0}" -ge 3 ] && live=$((live + 1))
   done
   for p in "${PUBS[@]}"; do wait "$p" 2>/dev/null || true; done
-  echo "$server: $live/$CHANNELS channels live after 19 s; cpu $(echo "$c1 $c0" | awk '{printf "%.2f", $1-$2}') s over 15 s ($(echo "$c1 $c0 $CHANNELS" | awk '{printf "%.2f", ($1-$2)/15/$3*1000}') ms of CPU per second per channel)"
+  echo "$server: $live/$CHANNELS channels live after 30 s; steady state cpu $(echo "$c1 $c0" | awk '{printf "%.2f", $1-$2}') s over 15 s ($(echo "$c1 $c0 $CHANNELS" | awk '{printf "%.2f", ($1-$2)/15/$3*1000}') ms of CPU per second per channel); first 15 s $(echo "$c0 $w0 $CHANNELS" | awk '{printf "%.2f", ($1-$2)/15/$3*1000}') ms/s per channel"
 done

@@ -268,7 +268,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
     {
         if (_written != Closed.Nothing)
         {
-            Publish(_written == Closed.Segment);
+            Publish(_written == Closed.Segment, audio: false);
             _written = Closed.Nothing;
             _publishDelay = 0;
         }
@@ -289,7 +289,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
         var closed = _audio.Write(frame, ptsMs, ptsMs, true, cut, part);
         if (closed != Closed.Nothing)
         {
-            Publish(closed == Closed.Segment);
+            Publish(closed == Closed.Segment, video: false);
         }
     }
 
@@ -323,8 +323,11 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
         Segment,
     }
 
-    // Media playlists on every part and segment (each carries the other's rendition report); master and MPD with segments.
-    private void Publish(bool segment, bool ended = false)
+    // The media playlists of the tracks that closed a part or segment, master and MPD with segments. A track's playlist is
+    // rewritten when it changes, not when another track's does: its rendition reports may then name the other track's
+    // previous part for the fraction of a part until its own next publish (never a part that does not exist yet), and
+    // each part costs one playlist write per track instead of two.
+    private void Publish(bool segment, bool ended = false, bool video = true, bool audio = true)
     {
         _publishStarted = System.Diagnostics.Stopwatch.GetTimestamp();
         var partTarget = _partMs / 1000.0;
@@ -332,21 +335,29 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
         var listed = true;
         for (var i = 0; i < _videos.Length; i++)
         {
-            var video = _videos[i];
-            video.WritePlaylist(_window, ended, partTarget, _reports[i]);
-            video.Record(_recording);
+            var track = _videos[i];
+            if (video)
+            {
+                track.WritePlaylist(_window, ended, partTarget, _reports[i]);
+                track.Record(_recording);
+            }
+
             // A blocking reload is answered when every rung has the part: the slowest track is the position.
-            var at = (video.Writer.NextNumber - 1, video.Writer.OpenSegmentParts);
+            var at = (track.Writer.NextNumber - 1, track.Writer.OpenSegmentParts);
             if (at.Item1 < segments || (at.Item1 == segments && at.Item2 < parts))
             {
                 (segments, parts) = at;
             }
 
-            listed &= video.Writer.Segments.Count > 0;
+            listed &= track.Writer.Segments.Count > 0;
         }
 
-        _audio?.WritePlaylist(_window, ended, partTarget + (_audio.DefaultDurationMs / 1000.0), _reports[^1]);
-        _audio?.Record(_recording);
+        if (audio)
+        {
+            _audio?.WritePlaylist(_window, ended, partTarget + (_audio.DefaultDurationMs / 1000.0), _reports[^1]);
+            _audio?.Record(_recording);
+        }
+
         var position = new LivePosition(segments, parts,
             (_audio?.Writer.NextNumber ?? 1) - 1, _audio?.Writer.OpenSegmentParts ?? 0, ended,
             _publishDelay > 0 ? _publishDelay + System.Diagnostics.Stopwatch.GetElapsedTime(_publishStarted).TotalSeconds : 0);
@@ -357,6 +368,17 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
             return;
         }
 
+        if (video)
+        {
+            WriteMaster(); // its bandwidths follow the video
+        }
+
+        Thumbnails.AtomicFile.WriteText(Path.Combine(_root, Manifest), DashManifest(ended));
+        _published?.Invoke(position);
+    }
+
+    private void WriteMaster()
+    {
         var master = new StringBuilder("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n");
         var audioBitrate = _audio?.Bitrate(_window) ?? 0;
         if (_audio is not null)
@@ -364,21 +386,19 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
             master.Append("#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"audio\",DEFAULT=YES,AUTOSELECT=YES,URI=\"" + AudioFolder + "/" + MediaPlaylist + "\"\n");
         }
 
-        foreach (var video in _videos)
+        foreach (var rung in _videos)
         {
-            var bandwidth = Math.Max(1, video.Bitrate(_window) + audioBitrate);
-            master.Append(CultureInfo.InvariantCulture, $"#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},CODECS=\"{video.Codec}{(_audio is null ? "" : "," + CodecStrings.AacLc)}\"");
-            if (video.Width > 0)
+            var bandwidth = Math.Max(1, rung.Bitrate(_window) + audioBitrate);
+            master.Append(CultureInfo.InvariantCulture, $"#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},CODECS=\"{rung.Codec}{(_audio is null ? "" : "," + CodecStrings.AacLc)}\"");
+            if (rung.Width > 0)
             {
-                master.Append(CultureInfo.InvariantCulture, $",RESOLUTION={video.Width}x{video.Height}");
+                master.Append(CultureInfo.InvariantCulture, $",RESOLUTION={rung.Width}x{rung.Height}");
             }
 
-            master.Append(_audio is not null ? ",AUDIO=\"audio\"\n" : "\n").Append(video.Folder + "/" + MediaPlaylist + "\n");
+            master.Append(_audio is not null ? ",AUDIO=\"audio\"\n" : "\n").Append(rung.Folder + "/" + MediaPlaylist + "\n");
         }
 
         Thumbnails.AtomicFile.WriteText(Path.Combine(_root, Master), master.ToString());
-        Thumbnails.AtomicFile.WriteText(Path.Combine(_root, Manifest), DashManifest(ended));
-        _published?.Invoke(position);
     }
 
     // The same MPD writer as VOD over the window: media time 0 is when the stream's first segment began on the wall clock.
@@ -802,16 +822,9 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
 
         private void DeleteSegmentFiles(int number, string fileName)
         {
-            File.Delete(Path.Combine(Writer.OutputDirectory, fileName));
-            for (var i = 0; ; i++)
+            Interop.PosixFile.TryDelete(Path.Combine(Writer.OutputDirectory, fileName));
+            for (var i = 0; Interop.PosixFile.TryDelete(Path.Combine(Writer.OutputDirectory, $"part_{number:D5}_{i}.m4s")); i++)
             {
-                var part = Path.Combine(Writer.OutputDirectory, $"part_{number:D5}_{i}.m4s");
-                if (!File.Exists(part))
-                {
-                    break;
-                }
-
-                File.Delete(part);
             }
         }
 

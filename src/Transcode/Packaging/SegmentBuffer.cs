@@ -96,19 +96,7 @@ internal sealed unsafe class SegmentBuffer : IDisposable
             start += n;
         }
 
-        var partial = Path.Join(Path.GetDirectoryName(path.AsSpan()), "." + Path.GetFileName(path) + ".partial");
-        using (SafeFileHandle file = File.OpenHandle(partial, FileMode.Create, FileAccess.Write))
-        {
-            RandomAccess.Write(file, gather, 0);
-        }
-
-        if (File.Exists(path))
-        {
-            File.Delete(partial);
-            throw new IOException($"{path} already exists");
-        }
-
-        File.Move(partial, path);
+        Interop.PosixFile.WriteNew(path, Path.Join(Path.GetDirectoryName(path.AsSpan()), "." + Path.GetFileName(path) + ".partial"), gather);
 
         gather.Clear();
         // pool="shared" (the server's / CLI's pool) or "private" (a run without one got its own memfd pool).

@@ -64,12 +64,26 @@ internal sealed class RtmpConnectionHandler(LiveChannelRegistry channels, LivePa
 
         public bool IdleExpired => _idle.IsCancellationRequested;
 
+        private long _idleArmed;
+
+        // Re-arming the timer on every read (~80 a second per publisher) is a timer-queue update each time: at most once a
+        // second is enough, so the publish ends between the timeout and one second more after its last byte.
+        private void ArmIdleTimeout()
+        {
+            var now = Environment.TickCount64;
+            if (now - _idleArmed >= 1000)
+            {
+                _idleArmed = now;
+                _idle.CancelAfter(channels.IngestIdleTimeout);
+            }
+        }
+
         public async Task RunAsync()
         {
             await HandshakeAsync();
             while (true)
             {
-                _idle.CancelAfter(channels.IngestIdleTimeout);
+                ArmIdleTimeout();
                 var result = await _input.ReadAsync(_idle.Token);
 
                 // Reads complete on the socket's epoll thread (inline scheduling) and the remux runs right there: it never
