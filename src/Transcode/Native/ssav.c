@@ -776,9 +776,22 @@ SS_API void ss_packet_set_duration(AVPacket *pkt, int64_t duration) { pkt->durat
 /* Fills a packet with a copy of data (the caller's buffer is reused as soon as this returns). */
 SS_API int ss_packet_set(AVPacket *pkt, const uint8_t *data, int size, int64_t pts, int64_t dts, int64_t duration, int key)
 {
-    av_packet_unref(pkt);
-    int ret = av_new_packet(pkt, size);
-    if (ret < 0) return ret;
+    if (size < 0) return AVERROR(EINVAL);
+    /* The packet's own buffer is reused when nothing else holds it and it is large enough: a live track sets one packet
+     * per frame, and the muxer copies what it writes (fragmented mp4), so a malloc + free per frame buys nothing. */
+    if (pkt->buf && av_buffer_is_writable(pkt->buf) && pkt->buf->size >= (size_t)size + AV_INPUT_BUFFER_PADDING_SIZE) {
+        AVBufferRef *buf = pkt->buf;
+        pkt->buf = NULL;
+        av_packet_unref(pkt);
+        pkt->buf = buf;
+        pkt->data = buf->data;
+        pkt->size = size;
+        memset(pkt->data + size, 0, AV_INPUT_BUFFER_PADDING_SIZE);
+    } else {
+        av_packet_unref(pkt);
+        int ret = av_new_packet(pkt, size);
+        if (ret < 0) return ret;
+    }
     memcpy(pkt->data, data, size);
     pkt->pts = pts;
     pkt->dts = dts;
