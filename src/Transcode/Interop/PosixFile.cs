@@ -37,12 +37,11 @@ internal static unsafe partial class PosixFile
     }
 
     /// <summary>
-    /// Writes a new file from <paramref name="chunks"/> under a hidden name and renames it to <paramref name="path"/>, which
+    /// Writes a new file from <paramref name="chunks"/> under the name <paramref name="hidden"/> and renames it to <paramref name="path"/>, which
     /// must not exist (nothing growing or replaced is ever visible under the final name).
     /// </summary>
-    public static void WriteNew(string path, ReadOnlySpan<char> hiddenPath, IReadOnlyList<ReadOnlyMemory<byte>> chunks)
+    public static void WriteNew(string path, string hidden, IReadOnlyList<ReadOnlyMemory<byte>> chunks)
     {
-        var hidden = hiddenPath.ToString();
         var fd = Open(hidden, WriteOnly | Create | Truncate | CloseOnExec);
         try
         {

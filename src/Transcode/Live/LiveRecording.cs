@@ -50,11 +50,7 @@ public sealed class LiveRecording : IDisposable
             File.Copy(segmentPath, Path.Combine(_staging.Path, folder, name));
             list.Add(segment with { Number = number, FileName = name });
         }
-        catch (IOException ex)
-        {
-            Drop($"recording {Path.GetFileName(Target)}: {ex.Message}");
-        }
-        catch (UnauthorizedAccessException ex)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             Drop($"recording {Path.GetFileName(Target)}: {ex.Message}");
         }
@@ -99,7 +95,7 @@ public sealed class LiveRecording : IDisposable
             _ended?.Invoke(this);
             return true;
         }
-        catch (IOException ex)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             Drop($"recording {Path.GetFileName(Target)}: {ex.Message}");
             return false;

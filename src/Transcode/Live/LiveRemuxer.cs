@@ -201,9 +201,6 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
         return files;
     }
 
-    /// <summary>Video tracks (one, or the ladder's rungs).</summary>
-    public int VideoTracks => _videos.Length;
-
     /// <summary>Segments published so far (video track).</summary>
     public int Segments => _video.Writer.Segments.Count;
 

@@ -32,6 +32,7 @@ public sealed unsafe class LiveTranscoder : ILiveIngest
     private readonly PacketHandle _input = new();
     private readonly FrameHandle _frame = new();
     private readonly PacketHandle _encoded = new();
+    private readonly Action<FrameHandle> _encode; // Encode, made a delegate once
     private RenditionEncoder[] _rungs = [];
     private LiveRemuxer? _remuxer;
     private long _nextKeyMs = long.MinValue;
@@ -56,12 +57,10 @@ public sealed unsafe class LiveTranscoder : ILiveIngest
         _label = label;
         // One decoder thread: frame threads would hold frames back (latency) for no gain at live frame sizes.
         _decoder = MediaDecoder.ForH264(source.Video[0].Config, ladder.FrameMemory, threads: 1);
+        _encode = Encode;
         _thread = new Thread(Run) { IsBackground = true, Name = "live ladder " + label };
         _thread.Start();
     }
-
-    /// <summary>Rungs being encoded (0 until the first frame is decoded).</summary>
-    public int Rungs => Volatile.Read(ref _rungs).Length;
 
     public void WriteVideo(ReadOnlySpan<byte> accessUnit, long dtsMs, int compositionMs, bool keyframe) =>
         Enqueue(accessUnit, dtsMs, compositionMs, keyframe, audio: false);
@@ -163,31 +162,11 @@ public sealed unsafe class LiveTranscoder : ILiveIngest
 
         try
         {
-            while (!_decoder.Send(_input))
-            {
-                ReceiveFrames();
-            }
+            _decoder.Decode(_input, _frame, _encode);
         }
         finally
         {
             _input.Unref();
-        }
-
-        ReceiveFrames();
-    }
-
-    private void ReceiveFrames()
-    {
-        while (_decoder.Receive(_frame))
-        {
-            try
-            {
-                Encode(_frame);
-            }
-            finally
-            {
-                _frame.Unref();
-            }
         }
     }
 
@@ -262,7 +241,7 @@ public sealed unsafe class LiveTranscoder : ILiveIngest
             throw;
         }
 
-        Volatile.Write(ref _rungs, rungs);
+        _rungs = rungs;
     }
 
     // Every rung's packets into its track; the playlists of all rungs are replaced together.
@@ -290,8 +269,7 @@ public sealed unsafe class LiveTranscoder : ILiveIngest
 
     private void Flush()
     {
-        _decoder.Send(null);
-        ReceiveFrames();
+        _decoder.Decode(null, _frame, _encode);
         if (_remuxer is null)
         {
             return;

@@ -86,6 +86,35 @@ public sealed unsafe class MediaDecoder : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// Sends <paramref name="packet"/> (null drains) and hands every frame that comes out to <paramref name="onFrame"/>,
+    /// unreferencing it after; when the decoder is full, its frames are taken out first and the packet sent again.
+    /// </summary>
+    public void Decode(PacketHandle? packet, FrameHandle frame, Action<FrameHandle> onFrame)
+    {
+        while (!Send(packet))
+        {
+            ReceiveAll(frame, onFrame);
+        }
+
+        ReceiveAll(frame, onFrame);
+    }
+
+    private void ReceiveAll(FrameHandle frame, Action<FrameHandle> onFrame)
+    {
+        while (Receive(frame))
+        {
+            try
+            {
+                onFrame(frame);
+            }
+            finally
+            {
+                frame.Unref();
+            }
+        }
+    }
+
     /// <summary>Drops buffered frames (after a seek).</summary>
     public void Flush() => SsAv.DecoderFlush(Ptr);
 

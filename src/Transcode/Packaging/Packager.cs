@@ -449,7 +449,7 @@ public static class Packager
         {
             try
             {
-                Decode(decoder, packet, frame, onFrame);
+                decoder.Decode(packet, frame, onFrame);
             }
             catch (TranscodeException e) when (e.FfmpegError != 0 && e.Operation is not null && e.Operation.StartsWith("avcodec_", StringComparison.Ordinal)
                 && e.Operation.Contains(decoder.Stream.CodecName, StringComparison.Ordinal))
@@ -464,32 +464,6 @@ public static class Packager
         }
 
         private string LastDecodeError() => lastDecodeError is null ? "" : $" ({lastDecodeError})";
-
-        private static void Decode(MediaDecoder decoder, PacketHandle? packet, FrameHandle frame, Action<FrameHandle> onFrame)
-        {
-            while (!decoder.Send(packet))
-            {
-                // Decoder full: take frames out, then retry the same packet.
-                Receive(decoder, frame, onFrame);
-            }
-
-            Receive(decoder, frame, onFrame);
-        }
-
-        private static void Receive(MediaDecoder decoder, FrameHandle frame, Action<FrameHandle> onFrame)
-        {
-            while (decoder.Receive(frame))
-            {
-                try
-                {
-                    onFrame(frame);
-                }
-                finally
-                {
-                    frame.Unref();
-                }
-            }
-        }
 
         private void OnVideoFrame(FrameHandle frame)
         {
