@@ -2,7 +2,7 @@
 # Live: StreamServer (pass-through, LL-HLS) next to nginx with libnginx-mod-rtmp (hls on), both fed by ONE ffmpeg
 # publish (tee muxer: the same packets reach both at the same moment), 1 s GOP and 1 s segments in both.
 #
-#   [SECONDS_RUN=40] [PART=0.333] [CHANNELS=50] bench/live.sh
+#   [SECONDS_RUN=40] [PART=0.333] [CHANNELS=50] [PHASE1=0: phase 2 only] bench/live.sh
 #
 # Phase 1 (one channel, SECONDS_RUN): a poller reads both media playlists every 20 ms and records when each segment
 # (and, for us, each part) first appears. Reported per server:
@@ -11,8 +11,8 @@
 #   - player latency by the spec: edge age + the hold-back a conforming player keeps (3 x target duration for legacy
 #     HLS, RFC 8216 6.3.3; PART-HOLD-BACK for LL-HLS), i.e. glass-to-glass minus the player's own buffering slack;
 #   - CPU seconds used by each server process over the run (per pass-through channel).
-# Phase 2 (CHANNELS channels): CHANNELS ffmpeg -c copy publishers into each server in turn; every channel's playlist
-# must advance; CPU per channel over 15 s of steady state (from 15 s after the publishers start: ours JIT-compiles the
+# Phase 2 (CHANNELS channels): CHANNELS ffmpeg -c copy publishers, each teed into both servers; every channel's playlist
+# must advance; CPU per channel of each server over the same 15 s of steady state (three 5 s slices) (from 15 s after the publishers start: ours JIT-compiles the
 # code the channels bring hot in their first seconds, a one-time cost reported separately). The publishers' CPU is not
 # counted.
 # The wall clock of media time 0 is taken when ffmpeg starts (-re); both servers share that error.
@@ -90,6 +90,7 @@ cpu() { # utime+stime in seconds of a pid and its children (nginx: master + work
   echo "$total $(getconf CLK_TCK)" | awk '{printf "%.2f", $1 / $2}'
 }
 
+if [ "${PHASE1:-1}" = 1 ]; then
 echo "== phase 1: one publish into both, ${SECONDS_RUN}s, 640x360 30 fps, GOP 1 s, segments 1 s, our parts ${PART} s"
 ours_cpu0=$(cpu $OURS_PID); nginx_cpu0=$(cpu $NGINX_PID)
 T0=$(date +%s.%N)
@@ -158,25 +159,32 @@ if "ours" in lat and "nginx" in lat:
     print(f"latency ratio ours / nginx-rtmp: {float(lat['ours']) / float(lat['nginx']):.2f}x (target <= 0.5x)")
 PY
 
-echo "== phase 2: $CHANNELS pass-through channels (ffmpeg -c copy), CPU from 15 s to 30 s after they start (steady state) and over their first 15 s, each server in turn"
+fi
+
+echo "== phase 2: $CHANNELS pass-through channels (ffmpeg -c copy, each publish teed into both servers), CPU of each server over the same windows: 15 s to 30 s after the publishers start (steady state, in 5 s slices) and their first 15 s"
 SRC="$WORK/src.flv"
 ffmpeg -hide_banner -loglevel error -f lavfi -i "testsrc2=size=640x360:rate=30" -f lavfi -i "sine=frequency=440:sample_rate=48000" \
   -t 40 -c:v libx264 -preset veryfast -g 30 -sc_threshold 0 -b:v 800k -pix_fmt yuv420p -c:a aac -b:a 96k -y "$SRC"
 PUBS=()
-many() { # $1 rtmp port, $2 query (stream key)
-  PUBS=()
-  for i in $(seq 1 "$CHANNELS"); do
-    ffmpeg -hide_banner -loglevel error -re -i "$SRC" -t 34 -c copy -f flv "rtmp://127.0.0.1:$1/live/c$i$2" </dev/null >/dev/null 2>&1 & PUBS+=($!)
-  done
-}
+for i in $(seq 1 "$CHANNELS"); do
+  ffmpeg -hide_banner -loglevel error -re -i "$SRC" -t 34 -c copy -map 0 -f tee \
+    "[f=flv:onfail=ignore]rtmp://127.0.0.1:$OURS_RTMP/live/c$i?key=k|[f=flv:onfail=ignore]rtmp://127.0.0.1:$NGINX_RTMP/live/c$i" \
+    </dev/null >/dev/null 2>&1 & PUBS+=($!)
+done
+# Both servers are sampled at the same instants, so whatever else the machine does in a slice weighs on both.
+ow=$(cpu $OURS_PID); nw=$(cpu $NGINX_PID); sleep 15
+o=("$(cpu $OURS_PID)"); n=("$(cpu $NGINX_PID)")
+for _ in 1 2 3; do sleep 5; o+=("$(cpu $OURS_PID)"); n+=("$(cpu $NGINX_PID)"); done
+for s in 1 2 3; do
+  echo "$s ${o[$((s-1))]} ${o[$s]} ${n[$((s-1))]} ${n[$s]} $CHANNELS" | awk '{printf "slice %d: ours %.2f ms/s per channel, nginx-rtmp %.2f ms/s per channel, ratio %.2fx\n", $1, ($3-$2)/5/$6*1000, ($5-$4)/5/$6*1000, ($3-$2)/($5-$4)}'
+done
 for server in ours nginx; do
-  if [ $server = ours ]; then pid=$OURS_PID; many $OURS_RTMP "?key=k"; else pid=$NGINX_PID; many $NGINX_RTMP ""; fi
-  w0=$(cpu $pid); sleep 15; c0=$(cpu $pid); sleep 15; c1=$(cpu $pid)
   live=0
   for i in $(seq 1 "$CHANNELS"); do
     if [ $server = ours ]; then url="http://127.0.0.1:$OURS_HTTP/live/c$i/video/index.m3u8"; else url="http://127.0.0.1:$NGINX_HTTP/hls/c$i.m3u8"; fi
-    n=$(curl -sf "$url" | grep -c EXTINF || true); [ "${n:-0}" -ge 3 ] && live=$((live + 1))
+    c=$(curl -sf "$url" | grep -c EXTINF || true); [ "${c:-0}" -ge 3 ] && live=$((live + 1))
   done
-  for p in "${PUBS[@]}"; do wait "$p" 2>/dev/null || true; done
-  echo "$server: $live/$CHANNELS channels live after 30 s; steady state cpu $(echo "$c1 $c0" | awk '{printf "%.2f", $1-$2}') s over 15 s ($(echo "$c1 $c0 $CHANNELS" | awk '{printf "%.2f", ($1-$2)/15/$3*1000}') ms of CPU per second per channel); first 15 s $(echo "$c0 $w0 $CHANNELS" | awk '{printf "%.2f", ($1-$2)/15/$3*1000}') ms/s per channel"
+  echo "$server: $live/$CHANNELS channels live after 30 s"
 done
+for p in "${PUBS[@]}"; do wait "$p" 2>/dev/null || true; done
+echo "$ow ${o[0]} ${o[3]} $nw ${n[0]} ${n[3]} $CHANNELS" | awk '{printf "steady state (15-30 s): ours %.2f ms/s per channel, nginx-rtmp %.2f ms/s per channel: ratio %.2fx (target <= 1.0x); first 15 s: ours %.2f, nginx-rtmp %.2f ms/s per channel\n", ($3-$2)/15/$7*1000, ($6-$5)/15/$7*1000, ($3-$2)/($6-$5), ($2-$1)/15/$7*1000, ($5-$4)/15/$7*1000}'

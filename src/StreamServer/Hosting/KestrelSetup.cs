@@ -27,11 +27,6 @@ internal static class KestrelSetup
                 listen.Protocols = HttpProtocols.Http1AndHttp2;
                 listen.UseZeroCopyHttp1(options.Serving);
             });
-            if (options.RtmpPort >= 0)
-            {
-                kestrel.Listen(address, options.RtmpPort, listen => listen.UseConnectionHandler<Ingest.Rtmp.RtmpConnectionHandler>());
-            }
-
             if (options.HttpsPort >= 0)
             {
                 var certificate = TlsCertificate.LoadOrCreate(options);

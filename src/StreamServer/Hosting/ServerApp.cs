@@ -41,6 +41,7 @@ public static class ServerApp
         builder.Services.AddSingleton<Live.LiveChannelRegistry>();
         builder.Services.AddSingleton<Live.LivePackaging>();
         builder.Services.AddHostedService<Live.TestChannelService>();
+        builder.Services.AddHostedService<Ingest.Rtmp.RtmpIngestServer>();
         builder.Services.AddSingleton<IVodPackager, FfmpegVodPackager>();
         builder.Services.AddHostedService<SampleBootstrap>();
         builder.Services.AddVodServing();

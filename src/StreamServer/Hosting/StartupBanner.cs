@@ -16,18 +16,17 @@ internal static class StartupBanner
             var id = SampleBootstrap.SampleId;
             Console.WriteLine();
             Console.WriteLine("StreamServer is up.");
-            var rtmpPort = app.Services.GetRequiredService<StreamServerOptions>().RtmpPort;
             foreach (var address in addresses)
             {
-                if (rtmpPort > 0 && new Uri(address).Port == rtmpPort)
-                {
-                    Console.WriteLine($"  RTMP  rtmp://127.0.0.1:{rtmpPort}/live/<channel>?key=<key>");
-                    continue;
-                }
-
                 var a = address.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal).Replace("[::]", "127.0.0.1", StringComparison.Ordinal);
                 Console.WriteLine($"  HLS   {a}/vod/{id}/master.m3u8");
                 Console.WriteLine($"  DASH  {a}/vod/{id}/manifest.mpd");
+            }
+
+            var rtmpPort = app.Services.GetRequiredService<StreamServerOptions>().RtmpPort;
+            if (rtmpPort >= 0)
+            {
+                Console.WriteLine($"  RTMP  rtmp://127.0.0.1:{rtmpPort}/live/<channel>?key=<key>");
             }
 
             Console.WriteLine($"  ops   /metrics  /healthz   admin API /api/vod (Authorization: Bearer <token>)");

@@ -4,10 +4,10 @@ using System.Runtime.InteropServices;
 namespace StreamServer.Transport;
 
 /// <summary>
-/// The few socket syscalls the zero-copy path needs and .NET does not expose: gathered sendmsg with
-/// MSG_MORE (headers and a small body in one call; headers corked until the file bytes follow) and
-/// sendfile(2). Every call is non-blocking (the runtime puts sockets in O_NONBLOCK); EAGAIN is
-/// reported, never waited for here.
+/// The few socket syscalls our paths need and .NET does not expose: gathered sendmsg with MSG_MORE (headers and a
+/// small body in one call; headers corked until the file bytes follow), sendfile(2), and recv(2) on a descriptor
+/// the runtime's socket engine does not watch (the RTMP event loop). Every call is non-blocking (the sockets are
+/// O_NONBLOCK); EAGAIN is reported, never waited for here.
 /// </summary>
 internal static unsafe partial class LinuxSocket
 {
@@ -139,9 +139,34 @@ internal static unsafe partial class LinuxSocket
         }
     }
 
+    /// <summary>One recv(2) into <paramref name="buffer"/>: bytes read (0 at the peer's end of stream), or -errno.</summary>
+    public static long Receive(int fd, Span<byte> buffer)
+    {
+        fixed (byte* p = buffer)
+        {
+            while (true)
+            {
+                var n = recv(fd, p, (nuint)buffer.Length, 0);
+                if (n >= 0)
+                {
+                    return n;
+                }
+
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno != EINTR)
+                {
+                    return -errno;
+                }
+            }
+        }
+    }
+
     [LibraryImport("libc", SetLastError = true)]
     private static partial nint sendmsg(int sockfd, MsgHdr* msg, int flags);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial nint sendfile(int outFd, int inFd, long* offset, nuint count);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint recv(int sockfd, byte* buf, nuint len, int flags);
 }
