@@ -46,6 +46,13 @@ public sealed class LiveOptions
     public int IngestIdleTimeoutSeconds { get; set; } = 30;
 
     /// <summary>
+    /// After the ingest loop wakes for fewer than 8 ready publishers it waits this long for more before reading, so one
+    /// wake-up serves several (as a NIC coalesces interrupts): each message reaches the remux at most this much later,
+    /// and at 50 channels the loop wakes ~4x less often. 0 = read at once.
+    /// </summary>
+    public int IngestCoalesceMilliseconds { get; set; } = 2;
+
+    /// <summary>
     /// Where the live windows (segments, playlists) are kept. Empty = a folder on tmpfs (/dev/shm, so live segments never
     /// touch a disk) named after DataDir, or DataDir/live where there is no /dev/shm.
     /// </summary>

@@ -150,7 +150,7 @@ public static class H264Packet
     }
 
     /// <summary>Exp-Golomb reading over RBSP bytes (emulation-prevention 0x03 after two zero bytes skipped).</summary>
-    private ref struct RbspBitReader(ReadOnlySpan<byte> data)
+    internal ref struct RbspBitReader(ReadOnlySpan<byte> data)
     {
         private readonly ReadOnlySpan<byte> _data = data;
         private int _byte;
@@ -191,6 +191,24 @@ public static class H264Packet
             }
 
             value = (uint)((1UL << leadingZeros) - 1 + suffix);
+            return true;
+        }
+
+        /// <summary>Up to 31 bits, most significant first.</summary>
+        public bool TryReadBits(int count, out int value)
+        {
+            value = 0;
+            for (var i = 0; i < count; i++)
+            {
+                var bit = ReadBit();
+                if (bit < 0)
+                {
+                    return false;
+                }
+
+                value = (value << 1) | bit;
+            }
+
             return true;
         }
 

@@ -225,6 +225,81 @@ public class RtmpIngestTests
         Assert.DoesNotContain("fail:", server.Output);
     }
 
+    [Fact]
+    public async Task Chunks_larger_than_the_receive_buffer_and_messages_split_across_reads_are_reassembled()
+    {
+        var (server, port, data) = await StartAsync();
+        await using var _ = server;
+        using var __ = data;
+
+        // Lossless frames of noise: messages over 100 KiB, each sent as ONE chunk (chunk size 1 MiB), larger than the
+        // 64 KiB the ingest loop reads into at first; then everything goes out in uneven pieces, down to single bytes.
+        // No onMetaData is sent (some encoders send none): the frame size comes from the SPS.
+        var flv = Path.Combine(data.Path, "clip.flv");
+        (await ProcessRunner.RunAsync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=480x270:rate=25:duration=1",
+            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=1", "-vf", "noise=alls=60:allf=t", "-c:v", "libx264", "-preset", "ultrafast",
+            "-qp", "0", "-g", "25",
+            "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k", "-y", flv], TimeSpan.FromSeconds(60))).EnsureSuccess("ffmpeg clip");
+        var tags = FlvTags(await File.ReadAllBytesAsync(flv));
+        var frames = tags.Count(t => t.Type == 9 && t.Data[1] == 1);
+        Assert.True(tags.Max(t => t.Data.Length) > 100 * 1024, "the clip has no message larger than the receive buffer");
+
+        using var tcp = await RawPublishAsync(port, "cam1?key=s3cret");
+        tcp.NoDelay = true;
+        var stream = new MemoryStream();
+        stream.Write(Chunk(2, 1, [0x00, 0x10, 0x00, 0x00])); // Set Chunk Size 1 MiB
+        foreach (var (type, timestamp, payload) in tags)
+        {
+            stream.Write([type == 9 ? (byte)6 : (byte)4, (byte)(timestamp >> 16), (byte)(timestamp >> 8), (byte)timestamp,
+                (byte)(payload.Length >> 16), (byte)(payload.Length >> 8), (byte)payload.Length, type, 1, 0, 0, 0]);
+            stream.Write(payload);
+        }
+
+        var bytes = stream.ToArray();
+        int[] pieces = [1, 1, 2, 3, 11, 700, 5000, 70_000, 300_000];
+        for (int offset = 0, i = 0; offset < bytes.Length; i++)
+        {
+            var n = Math.Min(pieces[i % pieces.Length], bytes.Length - offset);
+            await tcp.GetStream().WriteAsync(bytes.AsMemory(offset, n));
+            offset += n;
+            if (i % pieces.Length == 4)
+            {
+                await Task.Delay(2); // let the small pieces arrive as reads of their own
+            }
+        }
+
+        tcp.Client.Shutdown(SocketShutdown.Send);
+        var channel = await IdleChannelAsync(server, "cam1");
+        Assert.Equal("idle", channel.GetProperty("state").GetString());
+        Assert.Equal(frames, channel.GetProperty("videoFrames").GetInt64());
+        Assert.Equal(tags.Count(t => t.Type == 8 && t.Data[1] == 1), channel.GetProperty("audioFrames").GetInt64());
+        Assert.Equal(JsonValueKind.Null, channel.GetProperty("lastError").ValueKind);
+        using var http = new HttpClient { BaseAddress = server.HttpUri };
+        Assert.Contains("RESOLUTION=480x270", await http.GetStringAsync("/live/cam1/master.m3u8"));
+        Assert.DoesNotContain("fail:", server.Output);
+    }
+
+    // FLV (E.4): a 9-byte header and PreviousTagSize0, then tags: type, 24-bit size, 24-bit timestamp + 8 upper bits,
+    // 24-bit stream id, data, PreviousTagSize. Script data (type 18) is left out.
+    private static List<(byte Type, int Timestamp, byte[] Data)> FlvTags(byte[] flv)
+    {
+        var tags = new List<(byte, int, byte[])>();
+        for (var at = 13; at + 11 <= flv.Length;)
+        {
+            var type = flv[at];
+            var size = (flv[at + 1] << 16) | (flv[at + 2] << 8) | flv[at + 3];
+            var timestamp = (flv[at + 7] << 24) | (flv[at + 4] << 16) | (flv[at + 5] << 8) | flv[at + 6];
+            if (type is 8 or 9)
+            {
+                tags.Add((type, timestamp, flv.AsSpan(at + 11, size).ToArray()));
+            }
+
+            at += 11 + size + 4;
+        }
+
+        return tags;
+    }
+
     // Handshake, connect, createStream and publish by hand, then nothing: a publisher that stalls (or holds the channel).
     private static async Task<TcpClient> RawPublishAsync(int port, string streamName)
     {

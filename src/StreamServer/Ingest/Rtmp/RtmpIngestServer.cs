@@ -10,11 +10,12 @@ namespace StreamServer.Ingest.Rtmp;
 /// <summary>
 /// The RTMP listener and its event loop: one thread owns every publisher's connection, waits on one epoll for all of
 /// them, reads what arrived with one recv per readiness and runs the session on it, the shape of an nginx worker.
-/// Publishers deliver ~80 small messages a second each; on the runtime's socket engine every one of them cost a
-/// wake-up of one of its threads, a zero-byte read, a read and a pipe hand-off, which made receiving cost more than
-/// remuxing. Accepting stays async (rare); a connection that sends nothing for Live:IngestIdleTimeoutSeconds, during
-/// the handshake or after, is closed with that reason. Binds before Kestrel starts, so a server that answers /healthz
-/// also takes publishes.
+/// Publishers deliver ~80 small messages a second each; on the runtime's socket engine each would cost a wake-up of one
+/// of its threads, a zero-byte read, a read and a pipe hand-off, more than the remux of the message.
+/// Live:IngestCoalesceMilliseconds lets one wake-up gather several publishers' messages (about a tenth less CPU at 50
+/// channels, bench/live.sh). Accepting stays async (rare); a connection that sends nothing for
+/// Live:IngestIdleTimeoutSeconds, during the handshake or after, is closed with that reason. Binds before Kestrel
+/// starts, so a server that answers /healthz also takes publishes.
 /// </summary>
 internal sealed class RtmpIngestServer(StreamServerOptions options, LiveChannelRegistry channels, LivePackaging packaging, ILogger<RtmpIngestServer> log)
     : IHostedLifecycleService, IDisposable
@@ -96,10 +97,17 @@ internal sealed class RtmpIngestServer(StreamServerOptions options, LiveChannelR
     {
         Span<EpollLoop.Event> events = new EpollLoop.Event[256];
         var idleTimeoutMs = (long)channels.IngestIdleTimeout.TotalMilliseconds;
+        var coalesceMs = Math.Clamp(options.Live.IngestCoalesceMilliseconds, 0, 50);
         var lastSweep = Environment.TickCount64;
         while (!_stopping.IsCancellationRequested)
         {
             var count = _epoll.Wait(events, 1000);
+            if (coalesceMs > 0 && count is > 0 and < 8)
+            {
+                Thread.Sleep(coalesceMs); // Live:IngestCoalesceMilliseconds: a wake-up and a context switch per message cost more than the work
+                count = _epoll.Wait(events, 0);
+            }
+
             for (var i = 0; i < count; i++)
             {
                 if (events[i].Token == EpollLoop.WakeToken)

@@ -201,7 +201,7 @@ internal sealed class RtmpSession(RtmpConnection connection, LiveChannelRegistry
         return true;
     }
 
-    // @setDataFrame onMetaData: the frame size for the init segment and RESOLUTION (the avcC alone would need SPS parsing).
+    // @setDataFrame onMetaData: the frame rate, and the frame size should the SPS not give it.
     private void Metadata(List<object?> values)
     {
         foreach (var value in values)
@@ -215,9 +215,26 @@ internal sealed class RtmpSession(RtmpConnection connection, LiveChannelRegistry
         }
     }
 
-    // The remuxer starts with the first media frame, when the publisher has sent its codec configurations.
-    private Transcode.Live.ILiveIngest Remuxer(LiveChannel channel) => _remuxer ??= packaging.OpenPublish(
-        channel, new Transcode.Live.LiveStreamInfo(channel.VideoConfig!, channel.AudioConfig, _width, _height), _frameRate);
+    // The remuxer starts with the first media frame, when the publisher has sent its codec configurations. The frame size
+    // comes from the SPS (what decoders will see; some encoders send no metadata), the metadata's only if the SPS has none.
+    private Transcode.Live.ILiveIngest Remuxer(LiveChannel channel)
+    {
+        if (_remuxer is null)
+        {
+            var (width, height) = (_width, _height);
+            try
+            {
+                (width, height) = Transcode.Media.H264Sps.FrameSize(channel.VideoConfig);
+            }
+            catch (Transcode.TranscodeException) when (width > 0 && height > 0)
+            {
+            }
+
+            _remuxer = packaging.OpenPublish(channel, new Transcode.Live.LiveStreamInfo(channel.VideoConfig!, channel.AudioConfig, width, height), _frameRate);
+        }
+
+        return _remuxer;
+    }
 
     private void Video(ReadOnlySpan<byte> tag, uint timestamp)
     {
