@@ -2,7 +2,7 @@ namespace StreamServer.Hosting;
 
 /// <summary>
 /// Every setting, bound from the "StreamServer" section (appsettings.json, StreamServer__* env vars,
-/// command line). The README's configuration table lists them; keep the two in step.
+/// command line). docs/configuration.md lists every one (a test fails when a setting is missing there).
 /// </summary>
 public sealed class StreamServerOptions
 {

@@ -11,7 +11,7 @@ public static class H264Sps
     {
         if (avcC.Length < 8 || avcC[0] != 1 || (avcC[5] & 0x1f) == 0)
         {
-            throw new TranscodeException("no SPS in the H.264 configuration (avcC)");
+            throw new TranscodeException("no H.264 SPS/PPS in the stream's configuration (avcC without an SPS)");
         }
 
         var length = (avcC[6] << 8) | avcC[7];

@@ -29,7 +29,7 @@ public sealed class H264SpsTests
     [Fact]
     public void A_record_without_a_readable_sps_is_a_clear_error()
     {
-        Assert.Contains("no SPS", Assert.Throws<TranscodeException>(() => H264Sps.FrameSize([1, 0x64, 0, 0x1f, 0xff, 0xe0])).Message);
+        Assert.Contains("no H.264 SPS", Assert.Throws<TranscodeException>(() => H264Sps.FrameSize([1, 0x64, 0, 0x1f, 0xff, 0xe0])).Message);
         Assert.Contains("ends early", Assert.Throws<TranscodeException>(() => H264Sps.FrameSize([1, 0x64, 0, 0x1f, 0xff, 0xe1, 0, 4, 0x67, 0x64, 0, 0x1f])).Message);
         Assert.Contains("bytes in a", Assert.Throws<TranscodeException>(() => H264Sps.FrameSize([1, 0x64, 0, 0x1f, 0xff, 0xe1, 0, 40, 0x67, 0x64, 0, 0x1f])).Message);
     }
