@@ -39,7 +39,7 @@ cli=(ffmpeg -hide_banner -loglevel error -y -i "$src"
   -hls_segment_filename "$work/cli/s%v_%05d.m4s" -hls_fmp4_init_filename "init_%v.mp4" "$work/cli/index_%v.m3u8")
 
 # Wall time is what a user waits for; CPU time (user+sys) is the work done, which is what decides
-# throughput on a saturated machine (other agents share these 2 cores), so both ratios are printed.
+# throughput on a machine busy with other work, so both ratios are printed.
 timed() { rm -rf "$work/ours" "$work/cli"; mkdir -p "$work/cli"; /usr/bin/time -f '%e %U %S' -o "$work/time" "$@" >/dev/null; read -r wall user sys <"$work/time"; echo "$wall $(echo "$user + $sys" | bc -l)"; }
 
 timed "${ours[@]}" >/dev/null # warm-up (page cache, first-run JIT of the CLI), not counted

@@ -94,7 +94,7 @@ RESULTS=bench/RESULTS.md
 SECTION=$(cat <<MD
 ## Tracers
 
-\`bench/tracers.sh $ROUNDS $SECONDS_PER_RUN\` ($(date -u +%Y-%m-%dT%H:%MZ); 2 cores, loopback, other agents building in parallel)
+\`bench/tracers.sh $ROUNDS $SECONDS_PER_RUN\` ($(date -u +%Y-%m-%dT%H:%MZ); 2 cores, loopback)
 
 - Serving throughput, one server process, \`wrk -t2 -c32 -d${SECONDS_PER_RUN}s $(echo "$URL" | sed "s|http://127.0.0.1:$PORT||")\`,
   tracers (retransmits + tcp_probe, skb allocations, send-syscall latency; 14 programs) attached from a

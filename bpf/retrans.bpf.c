@@ -144,10 +144,10 @@ static __always_inline void emit(struct ss_retrans_event *e)
 	bpf_ringbuf_submit(out, 0);
 }
 
-/* Why a second count next to tcp_skb_pcount: on this machine's kernel (a sandbox build) every BPF tracing
- * program is skipped, silently (no recursion_misses), while the current task belongs to PID 1 (the VM's
- * init agent): bpf_trace_run*() and trace_call_bpf() test current->tgid == 1 before running a program
- * that init does not own. A retransmit from a softirq (RTO / TLP timer, incoming ACK) that interrupts one
+/* Why a second count next to tcp_skb_pcount: on some vendor kernels every BPF tracing program is
+ * skipped, silently (no recursion_misses), while the current task belongs to PID 1 (bpf/README.md):
+ * bpf_trace_run*() and trace_call_bpf() test current->tgid == 1 before running a program that init
+ * does not own. A retransmit from a softirq (RTO / TLP timer, incoming ACK) that interrupts one
  * of init's threads is counted in TcpRetransSegs and shown by ftrace, but reaches none of our programs.
  * The kernel keeps its own per-socket sum of exactly what it adds to TcpRetransSegs, tcp_sock.total_retrans
  * (SYN-ACK retransmits of the request included, copied into the child at accept), so every program run

@@ -18,7 +18,7 @@ public sealed class TracerSnapshot
 
     /// <summary>
     /// Of the server + client segments: those counted late from tcp_sock.total_retrans because no program run
-    /// saw their retransmit (this sandbox kernel skips BPF programs while PID 1's threads are current; bpf/README.md).
+    /// saw their retransmit (kernels that skip BPF programs while PID 1's threads are current; bpf/README.md).
     /// </summary>
     public ulong RetransmitSegmentsUnseen { get; init; }
 

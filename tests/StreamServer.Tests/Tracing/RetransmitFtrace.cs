@@ -6,7 +6,7 @@ namespace StreamServer.Tests.Tracing;
 /// <summary>
 /// The kernel's own record of every tcp_retransmit_skb / tcp_retransmit_synack hit on one port, through a
 /// private ftrace instance (tracefs instances/, with the task's tgid recorded). ftrace runs where BPF
-/// programs are not allowed to (this sandbox kernel skips BPF while a PID 1 thread is current), so it tells
+/// programs are not allowed to (kernels that skip BPF while a PID 1 thread is current), so it tells
 /// the test which retransmits the tracer could not see. Removed on dispose.
 /// </summary>
 internal sealed partial class RetransmitFtrace : IDisposable

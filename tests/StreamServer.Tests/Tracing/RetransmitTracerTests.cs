@@ -9,10 +9,9 @@ namespace StreamServer.Tests.Tracing;
 /// (lo MTU 1500, so retransmitted skbs carry several segments) where nftables drops ~5% of its packets;
 /// the tracer's segment count must equal the namespace's TcpRetransSegs delta exactly.
 /// <para>
-/// One part of that count is not seen by any BPF program on this machine: its kernel (a sandbox build)
-/// skips every BPF tracing program, silently, while a thread of PID 1 (the VM's init agent) is the current
-/// task, and a retransmit run by a softirq that interrupts such a thread is one of those (about one in a
-/// thousand here). The tracer counts those segments late, from the socket's tcp_sock.total_retrans
+/// On some kernels one part of that count is not seen by any BPF program: they skip every BPF tracing
+/// program, silently, while a thread of PID 1 is the current task, and a retransmit run by a softirq that
+/// interrupts such a thread is one of those (about one in a thousand with a busy init). The tracer counts those segments late, from the socket's tcp_sock.total_retrans
 /// ("unseen" segments; bpf/README.md). A private ftrace instance, which that rule does not cover, records
 /// every retransmit with its task's tgid, so the test checks the explanation itself in every run: the
 /// tracer saw exactly the retransmits ftrace recorded outside PID 1, and found unseen segments only when
@@ -21,8 +20,8 @@ namespace StreamServer.Tests.Tracing;
 /// <para>
 /// Where ftrace recorded no counted retransmit inside PID 1, the count must be exact. Where it did, the late
 /// reconciliation can be off: short when a socket's PID 1 retransmits are followed by nothing any program
-/// sees, its close included; and once (session 4) 2 segments over, with an unseen find of 2 at a SYN_RECV
-/// child while ftrace showed 3 PID 1 retransmits (cause not found). So then the difference may only be as
+/// sees, its close included; or over, when a SYN-ACK retransmit is counted both at its tracepoint and at the
+/// SYN_RECV child's first look. So then the difference may only be as
 /// large as those PID 1 attempts can carry, and everything seen outside PID 1 must still match ftrace.
 /// </para>
 /// </summary>
