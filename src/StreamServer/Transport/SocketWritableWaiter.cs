@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Threading.Tasks.Sources;
 
 namespace StreamServer.Transport;
@@ -10,23 +9,13 @@ namespace StreamServer.Transport;
 /// progress within its timeout completes with false so the caller closes the connection (a reader
 /// that stopped reading cannot pin a connection, a lease or a task forever).
 /// </summary>
-internal sealed unsafe partial class SocketWritableWaiter
+internal sealed class SocketWritableWaiter
 {
-    private const int EpollCloexec = 0x80000;
-    private const int CtlAdd = 1;
-    private const int CtlDel = 2;
-    private const int CtlMod = 3;
-    private const uint EpollOut = 0x004;
-    private const uint EpollOneShot = 1u << 30;
     private const int MaxEvents = 64;
 
     private static readonly Lazy<SocketWritableWaiter> Shared = new(() => new SocketWritableWaiter());
 
-    // epoll_event is packed (12 bytes) on x86-64 and naturally aligned (16 bytes) elsewhere.
-    private static readonly int EventSize = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 12 : 16;
-    private static readonly int DataOffset = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 4 : 8;
-
-    private readonly int _epfd;
+    private readonly Epoll _epoll = new(wakeable: false);
     private readonly Lock _gate = new();
     private Registration?[] _slots = new Registration?[64];
     private readonly Stack<int> _free = new();
@@ -34,12 +23,6 @@ internal sealed unsafe partial class SocketWritableWaiter
 
     private SocketWritableWaiter()
     {
-        _epfd = epoll_create1(EpollCloexec);
-        if (_epfd < 0)
-        {
-            throw new InvalidOperationException($"epoll_create1 failed: errno {Marshal.GetLastPInvokeError()}");
-        }
-
         new Thread(Loop) { IsBackground = true, Name = "socket-writable-waiter" }.Start();
     }
 
@@ -65,7 +48,7 @@ internal sealed unsafe partial class SocketWritableWaiter
     {
         if (registration.Armed)
         {
-            epoll_ctl(_epfd, CtlDel, registration.Fd, null);
+            _epoll.Remove(registration.Fd);
         }
 
         lock (_gate)
@@ -80,29 +63,24 @@ internal sealed unsafe partial class SocketWritableWaiter
 
     private bool Arm(Registration registration)
     {
-        var ev = stackalloc byte[16];
-        *(uint*)ev = EpollOut | EpollOneShot;
-        *(long*)(ev + DataOffset) = registration.Slot;
-        var rc = epoll_ctl(_epfd, registration.Armed ? CtlMod : CtlAdd, registration.Fd, ev);
-        if (rc != 0 && !registration.Armed)
-        {
-            return false;
-        }
-
-        registration.Armed = true;
-        return rc == 0;
+        const uint events = Epoll.Writable | Epoll.OneShot;
+        var armed = registration.Armed
+            ? _epoll.TryModify(registration.Fd, events, registration.Slot)
+            : _epoll.TryAdd(registration.Fd, events, registration.Slot);
+        registration.Armed |= armed;
+        return armed;
     }
 
     private void Loop()
     {
-        var events = stackalloc byte[EventSize * MaxEvents];
+        Span<Epoll.Event> events = stackalloc Epoll.Event[MaxEvents];
         var lastSweep = Environment.TickCount64;
         while (true)
         {
-            var n = epoll_wait(_epfd, events, MaxEvents, 500);
+            var n = _epoll.Wait(events, 500);
             for (var i = 0; i < n; i++)
             {
-                var slot = (int)*(long*)(events + (i * EventSize) + DataOffset);
+                var slot = (int)events[i].Token;
                 var slots = Volatile.Read(ref _slots);
                 if ((uint)slot < (uint)slots.Length)
                 {
@@ -186,13 +164,4 @@ internal sealed unsafe partial class SocketWritableWaiter
 
         public void Dispose() => _owner.Unregister(this);
     }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int epoll_create1(int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int epoll_ctl(int epfd, int op, int fd, void* ev);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int epoll_wait(int epfd, void* events, int maxevents, int timeout);
 }

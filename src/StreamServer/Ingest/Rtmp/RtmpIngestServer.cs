@@ -23,7 +23,7 @@ internal sealed class RtmpIngestServer(StreamServerOptions options, LiveChannelR
     /// <summary>Connections at once (publishers and those still in the handshake); more are closed at accept.</summary>
     public const int MaxConnections = 1024;
 
-    private readonly EpollLoop _epoll = new();
+    private readonly Epoll _epoll = new(wakeable: true);
     private readonly ConcurrentQueue<RtmpConnection> _accepted = new();
     private readonly Dictionary<long, (RtmpConnection Connection, RtmpSession Session)> _connections = [];
     private readonly CancellationTokenSource _stopping = new();
@@ -95,7 +95,7 @@ internal sealed class RtmpIngestServer(StreamServerOptions options, LiveChannelR
 
     private void Run()
     {
-        Span<EpollLoop.Event> events = new EpollLoop.Event[256];
+        Span<Epoll.Event> events = new Epoll.Event[256];
         var idleTimeoutMs = (long)channels.IngestIdleTimeout.TotalMilliseconds;
         var coalesceMs = Math.Clamp(options.Live.IngestCoalesceMilliseconds, 0, 50);
         var lastSweep = Environment.TickCount64;
@@ -110,7 +110,7 @@ internal sealed class RtmpIngestServer(StreamServerOptions options, LiveChannelR
 
             for (var i = 0; i < count; i++)
             {
-                if (events[i].Token == EpollLoop.WakeToken)
+                if (events[i].Token == Epoll.WakeToken)
                 {
                     _epoll.ClearWake();
                     Register();
@@ -150,7 +150,7 @@ internal sealed class RtmpIngestServer(StreamServerOptions options, LiveChannelR
         {
             var session = new RtmpSession(connection, channels, packaging, log);
             _connections.Add(connection.Id, (connection, session));
-            _epoll.Add(connection.Fd, connection.Id);
+            _epoll.Add(connection.Fd, Epoll.Readable | Epoll.PeerClosed, connection.Id);
         }
     }
 
