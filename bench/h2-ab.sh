@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-6}
 ROUNDS=${ROUNDS:-3}
-A_ENV=${A_ENV:-StreamServer__Serving__DirectSocketSend=false StreamServer__Serving__TransportBlockBytes=0 StreamServer__Serving__Http2WholeBodyBytes=0 StreamServer__Serving__MaxWriteBufferBytes=65536}
+A_ENV=${A_ENV:-StreamServer__Transport__DirectSocketSend=false StreamServer__Transport__BlockBytes=0 StreamServer__Transport__Http2WholeBodyBytes=0 StreamServer__Transport__MaxWriteBufferBytes=65536}
 B_ENV=${B_ENV:-}
 PORT=${PORT:-18591}
 TLS_PORT=${TLS_PORT:-18592}

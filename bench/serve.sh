@@ -4,7 +4,7 @@
 # driven by the same wrk (HTTP/1.1, 32 connections) and h2load (h2c, -c32 -m4), alternating runs in
 # one go; h2c-seg is the 1 MiB segment over h2c (h2load -c4 -m8). Prints req/s per run and the ratio
 # ours/nginx, then a 60 s run on ours checking gen2 GCs and managed bytes allocated per request from /metrics.
-#   DURATION=10 ROUNDS=2 LONG=60 [OURS_ENV="StreamServer__Serving__X=..."] [TESTS="segment playlist h2c h2c-seg"] bench/serve.sh
+#   DURATION=10 ROUNDS=2 LONG=60 [OURS_ENV="StreamServer__Transport__X=..."] [TESTS="segment playlist h2c h2c-seg"] bench/serve.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}

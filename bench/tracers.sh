@@ -85,7 +85,8 @@ CPU_SHARE=$(awk -v t="$bpf_total" -v s="$on_seconds" -v c="$(nproc)" 'BEGIN {pri
 echo "throughput: detached $OFF req/s, attached $ON req/s, ratio of means $RATIO (loss $LOSS%), median per-round ratio $MEDIAN; target <= 3% loss"
 echo "BPF programs: $((bpf_total / 1000000)) ms run time over $on_requests requests = $NS_PER_REQ ns/request = $CPU_SHARE% of $(nproc) cores"
 
-BURST=$(dotnet "$BIN" trace --burst 3000000)
+dotnet build bench/TraceBurst.Bench -c Release -nologo -v quiet -clp:ErrorsOnly >/dev/null
+BURST=$(dotnet bench/TraceBurst.Bench/bin/Release/net10.0/TraceBurst.Bench.dll 3000000)
 echo "$BURST"
 
 # Record under "## Tracers" in bench/RESULTS.md (own section, replaced on each run).
@@ -105,7 +106,7 @@ SECTION=$(cat <<MD
   $on_requests requests = **$NS_PER_REQ ns per request, $CPU_SHARE% of the $(nproc) cores** (tracepoint dispatch
   outside the programs not included). On this loaded 2-core box the wrk ratio swings by tens of percent
   between identical runs, so this figure is the one that bounds the overhead.
-- Ring-buffer burst (\`trace --burst 3000000\`: every sendto is an event, consumer in C# via ring_buffer__poll):
+- Ring-buffer burst (\`bench/TraceBurst.Bench 3000000\`: every sendto is an event, consumer in C# via ring_buffer__poll):
   \`$BURST\`
 - Accuracy against the kernel is checked by the tests (tests/StreamServer.Tests/Tracing): retransmitted
   segments vs the namespace's TcpRetransSegs under 5% nftables loss (equal in about half the runs, else 1-2

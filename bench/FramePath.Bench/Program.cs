@@ -32,10 +32,10 @@ public static class Program
             int.Parse(size[1], CultureInfo.InvariantCulture), 25);
         using var pool = new MemfdBufferPool(new BufferPoolOptions { Name = "frame-bench", CapacityBytes = 256L * 1024 * 1024 });
         var pooled = new PooledFrameMemory(pool);
-        (string Name, IFrameMemory Memory)[] allocators =
+        (string Name, IFrameMemory? Memory)[] allocators =
         [
             ("memfd pool (PooledFrameMemory)", pooled),
-            ("FFmpeg default allocator", FfmpegDefaultFrameMemory.Instance),
+            ("FFmpeg default allocator", null), // PackagingOptions.FfmpegFrameBuffers
             ("NativeMemory.AlignedAlloc per frame", AlignedFrameMemory.Shared),
         ];
 
@@ -73,6 +73,7 @@ public static class Program
                     SegmentSeconds = 2,
                     Overwrite = true,
                     FrameMemory = allocators[a].Memory,
+                    FfmpegFrameBuffers = allocators[a].Memory is null,
                     SegmentPool = allocators[a].Memory == pooled ? pool : null,
                 };
                 var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;

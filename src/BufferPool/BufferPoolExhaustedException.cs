@@ -1,6 +1,6 @@
 namespace StreamServer.BufferPool;
 
-/// <summary>No block large enough was free (after reclaiming unleased cached entries and, for a timed rent,
+/// <summary>No block large enough was free (after threads gave back their cached blocks and, for a timed rent,
 /// after waiting). The pool never grows: callers degrade (drop a live frame, retry later) instead.</summary>
 public sealed class BufferPoolExhaustedException : Exception
 {

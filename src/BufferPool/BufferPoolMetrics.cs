@@ -36,8 +36,6 @@ internal sealed class BufferPoolMetrics : IDisposable
             new Measurement<long>(pool.ExhaustedFailures, Exhausted),
             new Measurement<long>(pool.TimeoutFailures, Timeout),
         }, description: "Rents that failed: exhausted (immediate) or timeout (waited and gave up).");
-        _meter.CreateObservableCounter("streamserver_bufferpool_evictions_total", () => pool.Evictions,
-            description: "Cached entries evicted (oldest first) to make room or slide a live window.");
         _leaseSeconds = _meter.CreateHistogram("streamserver_bufferpool_lease_seconds", unit: "s",
             description: "Time from rent to the last release of a block (sampled: one rent in 64 per block, the first always).",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0001, 0.001, 0.005, 0.02, 0.1, 0.5, 2, 10, 60, 300] });

@@ -9,7 +9,6 @@ public sealed record BufferPoolStatistics(
     long Allocations,
     long ExhaustedFailures,
     long TimeoutFailures,
-    long Evictions,
     IReadOnlyList<SizeClassStatistics> Classes);
 
 public sealed record SizeClassStatistics(string Name, int BlockSize, int Blocks, int FreeBlocks, int LeasedBlocks);

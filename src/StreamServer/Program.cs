@@ -1,13 +1,8 @@
 using StreamServer.Cli;
 using StreamServer.Hosting;
 
-// Verbs: `package <input> --out <dir> ...` and `trace`; anything else serves (ASP.NET configuration
+// A verb (`package <input> --out <dir> ...`, `trace`) runs and exits; anything else serves (ASP.NET configuration
 // arguments such as --urls or --StreamServer:HttpPort=0 pass through to the host).
-return args.Length > 0 && args[0] switch
-{
-    "package" => true,
-    "trace" => true,
-    _ => false,
-}
-    ? await CliVerbs.RunAsync(args[0], args[1..])
+return args.Length > 0 && CliVerbs.Find(args[0]) is { } verb
+    ? await verb(args[1..])
     : await ServerApp.RunAsync(args);

@@ -61,6 +61,15 @@ public sealed record PackagingOptions
     public IFrameMemory? FrameMemory { get; init; }
 
     /// <summary>
+    /// Decode and scale into FFmpeg's own buffers (avcodec_default_get_buffer2, av_frame_get_buffer) instead of
+    /// <see cref="FrameMemory"/>: the comparison point of the frame-path benchmark, not a serving setting.
+    /// </summary>
+    public bool FfmpegFrameBuffers { get; init; }
+
+    /// <summary>What decoders and scalers are given: the frame memory, or null for FFmpeg's own buffers.</summary>
+    internal IFrameMemory? FrameBuffers => FfmpegFrameBuffers ? null : FrameMemory ?? AlignedFrameMemory.Shared;
+
+    /// <summary>
     /// Where each track's muxed segment is assembled until its file is written (once, from this memory): the
     /// server's / CLI's buffer pool. Null = a private memfd pool for the run, sized for every track's segment.
     /// </summary>

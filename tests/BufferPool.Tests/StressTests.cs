@@ -22,7 +22,6 @@ public class StressTests
                 new("4k", 4096, 0.1), new("64k", 64 * 1024, 0.2), new("256k", 256 * 1024, 0.3), new("1m", 1024 * 1024, 0.4),
             ],
         });
-        var cache = new LeaseCache<long>(pool);
         var channel = Channel.CreateBounded<(long Id, BufferLease Lease)>(64);
         long failures = 0, verified = 0, corrupt = 0;
 
@@ -33,6 +32,7 @@ public class StressTests
             producers[p] = Task.Run(async () =>
             {
                 var rng = new Random(producer);
+                var window = new Queue<BufferLease>(); // held extra references, oldest released first (a live window)
                 for (var i = 0; i < ItemsPerProducer; i++)
                 {
                     var id = ((long)producer << 32) | (uint)i;
@@ -46,16 +46,21 @@ public class StressTests
                     Stamp(lease.Span, id);
                     if (i % 8 == 0)
                     {
-                        // Keep some entries in the cache (a live window) while a consumer also reads them:
-                        // eviction below drops the cache's reference, the consumer's keeps the memory alive.
-                        cache.TryAdd(id, lease.AddRef());
-                        if (cache.Count > 16)
+                        // Keep some blocks in a window while a consumer also reads them: dropping the window's
+                        // reference below must leave the consumer's memory alive.
+                        window.Enqueue(lease.AddRef());
+                        while (window.Count > 16)
                         {
-                            cache.EvictOldest(4);
+                            window.Dequeue().Release();
                         }
                     }
 
                     await channel.Writer.WriteAsync((id, lease));
+                }
+
+                while (window.Count > 0)
+                {
+                    window.Dequeue().Release();
                 }
             });
         }
@@ -86,7 +91,6 @@ public class StressTests
         await Task.WhenAll(producers);
         channel.Writer.Complete();
         await Task.WhenAll(consumers);
-        cache.Dispose();
 
         Assert.Equal(0, corrupt);
         Assert.Equal((Producers * ItemsPerProducer) - failures, verified);

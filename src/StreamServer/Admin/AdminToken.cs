@@ -9,7 +9,7 @@ public sealed class AdminToken
 {
     private readonly byte[] _expected;
 
-    public AdminToken(StreamServerOptions options)
+    public AdminToken(StreamServerOptions options, DataLayout layout)
     {
         Generated = false;
         if (!string.IsNullOrEmpty(options.AdminToken))
@@ -18,7 +18,7 @@ public sealed class AdminToken
         }
         else
         {
-            var path = Path.Combine(options.DataDir, "admin-token");
+            var path = layout.AdminTokenFile;
             StoredAt = path;
             if (File.Exists(path))
             {

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using StreamServer.Hosting;
+using StreamServer.Interop;
 
 namespace StreamServer.Admin;
 
@@ -23,13 +24,13 @@ public sealed partial class SourcePolicy
         _downloader = downloader;
         foreach (var root in options.ImportRoots)
         {
-            if (RealPath(root) is { } real)
+            if (Libc.RealPath(root) is { } real)
             {
                 _roots.Add(real);
             }
         }
 
-        if (RealPath(library.UploadsDir) is { } uploads)
+        if (Libc.RealPath(library.UploadsDir) is { } uploads)
         {
             _roots.Add(uploads);
         }
@@ -63,12 +64,12 @@ public sealed partial class SourcePolicy
             return null;
         }
 
-        var real = RealPath(source);
+        var real = Libc.RealPath(source);
         if (real is not null && File.Exists(real))
         {
             foreach (var root in _roots)
             {
-                if (real.StartsWith(root + "/", StringComparison.Ordinal))
+                if (Libc.IsWithin(real, root))
                 {
                     return real;
                 }
@@ -80,28 +81,4 @@ public sealed partial class SourcePolicy
         (status, reason) = (403, NotImportable);
         return null;
     }
-
-    private static string? RealPath(string path)
-    {
-        var resolved = realpath(path, IntPtr.Zero);
-        if (resolved == IntPtr.Zero)
-        {
-            return null;
-        }
-
-        try
-        {
-            return Marshal.PtrToStringUTF8(resolved);
-        }
-        finally
-        {
-            free(resolved);
-        }
-    }
-
-    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial IntPtr realpath(string path, IntPtr resolved);
-
-    [LibraryImport("libc")]
-    private static partial void free(IntPtr ptr);
 }

@@ -1,4 +1,3 @@
-using StreamServer.Hosting;
 using StreamServer.Transcode.Packaging;
 
 namespace StreamServer.Admin;
@@ -9,10 +8,10 @@ namespace StreamServer.Admin;
 /// </summary>
 public sealed class VodLibrary
 {
-    public VodLibrary(StreamServerOptions options)
+    public VodLibrary(DataLayout layout)
     {
-        Root = Path.Combine(options.DataDir, "vod");
-        UploadsDir = Path.Combine(options.DataDir, "uploads");
+        Root = layout.Vod;
+        UploadsDir = layout.Uploads;
         Directory.CreateDirectory(Root);
         Directory.CreateDirectory(UploadsDir);
     }

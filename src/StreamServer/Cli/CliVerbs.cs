@@ -1,11 +1,13 @@
 namespace StreamServer.Cli;
 
+/// <summary>The command-line verbs (the one list of them): `package` and `trace`; anything else runs the server.</summary>
 internal static class CliVerbs
 {
-    public static Task<int> RunAsync(string verb, string[] args) => verb switch
+    /// <summary>The verb <paramref name="name"/> names, or null when it is not a verb (the arguments are the server's).</summary>
+    public static Func<string[], Task<int>>? Find(string name) => name switch
     {
-        "package" => PackageVerb.RunAsync(args),
-        "trace" => TraceVerb.RunAsync(args),
-        _ => Task.FromResult(2),
+        "package" => PackageVerb.RunAsync,
+        "trace" => TraceVerb.RunAsync,
+        _ => null,
     };
 }

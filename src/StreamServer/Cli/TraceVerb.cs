@@ -7,7 +7,6 @@ namespace StreamServer.Cli;
 /// `trace [--pid N] [--ports 8080,8443] [--interval 5] [--duration S] [--stall-ms 10] [--objects DIR] [--no-probe] [--socket-writes]`:
 /// live retransmits (like bcc tcpretrans) and send stalls as they happen, and every interval the
 /// send-syscall latency histograms (like bcc funclatency) plus skb allocation counts.
-/// `trace --burst N`: ring-buffer throughput check (N sendto calls of this process, each one an event).
 /// </summary>
 internal static class TraceVerb
 {
@@ -21,7 +20,7 @@ internal static class TraceVerb
         catch (FormatException e)
         {
             Console.Error.WriteLine($"trace: {e.Message}");
-            Console.Error.WriteLine("usage: trace [--pid N] [--ports 8080,8443] [--interval 5] [--duration S] [--stall-ms 10] [--objects DIR] [--no-probe] [--socket-writes] | --burst N");
+            Console.Error.WriteLine("usage: trace [--pid N] [--ports 8080,8443] [--interval 5] [--duration S] [--stall-ms 10] [--objects DIR] [--no-probe] [--socket-writes]");
             return 2;
         }
 
@@ -34,7 +33,7 @@ internal static class TraceVerb
 
         try
         {
-            return a.Burst > 0 ? TraceBurst.Run(objects, a.Burst) : await LiveAsync(a, objects);
+            return await LiveAsync(a, objects);
         }
         catch (TracerException e)
         {
@@ -95,11 +94,11 @@ internal static class TraceVerb
     }
 }
 
-internal sealed record TraceArguments(int Pid, int[] Ports, double IntervalSeconds, double DurationSeconds, double StallMs, string Objects, bool Probe, long Burst, bool SocketWrites = false)
+internal sealed record TraceArguments(int Pid, int[] Ports, double IntervalSeconds, double DurationSeconds, double StallMs, string Objects, bool Probe, bool SocketWrites = false)
 {
     public static TraceArguments Parse(string[] args)
     {
-        var a = new TraceArguments(0, [8080, 8443], 5, 0, 10, "", true, 0);
+        var a = new TraceArguments(0, [8080, 8443], 5, 0, 10, "", true);
         for (var i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new FormatException($"{args[i]} needs a value");
@@ -113,7 +112,6 @@ internal sealed record TraceArguments(int Pid, int[] Ports, double IntervalSecon
                 "--objects" => a with { Objects = Value() },
                 "--no-probe" => a with { Probe = false },
                 "--socket-writes" => a with { SocketWrites = true },
-                "--burst" => a with { Burst = long.Parse(Value(), CultureInfo.InvariantCulture) },
                 _ => throw new FormatException($"unknown option '{args[i]}'"),
             };
         }

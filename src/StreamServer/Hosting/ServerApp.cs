@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using StreamServer.Admin;
 using StreamServer.Health;
 using StreamServer.Metrics;
+using StreamServer.Thumbnails;
 using StreamServer.Tracing;
 using StreamServer.Vod;
 
@@ -31,10 +32,20 @@ public static class ServerApp
         configure?.Invoke(builder);
 
         var options = builder.Configuration.GetSection(StreamServerOptions.Section).Get<StreamServerOptions>() ?? new();
-        options.DataDir = Path.GetFullPath(options.DataDir);
-        Directory.CreateDirectory(options.DataDir);
+        var layout = new DataLayout(options.DataDir, options.Live.WindowDirectory);
+        options.DataDir = layout.DataDir;
+        Directory.CreateDirectory(layout.DataDir);
         builder.Services.AddSingleton(Options.Create(options));
         builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(layout);
+
+        // Each layer takes its own section, not the whole bag.
+        builder.Services.AddSingleton(options.Transport);
+        builder.Services.AddSingleton(options.Tls);
+        builder.Services.AddSingleton(options.Http1);
+        builder.Services.AddSingleton(options.Vod);
+        builder.Services.AddSingleton(options.Live);
+        builder.Services.AddSingleton(new Ingest.Rtmp.RtmpEndpoint(options.ListenAddress, options.RtmpPort));
         builder.Services.AddSingleton<PrometheusExporter>();
         builder.Services.AddSingleton<HealthRegistry>();
         builder.Services.AddAdminApi();
@@ -42,14 +53,16 @@ public static class ServerApp
         builder.Services.AddSingleton<Live.LivePackaging>();
         builder.Services.AddHostedService<Live.TestChannelService>();
         builder.Services.AddHostedService<Ingest.Rtmp.RtmpIngestServer>();
+        builder.Services.AddSingleton(sp => BufferPoolSetup.ForPackaging(options.Packaging.ToPackagingOptions(),
+            sp.GetRequiredService<BufferPool.MemfdBufferPool>(), sp.GetRequiredService<Transcode.Media.IFrameMemory>()));
         builder.Services.AddSingleton<IVodPackager, FfmpegVodPackager>();
         builder.Services.AddHostedService<SampleBootstrap>();
         builder.Services.AddVodServing();
         builder.Services.AddTracing(options);
         BufferPoolSetup.AddBufferPool(builder.Services, options);
-        builder.Services.AddThumbnails(options);
+        builder.Services.AddThumbnails(options.Thumbnails);
 
-        KestrelSetup.Configure(builder, options);
+        KestrelSetup.Configure(builder, options, layout);
 
         var app = builder.Build();
         app.Services.GetRequiredService<Transport.TransportMemoryAccounting>().Log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("StreamServer.Transport");
@@ -57,6 +70,7 @@ public static class ServerApp
         var exporter = app.Services.GetRequiredService<PrometheusExporter>();
         var health = app.Services.GetRequiredService<HealthRegistry>();
         health.Register("http", static () => new SubsystemHealth(HealthState.Ok));
+        health.Register("kestrel", app.Services.GetRequiredService<KestrelSetup.KestrelReport>().Probe);
         app.MapTracing();
         BufferPoolSetup.UseBufferPool(app);
 

@@ -56,10 +56,16 @@ public sealed class StreamServerOptions
 
     public int SampleSeconds { get; set; } = 24;
 
-    public PackagingDefaults Packaging { get; set; } = new();
+    public global::StreamServer.Admin.PackagingDefaults Packaging { get; set; } = new();
 
-    /// <summary>HTTP limits, timeouts and the file cache of the serving paths.</summary>
-    public HttpServingOptions Serving { get; set; } = new();
+    /// <summary>Sockets, transport memory and slow receivers: StreamServer:Transport:*.</summary>
+    public global::StreamServer.Transport.TransportOptions Transport { get; set; } = new();
+
+    /// <summary>HTTP/1.1 request limits and the zero-copy path: StreamServer:Http1:*.</summary>
+    public global::StreamServer.Http1.Http1Options Http1 { get; set; } = new();
+
+    /// <summary>The served-file cache: StreamServer:Vod:*.</summary>
+    public global::StreamServer.Vod.VodServingOptions Vod { get; set; } = new();
 
     /// <summary>eBPF tracers (retransmits, skb allocations, send stalls): StreamServer:Tracing:*.</summary>
     public global::StreamServer.Tracing.TracingOptions Tracing { get; set; } = new();
@@ -74,59 +80,11 @@ public sealed class StreamServerOptions
     public int BufferPoolRentTimeoutMilliseconds { get; set; } = 5000;
 
     /// <summary>Posters, sprites + thumbnails.vtt at packaging, and on-demand thumb.jpg.</summary>
-    public StreamServer.Vod.ThumbnailSettings Thumbnails { get; set; } = new();
+    public global::StreamServer.Thumbnails.ThumbnailOptions Thumbnails { get; set; } = new();
 
     /// <summary>The /metrics endpoint: StreamServer:Metrics:*.</summary>
-    public MetricsOptions Metrics { get; set; } = new();
+    public global::StreamServer.Metrics.MetricsOptions Metrics { get; set; } = new();
 
     /// <summary>TLS policy of the HTTPS port: StreamServer:Tls:*.</summary>
-    public TlsOptions Tls { get; set; } = new();
-}
-
-public sealed class MetricsOptions
-{
-    /// <summary>Ask for the admin bearer token on /metrics (scrapers send it as bearer_token); off: /metrics is open like /healthz.</summary>
-    public bool RequireToken { get; set; }
-}
-
-public sealed class TlsOptions
-{
-    /// <summary>
-    /// Offer only AEAD cipher suites (TLS 1.3 suites and ECDHE with AES-GCM or ChaCha20-Poly1305 for TLS 1.2), none of the
-    /// CBC ones; false leaves the choice to the system's OpenSSL defaults.
-    /// </summary>
-    public bool AeadCiphersOnly { get; set; } = true;
-
-    /// <summary>
-    /// Strict-Transport-Security max-age on HTTPS responses, in seconds; 0 sends none. Off by default: with the generated
-    /// self-signed certificate, HSTS would lock browsers out rather than protect them.
-    /// </summary>
-    public int HstsMaxAgeSeconds { get; set; }
-}
-
-public sealed class PackagingDefaults
-{
-    /// <summary>
-    /// Rendition heights. Empty = the packager's default ladder: the configuration binder appends bound
-    /// array items to an initialised array, so a default here could never be replaced, only extended.
-    /// </summary>
-    public int[] Ladder { get; set; } = [];
-
-    /// <summary>libx264 preset; unset = the packager's default.</summary>
-    public string? Preset { get; set; }
-
-    /// <summary>Segment (and GOP) length; unset = the packager's default.</summary>
-    public double? SegmentSeconds { get; set; }
-
-    /// <summary>The packager's options with what is configured here; the rest keeps PackagingOptions' defaults (the one place they are defined).</summary>
-    public Transcode.PackagingOptions ToPackagingOptions()
-    {
-        var defaults = new Transcode.PackagingOptions();
-        return defaults with
-        {
-            Ladder = Ladder.Length > 0 ? Ladder : defaults.Ladder,
-            Preset = Preset ?? defaults.Preset,
-            SegmentSeconds = SegmentSeconds ?? defaults.SegmentSeconds,
-        };
-    }
+    public global::StreamServer.Transport.TlsOptions Tls { get; set; } = new();
 }

@@ -7,14 +7,14 @@ namespace StreamServer.Hosting;
 /// <summary>The configured PFX, or a self-signed certificate generated once into DataDir/tls.</summary>
 internal static class TlsCertificate
 {
-    public static X509Certificate2 LoadOrCreate(StreamServerOptions options)
+    public static X509Certificate2 LoadOrCreate(StreamServerOptions options, DataLayout layout)
     {
         if (!string.IsNullOrEmpty(options.CertificatePath))
         {
             return X509CertificateLoader.LoadPkcs12FromFile(options.CertificatePath, options.CertificatePassword);
         }
 
-        var dir = Path.Combine(options.DataDir, "tls");
+        var dir = layout.Tls;
         var path = Path.Combine(dir, "server.pfx");
         if (File.Exists(path))
         {

@@ -1,20 +1,19 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Connections;
-using StreamServer.Hosting;
 
 namespace StreamServer.Http1;
 
 /// <summary>
 /// Kestrel waits for a connection's first request with the keep-alive timeout, and does not start the request-head
 /// timer for empty lines. On the TLS port (after the handshake) this connection middleware holds the connection until
-/// the first byte that is not part of an empty line, within <see cref="HttpServingOptions.RequestHeadersTimeoutSeconds"/>,
+/// the first byte that is not part of an empty line, within <see cref="Http1Options.RequestHeadersTimeoutSeconds"/>,
 /// like the cleartext zero-copy path does: a connection that sends nothing (or only CRLFs) is closed at that deadline
 /// instead of occupying a slot for the keep-alive timeout. Once per connection; requests never pass through it.
 /// </summary>
 internal static class FirstRequestDeadline
 {
-    public static async Task RunAsync(ConnectionContext connection, ConnectionDelegate next, HttpServingOptions serving)
+    public static async Task RunAsync(ConnectionContext connection, ConnectionDelegate next, Http1Options serving)
     {
         var input = connection.Transport.Input;
         var sawEmptyLines = false;

@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
+using StreamServer.Interop;
 using StreamServer.Transport;
 using StreamServer.Vod;
 
@@ -53,7 +54,7 @@ internal sealed class Http1ZeroCopyConnection
         _maxHead = o.MaxRequestLineBytes + o.MaxRequestHeadersBytes + 4;
         _keepAliveTimeout = TimeSpan.FromSeconds(o.KeepAliveTimeoutSeconds);
         _headersTimeout = TimeSpan.FromSeconds(o.RequestHeadersTimeoutSeconds);
-        _sendTimeout = TimeSpan.FromSeconds(o.SendTimeoutSeconds);
+        _sendTimeout = TimeSpan.FromSeconds(owner.Transport.SendTimeoutSeconds);
     }
 
     private enum StepResult
@@ -126,16 +127,16 @@ internal sealed class Http1ZeroCopyConnection
                             continue;
                         }
 
-                        if (step == StepResult.BadHttp2Preface)
+                        if (step == StepResult.BadHttp2Preface && _owner.H2c)
                         {
                             SendGoAwayProtocolError();
                             input.AdvanceTo(buffer.End);
                             return;
                         }
 
-                        if (step is StepResult.HandOff or StepResult.HandOffHttp2)
+                        if (step is StepResult.HandOff or StepResult.HandOffHttp2 or StepResult.BadHttp2Preface)
                         {
-                            if (step == StepResult.HandOffHttp2)
+                            if (step == StepResult.HandOffHttp2 && _owner.H2c)
                             {
                                 H2cPriorKnowledge.Select(_connection);
                             }
@@ -205,7 +206,7 @@ internal sealed class Http1ZeroCopyConnection
             }
         }
 
-        await SocketSendPipe.RunAsync(_connection, _owner.Next, _owner.Options);
+        await SocketSendPipe.RunAsync(_connection, _owner.Next, _owner.Transport);
     }
 
     // The server preface (an empty SETTINGS frame, which must come first) and GOAWAY(last stream 0, PROTOCOL_ERROR).
@@ -383,7 +384,7 @@ internal sealed class Http1ZeroCopyConnection
         {
             var n = LinuxSocket.Send(_fd, first.AsSpan(firstSent, firstLength - firstSent),
                 second is null ? default : second.AsSpan(secondOffset + secondSent, secondLength - secondSent), more);
-            if (n == -LinuxSocket.EAGAIN)
+            if (n == -Libc.EAGAIN)
             {
                 if (!await WaitWritableAsync())
                 {
@@ -413,7 +414,7 @@ internal sealed class Http1ZeroCopyConnection
         while (count > 0)
         {
             var n = LinuxSocket.SendFile(_fd, fileFd, offset, count);
-            if (n == -LinuxSocket.EAGAIN)
+            if (n == -Libc.EAGAIN)
             {
                 if (!await WaitWritableAsync())
                 {

@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
-using StreamServer.Hosting;
+using StreamServer.Transport;
 using StreamServer.Vod;
 
 namespace StreamServer.Http1;
@@ -11,20 +11,22 @@ namespace StreamServer.Http1;
 /// straight into the socket (<see cref="Http1ZeroCopyConnection"/>); the first request that is
 /// anything else, and the HTTP/2 prior-knowledge preface, hands the connection to Kestrel with the
 /// unread bytes left in the pipe (Kestrel's HTTP/1.1 or HTTP/2 then reads them as if nothing had
-/// happened). With ZeroCopyHttp1 off it only does the h2c preface detection.
+/// happened). With Http1:ZeroCopy off it only does the h2c preface detection.
 /// </summary>
 internal sealed class Http1ZeroCopyMiddleware
 {
     private readonly ConnectionDelegate _next;
     private readonly VodFileCache _cache;
-    private readonly HttpServingOptions _options;
+    private readonly Http1Options _options;
 
-    public Http1ZeroCopyMiddleware(ConnectionDelegate next, VodFileCache cache, Live.LiveChannelRegistry channels, HttpServingOptions options)
+    public Http1ZeroCopyMiddleware(ConnectionDelegate next, VodFileCache cache, Live.LiveChannelRegistry channels, Http1Options options, TransportOptions transport)
     {
         _next = next;
         _cache = cache;
         Channels = channels;
         _options = options;
+        Transport = transport;
+        H2c = options.H2cPriorKnowledge && H2cPriorKnowledge.Supported;
     }
 
     /// <summary>Live channels, whose viewers the requests for their files are counted in.</summary>
@@ -32,11 +34,17 @@ internal sealed class Http1ZeroCopyMiddleware
 
     internal ConnectionDelegate Next => _next;
     internal VodFileCache Cache => _cache;
-    internal HttpServingOptions Options => _options;
+    internal Http1Options Options => _options;
+
+    /// <summary>Send timeout and the send path of connections handed to Kestrel.</summary>
+    internal TransportOptions Transport { get; }
+
+    /// <summary>A connection that opens with the HTTP/2 preface is handed to Kestrel as HTTP/2 (Http1:H2cPriorKnowledge, when this Kestrel allows it).</summary>
+    internal bool H2c { get; }
 
     public Task OnConnectionAsync(ConnectionContext connection)
     {
         var socket = connection.Features.Get<IConnectionSocketFeature>()?.Socket;
-        return new Http1ZeroCopyConnection(this, connection, socket, serveMedia: _options.ZeroCopyHttp1 && socket is not null).RunAsync();
+        return new Http1ZeroCopyConnection(this, connection, socket, serveMedia: _options.ZeroCopy && socket is not null).RunAsync();
     }
 }

@@ -21,7 +21,7 @@ public static class LiveApi
             return Results.Json(list, LiveJsonContext.Default.ListLiveChannelJson);
         });
         // POST {"name": "cam1", "mode": "passthrough"}: 201 with the key and the URLs a publisher and players use.
-        app.MapPost("/api/live", async (HttpContext ctx, LiveChannelRegistry registry, Hosting.StreamServerOptions options) =>
+        app.MapPost("/api/live", async (HttpContext ctx, LiveChannelRegistry registry, Ingest.Rtmp.RtmpEndpoint rtmp) =>
         {
             CreateLiveRequest? body;
             try
@@ -52,7 +52,7 @@ public static class LiveApi
 
             var host = ctx.Request.Host.Host;
             var created = new CreatedLiveJson(channel.Name, channel.Key, channel.Mode,
-                options.RtmpPort >= 0 ? $"rtmp://{host}:{options.RtmpPort}/live/{channel.Name}?key={channel.Key}" : null,
+                rtmp.Enabled ? $"rtmp://{host}:{rtmp.Port}/live/{channel.Name}?key={channel.Key}" : null,
                 $"/live/{channel.Name}/master.m3u8", $"/live/{channel.Name}/manifest.mpd");
             return Results.Json(created, LiveJsonContext.Default.CreatedLiveJson, statusCode: 201);
         });

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using StreamServer.Admin;
-using StreamServer.Hosting;
 
 namespace StreamServer.Live;
 
@@ -10,10 +9,10 @@ public sealed class LiveChannelRegistry
     private readonly ConcurrentDictionary<string, LiveChannel> _channels = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, LiveChannel>.AlternateLookup<ReadOnlySpan<char>> _byName;
 
-    public LiveChannelRegistry(StreamServerOptions options)
+    public LiveChannelRegistry(LiveOptions options)
     {
         _byName = _channels.GetAlternateLookup<ReadOnlySpan<char>>();
-        foreach (var c in options.Live.Channels)
+        foreach (var c in options.Channels)
         {
             if (!VodLibrary.IsValidId(c.Name) || string.IsNullOrEmpty(c.Key))
             {
@@ -28,7 +27,7 @@ public sealed class LiveChannelRegistry
             _channels[c.Name] = new LiveChannel(c.Name, c.Key, c.Mode);
         }
 
-        IngestIdleTimeout = TimeSpan.FromSeconds(Math.Max(1, options.Live.IngestIdleTimeoutSeconds));
+        IngestIdleTimeout = TimeSpan.FromSeconds(Math.Max(1, options.IngestIdleTimeoutSeconds));
         Metrics.ServerMetrics.Meter.CreateObservableCounter("streamserver_live_ingest_bytes_total", () => Each(static c => c.IngestBytes, null),
             unit: "By", description: "Bytes of audio and video tags received from publishers, by channel (since the channel's current publish began).");
         Metrics.ServerMetrics.Meter.CreateObservableCounter("streamserver_live_ingest_frames_total", () =>

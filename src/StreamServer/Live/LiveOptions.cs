@@ -52,29 +52,8 @@ public sealed class LiveOptions
     /// </summary>
     public int IngestCoalesceMilliseconds { get; set; } = 2;
 
-    /// <summary>
-    /// Where the live windows (segments, playlists) are kept. Empty = a folder on tmpfs (/dev/shm, so live segments never
-    /// touch a disk) named after DataDir, or DataDir/live where there is no /dev/shm.
-    /// </summary>
+    /// <summary>Where the live windows are kept (see <see cref="DataLayout.LiveWindows"/>); empty = on tmpfs.</summary>
     public string WindowDirectory { get; set; } = "";
-
-    public static string ResolveDirectory(Hosting.StreamServerOptions options)
-    {
-        if (options.Live.WindowDirectory.Length > 0)
-        {
-            return Path.GetFullPath(options.Live.WindowDirectory);
-        }
-
-        const string Tmpfs = "/dev/shm";
-        if (!System.IO.Directory.Exists(Tmpfs))
-        {
-            return Path.Combine(Path.GetFullPath(options.DataDir), "live");
-        }
-
-        // One folder per DataDir: two servers on one machine do not share windows, and a restart finds its own again.
-        var hash = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Path.GetFullPath(options.DataDir)));
-        return Path.Combine(Tmpfs, "streamserver-live-" + Convert.ToHexStringLower(hash.AsSpan(0, 6)));
-    }
 }
 
 public sealed class LiveChannelConfig

@@ -9,7 +9,7 @@ namespace StreamServer.Live;
 /// segment drops the playlists it replaced. The window folder is the server's own scratch space (tmpfs by default): it
 /// is emptied at start and removed at shutdown.
 /// </summary>
-internal sealed class LivePackaging(Hosting.StreamServerOptions options, BufferPool.MemfdBufferPool pool, Transcode.Media.IFrameMemory frames, VodFileCache files,
+internal sealed class LivePackaging(LiveOptions options, DataLayout layout, Transcode.PackagingOptions vodPackaging, BufferPool.MemfdBufferPool pool, VodFileCache files,
     Admin.VodLibrary library, ILogger<LivePackaging> log) : IDisposable
 {
     private static readonly System.Diagnostics.Metrics.Histogram<double> PublishDelay = Metrics.ServerMetrics.Meter.CreateHistogram(
@@ -22,9 +22,9 @@ internal sealed class LivePackaging(Hosting.StreamServerOptions options, BufferP
     private bool _created;
 
     // The VOD ladder's bitrates, preset and encoder threads, frames and segments in the pool; the live ladder's heights.
-    private readonly Transcode.PackagingOptions _ladder = Ladder(options, pool, frames);
+    private readonly Transcode.PackagingOptions _ladder = options.Ladder.Length > 0 ? vodPackaging with { Ladder = options.Ladder } : vodPackaging;
 
-    public string Root { get; } = LiveOptions.ResolveDirectory(options);
+    public string Root { get; } = layout.LiveWindows;
 
     /// <summary>
     /// Where a publish on <paramref name="channel"/> goes: straight into a remuxer (pass-through), or into the live ladder
@@ -34,7 +34,7 @@ internal sealed class LivePackaging(Hosting.StreamServerOptions options, BufferP
     {
         var started = DateTimeOffset.UtcNow; // names the recording
         return channel.Mode == "transcode"
-            ? new LiveTranscoder(info, _ladder, options.Live.SegmentSeconds, frameRate, rungs => Open(channel, rungs, started), channel.Name)
+            ? new LiveTranscoder(info, _ladder, options.SegmentSeconds, frameRate, rungs => Open(channel, rungs, started), channel.Name)
             : Open(channel, info, started);
     }
 
@@ -72,8 +72,7 @@ internal sealed class LivePackaging(Hosting.StreamServerOptions options, BufferP
             channel.Reload.Reset();
         }
 
-        var live = options.Live;
-        var remuxer = new LiveRemuxer(Path.Combine(Root, channel.Name), info, pool, live.SegmentSeconds, live.WindowSegments, live.PartSeconds, position =>
+        var remuxer = new LiveRemuxer(Path.Combine(Root, channel.Name), info, pool, options.SegmentSeconds, options.WindowSegments, options.PartSeconds, position =>
         {
             foreach (var playlist in playlists)
             {
@@ -85,14 +84,14 @@ internal sealed class LivePackaging(Hosting.StreamServerOptions options, BufferP
             {
                 PublishDelay.Record(position.PublishDelaySeconds, new KeyValuePair<string, object?>("channel", channel.Name));
             }
-        }, continues, live.DvrSeconds, Recording(channel, recordFrom));
+        }, continues, options.DvrSeconds, Recording(channel, recordFrom));
         _last.AddOrUpdate(channel, remuxer);
         return remuxer;
     }
 
     private LiveRecording? Recording(LiveChannel channel, DateTimeOffset? started)
     {
-        if (!options.Live.Record || started is not { } at)
+        if (!options.Record || started is not { } at)
         {
             return null;
         }
@@ -122,12 +121,6 @@ internal sealed class LivePackaging(Hosting.StreamServerOptions options, BufferP
             log.LogWarning("channel '{Channel}': the publish is not recorded: {Error}", channel.Name, ex.Message);
             return null;
         }
-    }
-
-    private static Transcode.PackagingOptions Ladder(Hosting.StreamServerOptions options, BufferPool.MemfdBufferPool pool, Transcode.Media.IFrameMemory frames)
-    {
-        var vod = Hosting.BufferPoolSetup.ForPackaging(options.Packaging.ToPackagingOptions(), pool, frames);
-        return options.Live.Ladder.Length > 0 ? vod with { Ladder = options.Live.Ladder } : vod;
     }
 
     public void Dispose()

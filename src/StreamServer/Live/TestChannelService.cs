@@ -7,14 +7,14 @@ namespace StreamServer.Live;
 /// like any publish. The channel is held as "publishing" while it runs, so no RTMP publisher can take its name; a
 /// failure is logged, kept as the channel's last error, and the stream restarts 5 s later.
 /// </summary>
-internal sealed class TestChannelService(Hosting.StreamServerOptions options, LiveChannelRegistry channels, LivePackaging packaging,
+internal sealed class TestChannelService(LiveOptions options, LiveChannelRegistry channels, LivePackaging packaging,
     ILogger<TestChannelService> log) : BackgroundService
 {
     public const string ChannelName = "test";
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (!options.Live.TestChannel)
+        if (!options.TestChannel)
         {
             return Task.CompletedTask;
         }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using StreamServer.Interop;
 
 namespace StreamServer.Tracing;
 
@@ -220,7 +221,7 @@ public sealed unsafe class KernelTracers : IDisposable
             while (!_stopping)
             {
                 var rc = LibBpf.RingBufferPoll(rb.DangerousGetHandle(), 100);
-                if (rc < 0 && rc != -4 /* EINTR */)
+                if (rc < 0 && rc != -Libc.EINTR) // libbpf returns -errno; a signal just ends this poll early
                 {
                     break;
                 }

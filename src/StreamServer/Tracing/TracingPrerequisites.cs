@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
+using StreamServer.Interop;
 
 namespace StreamServer.Tracing;
 
@@ -114,7 +115,7 @@ public static partial class TracingPrerequisites
             return null;
         }
 
-        if (mount("tracefs", TracefsPath, "tracefs", 0, 0) != 0)
+        if (Libc.mount("tracefs", TracefsPath, "tracefs", 0, 0) != 0)
         {
             var errno = Marshal.GetLastPInvokeError();
             return $"tracefs not mounted at {TracefsPath} and mounting it failed: {Marshal.GetPInvokeErrorMessage(errno)}";
@@ -122,7 +123,4 @@ public static partial class TracingPrerequisites
 
         return Directory.Exists(Path.Combine(TracefsPath, "events")) ? null : $"tracefs at {TracefsPath} has no events/";
     }
-
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int mount(string source, string target, string fstype, nuint flags, nint data);
 }

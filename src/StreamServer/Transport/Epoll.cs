@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
+using StreamServer.Interop;
 
 namespace StreamServer.Transport;
 
@@ -42,16 +43,16 @@ internal sealed unsafe partial class Epoll : IDisposable
 
     public Epoll(bool wakeable)
     {
-        _epoll = new SafeFileHandle(Check(epoll_create1(CloseOnExec), "epoll_create1"), ownsHandle: true);
+        _epoll = new SafeFileHandle(Check(Libc.epoll_create1(CloseOnExec), "epoll_create1"), ownsHandle: true);
         if (wakeable)
         {
-            _wake = new SafeFileHandle(Check(eventfd(0, CloseOnExec | NonBlocking), "eventfd"), ownsHandle: true);
+            _wake = new SafeFileHandle(Check(Libc.eventfd(0, CloseOnExec | NonBlocking), "eventfd"), ownsHandle: true);
             Add((int)_wake.DangerousGetHandle(), Readable, WakeToken);
         }
     }
 
     /// <summary>Watches <paramref name="fd"/> for <paramref name="events"/>; <paramref name="token"/> comes back in them.</summary>
-    public void Add(int fd, uint events, long token) => Check(Control(EpollCtlAdd, fd, events, token), "epoll_ctl(ADD)");
+    public void Add(int fd, uint events, long token) => Check(Control(EpollCtlAdd, fd, events, token), "Libc.epoll_ctl(ADD)");
 
     /// <summary>Re-arms or changes a registration; false (with errno in Marshal.GetLastPInvokeError) if the kernel refused.</summary>
     public bool TryModify(int fd, uint events, long token) => Control(EpollCtlMod, fd, events, token) == 0;
@@ -67,7 +68,7 @@ internal sealed unsafe partial class Epoll : IDisposable
         var ev = stackalloc byte[16];
         *(uint*)ev = events;
         *(long*)(ev + DataOffset) = token;
-        return epoll_ctl((int)_epoll.DangerousGetHandle(), op, fd, ev);
+        return Libc.epoll_ctl((int)_epoll.DangerousGetHandle(), op, fd, ev);
     }
 
     /// <summary>Waits up to <paramref name="timeoutMs"/> for events; returns how many were written to <paramref name="events"/>.</summary>
@@ -75,11 +76,11 @@ internal sealed unsafe partial class Epoll : IDisposable
     {
         var max = Math.Min(events.Length, MaxEventsPerWait);
         var raw = stackalloc byte[MaxEventsPerWait * 16];
-        var n = epoll_wait((int)_epoll.DangerousGetHandle(), raw, max, timeoutMs);
+        var n = Libc.epoll_wait((int)_epoll.DangerousGetHandle(), raw, max, timeoutMs);
         if (n < 0)
         {
-            var errno = Marshal.GetLastPInvokeError();
-            return errno == LinuxSocket.EINTR ? 0 : throw new IOException($"epoll_wait failed (errno {errno})");
+            var failure = Libc.FailureOrRetry();
+            return failure == 0 ? 0 : throw new IOException($"epoll_wait failed (errno {-failure})");
         }
 
         for (var i = 0; i < n; i++)
@@ -95,14 +96,14 @@ internal sealed unsafe partial class Epoll : IDisposable
     public void Wake()
     {
         ulong one = 1;
-        _ = write((int)_wake!.DangerousGetHandle(), &one, sizeof(ulong));
+        _ = Libc.write((int)_wake!.DangerousGetHandle(), &one, sizeof(ulong));
     }
 
     /// <summary>Clears a wake-up (call when <see cref="WakeToken"/> is reported).</summary>
     public void ClearWake()
     {
         ulong value;
-        _ = read((int)_wake!.DangerousGetHandle(), &value, sizeof(ulong));
+        _ = Libc.read((int)_wake!.DangerousGetHandle(), &value, sizeof(ulong));
     }
 
     public void Dispose()
@@ -113,22 +114,4 @@ internal sealed unsafe partial class Epoll : IDisposable
 
     private static int Check(int result, string call) =>
         result >= 0 ? result : throw new IOException($"{call} failed (errno {Marshal.GetLastPInvokeError()})");
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int epoll_create1(int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int epoll_ctl(int epfd, int op, int fd, byte* ev);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int epoll_wait(int epfd, byte* events, int maxEvents, int timeout);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int eventfd(uint initval, int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint read(int fd, void* buf, nuint count);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint write(int fd, void* buf, nuint count);
 }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
+using StreamServer.Interop;
 
 namespace StreamServer.Transport;
 
@@ -11,8 +12,6 @@ namespace StreamServer.Transport;
 /// </summary>
 internal static unsafe partial class LinuxSocket
 {
-    public const int EAGAIN = 11;
-    public const int EINTR = 4;
     private const int MsgNoSignal = 0x4000;
     private const int MsgMore = 0x8000;
 
@@ -50,16 +49,16 @@ internal static unsafe partial class LinuxSocket
             var msg = new MsgHdr { Iov = first.IsEmpty ? iov + 1 : iov, IovLength = (nuint)((first.IsEmpty ? 0 : 1) + (second.IsEmpty ? 0 : 1)) };
             while (true)
             {
-                var n = sendmsg(fd, &msg, MsgNoSignal | (more ? MsgMore : 0));
+                var n = Libc.sendmsg(fd, &msg, MsgNoSignal | (more ? MsgMore : 0));
                 if (n >= 0)
                 {
                     return n;
                 }
 
-                var errno = Marshal.GetLastPInvokeError();
-                if (errno != EINTR)
+                var failure = Libc.FailureOrRetry();
+                if (failure != 0)
                 {
-                    return -errno;
+                    return failure;
                 }
             }
         }
@@ -96,16 +95,16 @@ internal static unsafe partial class LinuxSocket
             var msg = new MsgHdr { Iov = iov, IovLength = (nuint)count };
             while (true)
             {
-                var n = sendmsg(fd, &msg, MsgNoSignal);
+                var n = Libc.sendmsg(fd, &msg, MsgNoSignal);
                 if (n >= 0)
                 {
                     return n;
                 }
 
-                var errno = Marshal.GetLastPInvokeError();
-                if (errno != EINTR)
+                var failure = Libc.FailureOrRetry();
+                if (failure != 0)
                 {
-                    return -errno;
+                    return failure;
                 }
             }
         }
@@ -125,16 +124,16 @@ internal static unsafe partial class LinuxSocket
         var off = offset;
         while (true)
         {
-            var n = sendfile(socketFd, (int)fileFd, &off, (nuint)Math.Min(count, 0x7ffff000));
+            var n = Libc.sendfile(socketFd, (int)fileFd, &off, (nuint)Math.Min(count, 0x7ffff000));
             if (n >= 0)
             {
                 return n;
             }
 
-            var errno = Marshal.GetLastPInvokeError();
-            if (errno != EINTR)
+            var failure = Libc.FailureOrRetry();
+            if (failure != 0)
             {
-                return -errno;
+                return failure;
             }
         }
     }
@@ -146,27 +145,18 @@ internal static unsafe partial class LinuxSocket
         {
             while (true)
             {
-                var n = recv(fd, p, (nuint)buffer.Length, 0);
+                var n = Libc.recv(fd, p, (nuint)buffer.Length, 0);
                 if (n >= 0)
                 {
                     return n;
                 }
 
-                var errno = Marshal.GetLastPInvokeError();
-                if (errno != EINTR)
+                var failure = Libc.FailureOrRetry();
+                if (failure != 0)
                 {
-                    return -errno;
+                    return failure;
                 }
             }
         }
     }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint sendmsg(int sockfd, MsgHdr* msg, int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint sendfile(int outFd, int inFd, long* offset, nuint count);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint recv(int sockfd, byte* buf, nuint len, int flags);
 }

@@ -3,7 +3,7 @@ using System.IO.Pipelines;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
-using StreamServer.Hosting;
+using StreamServer.Interop;
 
 namespace StreamServer.Transport;
 
@@ -36,7 +36,7 @@ internal sealed class SocketSendPipe : IDuplexPipe
     private readonly ConnectionTransportMemory? _memory;
     private SocketWritableWaiter.Registration? _waiter;
 
-    private SocketSendPipe(ConnectionContext connection, Socket socket, HttpServingOptions options)
+    private SocketSendPipe(ConnectionContext connection, Socket socket, TransportOptions options)
     {
         _connection = connection;
         _transport = connection.Transport;
@@ -62,7 +62,7 @@ internal sealed class SocketSendPipe : IDuplexPipe
     public PipeWriter Output => _pipe.Writer;
 
     /// <summary>Runs <paramref name="next"/> with this send path as the connection's output (when enabled and the connection has a socket).</summary>
-    public static Task RunAsync(ConnectionContext connection, ConnectionDelegate next, HttpServingOptions options)
+    public static Task RunAsync(ConnectionContext connection, ConnectionDelegate next, TransportOptions options)
     {
         var socket = connection.Features.Get<IConnectionSocketFeature>()?.Socket;
         if (!options.DirectSocketSend || socket is null)
@@ -113,7 +113,7 @@ internal sealed class SocketSendPipe : IDuplexPipe
                         buffer = buffer.Slice(n);
                         _memory?.Sent(n);
                     }
-                    else if (n == -LinuxSocket.EAGAIN)
+                    else if (n == -Libc.EAGAIN)
                     {
                         _waiter ??= SocketWritableWaiter.Instance.Register((int)_socket.Handle);
                         if (!await _waiter.WaitAsync(_sendTimeout))

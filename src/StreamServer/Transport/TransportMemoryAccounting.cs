@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
-using StreamServer.Hosting;
+using StreamServer.Interop;
 
 namespace StreamServer.Transport;
 
@@ -10,7 +10,7 @@ namespace StreamServer.Transport;
 /// lent out right now (in pipes, in flight) and how much exists, exported as streamserver_transport_pool_bytes{state}.
 /// One timer (1 s) does the housekeeping of that memory: it closes connections that hold transport memory while
 /// their socket sent nothing for SendTimeoutSeconds (HTTP/2 streams stalled by a flow-control window the client never
-/// opens are invisible to Kestrel's data-rate and send timeouts), and every TransportPoolTrimSeconds it lets the pools
+/// opens are invisible to Kestrel's data-rate and send timeouts), and every Transport:PoolTrimSeconds it lets the pools
 /// drop blocks that stayed free through the whole interval.
 /// </summary>
 internal sealed partial class TransportMemoryAccounting : IDisposable
@@ -33,10 +33,10 @@ internal sealed partial class TransportMemoryAccounting : IDisposable
     private long _rentedBytes;
     private long _totalBytes;
 
-    public TransportMemoryAccounting(HttpServingOptions serving)
+    public TransportMemoryAccounting(TransportOptions serving)
     {
         _stallTicks = serving.SendTimeoutSeconds * Stopwatch.Frequency;
-        _trimEveryTicks = Math.Max(1, serving.TransportPoolTrimSeconds);
+        _trimEveryTicks = Math.Max(1, serving.PoolTrimSeconds);
         ConnectionBudgetBytes = serving.Http2ConnectionBudgetMegabytes * 1024L * 1024;
         _meter.CreateObservableGauge("streamserver_transport_pool_bytes", () =>
         {
@@ -54,7 +54,7 @@ internal sealed partial class TransportMemoryAccounting : IDisposable
     /// <summary>Bytes of blocks that exist (lent out or free in a pool).</summary>
     public long TotalBytes => Volatile.Read(ref _totalBytes);
 
-    /// <summary>Transport memory one connection may hold for response bodies (StreamServer:Serving:Http2ConnectionBudgetMegabytes).</summary>
+    /// <summary>Transport memory one connection may hold for response bodies (StreamServer:Transport:Http2ConnectionBudgetMegabytes).</summary>
     public long ConnectionBudgetBytes { get; }
 
     /// <summary>Where the housekeeping reports connections it closes; set by the host once logging exists.</summary>
@@ -125,7 +125,7 @@ internal sealed partial class TransportMemoryAccounting : IDisposable
 
             // The same burst freed native memory too (OpenSSL's per-connection buffers, socket state): glibc keeps freed
             // heap pages mapped until asked to give them back.
-            malloc_trim(0);
+            Libc.malloc_trim(0);
         }
 
         return released;
@@ -155,9 +155,6 @@ internal sealed partial class TransportMemoryAccounting : IDisposable
             Trim();
         }
     }
-
-    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "malloc_trim")]
-    private static partial int malloc_trim(nuint pad);
 
     public void Dispose()
     {

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
+using StreamServer.Interop;
 
 namespace StreamServer.Vod;
 
@@ -49,31 +50,12 @@ internal static unsafe partial class LibcFile
         }
     }
 
-    /// <summary>Canonical absolute path with every symlink, "." and ".." resolved; null when it does not exist.</summary>
-    public static string? RealPath(string path)
-    {
-        Span<byte> input = stackalloc byte[Encoding.UTF8.GetMaxByteCount(path.Length) + 1];
-        var n = Encoding.UTF8.GetBytes(path, input);
-        input[n] = 0;
-        byte* resolved = stackalloc byte[4097];
-        fixed (byte* p = input)
-        {
-            var result = realpath(p, resolved);
-            if (result == null)
-            {
-                return null;
-            }
-        }
-
-        return Marshal.PtrToStringUTF8((nint)resolved);
-    }
-
     private const int AtFdCwd = -100;
 
     private static bool TryStatx(int dirfd, byte* path, int flags, out FileIdentity identity)
     {
         byte* buf = stackalloc byte[256];
-        if (statx(dirfd, path, flags, StatxBasicStats, buf) != 0)
+        if (Libc.statx(dirfd, path, flags, StatxBasicStats, buf) != 0)
         {
             identity = default;
             return false;
@@ -89,10 +71,4 @@ internal static unsafe partial class LibcFile
         identity = new FileIdentity(((ulong)devMajor << 32) | devMinor, ino, size, mtimeSec, mtimeNsec, (mode & SIfmt) == SIfreg);
         return true;
     }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int statx(int dirfd, byte* pathname, int flags, uint mask, byte* statxbuf);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial byte* realpath(byte* path, byte* resolved);
 }

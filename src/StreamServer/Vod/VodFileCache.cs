@@ -1,11 +1,11 @@
 using System.Collections.Concurrent;
-using StreamServer.Hosting;
+using StreamServer.Interop;
 
 namespace StreamServer.Vod;
 
 /// <summary>
 /// Bounded cache of open served files keyed by "vod/id/rel" (the library, DataDir/vod) or "live/channel/rel" (the
-/// live windows, <see cref="Live.LiveOptions.ResolveDirectory"/>). A hit is a dictionary lookup by span (no string,
+/// live windows, <see cref="DataLayout.LiveWindows"/>). A hit is a dictionary lookup by span (no string,
 /// no stat). Published folders and live segments are immutable, so an entry stays valid until its file is deleted or
 /// replaced; that is noticed by one stat of the path when the entry is older than FileRevalidateMilliseconds. Live
 /// playlists are replaced whenever a segment is published, and their packager drops them at once
@@ -23,17 +23,17 @@ internal sealed class VodFileCache : IDisposable
     private readonly long _revalidateMs;
     private readonly int _smallBodyBytes;
 
-    public VodFileCache(StreamServerOptions options)
+    public VodFileCache(VodServingOptions options, DataLayout layout)
     {
-        _vodRoot = Path.Combine(options.DataDir, VodPath.VodRoot);
+        _vodRoot = layout.Vod;
         Directory.CreateDirectory(_vodRoot);
-        _vodRealRoot = LibcFile.RealPath(_vodRoot) ?? _vodRoot;
-        _liveRoot = Live.LiveOptions.ResolveDirectory(options); // created by the first live stream (LivePackaging)
+        _vodRealRoot = Libc.RealPath(_vodRoot) ?? _vodRoot;
+        _liveRoot = layout.LiveWindows; // created by the first live stream (LivePackaging)
         var parent = Path.GetDirectoryName(_liveRoot)!;
-        _liveRealRoot = Path.Join(LibcFile.RealPath(parent) ?? parent, Path.GetFileName(_liveRoot));
-        _capacity = Math.Max(16, options.Serving.FileCacheEntries);
-        _revalidateMs = Math.Max(0, options.Serving.FileRevalidateMilliseconds);
-        _smallBodyBytes = Math.Max(0, options.Serving.SmallBodyBytes);
+        _liveRealRoot = Path.Join(Libc.RealPath(parent) ?? parent, Path.GetFileName(_liveRoot));
+        _capacity = Math.Max(16, options.FileCacheEntries);
+        _revalidateMs = Math.Max(0, options.FileRevalidateMilliseconds);
+        _smallBodyBytes = Math.Max(0, options.SmallBodyBytes);
         _lookup = _files.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
@@ -169,12 +169,12 @@ internal sealed class VodFileCache : IDisposable
         var (root, realRoot, rest) = RootOf(key);
         var slash = key.IndexOf('/', rest);
         var idDir = Path.Join(realRoot, key.AsSpan(rest, slash - rest));
-        var resolved = LibcFile.RealPath(Path.Join(root, key.AsSpan(rest)));
+        var resolved = Libc.RealPath(Path.Join(root, key.AsSpan(rest)));
 
         // The real path (every symlink resolved) must stay inside this id's folder and must not pass
         // through a hidden (staging) folder: a symlink may not lead out of the library or into work in progress.
         if (resolved is null
-            || !resolved.StartsWith(idDir + "/", StringComparison.Ordinal)
+            || !Libc.IsWithin(resolved, idDir)
             || resolved.AsSpan(idDir.Length).Contains("/.", StringComparison.Ordinal))
         {
             return null;

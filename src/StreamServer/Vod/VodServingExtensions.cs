@@ -1,6 +1,4 @@
 using System.Runtime.CompilerServices;
-using StreamServer.Health;
-using StreamServer.Http1;
 
 namespace StreamServer.Vod;
 
@@ -25,10 +23,6 @@ internal static class VodServingExtensions
     /// <summary>Must run first in the pipeline: it also counts every other response.</summary>
     public static IApplicationBuilder UseVodServing(this IApplicationBuilder app)
     {
-        var health = app.ApplicationServices.GetRequiredService<HealthRegistry>();
-        health.Register("h2c", static () => H2cPriorKnowledge.Supported
-            ? new SubsystemHealth(HealthState.Ok)
-            : new SubsystemHealth(HealthState.Degraded, "this Kestrel has no per-connection HttpProtocolsFeature: cleartext port speaks HTTP/1.1 only"));
         return app.UseMiddleware<VodStaticMiddleware>();
     }
 }

@@ -33,14 +33,14 @@ internal sealed class VodStaticMiddleware
 
     private readonly RequestDelegate _next;
     private readonly VodFileCache _cache;
-    private readonly WholeBodyGate _wholeBody;
+    private readonly IWholeBodyGate _wholeBody;
     private readonly LiveChannelRegistry _channels;
     private readonly TimeSpan _reloadTimeout;
     private readonly TimeSpan _partTimeout;
 
     private readonly StringValues _hsts;
 
-    public VodStaticMiddleware(RequestDelegate next, VodFileCache cache, WholeBodyGate wholeBody, LiveChannelRegistry channels, Hosting.StreamServerOptions options)
+    public VodStaticMiddleware(RequestDelegate next, VodFileCache cache, IWholeBodyGate wholeBody, LiveChannelRegistry channels, LiveOptions live, TlsOptions tls)
     {
         _next = next;
         _cache = cache;
@@ -48,9 +48,9 @@ internal sealed class VodStaticMiddleware
         _channels = channels;
 
         // RFC 8216bis 6.2.5.2: a blocked reload that is not answered within three target durations may get 503.
-        _reloadTimeout = TimeSpan.FromSeconds(Math.Max(3, 3 * options.Live.SegmentSeconds));
-        _partTimeout = TimeSpan.FromSeconds(Math.Max(1, 3 * options.Live.PartSeconds));
-        _hsts = options.Tls.HstsMaxAgeSeconds > 0 ? $"max-age={options.Tls.HstsMaxAgeSeconds}" : default;
+        _reloadTimeout = TimeSpan.FromSeconds(Math.Max(3, 3 * live.SegmentSeconds));
+        _partTimeout = TimeSpan.FromSeconds(Math.Max(1, 3 * live.PartSeconds));
+        _hsts = tls.HstsMaxAgeSeconds > 0 ? $"max-age={tls.HstsMaxAgeSeconds}" : default;
     }
 
     public Task InvokeAsync(HttpContext context)
@@ -127,7 +127,7 @@ internal sealed class VodStaticMiddleware
     // left for Kestrel to flush when the request completes: no async state, no extra flush per response.
     // So are HTTP/2 bodies the whole-body gate admits (see WholeBodyGate). Other large bodies go through the
     // chunked asynchronous loop.
-    private static Task Serve(HttpContext context, VodFile file, bool isHead, KeyValuePair<string, object?> protocol, long start, WholeBodyGate wholeBody)
+    private static Task Serve(HttpContext context, VodFile file, bool isHead, KeyValuePair<string, object?> protocol, long start, IWholeBodyGate wholeBody)
     {
         var status = 0;
         var handedOff = false;
@@ -339,7 +339,7 @@ internal sealed class VodStaticMiddleware
     }
 
     private static async Task WriteLargeBodyAsync(HttpContext context, VodFile file, long offset, long count, KeyValuePair<string, object?> protocol, long start,
-        WholeBodyGate gate, ConnectionTransportMemory? memory)
+        IWholeBodyGate gate, ConnectionTransportMemory? memory)
     {
         var writer = context.Response.BodyWriter;
         var sent = 0L;
@@ -392,7 +392,7 @@ internal sealed class VodStaticMiddleware
     // A chunk over the budget waits for the connection to return memory (its client taking queued bytes, another stream
     // ending), for at most the send timeout. Only the connection's own returns can make room: once it holds next to
     // nothing, the server-wide budget no longer applies to it (WholeBodyGate.HasRoom).
-    private static async Task<bool> WaitForRoomAsync(HttpContext context, WholeBodyGate gate, ConnectionTransportMemory memory)
+    private static async Task<bool> WaitForRoomAsync(HttpContext context, IWholeBodyGate gate, ConnectionTransportMemory memory)
     {
         var deadline = Stopwatch.GetTimestamp() + (long)(gate.SendTimeout.TotalSeconds * Stopwatch.Frequency);
         while (!gate.HasRoom(ChunkBytes, memory))

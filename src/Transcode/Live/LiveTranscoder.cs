@@ -56,7 +56,7 @@ public sealed unsafe class LiveTranscoder : ILiveIngest
         _open = open;
         _label = label;
         // One decoder thread: frame threads would hold frames back (latency) for no gain at live frame sizes.
-        _decoder = MediaDecoder.ForH264(source.Video[0].Config, ladder.FrameMemory, threads: 1);
+        _decoder = MediaDecoder.ForH264(source.Video[0].Config, ladder.FrameBuffers, threads: 1);
         _encode = Encode;
         _thread = new Thread(Run) { IsBackground = true, Name = "live ladder " + label };
         _thread.Start();
@@ -217,7 +217,7 @@ public sealed unsafe class LiveTranscoder : ILiveIngest
                 var settings = new H264EncoderSettings(plan.Width, plan.Height, new Rational(1, 1000), _frameRate,
                     GopFrames: 10 * 60 * 60, plan.Bitrate, plan.Maxrate, plan.BufferBits, _ladder.Preset, _ladder.EncoderThreads, Profile: "high",
                     X264Params: "scenecut=0:open-gop=0:bframes=0:rc-lookahead=0:sync-lookahead=0:sliced-threads=1"); // nothing held back
-                rungs[i] = new RenditionEncoder(plan, settings, _ladder.FrameMemory);
+                rungs[i] = new RenditionEncoder(plan, settings, _ladder.FrameBuffers);
                 tracks[i] = new LiveVideoTrack(plan.Name, rungs[i].Encoder.Extradata.ToArray(), plan.Width, plan.Height);
             }
 

@@ -8,13 +8,14 @@ namespace StreamServer.Transcode.Media;
 /// Native bridge for an <see cref="IFrameMemory"/>: a ss_allocator struct whose callbacks reach the
 /// managed implementation. One per IFrameMemory instance for the process lifetime, because frame
 /// buffers may be released after the packager that rented them is gone (the struct must outlive them).
+/// No IFrameMemory (null) means no bridge: FFmpeg allocates the frames itself.
 /// </summary>
 internal static unsafe class FrameAllocator
 {
     private static readonly ConcurrentDictionary<IFrameMemory, nint> Allocators = new(ReferenceEqualityComparer.Instance);
 
-    public static NativeAllocator* For(IFrameMemory memory) =>
-        memory is FfmpegDefaultFrameMemory ? null : (NativeAllocator*)Allocators.GetOrAdd(memory, static m => Create(m));
+    public static NativeAllocator* For(IFrameMemory? memory) =>
+        memory is null ? null : (NativeAllocator*)Allocators.GetOrAdd(memory, static m => Create(m));
 
     private static nint Create(IFrameMemory memory)
     {

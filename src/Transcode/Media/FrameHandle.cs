@@ -67,11 +67,11 @@ public sealed class FrameHandle : SafeHandle
 
     /// <summary>
     /// Before writing into the pixels: when another reference shares this frame's buffer, moves the frame to a
-    /// fresh buffer from <paramref name="memory"/> (FFmpeg's allocator for <see cref="FfmpegDefaultFrameMemory"/>)
+    /// fresh buffer from <paramref name="memory"/> (FFmpeg's allocator when null)
     /// and copies the pixels, adding the bytes to streamserver_transcode_frame_copy_bytes_total. A frame nobody
     /// else references is left as it is. Returns the bytes copied.
     /// </summary>
-    internal unsafe long MakeWritable(IFrameMemory memory)
+    internal unsafe long MakeWritable(IFrameMemory? memory)
     {
         FfmpegError.Check(SsAv.FrameMakeWritable(handle, FrameAllocator.For(memory), out var copied), "av_frame_make_writable");
         if (copied > 0)

@@ -12,10 +12,11 @@ public sealed unsafe class MediaDecoder : IDisposable
     private readonly CodecContextHandle context;
     private readonly NativeAllocator* allocator;
 
-    public MediaDecoder(MediaSource source, MediaStreamInfo stream, IFrameMemory? frameMemory = null, int threads = 0)
+    /// <param name="frameMemory">Where decoded video frames live; null = FFmpeg's own buffers (avcodec_default_get_buffer2).</param>
+    public MediaDecoder(MediaSource source, MediaStreamInfo stream, IFrameMemory? frameMemory, int threads = 0)
     {
         Stream = stream;
-        allocator = stream.Kind == MediaKind.Video ? FrameAllocator.For(frameMemory ?? AlignedFrameMemory.Shared) : null;
+        allocator = stream.Kind == MediaKind.Video ? FrameAllocator.For(frameMemory) : null;
         var ret = SsAv.DecoderOpen(source.Ptr, stream.Index, threads, allocator, out var ctx);
         FfmpegError.Check(ret, $"avcodec_open2({stream.CodecName} decoder, stream {stream.Index})");
         context = CodecContextHandle.FromNative(ctx);
@@ -32,9 +33,9 @@ public sealed unsafe class MediaDecoder : IDisposable
     /// An H.264 decoder for packets that arrive with their configuration instead of from a demuxer (a live publish):
     /// <paramref name="config"/> is the avcC record, packet times are milliseconds.
     /// </summary>
-    public static MediaDecoder ForH264(ReadOnlySpan<byte> config, IFrameMemory? frameMemory = null, int threads = 0)
+    public static MediaDecoder ForH264(ReadOnlySpan<byte> config, IFrameMemory? frameMemory, int threads = 0)
     {
-        var allocator = FrameAllocator.For(frameMemory ?? AlignedFrameMemory.Shared);
+        var allocator = FrameAllocator.For(frameMemory);
         nint ctx;
         fixed (byte* c = config)
         {

@@ -12,7 +12,7 @@ public sealed unsafe class Scaler : IDisposable
     private readonly NativeAllocator* allocator;
 
     public Scaler(int sourceWidth, int sourceHeight, int sourceFormat, int width, int height, int format,
-        IFrameMemory? frameMemory = null, ScaleQuality quality = ScaleQuality.Bicubic, bool sourceFullRange = false,
+        IFrameMemory? frameMemory, ScaleQuality quality = ScaleQuality.Bicubic, bool sourceFullRange = false,
         bool destinationFullRange = false)
     {
         SourceWidth = sourceWidth;
@@ -21,7 +21,7 @@ public sealed unsafe class Scaler : IDisposable
         Width = width;
         Height = height;
         Format = format;
-        allocator = FrameAllocator.For(frameMemory ?? AlignedFrameMemory.Shared);
+        allocator = FrameAllocator.For(frameMemory); // null: av_frame_get_buffer
         var flags = SsAv.ScalerFlag(quality switch { ScaleQuality.Bilinear => 0, ScaleQuality.Bicubic => 1, ScaleQuality.Lanczos => 3, _ => 2 });
         // Range (full = JPEG 0-255, limited = video 16-235) must be known at init; thumbnails go limited -> full.
         var s = sourceFullRange || destinationFullRange

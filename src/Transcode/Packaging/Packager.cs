@@ -204,7 +204,7 @@ public static class Packager
                 timeBase = video.TimeBase.IsValid ? video.TimeBase : new Rational(1, 90000);
                 frameRate = video.EffectiveFrameRate;
                 frameDuration = Math.Max(1, (long)Math.Round(timeBase.Den / (timeBase.Num * frameRate.ToDouble())));
-                videoDecoder = new MediaDecoder(source, video, options.FrameMemory);
+                videoDecoder = new MediaDecoder(source, video, options.FrameBuffers);
                 var gop = Math.Max(1, (int)Math.Round(frameRate.ToDouble() * options.SegmentSeconds));
                 foreach (var plan in plans)
                 {
@@ -213,7 +213,7 @@ public static class Packager
                     var output = segments.CreateBuffer(SegmentMemory.VideoSegmentBudget(plan, options.SegmentSeconds), plan.Name);
                     try
                     {
-                        workers.Add(new VideoRenditionWorker(plan, settings, frameDuration, Path.Combine(root, plan.Name), options.FrameMemory, output));
+                        workers.Add(new VideoRenditionWorker(plan, settings, frameDuration, Path.Combine(root, plan.Name), options.FrameBuffers, output));
                     }
                     catch
                     {
@@ -231,7 +231,7 @@ public static class Packager
 
             if (audio is not null)
             {
-                audioDecoder = new MediaDecoder(source, audio);
+                audioDecoder = new MediaDecoder(source, audio, frameMemory: null); // audio frames: FFmpeg's buffers
                 var channels = Math.Clamp(audio.Channels, 1, 2);
                 aac = new AacEncoder(AacSampleRate(audio.SampleRate), channels, audioBitrate);
                 var output = segments.CreateBuffer(SegmentMemory.AudioSegmentBudget(audioBitrate, options.SegmentSeconds), "audio");

@@ -1,3 +1,5 @@
+using StreamServer.Transcode.Interop;
+
 namespace StreamServer.Transcode.Thumbnails;
 
 /// <summary>

@@ -1,7 +1,8 @@
 namespace StreamServer.Transcode.Thumbnails;
 
 /// <summary>
-/// Watches decoded frames in presentation order and keeps a copy of the best poster candidate: with a fixed
+/// Watches decoded frames in presentation order and says which is the best poster candidate (the caller keeps that
+/// frame, by reference, without copying pixels): with a fixed
 /// time, the first frame at or after it; otherwise the best-scoring frame (see <see cref="FrameScore"/>) over
 /// the first part of the video, one candidate per interval. The first frame is always kept as a fallback, so
 /// even a 1-frame video gets a poster.
@@ -12,7 +13,6 @@ public sealed class PosterPicker
     private readonly double _searchEnd;
     private readonly double? _fixedTime;
     private double _nextCandidate;
-    private PinnedYuvImage? _best;
     private bool _done;
 
     public PosterPicker(PosterOptions options, double durationSeconds)
@@ -34,10 +34,7 @@ public sealed class PosterPicker
     /// <summary>True once no later frame can change the choice (the caller may stop offering).</summary>
     public bool IsDone => _done;
 
-    /// <summary>The frame copied by <see cref="Offer"/> (4:2:0, values as given), null before the first offer or when only <see cref="Consider"/> is used.</summary>
-    public PinnedYuvImage? Best => _best;
-
-    /// <summary>Cheap check before <see cref="Offer"/>, so callers skip frames without touching their pixels.</summary>
+    /// <summary>Cheap check before <see cref="Consider"/>, so callers skip frames without touching their pixels.</summary>
     public bool Wants(double time)
     {
         if (_done)
@@ -65,37 +62,8 @@ public sealed class PosterPicker
     }
 
     /// <summary>
-    /// Scores and, when it wins, copies <paramref name="frame"/> (for callers that cannot keep the frame itself; the
-    /// bytes count in streamserver_transcode_frame_copy_bytes_total). Packaging (<see cref="VodImageSink"/>) does not
-    /// call this: it uses <see cref="Consider"/> and keeps the decoded frame by reference.
-    /// </summary>
-    public void Offer(double time, in YuvPlanes frame)
-    {
-        if (!Wants(time))
-        {
-            Consider(time, default);
-            return;
-        }
-
-        if (frame.Subsampling != ChromaSubsampling.Yuv420)
-        {
-            throw new ArgumentException("poster candidates must be 4:2:0", nameof(frame));
-        }
-
-        if (Consider(time, FrameScore.Measure(frame)))
-        {
-            if (_best is null || _best.Width != frame.Width || _best.Height != frame.Height)
-            {
-                _best = new PinnedYuvImage(frame.Width, frame.Height);
-            }
-
-            _best.Blit(frame, 0, 0);
-        }
-    }
-
-    /// <summary>
-    /// Score-only step: true when the frame at <paramref name="time"/> becomes the choice, so the caller keeps it
-    /// (e.g. by reference, without copying pixels). Call only for times <see cref="Wants"/> accepted.
+    /// True when the frame at <paramref name="time"/> becomes the choice, so the caller keeps it. Frames
+    /// <see cref="Wants"/> turned down may be passed too (with a default score): they only move the search on.
     /// </summary>
     public bool Consider(double time, FrameScore score)
     {

@@ -206,7 +206,7 @@ public sealed class VodImageSink : IDecodedFrameSink, IPackagingOutputSink, IDis
         var maxWidth = _options.Poster.MaxWidth > 0 ? Math.Min(_options.Poster.MaxWidth, src.Width) : src.Width;
         var width = Math.Max(16, maxWidth & ~1);
         var height = SpriteLayout.ScaledHeight(width, src.Width, src.Height, Sar(_video!));
-        using var scaler = new Scaler(src.Width, src.Height, src.PixelFormat, width, height, PixelFormats.Yuv420P,
+        using var scaler = new Scaler(src.Width, src.Height, src.PixelFormat, width, height, PixelFormats.Yuv420P, AlignedFrameMemory.Shared,
             quality: ScaleQuality.Lanczos, sourceFullRange: src.IsFullRange, destinationFullRange: true);
         using var poster = new FrameHandle();
         scaler.Scale(src, poster);
@@ -239,7 +239,7 @@ public sealed class VodImageSink : IDecodedFrameSink, IPackagingOutputSink, IDis
             _tileScaler?.Dispose();
             var tw = _options.Sprites.TileWidth;
             var th = SpriteLayout.ScaledHeight(tw, frame.Width, frame.Height, Sar(_video!));
-            _tileScaler = new Scaler(frame.Width, frame.Height, frame.PixelFormat, tw, th, PixelFormats.Yuv420P,
+            _tileScaler = new Scaler(frame.Width, frame.Height, frame.PixelFormat, tw, th, PixelFormats.Yuv420P, AlignedFrameMemory.Shared,
                 quality: ScaleQuality.Bicubic, sourceFullRange: source.IsFullRange, destinationFullRange: true);
             _tileScalerSource = source;
         }

@@ -27,9 +27,10 @@ public class AbortedDownloadTests
             await AbortedDownloadAsync(endpoint, i);
         }
 
-        await server.MetricsAsync();
-        await Task.Delay(500);
-        var baseline = server.OpenDescriptors();
+        // The baseline is taken once the warm-up's resets are noticed (no lease held) and the descriptor count is steady.
+        await Eventually.TrueAsync(async () => ServerProcess.Sample(await server.MetricsAsync(), "streamserver_vod_file_leases") == 0,
+            TimeSpan.FromSeconds(15), () => "warm-up leases still held");
+        var baseline = (int)await Eventually.SettledAsync(() => Task.FromResult((long)server.OpenDescriptors()), 0, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10));
 
         var next = 0;
         var workers = Enumerable.Range(0, 8).Select(async _ =>

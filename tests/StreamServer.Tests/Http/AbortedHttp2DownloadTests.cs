@@ -1,4 +1,5 @@
 using System.Globalization;
+using StreamServer.Tests.Infrastructure;
 using StreamServer.Tests.Vod;
 using StreamServer.TestSupport;
 
@@ -20,7 +21,7 @@ public class AbortedHttp2DownloadTests
         using var data = new TempDir("ss-abort-h2");
         await TestLibrary.PublishAsync(data.Path);
         var tlsPort = ServerProcess.FreePort();
-        await using var server = await ServerProcess.StartAsync(data.Path, $"--StreamServer:HttpsPort={tlsPort}", "--StreamServer:Serving:SendTimeoutSeconds=3");
+        await using var server = await ServerProcess.StartAsync(data.Path, $"--StreamServer:HttpsPort={tlsPort}", "--StreamServer:Transport:SendTimeoutSeconds=3");
         var h2c = new Uri(server.HttpUri, "/vod/clip/big.m4s").ToString();
         var h2 = $"https://127.0.0.1:{tlsPort}/vod/clip/big.m4s";
         var length = (await TestLibrary.ReadAsync("big.m4s")).Length;
@@ -30,8 +31,9 @@ public class AbortedHttp2DownloadTests
         Assert.Equal(length, await DownloadAsync(h2, abort: false));
         await DownloadAsync(h2c, abort: true);
         await DownloadAsync(h2, abort: true);
-        await Task.Delay(500);
-        var baseline = server.OpenDescriptors();
+        await Eventually.TrueAsync(async () => ServerProcess.Sample(await server.MetricsAsync(), "streamserver_transport_pool_bytes{state=\"rented\"}") == 0,
+            TimeSpan.FromSeconds(15), () => "warm-up transport blocks still rented");
+        var baseline = (int)await Eventually.SettledAsync(() => Task.FromResult((long)server.OpenDescriptors()), 0, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10));
 
         // Slow readers (20 KB/s) that give up after 0.3 s, ten at a time: the server is mid-body, its socket full.
         for (var batch = 0; batch < 4; batch++)

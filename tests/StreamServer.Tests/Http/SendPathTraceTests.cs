@@ -32,54 +32,23 @@ public class SendPathTraceTests
         }
 
         var log = Path.Combine(data.Path, "strace.log");
-        var strace = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("strace",
-            ["-f", "-qq", "-s", "64", "-e", "trace=sendfile,sendfile64,writev,sendmsg", "-p", server.Pid.ToString(), "-o", log])
+        var (strace, failure) = await StraceAttachment.AttachAsync(server.Pid, "-s", "64", "-e", "trace=sendfile,sendfile64,writev,sendmsg", "-o", log);
+        Assert.SkipWhen(strace is null, "strace cannot attach here: " + failure);
+        using (strace)
         {
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        })!;
-        try
-        {
-            // strace creates the log once attached; give it a moment to seize every thread.
-            for (var i = 0; i < 50 && !File.Exists(log); i++)
-            {
-                await Task.Delay(100);
-            }
-
-            await Task.Delay(500);
-            if (strace.HasExited)
-            {
-                Assert.Skip("strace cannot attach here: " + await strace.StandardError.ReadToEndAsync());
-            }
-
-            RawHttpConnection c;
-            try
-            {
-                c = await RawHttpConnection.OpenAsync(server.HttpUri);
-            }
-            catch (Exception e)
-            {
-                throw new InvalidOperationException($"server unreachable under strace (strace exited={strace.HasExited}): {server.Output}", e);
-            }
-
-            await using (c)
+            await using (var c = await RawHttpConnection.OpenAsync(server.HttpUri))
             {
                 await c.SendAsync("GET /vod/clip/big.m4s HTTP/1.1\r\nHost: a\r\n\r\n");
                 Assert.Equal(segment, (await c.ReadResponseAsync())!.Body);
                 await c.SendAsync("GET /vod/clip/media.m3u8 HTTP/1.1\r\nHost: a\r\n\r\n");
                 Assert.Equal(playlist, (await c.ReadResponseAsync())!.Body);
+
+                // The connection answers in order: once a third response arrives, the playlist's write has returned.
+                await c.SendAsync("GET /vod/clip/media.m3u8 HTTP/1.1\r\nHost: a\r\n\r\n");
+                Assert.NotNull(await c.ReadResponseAsync());
             }
 
-            await Task.Delay(300);
-        }
-        finally
-        {
-            if (!strace.HasExited)
-            {
-                strace.Kill();
-            }
-
-            await strace.WaitForExitAsync();
+            await strace.StopAsync();
         }
 
         var lines = await File.ReadAllLinesAsync(log);

@@ -218,15 +218,9 @@ public class LivePassThroughTests
         Assert.DoesNotContain("fail:", server.Output);
     }
 
-    private static async Task WaitForOutputAsync(ServerProcess server, string text)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!server.Output.Contains(text, StringComparison.Ordinal))
-        {
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"no log line '{text}'");
-            await Task.Delay(50);
-        }
-    }
+    // The server's console log is written asynchronously: give a line time to arrive.
+    private static Task WaitForOutputAsync(ServerProcess server, string text) =>
+        Eventually.TrueAsync(() => server.Output.Contains(text, StringComparison.Ordinal), TimeSpan.FromSeconds(15), () => $"no log line '{text}':\n{server.Output}");
 
     private static async Task<string?> TextAsync(HttpClient http, string path)
     {
@@ -234,13 +228,6 @@ public class LivePassThroughTests
         return response.IsSuccessStatusCode ? await response.Content.ReadAsStringAsync() : null;
     }
 
-    private static async Task WaitForAsync(Func<Task<bool>> condition, TimeSpan? timeout = null)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.True(clock.Elapsed < (timeout ?? TimeSpan.FromSeconds(10)), "timed out waiting");
-            await Task.Delay(50);
-        }
-    }
+    private static Task WaitForAsync(Func<Task<bool>> condition, TimeSpan? timeout = null) =>
+        Eventually.TrueAsync(condition, timeout ?? TimeSpan.FromSeconds(15), () => "the condition never held");
 }

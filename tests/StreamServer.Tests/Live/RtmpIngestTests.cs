@@ -426,16 +426,8 @@ public class RtmpIngestTests
     }
 
     // The server's console log is written asynchronously: give a line a moment to arrive.
-    private static async Task WaitForOutputAsync(ServerProcess server, string text)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!server.Output.Contains(text, StringComparison.Ordinal) && clock.Elapsed < TimeSpan.FromSeconds(5))
-        {
-            await Task.Delay(50);
-        }
-
-        Assert.Contains(text, server.Output);
-    }
+    private static Task WaitForOutputAsync(ServerProcess server, string text) =>
+        Eventually.TrueAsync(() => server.Output.Contains(text, StringComparison.Ordinal), TimeSpan.FromSeconds(15), () => $"no log line '{text}':\n{server.Output}");
 
     // One type-0 chunk (timestamp 0, stream 0) carrying the whole payload (payloads here stay under 128 bytes).
     private static byte[] Chunk(int csid, byte type, byte[] payload) =>

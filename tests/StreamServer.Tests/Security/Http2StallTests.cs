@@ -29,7 +29,7 @@ public class Http2StallTests(ITestOutputHelper output)
         await TestLibrary.PublishAsync(data.Path);
         var tlsPort = ServerProcess.FreePort();
         await using var server = await ServerProcess.StartAsync(data.Path, $"--StreamServer:HttpsPort={tlsPort}",
-            $"--StreamServer:Serving:SendTimeoutSeconds={SendTimeoutSeconds}", "--Logging:LogLevel:StreamServer.Transport=Information");
+            $"--StreamServer:Transport:SendTimeoutSeconds={SendTimeoutSeconds}", "--Logging:LogLevel:StreamServer.Transport=Information");
         var uri = tls ? new Uri($"https://127.0.0.1:{tlsPort}/") : server.HttpUri;
         var segment = new Uri(uri, "/vod/clip/big.m4s").ToString();
 
@@ -40,8 +40,7 @@ public class Http2StallTests(ITestOutputHelper output)
             normal.Add(await TimedDownloadAsync(segment, tls));
         }
 
-        await Task.Delay(1000);
-        var baselineRss = server.ResidentBytes();
+        var baselineRss = await Eventually.SettledAsync(() => Task.FromResult(server.ResidentBytes()), MiB, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(15));
         var baselinePool = await PoolBytesAsync(server);
 
         var opened = Stopwatch.StartNew();

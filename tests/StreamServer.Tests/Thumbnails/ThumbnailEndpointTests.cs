@@ -7,6 +7,7 @@ using StreamServer.TestSupport;
 using StreamServer.Transcode;
 using StreamServer.Transcode.Packaging;
 using StreamServer.Transcode.Thumbnails;
+using StreamServer.TranscodeTestSupport;
 
 namespace StreamServer.Tests.Thumbnails;
 

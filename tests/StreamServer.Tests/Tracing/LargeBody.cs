@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using StreamServer.Tests.Infrastructure;
 
 namespace StreamServer.Tests.Tracing;
 

@@ -43,7 +43,8 @@ public class SendSyscallTracerTests
         });
         using var summary = new TestSupport.TempDir("ss-strace");
         var summaryFile = summary.Combine("strace.txt");
-        using var strace = await StartStraceAsync(server.Pid, summaryFile);
+        var (attached, failure) = await StraceAttachment.AttachAsync(server.Pid, "-c", "-o", summaryFile, "-e", "trace=sendto,sendmsg,writev,sendfile");
+        using var strace = attached ?? throw new InvalidOperationException("strace cannot attach: " + failure);
 
         var before = tracer.Snapshot();
         const int requests = 150;
@@ -54,11 +55,10 @@ public class SendSyscallTracerTests
             received += bytes.Length;
         }
 
-        await Task.Delay(300); // the last exits run after the client already has the bytes
+        // The last exits run after the client already has the bytes: wait until the tracer's count stops moving.
+        await TestSupport.Eventually.SettledAsync(() => Task.FromResult((long)tracer.Snapshot().SendBytesTotal), 0, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(10));
         var after = tracer.Snapshot();
-
-        _ = await TestSupport.ProcessRunner.RunAsync("kill", ["-INT", strace.Id.ToString(CultureInfo.InvariantCulture)]);
-        await strace.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
+        await strace.StopAsync();
         var straceCounts = ParseStraceSummary(await File.ReadAllTextAsync(summaryFile));
 
         var report = new StringBuilder($"body {body.Path}, {received} bytes received\n");
@@ -85,47 +85,6 @@ public class SendSyscallTracerTests
 
         // Bytes: the server sent at least what the client received (headers on top).
         Assert.True((long)(after.SendBytesTotal - before.SendBytesTotal) >= received, report.ToString());
-    }
-
-    private static async Task<Process> StartStraceAsync(int pid, string summaryFile)
-    {
-        var psi = new ProcessStartInfo("strace")
-        {
-            RedirectStandardError = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        foreach (var a in new[] { "-c", "-f", "-o", summaryFile, "-e", "trace=sendto,sendmsg,writev,sendfile", "-p", pid.ToString(CultureInfo.InvariantCulture) })
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        var strace = Process.Start(psi) ?? throw new InvalidOperationException("cannot start strace");
-        var attached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var stderr = new StringBuilder();
-        strace.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is null)
-            {
-                attached.TrySetException(new InvalidOperationException("strace ended: " + stderr));
-                return;
-            }
-
-            lock (stderr)
-            {
-                stderr.AppendLine(e.Data);
-            }
-
-            // "strace: Process 123 attached with 25 threads"
-            if (e.Data.Contains("attached", StringComparison.Ordinal))
-            {
-                attached.TrySetResult();
-            }
-        };
-        strace.BeginErrorReadLine();
-        await attached.Task.WaitAsync(TimeSpan.FromSeconds(20));
-        await Task.Delay(200); // every thread seized
-        return strace;
     }
 
     /// <summary>`strace -c` table: "% time seconds usecs/call calls [errors] syscall".</summary>

@@ -3,6 +3,7 @@ using StreamServer.TestSupport;
 using StreamServer.Transcode.Media;
 using StreamServer.Transcode.Packaging;
 using StreamServer.Transcode.Thumbnails;
+using StreamServer.TranscodeTestSupport;
 
 namespace StreamServer.Transcode.Tests.Media;
 

@@ -1,6 +1,7 @@
 using StreamServer.TestSupport;
 using StreamServer.Transcode.Media;
 using StreamServer.Transcode.Thumbnails;
+using StreamServer.TranscodeTestSupport;
 
 namespace StreamServer.Transcode.Tests.Thumbnails;
 

@@ -1,5 +1,6 @@
 using StreamServer.TestSupport;
 using StreamServer.Transcode.Thumbnails;
+using StreamServer.TranscodeTestSupport;
 
 namespace StreamServer.Transcode.Tests.Thumbnails;
 

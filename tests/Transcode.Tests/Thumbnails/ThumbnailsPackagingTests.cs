@@ -3,6 +3,7 @@ using System.Xml.Linq;
 using StreamServer.TestSupport;
 using StreamServer.Transcode.Packaging;
 using StreamServer.Transcode.Thumbnails;
+using StreamServer.TranscodeTestSupport;
 
 namespace StreamServer.Transcode.Tests.Thumbnails;
 

@@ -16,19 +16,20 @@ public sealed class ThumbnailsPosterAndCacheTests
 
         var detailed = SyntheticFrames.Pattern(320, 240, seed: 5);
         var picker = new PosterPicker(new PosterOptions(), durationSeconds: 12);
+        var copy = new PosterCandidateCopy(picker);
 
         for (var f = 0; f < 100; f++)
         {
             var t = f / 25.0;
             if (picker.Wants(t))
             {
-                picker.Offer(t, (t < 1 ? black : t < 2 ? faded : detailed).Planes);
+                copy.Offer(t, (t < 1 ? black : t < 2 ? faded : detailed).Planes);
             }
         }
 
         Assert.True(picker.BestTime >= 2, $"picked {picker.BestTime}");
         Assert.False(picker.BestScore.IsUniform);
-        Assert.Equal(detailed.Y, picker.Best!.Y);
+        Assert.Equal(detailed.Y, copy.Best!.Y);
         Assert.Equal(0, FrameScore.Measure(black.Planes).Value);
         Assert.True(FrameScore.Measure(detailed.Planes).Value > 5 * FrameScore.Measure(faded.Planes).Value);
     }
@@ -39,13 +40,14 @@ public sealed class ThumbnailsPosterAndCacheTests
         var black = SyntheticFrames.Uniform(64, 64, 0);
         var detailed = SyntheticFrames.Pattern(64, 64);
         var picker = new PosterPicker(new PosterOptions { FixedTimeSeconds = 1.0 }, durationSeconds: 4);
+        var copy = new PosterCandidateCopy(picker);
 
         for (var f = 0; f < 100 && !picker.IsDone; f++)
         {
             var t = f / 25.0;
             if (picker.Wants(t))
             {
-                picker.Offer(t, (t < 0.5 ? detailed : black).Planes);
+                copy.Offer(t, (t < 0.5 ? detailed : black).Planes);
             }
         }
 

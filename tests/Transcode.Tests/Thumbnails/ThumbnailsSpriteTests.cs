@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using StreamServer.TestSupport;
 using StreamServer.Transcode.Thumbnails;
+using StreamServer.TranscodeTestSupport;
 
 namespace StreamServer.Transcode.Tests.Thumbnails;
 

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
+using StreamServer.Interop;
 using StreamServer.Transport;
 
 namespace StreamServer.Ingest.Rtmp;
@@ -102,7 +103,7 @@ internal sealed class RtmpConnection : IDisposable
         var n = LinuxSocket.Send(Fd, default, bytes, more: false);
         if (n != bytes.Length)
         {
-            throw n < 0 && n != -LinuxSocket.EAGAIN
+            throw n < 0 && n != -Libc.EAGAIN
                 ? new IOException($"send failed (errno {-n})")
                 : new RtmpProtocolException("the publisher does not read what we send (socket buffer full)");
         }

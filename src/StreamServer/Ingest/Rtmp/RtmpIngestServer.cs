@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
-using StreamServer.Hosting;
+using StreamServer.Interop;
 using StreamServer.Live;
 using StreamServer.Transport;
 
@@ -17,7 +17,7 @@ namespace StreamServer.Ingest.Rtmp;
 /// Live:IngestIdleTimeoutSeconds, during the handshake or after, is closed with that reason. Binds before Kestrel
 /// starts, so a server that answers /healthz also takes publishes.
 /// </summary>
-internal sealed class RtmpIngestServer(StreamServerOptions options, LiveChannelRegistry channels, LivePackaging packaging, ILogger<RtmpIngestServer> log)
+internal sealed class RtmpIngestServer(RtmpEndpoint endpoint, LiveOptions live, LiveChannelRegistry channels, LivePackaging packaging, ILogger<RtmpIngestServer> log)
     : IHostedLifecycleService, IDisposable
 {
     /// <summary>Connections at once (publishers and those still in the handshake); more are closed at accept.</summary>
@@ -35,12 +35,12 @@ internal sealed class RtmpIngestServer(StreamServerOptions options, LiveChannelR
 
     public Task StartingAsync(CancellationToken cancellationToken)
     {
-        if (options.RtmpPort < 0)
+        if (!endpoint.Enabled)
         {
             return Task.CompletedTask;
         }
 
-        var endPoint = new IPEndPoint(IPAddress.Parse(options.ListenAddress), options.RtmpPort);
+        var endPoint = new IPEndPoint(IPAddress.Parse(endpoint.Address), endpoint.Port);
         _listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         _listener.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
         try
@@ -97,7 +97,7 @@ internal sealed class RtmpIngestServer(StreamServerOptions options, LiveChannelR
     {
         Span<Epoll.Event> events = new Epoll.Event[256];
         var idleTimeoutMs = (long)channels.IngestIdleTimeout.TotalMilliseconds;
-        var coalesceMs = Math.Clamp(options.Live.IngestCoalesceMilliseconds, 0, 50);
+        var coalesceMs = Math.Clamp(live.IngestCoalesceMilliseconds, 0, 50);
         var lastSweep = Environment.TickCount64;
         while (!_stopping.IsCancellationRequested)
         {
@@ -159,7 +159,7 @@ internal sealed class RtmpIngestServer(StreamServerOptions options, LiveChannelR
         try
         {
             var n = connection.Receive();
-            if (n == -LinuxSocket.EAGAIN)
+            if (n == -Libc.EAGAIN)
             {
                 return;
             }

@@ -1,12 +1,12 @@
 using StreamServer.Transcode.Thumbnails;
 
-namespace StreamServer.Vod;
+namespace StreamServer.Thumbnails;
 
 /// <summary>
 /// Posters, sprites and on-demand thumbnails (section "StreamServer:Thumbnails"). Packaging-time settings apply
 /// to VODs packaged after a change; the on-demand ones at start-up.
 /// </summary>
-public sealed class ThumbnailSettings
+public sealed class ThumbnailOptions
 {
     /// <summary>LRU budget of encoded on-demand thumbnails.</summary>
     public int CacheMegabytes { get; set; } = 64;

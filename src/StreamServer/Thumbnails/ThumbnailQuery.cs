@@ -1,7 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Primitives;
 
-namespace StreamServer.Vod;
+namespace StreamServer.Thumbnails;
 
 /// <summary>The validated query of /vod/{id}/thumb.jpg?t=&lt;seconds&gt;&amp;w=&lt;px&gt;&amp;q=&lt;1-100&gt;.</summary>
 public readonly record struct ThumbnailQuery(double Seconds, int Width, int Quality)

@@ -1,22 +1,25 @@
-namespace StreamServer.Transcode.Thumbnails;
+using System.Runtime.InteropServices;
+using StreamServer.Transcode.Thumbnails;
+
+namespace StreamServer.TranscodeTestSupport;
 
 /// <summary>
 /// Reads JPEG headers and decodes to planar YUV through the shim's libjpeg decoder (raw planes, no upsampling or
-/// colour conversion); used to check what we wrote (tests, the poster picker's tests), never on the serving path.
+/// colour conversion); used by tests to check what we wrote.
 /// Stateless: one instance may be shared.
 /// </summary>
-public sealed unsafe class JpegDecoder : IDisposable
+public sealed unsafe partial class JpegDecoder : IDisposable
 {
     public JpegInfo ReadHeader(ReadOnlySpan<byte> jpeg)
     {
-        var info = ReadInfo(jpeg);
+        var info = ReadHeaderInfo(jpeg);
         return new JpegInfo(info.Width, info.Height, Subsampling(info));
     }
 
     /// <summary>Decodes into tightly packed planes (Y, then U, V at their subsampled sizes; Gray: Y only).</summary>
     public DecodedYuv Decode(ReadOnlySpan<byte> jpeg)
     {
-        var raw = ReadInfo(jpeg);
+        var raw = ReadHeaderInfo(jpeg);
         var info = new JpegInfo(raw.Width, raw.Height, Subsampling(raw));
         var gray = raw.Components == 1;
         var cw = gray ? 0 : ((raw.Width - 1) >> raw.ChromaLog2W) + 1;
@@ -32,7 +35,7 @@ public sealed unsafe class JpegDecoder : IDisposable
         {
             byte** planes = stackalloc byte*[3] { py, pu, pv };
             int* strides = stackalloc int[3] { raw.Width, cw, cw };
-            if (SsJpegNative.Decode(p, (nuint)jpeg.Length, planes, strides, error, 256) != 0)
+            if (Decode(p, (nuint)jpeg.Length, planes, strides, error, 256) != 0)
             {
                 throw new JpegException($"JPEG decode: {new string((sbyte*)error)}");
             }
@@ -41,13 +44,13 @@ public sealed unsafe class JpegDecoder : IDisposable
         return new DecodedYuv(info, y, u, v, cw, ch);
     }
 
-    private static SsJpegNative.Info ReadInfo(ReadOnlySpan<byte> jpeg)
+    private static Info ReadHeaderInfo(ReadOnlySpan<byte> jpeg)
     {
         var error = stackalloc byte[256];
-        SsJpegNative.Info info;
+        Info info;
         fixed (byte* p = jpeg)
         {
-            if (SsJpegNative.ReadInfo(p, (nuint)jpeg.Length, &info, error, 256) != 0)
+            if (ReadInfo(p, (nuint)jpeg.Length, &info, error, 256) != 0)
             {
                 throw new JpegException($"JPEG header: {new string((sbyte*)error)}");
             }
@@ -56,7 +59,7 @@ public sealed unsafe class JpegDecoder : IDisposable
         return info;
     }
 
-    private static ChromaSubsampling Subsampling(in SsJpegNative.Info info) => info.Components == 1
+    private static ChromaSubsampling Subsampling(in Info info) => info.Components == 1
         ? ChromaSubsampling.Gray
         : (info.ChromaLog2W, info.ChromaLog2H) switch
         {
@@ -70,4 +73,22 @@ public sealed unsafe class JpegDecoder : IDisposable
     public void Dispose()
     {
     }
+
+    // The shim's decoder (ssjpeg.h): only tests call it, so its imports live here.
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Info
+    {
+        public int Width;
+        public int Height;
+        public int Components;
+        public int ChromaLog2W;
+        public int ChromaLog2H;
+        public int Progressive;
+    }
+
+    [LibraryImport("ssav", EntryPoint = "ss_jpeg_read_info")]
+    private static partial int ReadInfo(byte* data, nuint size, Info* info, byte* error, nuint errorSize);
+
+    [LibraryImport("ssav", EntryPoint = "ss_jpeg_decode")]
+    private static partial int Decode(byte* data, nuint size, byte** planes, int* strides, byte* error, nuint errorSize);
 }

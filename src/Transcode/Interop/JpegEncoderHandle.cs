@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
+using StreamServer.Transcode.Thumbnails;
 
-namespace StreamServer.Transcode.Thumbnails;
+namespace StreamServer.Transcode.Interop;
 
 /// <summary>Owns one ss_jpeg_encoder (libjpeg compressor + output buffer); ss_jpeg_encoder_free on release.</summary>
 internal sealed class JpegEncoderHandle : SafeHandle

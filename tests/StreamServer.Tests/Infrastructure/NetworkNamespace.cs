@@ -1,6 +1,6 @@
 using StreamServer.TestSupport;
 
-namespace StreamServer.Tests.Tracing;
+namespace StreamServer.Tests.Infrastructure;
 
 /// <summary>A network namespace of our own (`ip netns add ss-test-*`, lo up), deleted on dispose.</summary>
 internal sealed class NetworkNamespace : IAsyncDisposable

@@ -1,16 +1,15 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using StreamServer.Admin;
-using StreamServer.Hosting;
 
-namespace StreamServer.Vod;
+namespace StreamServer.Thumbnails;
 
 /// <summary>
 /// Finds what on-demand thumbnails decode for a VOD id: the packaged folder keeps no source, so it is the
 /// highest-resolution video rendition's media playlist (FFmpeg's HLS demuxer reads init.mp4 + segments and
 /// seeks by segment). The choice is cached per id and re-read when master.m3u8 changes (re-packaging).
 /// </summary>
-public sealed class VodVideoLocator(StreamServerOptions options)
+public sealed class VodVideoLocator(VodLibrary library)
 {
     private readonly ConcurrentDictionary<string, (DateTime Stamp, string? Playlist, int Width)> _cache = new(StringComparer.Ordinal);
 
@@ -27,7 +26,7 @@ public sealed class VodVideoLocator(StreamServerOptions options)
             return null;
         }
 
-        var folder = Path.Combine(options.DataDir, "vod", id);
+        var folder = library.PathOf(id);
         var master = Path.Combine(folder, "master.m3u8");
         var stamp = File.GetLastWriteTimeUtc(master);
         if (stamp.Year < 1700) // 1601-01-01: the file does not exist

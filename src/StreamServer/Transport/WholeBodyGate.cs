@@ -1,7 +1,4 @@
-using StreamServer.Hosting;
-using StreamServer.Transport;
-
-namespace StreamServer.Vod;
+namespace StreamServer.Transport;
 
 /// <summary>
 /// Decides whether an HTTP/2 body is read into the response pipe whole, without flushes. Kestrel's HTTP/2 stream
@@ -10,39 +7,33 @@ namespace StreamServer.Vod;
 /// completes never waits. The price is the body's bytes held in pooled memory until sent, so it is bounded per
 /// body, per connection and in total: only while the connection and the transport pool hold less than their budgets.
 /// </summary>
-internal sealed class WholeBodyGate
+internal sealed class WholeBodyGate : IWholeBodyGate
 {
     private readonly long _maxBodyBytes;
     private readonly long _budgetBytes;
     private readonly TransportMemoryAccounting _accounting;
 
-    public WholeBodyGate(HttpServingOptions serving, TransportMemoryAccounting accounting)
+    public WholeBodyGate(TransportOptions serving, TransportMemoryAccounting accounting)
     {
         // Without our pool nothing counts the memory in flight, so there is no budget to hold.
-        _maxBodyBytes = serving.TransportBlockBytes > 0 ? serving.Http2WholeBodyBytes : 0;
+        _maxBodyBytes = serving.BlockBytes > 0 ? serving.Http2WholeBodyBytes : 0;
         _budgetBytes = serving.Http2WholeBodyBudgetMegabytes * 1024L * 1024;
         _accounting = accounting;
-        BlockBytes = Math.Max(serving.TransportBlockBytes, 4096);
+        BlockBytes = Math.Max(serving.BlockBytes, 4096);
         SendTimeout = TimeSpan.FromSeconds(serving.SendTimeoutSeconds);
     }
 
-    /// <summary>The transport pool's block size: the largest piece the body writer asks the pipe for.</summary>
     public int BlockBytes { get; }
 
-    /// <summary>How long a chunked body waits for room before its stream is reset.</summary>
     public TimeSpan SendTimeout { get; }
 
-    /// <summary>A whole body fits the server's budget and its connection's (no connection account: no whole bodies).</summary>
     public bool Allows(long bodyBytes, ConnectionTransportMemory? connection) =>
         connection is not null
         && bodyBytes <= _maxBodyBytes
         && _accounting.RentedBytes + bodyBytes <= _budgetBytes
         && connection.RentedBytes + bodyBytes <= connection.BudgetBytes;
 
-    /// <summary>
-    /// Whether one more chunk of a streamed body may be queued now: within the connection's budget, and within the server's
-    /// unless the connection holds next to nothing (so one client's stall never starves another of its first chunk).
-    /// </summary>
+    // Unless the connection holds next to nothing: one client's stall never starves another of its first chunk.
     public bool HasRoom(long chunkBytes, ConnectionTransportMemory? connection)
     {
         if (connection is null)

@@ -1,14 +1,16 @@
 using System.Runtime.InteropServices;
 
-namespace StreamServer.Transcode.Thumbnails;
+using StreamServer.Transcode.Thumbnails;
+
+namespace StreamServer.Transcode.Interop;
 
 /// <summary>
-/// P/Invoke surface of the JPEG encoder and decoder in libssav.so (src/Transcode/Native/ssjpeg.c). libjpeg's
+/// P/Invoke surface of the JPEG encoder in libssav.so (src/Transcode/Native/ssjpeg.c). libjpeg's
 /// structs stay in C; only the shim's own structs below cross (layout mirrored from ssjpeg.h).
 /// </summary>
 internal static unsafe partial class SsJpegNative
 {
-    private const string Library = Interop.SsAv.Library;
+    private const string Library = SsAv.Library;
 
     [StructLayout(LayoutKind.Sequential)]
     public struct Picture
@@ -35,17 +37,6 @@ internal static unsafe partial class SsJpegNative
         public int Threads;
     }
 
-    [StructLayout(LayoutKind.Sequential)]
-    public struct Info
-    {
-        public int Width;
-        public int Height;
-        public int Components;
-        public int ChromaLog2W;
-        public int ChromaLog2H;
-        public int Progressive;
-    }
-
     [LibraryImport(Library, EntryPoint = "ss_jpeg_encoder_new")]
     public static partial nint EncoderNew();
 
@@ -57,12 +48,6 @@ internal static unsafe partial class SsJpegNative
 
     [LibraryImport(Library, EntryPoint = "ss_jpeg_encoder_error")]
     public static partial byte* EncoderError(JpegEncoderHandle encoder);
-
-    [LibraryImport(Library, EntryPoint = "ss_jpeg_read_info")]
-    public static partial int ReadInfo(byte* data, nuint size, Info* info, byte* error, nuint errorSize);
-
-    [LibraryImport(Library, EntryPoint = "ss_jpeg_decode")]
-    public static partial int Decode(byte* data, nuint size, byte** planes, int* strides, byte* error, nuint errorSize);
 
     public static string LastError(JpegEncoderHandle encoder) =>
         Marshal.PtrToStringUTF8((nint)EncoderError(encoder)) ?? "unknown JPEG encoder error";

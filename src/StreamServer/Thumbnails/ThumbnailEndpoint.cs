@@ -1,11 +1,10 @@
 using StreamServer.Admin;
 using StreamServer.Health;
-using StreamServer.Hosting;
 using StreamServer.Transcode;
 using StreamServer.Transcode.Media;
 using StreamServer.Transcode.Thumbnails;
 
-namespace StreamServer.Vod;
+namespace StreamServer.Thumbnails;
 
 /// <summary>
 /// GET/HEAD /vod/{id}/thumb.jpg?t=&lt;seconds&gt;&amp;w=&lt;px&gt;&amp;q=&lt;1-100&gt;: an on-demand JPEG of the frame at t,
@@ -17,13 +16,14 @@ public static class ThumbnailEndpoint
 {
     public const string Pattern = "/vod/{id}/thumb.jpg";
 
-    public static IServiceCollection AddThumbnails(this IServiceCollection services, StreamServerOptions options)
+    public static IServiceCollection AddThumbnails(this IServiceCollection services, ThumbnailOptions options)
     {
         // On-demand frames come from the process's buffer pool, like packaging's (BufferPoolSetup).
-        services.AddSingleton(sp => new ThumbnailService(options.Thumbnails.ToServiceOptions() with
+        services.AddSingleton(sp => new ThumbnailService(options.ToServiceOptions() with
         {
             FrameMemory = sp.GetRequiredService<IFrameMemory>(),
         }));
+        services.AddSingleton(options);
         services.AddSingleton<VodVideoLocator>();
         return services;
     }
@@ -64,9 +64,8 @@ public static class ThumbnailEndpoint
     }
 
     private static async Task HandleAsync(HttpContext ctx, string id, ThumbnailService thumbnails, VodVideoLocator locator,
-        StreamServerOptions options, ILoggerFactory loggers)
+        ThumbnailOptions settings, ILoggerFactory loggers)
     {
-        var settings = options.Thumbnails;
         if (!ThumbnailQuery.TryParse(ctx.Request.Query, settings.DefaultWidth, settings.DefaultQuality, out var query, out var error))
         {
             await ReplyAsync(ctx, StatusCodes.Status400BadRequest, error);

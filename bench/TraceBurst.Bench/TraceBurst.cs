@@ -1,17 +1,33 @@
 using System.Diagnostics;
 using System.Globalization;
+using StreamServer.Interop;
+using StreamServer.Tracing;
 
-namespace StreamServer.Tracing;
+namespace StreamServer.TraceBurst.Bench;
 
 /// <summary>
 /// Ring-buffer throughput: attaches the send tracer to this process with a 0 ns stall threshold (every
 /// call is an event), makes N sendto calls as fast as it can and reports events/s received and dropped.
 /// The calls go to fd -1 (EBADF at once): the kernel's UDP path would otherwise cap the rate well below
 /// what the tracer and the ring buffer can carry; the tracepoints fire the same for a failing call.
+/// Usage: TraceBurst.Bench N [objects folder]; needs what the tracers need (root or CAP_BPF + CAP_PERFMON, BTF).
 /// </summary>
-internal static partial class TraceBurst
+internal static class TraceBurst
 {
-    public static int Run(string objects, long count)
+    public static int Main(string[] args)
+    {
+        var count = args.Length > 0 ? long.Parse(args[0], CultureInfo.InvariantCulture) : 3_000_000;
+        var missing = TracingPrerequisites.Check(new TracingOptions { ObjectDirectory = args.Length > 1 ? args[1] : "" }, out var objects);
+        if (missing is not null)
+        {
+            Console.Error.WriteLine($"trace burst: tracers unavailable: {missing}");
+            return 1;
+        }
+
+        return Run(objects, count);
+    }
+
+    private static int Run(string objects, long count)
     {
         var sink = new CountingSink();
         using var tracers = KernelTracers.Start(new TracerConfig
@@ -27,7 +43,7 @@ internal static partial class TraceBurst
         var start = Stopwatch.GetTimestamp();
         for (long i = 0; i < count; i++)
         {
-            _ = sendto(-1, 0, 0, 0, 0, 0);
+            _ = Libc.sendto(-1, 0, 0, 0, 0, 0);
         }
 
         var sendSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
@@ -47,9 +63,6 @@ internal static partial class TraceBurst
             $"burst: calls={calls} events={received} dropped={dropped} seconds={sendSeconds:F3} events_per_second={calls / sendSeconds:F0} received_per_second={received / sendSeconds:F0}"));
         return 0;
     }
-
-    [System.Runtime.InteropServices.LibraryImport("libc")]
-    private static partial nint sendto(int fd, nint buffer, nuint length, int flags, nint address, int addressLength);
 
     private sealed class CountingSink : ITraceEventSink
     {
