@@ -88,38 +88,3 @@ echo "BPF programs: $((bpf_total / 1000000)) ms run time over $on_requests reque
 dotnet build bench/TraceBurst.Bench -c Release -nologo -v quiet -clp:ErrorsOnly >/dev/null
 BURST=$(dotnet bench/TraceBurst.Bench/bin/Release/net10.0/TraceBurst.Bench.dll 3000000)
 echo "$BURST"
-
-# Record under "## Tracers" in bench/RESULTS.md (own section, replaced on each run).
-RESULTS=bench/RESULTS.md
-[[ -f "$RESULTS" ]] || printf '# Benchmarks\n' > "$RESULTS"
-SECTION=$(cat <<MD
-## Tracers
-
-\`bench/tracers.sh $ROUNDS $SECONDS_PER_RUN\` ($(date -u +%Y-%m-%dT%H:%MZ); 2 cores, loopback)
-
-- Serving throughput, one server process, \`wrk -t2 -c32 -d${SECONDS_PER_RUN}s $(echo "$URL" | sed "s|http://127.0.0.1:$PORT||")\`,
-  tracers (retransmits + tcp_probe, skb allocations, send-syscall latency; 14 programs) attached from a
-  \`trace --pid\` process vs detached, alternating over $ROUNDS rounds:
-  detached ${off[*]} req/s (mean $OFF), attached ${on[*]} req/s (mean $ON):
-  **attached/detached = $RATIO (mean), $MEDIAN (median of per-round ratios), loss $LOSS%** (target <= 3%).
-- The programs' own cost from the kernel's BPF stats during the attached runs: $((bpf_total / 1000000)) ms over
-  $on_requests requests = **$NS_PER_REQ ns per request, $CPU_SHARE% of the $(nproc) cores** (tracepoint dispatch
-  outside the programs not included). On this loaded 2-core box the wrk ratio swings by tens of percent
-  between identical runs, so this figure is the one that bounds the overhead.
-- Ring-buffer burst (\`bench/TraceBurst.Bench 3000000\`: every sendto is an event, consumer in C# via ring_buffer__poll):
-  \`$BURST\`
-- Accuracy against the kernel is checked by the tests (tests/StreamServer.Tests/Tracing): retransmitted
-  segments vs the namespace's TcpRetransSegs under 5% nftables loss (equal in about half the runs, else 1-2
-  segments below per ~9,000 and once 22 below; tracer never above; not yet explained, test tolerance 0.5% + 3), send-syscall counts
-  vs \`strace -c -f\` (equal), skb allocations vs /proc/slabinfo growth (within slab granularity, ~0.4%).
-MD
-)
-python3 - "$RESULTS" "$SECTION" <<'PY'
-import re, sys
-path, section = sys.argv[1], sys.argv[2]
-text = open(path).read()
-pattern = re.compile(r"^## Tracers\n.*?(?=^## |\Z)", re.S | re.M)
-text = pattern.sub(section.rstrip() + "\n\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + section.rstrip() + "\n"
-open(path, "w").write(text)
-PY
-echo "recorded in $RESULTS"
