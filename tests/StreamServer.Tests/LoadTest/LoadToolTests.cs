@@ -31,4 +31,51 @@ public class LoadToolTests
             Assert.True(segments >= 8, result.StdOut); // 4 players x at least one pass over 4 video + 4 audio segments
         }
     }
+
+    [Fact]
+    public async Task Raw_qps_reports_latency_percentiles_errors_by_kind_and_keeps_an_open_model_rate()
+    {
+        var tool = RepoPaths.Combine("loadtest", "bin", "Release", "net10.0", "LoadTest.dll");
+        Assert.True(File.Exists(tool), $"{tool} not built (scripts/setup.sh builds the solution in Release)");
+        await using var server = await RunningServer.StartAsync(tls: false);
+        await Vod.TestLibrary.PublishAsync(server.DataDir);
+        using var work = new TempDir();
+
+        // Closed model: as fast as 4 connections go; every answer a 200, percentiles in order, a report written.
+        var playlist = new Uri(server.HttpUri, "/vod/clip/media.m3u8").AbsoluteUri;
+        var closed = await ProcessRunner.RunAsync("dotnet", [tool, "--scenario", "raw-qps", "--url", playlist, "--connections", "4", "--duration", "2",
+            "--report", work.Path]);
+        Assert.True(closed.ExitCode == 0, closed.StdOut + closed.StdErr);
+        Assert.Contains("errors 0", closed.StdOut);
+        var requests = long.Parse(closed.StdOut.Split("requests ")[1].Split(' ')[0], CultureInfo.InvariantCulture);
+        Assert.True(requests > 200, closed.StdOut);
+        using (var json = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(work.Combine("summary.json"))))
+        {
+            var root = json.RootElement;
+            Assert.Equal(requests, root.GetProperty("requests").GetInt64());
+            var p50 = root.GetProperty("p50Ms").GetDouble();
+            var p99 = root.GetProperty("p99Ms").GetDouble();
+            Assert.True(p50 > 0 && p50 <= p99 && p99 <= root.GetProperty("maxMs").GetDouble(), json.RootElement.ToString());
+        }
+
+        Assert.Contains("| requests | req/s |", await File.ReadAllTextAsync(work.Combine("summary.md")));
+
+        // Errors are classified: a missing file is "status 404", a closed port "connect".
+        var missing = await ProcessRunner.RunAsync("dotnet", [tool, "--scenario", "raw-qps", "--url", new Uri(server.HttpUri, "/vod/clip/nope.m4s").AbsoluteUri,
+            "--connections", "2", "--duration", "1"]);
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("status 404 x", missing.StdOut);
+        var refused = await ProcessRunner.RunAsync("dotnet", [tool, "--scenario", "raw-qps", "--url", $"http://127.0.0.1:{ServerProcess.FreePort()}/x",
+            "--connections", "1", "--duration", "1"]);
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("connect x", refused.StdOut);
+
+        // Open model: 200 requests due per second for 3 s are sent at that rate, not as fast as possible.
+        var open = await ProcessRunner.RunAsync("dotnet", [tool, "--scenario", "raw-qps", "--url", playlist, "--connections", "4", "--rate", "200",
+            "--duration", "3"]);
+        Assert.True(open.ExitCode == 0, open.StdOut + open.StdErr);
+        var sent = long.Parse(open.StdOut.Split("requests ")[1].Split(' ')[0], CultureInfo.InvariantCulture);
+        Assert.InRange(sent, 540, 610);
+        Assert.Contains("open model at 200 req/s", open.StdOut);
+    }
 }
