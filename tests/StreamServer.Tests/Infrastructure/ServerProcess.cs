@@ -159,6 +159,28 @@ internal sealed partial class ServerProcess : IAsyncDisposable
     /// <summary>Descriptors the process holds open right now.</summary>
     public int OpenDescriptors() => Directory.GetFiles($"/proc/{Pid}/fd").Length;
 
+    /// <summary>Of those, sockets (connections and listeners): what must return to its baseline when clients leave.</summary>
+    public int OpenSockets()
+    {
+        var n = 0;
+        foreach (var fd in Directory.GetFiles($"/proc/{Pid}/fd"))
+        {
+            try
+            {
+                if (new FileInfo(fd).LinkTarget?.StartsWith("socket:", StringComparison.Ordinal) == true)
+                {
+                    n++;
+                }
+            }
+            catch (IOException)
+            {
+                // Closed while we looked.
+            }
+        }
+
+        return n;
+    }
+
     public async Task<string> MetricsAsync()
     {
         using var client = new HttpClient { BaseAddress = HttpUri };

@@ -1,0 +1,109 @@
+using System.Globalization;
+using StreamServer.Tests.Infrastructure;
+using StreamServer.TestSupport;
+using StreamServer.Transcode;
+using StreamServer.Transcode.Packaging;
+
+namespace StreamServer.Tests.LoadTest;
+
+/// <summary>
+/// A swarm of realtime players (loadtest vod-abr) against the server as its own process: no errors, resident memory
+/// and descriptors flat while it runs (slopes printed), everything a response holds given back when it ends.
+/// SOAK_SECONDS (60 by default; the 10 minutes with 600) and SOAK_PLAYERS (1000) size it.
+/// </summary>
+[Collection(ServerTestsCollection.Name)]
+public class SoakTests
+{
+    private const long MiB = 1024 * 1024;
+
+    [Fact]
+    public async Task A_thousand_realtime_players_leave_memory_descriptors_and_leases_flat()
+    {
+        var seconds = int.TryParse(Environment.GetEnvironmentVariable("SOAK_SECONDS"), out var s) ? s : 60;
+        var players = int.TryParse(Environment.GetEnvironmentVariable("SOAK_PLAYERS"), out var p) ? p : 1000;
+        var tool = RepoPaths.Combine("loadtest", "bin", "Release", "net10.0", "LoadTest.dll");
+        Assert.True(File.Exists(tool), $"{tool} not built (scripts/setup.sh builds the solution in Release)");
+        using var data = new TempDir("ss-soak");
+        using (var work = new TempDir("ss-soak-src"))
+        {
+            // Long enough that realtime players settle into one segment per 2 s each, short to package.
+            var clip = await TestMedia.GenerateAsync(work.Combine("clip.mp4"), seconds: 60, width: 320, height: 180);
+            await Packager.PackageAsync(clip, Path.Combine(data.Path, "vod", "soak"),
+                new PackagingOptions { Ladder = [180, 120], Preset = "ultrafast", SegmentSeconds = 2 }, null, TestContext.Current.CancellationToken);
+        }
+
+        await using var server = await ServerProcess.StartAsync(data.Path);
+        var before = await server.MetricsAsync();
+        var baselineFds = server.OpenDescriptors();
+        var baselineSockets = server.OpenSockets();
+
+        var run = ProcessRunner.RunAsync("dotnet", [tool, "--url", new Uri(server.HttpUri, "/vod/soak/master.m3u8").AbsoluteUri,
+            "--players", players.ToString(CultureInfo.InvariantCulture), "--duration", seconds.ToString(CultureInfo.InvariantCulture), "--pace", "realtime"],
+            TimeSpan.FromSeconds(seconds + 120));
+        var rss = new List<(double T, long Bytes)>();
+        var fds = new List<(double T, long Count)>();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(Math.Max(1, seconds / 30.0))));
+            if (run.IsCompleted)
+            {
+                break;
+            }
+
+            rss.Add((clock.Elapsed.TotalSeconds, server.ResidentBytes()));
+            fds.Add((clock.Elapsed.TotalSeconds, server.OpenDescriptors()));
+        }
+
+        var result = await run;
+        var during = await server.MetricsAsync();
+        var output = TestContext.Current.TestOutputHelper;
+        output?.WriteLine(result.StdOut);
+
+        // Steady state is the second half, short of the end: the start fills every player's buffer at once, and at the
+        // end the players hang up.
+        bool Steady(double t) => t >= seconds / 2.0 && t <= seconds - 3;
+        var rssSlope = Slope(rss.Where(x => Steady(x.T)).Select(x => (x.T, (double)x.Bytes)).ToList());
+        var fdSlope = Slope(fds.Where(x => Steady(x.T)).Select(x => (x.T, (double)x.Count)).ToList());
+        var gen2 = Gen2(during) - Gen2(before);
+        output?.WriteLine($"server RSS {rss[0].Bytes / MiB} -> {rss.Max(x => x.Bytes) / MiB} MiB peak, slope {rssSlope / 1024:0.0} KiB/s over the second half; " +
+            $"descriptors baseline {baselineFds}, peak {fds.Max(x => x.Count)}, slope {fdSlope:0.00}/s; gen2 GCs {gen2}");
+
+        Assert.True(result.ExitCode == 0, result.StdOut + result.StdErr + server.Output);
+        Assert.Contains("errors 0", result.StdOut);
+        Assert.True(rssSlope * (seconds / 2.0) < 16 * MiB, $"resident memory grew {rssSlope / 1024:0} KiB/s in steady state");
+        Assert.True(Math.Abs(fdSlope) * (seconds / 2.0) < 50, $"descriptors moved {fdSlope:0.00}/s in steady state");
+        // One induced collection is the transport pool's trim after the start-up burst gave its blocks back.
+        Assert.True(gen2 <= 1, $"{gen2} gen2 collections while serving");
+
+        // When the players are gone: connections closed, no file lease or transport block held. Descriptors of served
+        // files stay open in the bounded file cache (one per file of the VOD, ~100 here), which is the cache's job.
+        await Eventually.TrueAsync(async () =>
+        {
+            var m = await server.MetricsAsync();
+            return server.OpenSockets() <= baselineSockets
+                && ServerProcess.Sample(m, "streamserver_vod_file_leases") == 0
+                && ServerProcess.Sample(m, "streamserver_transport_pool_bytes{state=\"rented\"}") == 0;
+        }, TimeSpan.FromSeconds(30), () => $"sockets {server.OpenSockets()} (baseline {baselineSockets}) or leases not back");
+        var files = Directory.GetFiles(Path.Combine(data.Path, "vod", "soak"), "*", SearchOption.AllDirectories).Length;
+        Assert.True(server.OpenDescriptors() <= baselineFds + files, $"descriptors {server.OpenDescriptors()}: more than the baseline {baselineFds} + {files} cached files");
+        Assert.DoesNotContain("fail:", server.Output);
+    }
+
+    private static double Gen2(string metrics) => ServerProcess.Sample(metrics, "streamserver_dotnet_gc_collections_total{gc_heap_generation=\"gen2\"}");
+
+    // Least-squares slope of value over time.
+    private static double Slope(List<(double T, double V)> points)
+    {
+        if (points.Count < 2)
+        {
+            return 0;
+        }
+
+        var mt = points.Average(x => x.T);
+        var mv = points.Average(x => x.V);
+        var num = points.Sum(x => (x.T - mt) * (x.V - mv));
+        var den = points.Sum(x => (x.T - mt) * (x.T - mt));
+        return den == 0 ? 0 : num / den;
+    }
+}
