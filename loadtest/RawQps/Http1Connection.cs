@@ -19,7 +19,7 @@ internal sealed class Http1Connection : IDisposable
     private readonly EndPoint _endPoint;
     private readonly byte[] _request;
     private readonly byte[] _buffer = new byte[64 * 1024];
-    private readonly CancellationTokenSource _timeout = new();
+    private CancellationTokenSource _timeout = new();
     private readonly TimeSpan _timeoutAfter;
     private readonly CancellationToken _stop;
     private readonly CancellationTokenRegistration _stopRegistration;
@@ -33,17 +33,18 @@ internal sealed class Http1Connection : IDisposable
         _request = Encoding.ASCII.GetBytes($"GET {url.PathAndQuery} HTTP/1.1\r\nHost: {url.Authority}\r\nUser-Agent: streamserver-loadtest\r\n\r\n");
         _timeoutAfter = timeout;
         _stop = stop;
-        _stopRegistration = stop.Register(static t => ((CancellationTokenSource)t!).Cancel(), _timeout);
+        _stopRegistration = stop.Register(static c => ((Http1Connection)c!)._timeout.Cancel(), this);
     }
 
     public async ValueTask<Http1Outcome> GetAsync()
     {
-        // One token source per connection, re-armed per request (TryReset), so a request allocates no timer state.
+        // One token source per connection, re-armed per request (TryReset), so a request allocates no timer state; only
+        // after a timeout fired (a cancelled source cannot be reset) does the next request need a new one.
+        _stop.ThrowIfCancellationRequested();
         if (!_timeout.TryReset())
         {
-            _stop.ThrowIfCancellationRequested();
-            Close();
-            return new(0, 0, ErrorKind.Timeout, "request timed out");
+            _timeout.Dispose();
+            _timeout = new CancellationTokenSource();
         }
 
         _timeout.CancelAfter(_timeoutAfter);

@@ -10,12 +10,9 @@ internal sealed record RunSummary(string Scenario, string Target, string Load, d
     long Errors, string ErrorDetail, double P50Ms, double P90Ms, double P99Ms, double P999Ms, double P9999Ms, double MaxMs,
     double ToolCpuMicrosecondsPerRequest)
 {
-    private static readonly double[] Percentiles = [50, 90, 99, 99.9, 99.99];
-
     public static RunSummary From(string scenario, string target, string load, double seconds, LatencyRecorder r, TimeSpan toolCpu) => new(
         scenario, target, load, seconds, r.Requests, r.Bytes, r.ErrorCount, r.DescribeErrors(),
-        r.Milliseconds(Percentiles[0]), r.Milliseconds(Percentiles[1]), r.Milliseconds(Percentiles[2]), r.Milliseconds(Percentiles[3]),
-        r.Milliseconds(Percentiles[4]), r.Histogram.TotalCount == 0 ? double.NaN : r.Histogram.GetMaxValue() / 1000.0,
+        r.Milliseconds(50), r.Milliseconds(90), r.Milliseconds(99), r.Milliseconds(99.9), r.Milliseconds(99.99), r.Histogram.TotalCount == 0 ? double.NaN : r.Histogram.GetMaxValue() / 1000.0,
         r.Requests == 0 ? double.NaN : toolCpu.TotalMicroseconds / r.Requests);
 
     public double RequestsPerSecond => Requests / Seconds;

@@ -1,9 +1,3 @@
-using System.Diagnostics;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using Microsoft.Win32.SafeHandles;
-using StreamServer.BufferPool.Interop;
-
 namespace StreamServer.BufferPool;
 
 /// <summary>Statistics, integrity checks and the messages of misuse and exhaustion.</summary>

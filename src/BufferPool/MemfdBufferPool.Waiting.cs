@@ -1,8 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using Microsoft.Win32.SafeHandles;
-using StreamServer.BufferPool.Interop;
 
 namespace StreamServer.BufferPool;
 

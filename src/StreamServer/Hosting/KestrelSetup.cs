@@ -115,7 +115,7 @@ internal static class KestrelSetup
             inlineSocketCompletionsFromEnvironment = completions is not null,
             inlineSocketScheduling = transport.InlineSocketScheduling,
             maxWriteBufferBytes = transport.MaxWriteBufferBytes,
-            transportPoolBlockBytes = transport.BlockBytes > 0 ? transport.BlockBytes : 0,
+            transportPoolBlockBytes = Math.Max(0, transport.BlockBytes), // 0: Kestrel's own pool
             directSocketSend = transport.DirectSocketSend,
             h2cPriorKnowledge = http1.H2cPriorKnowledge && H2cPriorKnowledge.Supported,
             rejectBareLineFeed = http1.RejectBareLineFeed,

@@ -33,7 +33,6 @@ public static class ServerApp
 
         var options = builder.Configuration.GetSection(StreamServerOptions.Section).Get<StreamServerOptions>() ?? new();
         var layout = new DataLayout(options.DataDir, options.Live.WindowDirectory);
-        options.DataDir = layout.DataDir;
         Directory.CreateDirectory(layout.DataDir);
         builder.Services.AddSingleton(Options.Create(options));
         builder.Services.AddSingleton(options);

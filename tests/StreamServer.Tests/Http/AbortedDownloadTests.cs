@@ -30,7 +30,7 @@ public class AbortedDownloadTests
         // The baseline is taken once the warm-up's resets are noticed (no lease held) and the descriptor count is steady.
         await Eventually.TrueAsync(async () => ServerProcess.Sample(await server.MetricsAsync(), "streamserver_vod_file_leases") == 0,
             TimeSpan.FromSeconds(15), () => "warm-up leases still held");
-        var baseline = (int)await Eventually.SettledAsync(() => Task.FromResult((long)server.OpenDescriptors()), 0, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10));
+        var baseline = await server.SteadyDescriptorsAsync();
 
         var next = 0;
         var workers = Enumerable.Range(0, 8).Select(async _ =>

@@ -33,7 +33,7 @@ public class AbortedHttp2DownloadTests
         await DownloadAsync(h2, abort: true);
         await Eventually.TrueAsync(async () => ServerProcess.Sample(await server.MetricsAsync(), "streamserver_transport_pool_bytes{state=\"rented\"}") == 0,
             TimeSpan.FromSeconds(15), () => "warm-up transport blocks still rented");
-        var baseline = (int)await Eventually.SettledAsync(() => Task.FromResult((long)server.OpenDescriptors()), 0, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10));
+        var baseline = await server.SteadyDescriptorsAsync();
 
         // Slow readers (20 KB/s) that give up after 0.3 s, ten at a time: the server is mid-body, its socket full.
         for (var batch = 0; batch < 4; batch++)

@@ -159,6 +159,14 @@ internal sealed partial class ServerProcess : IAsyncDisposable
     /// <summary>Descriptors the process holds open right now.</summary>
     public int OpenDescriptors() => Directory.GetFiles($"/proc/{Pid}/fd").Length;
 
+    /// <summary>The descriptor count once it holds still (two readings 200 ms apart agree): a baseline to compare with.</summary>
+    public async Task<int> SteadyDescriptorsAsync() =>
+        (int)await Eventually.SettledAsync(() => Task.FromResult((long)OpenDescriptors()), 0, TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(10));
+
+    /// <summary>Waits for a line of the console log, which the server writes asynchronously.</summary>
+    public Task WaitForOutputAsync(string text) =>
+        Eventually.TrueAsync(() => Output.Contains(text, StringComparison.Ordinal), TimeSpan.FromSeconds(15), () => $"no log line '{text}':\n{Output}");
+
     /// <summary>Of those, sockets (connections and listeners): what must return to its baseline when clients leave.</summary>
     public int OpenSockets()
     {

@@ -214,13 +214,10 @@ public class LivePassThroughTests
         var frames = probe.StdOut.Split('\n', StringSplitOptions.RemoveEmptyEntries).Distinct().ToDictionary(l => l.Split(',')[0], l => int.Parse(l.Split(',')[1], CultureInfo.InvariantCulture));
         Assert.Equal(150, frames["h264"]);
         Assert.InRange(frames["aac"], 279, 284);
-        await WaitForOutputAsync(server, $"publish recorded as VOD '{id}'");
+        await server.WaitForOutputAsync($"publish recorded as VOD '{id}'");
         Assert.DoesNotContain("fail:", server.Output);
     }
 
-    // The server's console log is written asynchronously: give a line time to arrive.
-    private static Task WaitForOutputAsync(ServerProcess server, string text) =>
-        Eventually.TrueAsync(() => server.Output.Contains(text, StringComparison.Ordinal), TimeSpan.FromSeconds(15), () => $"no log line '{text}':\n{server.Output}");
 
     private static async Task<string?> TextAsync(HttpClient http, string path)
     {

@@ -80,7 +80,7 @@ public class RtmpIngestTests
         Assert.Equal(3, channel.GetProperty("keyFrames").GetInt64());
         Assert.InRange(channel.GetProperty("audioFrames").GetInt64(), 138, 143);
         Assert.True(channel.GetProperty("hasVideoConfig").GetBoolean() && channel.GetProperty("hasAudioConfig").GetBoolean());
-        await WaitForOutputAsync(server, "RTMP publish on channel 'cam1'");
+        await server.WaitForOutputAsync("RTMP publish on channel 'cam1'");
         Assert.DoesNotContain("fail:", server.Output);
         var metrics = await server.MetricsAsync();
         Assert.Contains("streamserver_live_ingest_frames_total{channel=\"cam1\",kind=\"video\"} 75", metrics);
@@ -97,7 +97,7 @@ public class RtmpIngestTests
         var clock = Stopwatch.StartNew();
         Assert.True(await ClosedByServerAsync(tcp, TimeSpan.FromSeconds(10)), "still connected after 10 s");
         Assert.InRange(clock.Elapsed.TotalSeconds, 1, 6);
-        await WaitForOutputAsync(server, "no data for 2 s");
+        await server.WaitForOutputAsync("no data for 2 s");
         var channel = await ChannelAsync(server, "cam1");
         Assert.Equal("idle", channel.GetProperty("state").GetString());
         Assert.Contains("no data", channel.GetProperty("lastError").GetString());
@@ -142,7 +142,7 @@ public class RtmpIngestTests
         {
             var second = await ProcessRunner.RunAsync("ffmpeg", PublishArgs(port, "cam1?key=s3cret", 1, realtime: false), TimeSpan.FromSeconds(60));
             Assert.NotEqual(0, second.ExitCode);
-            await WaitForOutputAsync(server, "another publisher is live");
+            await server.WaitForOutputAsync("another publisher is live");
         }
 
         var deadline = Stopwatch.StartNew();
@@ -362,13 +362,13 @@ public class RtmpIngestTests
             Assert.NotEqual(0, result.ExitCode);
         }
 
-        await WaitForOutputAsync(server, "RTMP publish to channel 'cam1' refused: wrong or missing stream key");
+        await server.WaitForOutputAsync("RTMP publish to channel 'cam1' refused: wrong or missing stream key");
         var channel = await ChannelAsync(server, "cam1");
         Assert.Equal(0, channel.GetProperty("videoFrames").GetInt64());
         Assert.Contains("stream key", channel.GetProperty("lastError").GetString());
         var unknown = await ProcessRunner.RunAsync("ffmpeg", PublishArgs(port, "nope?key=s3cret", 1, realtime: false), TimeSpan.FromSeconds(60));
         Assert.NotEqual(0, unknown.ExitCode);
-        await WaitForOutputAsync(server, "unknown channel 'nope'");
+        await server.WaitForOutputAsync("unknown channel 'nope'");
     }
 
     public static TheoryData<string, byte[]> Hostile => new()
@@ -416,7 +416,7 @@ public class RtmpIngestTests
         }
 
         Assert.False(cts.IsCancellationRequested, $"{name}: connection still open after 10 s");
-        await WaitForOutputAsync(server, "closed:");
+        await server.WaitForOutputAsync("closed:");
 
         // Other publishers are unaffected.
         var ok = await ProcessRunner.RunAsync("ffmpeg", PublishArgs(port, "cam2?key=other", 1, realtime: false), TimeSpan.FromSeconds(60));
@@ -426,8 +426,6 @@ public class RtmpIngestTests
     }
 
     // The server's console log is written asynchronously: give a line a moment to arrive.
-    private static Task WaitForOutputAsync(ServerProcess server, string text) =>
-        Eventually.TrueAsync(() => server.Output.Contains(text, StringComparison.Ordinal), TimeSpan.FromSeconds(15), () => $"no log line '{text}':\n{server.Output}");
 
     // One type-0 chunk (timestamp 0, stream 0) carrying the whole payload (payloads here stay under 128 bytes).
     private static byte[] Chunk(int csid, byte type, byte[] payload) =>
