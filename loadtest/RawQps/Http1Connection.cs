@@ -6,15 +6,12 @@ using StreamServer.LoadTest.Stats;
 
 namespace StreamServer.LoadTest.RawQps;
 
-/// <summary>What one request ended as: a status and the body bytes read, or an error.</summary>
-internal readonly record struct Http1Outcome(int Status, long Bytes, ErrorKind? Error, string? Message);
-
 /// <summary>
 /// One keep-alive HTTP/1.1 connection sending the same GET over and over, the way wrk does: the request bytes are built
 /// once, the response head is parsed in place for its status, Content-Length and Connection, and the body is read and
 /// dropped. No allocation per request, so the tool's own cost stays far below the server's.
 /// </summary>
-internal sealed class Http1Connection : IDisposable
+internal sealed class Http1Connection : IRawRequester
 {
     private readonly EndPoint _endPoint;
     private readonly byte[] _request;
@@ -36,7 +33,7 @@ internal sealed class Http1Connection : IDisposable
         _stopRegistration = stop.Register(static c => ((Http1Connection)c!)._timeout.Cancel(), this);
     }
 
-    public async ValueTask<Http1Outcome> GetAsync()
+    public async ValueTask<RequestOutcome> GetAsync()
     {
         // One token source per connection, re-armed per request (TryReset), so a request allocates no timer state; only
         // after a timeout fired (a cancelled source cannot be reset) does the next request need a new one.
@@ -80,7 +77,7 @@ internal sealed class Http1Connection : IDisposable
         }
     }
 
-    private async ValueTask<Http1Outcome> ReadResponseAsync(Socket socket, CancellationToken ct)
+    private async ValueTask<RequestOutcome> ReadResponseAsync(Socket socket, CancellationToken ct)
     {
         // The head: read until CRLFCRLF (a head larger than the buffer is a protocol error for this tool).
         int headEnd;

@@ -5,13 +5,14 @@ using StreamServer.LoadTest.Stats;
 namespace StreamServer.LoadTest.RawQps;
 
 /// <summary>How a raw-qps run is loaded.</summary>
-/// <param name="Connections">Workers, one keep-alive connection each.</param>
+/// <param name="Connections">Keep-alive connections; HTTP/1.1 has one worker on each, HTTP/2 <paramref name="Streams"/>.</param>
 /// <param name="RatePerSecond">0: closed model, every connection sends its next request as soon as the last is answered
 /// (wrk's shape). Above 0: open model, requests are due at a fixed rate whatever the server does, and each latency runs
 /// from the moment its request was due, so a slow answer counts against every request that waited behind it.</param>
-internal sealed record RawQpsOptions(Uri Url, int Connections, double RatePerSecond, TimeSpan Duration, TimeSpan Timeout);
+/// <param name="Http2">HTTP/2 (h2 on https://, h2c on http://) with <paramref name="Streams"/> requests in flight per connection.</param>
+internal sealed record RawQpsOptions(Uri Url, int Connections, double RatePerSecond, TimeSpan Duration, TimeSpan Timeout, bool Http2 = false, int Streams = 1);
 
-/// <summary>One URL as fast as the connections go (or at a fixed rate): the wrk-comparable scenario.</summary>
+/// <summary>One URL as fast as the connections go (or at a fixed rate): the wrk- and h2load-comparable scenario.</summary>
 internal static class RawQpsScenario
 {
     public static async Task<LatencyRecorder> RunAsync(RawQpsOptions options, CancellationToken ct)
@@ -21,16 +22,26 @@ internal static class RawQpsScenario
         var deadline = start + (long)(options.Duration.TotalSeconds * Stopwatch.Frequency);
         var ticksPerRequest = options.RatePerSecond > 0 ? Stopwatch.Frequency / options.RatePerSecond : 0;
         var next = new StrongBox<long>(0);
-        var recorders = new LatencyRecorder[options.Connections];
-        var workers = new Task[options.Connections];
+        var streams = options.Http2 ? options.Streams : 1;
+        var recorders = new LatencyRecorder[options.Connections * streams];
+        var workers = new Task[recorders.Length];
+        var connections = new HttpMessageInvoker?[options.Connections];
         stop.CancelAfter(options.Duration + TimeSpan.FromSeconds(1)); // requests still open a second after the end are abandoned
         for (var i = 0; i < workers.Length; i++)
         {
             var recorder = recorders[i] = new LatencyRecorder();
-            workers[i] = Task.Run(() => WorkAsync(options, recorder, start, deadline, ticksPerRequest, next, stop.Token), CancellationToken.None);
+            IRawRequester requester = options.Http2
+                ? new Http2Requester(connections[i / streams] ??= Http2Requester.Connection(), options.Url, options.Timeout, stop.Token)
+                : new Http1Connection(options.Url, options.Timeout, stop.Token);
+            workers[i] = Task.Run(() => WorkAsync(requester, recorder, start, deadline, ticksPerRequest, next, stop.Token), CancellationToken.None);
         }
 
         await Task.WhenAll(workers);
+        foreach (var c in connections)
+        {
+            c?.Dispose();
+        }
+
         var total = new LatencyRecorder();
         foreach (var r in recorders)
         {
@@ -40,10 +51,10 @@ internal static class RawQpsScenario
         return total;
     }
 
-    private static async Task WorkAsync(RawQpsOptions options, LatencyRecorder recorder, long start, long deadline, double ticksPerRequest,
+    private static async Task WorkAsync(IRawRequester requester, LatencyRecorder recorder, long start, long deadline, double ticksPerRequest,
         StrongBox<long> next, CancellationToken stop)
     {
-        using var connection = new Http1Connection(options.Url, options.Timeout, stop);
+        using var connection = requester;
         try
         {
             while (true)

@@ -18,7 +18,7 @@ public class AbortedDownloadTests
     {
         using var data = new TempDir("ss-abort");
         await TestLibrary.PublishAsync(data.Path);
-        await using var server = await ServerProcess.StartAsync(data.Path);
+        await using var server = await RunningServer.StartProcessAsync(data.Path);
         var endpoint = new IPEndPoint(IPAddress.Loopback, server.HttpUri.Port);
 
         // Warm-up: the file cache entry, the writable-waiter epoll fd and the metrics path exist before the baseline.
@@ -28,7 +28,7 @@ public class AbortedDownloadTests
         }
 
         // The baseline is taken once the warm-up's resets are noticed (no lease held) and the descriptor count is steady.
-        await Eventually.TrueAsync(async () => ServerProcess.Sample(await server.MetricsAsync(), "streamserver_vod_file_leases") == 0,
+        await Eventually.TrueAsync(async () => RunningServer.Sample(await server.MetricsAsync(), "streamserver_vod_file_leases") == 0,
             TimeSpan.FromSeconds(15), () => "warm-up leases still held");
         var baseline = await server.SteadyDescriptorsAsync();
 
@@ -50,7 +50,7 @@ public class AbortedDownloadTests
         while (true)
         {
             var metrics = await server.MetricsAsync();
-            leases = ServerProcess.Sample(metrics, "streamserver_vod_file_leases");
+            leases = RunningServer.Sample(metrics, "streamserver_vod_file_leases");
             fds = server.OpenDescriptors();
             if ((fds <= baseline && leases == 0) || DateTime.UtcNow > deadline)
             {

@@ -20,8 +20,8 @@ public class AbortedHttp2DownloadTests
         Assert.SkipWhen(missing is not null, missing ?? "");
         using var data = new TempDir("ss-abort-h2");
         await TestLibrary.PublishAsync(data.Path);
-        var tlsPort = ServerProcess.FreePort();
-        await using var server = await ServerProcess.StartAsync(data.Path, $"--StreamServer:HttpsPort={tlsPort}", "--StreamServer:Transport:SendTimeoutSeconds=3");
+        var tlsPort = RunningServer.FreePort();
+        await using var server = await RunningServer.StartProcessAsync(data.Path, $"--StreamServer:HttpsPort={tlsPort}", "--StreamServer:Transport:SendTimeoutSeconds=3");
         var h2c = new Uri(server.HttpUri, "/vod/clip/big.m4s").ToString();
         var h2 = $"https://127.0.0.1:{tlsPort}/vod/clip/big.m4s";
         var length = (await TestLibrary.ReadAsync("big.m4s")).Length;
@@ -31,7 +31,7 @@ public class AbortedHttp2DownloadTests
         Assert.Equal(length, await DownloadAsync(h2, abort: false));
         await DownloadAsync(h2c, abort: true);
         await DownloadAsync(h2, abort: true);
-        await Eventually.TrueAsync(async () => ServerProcess.Sample(await server.MetricsAsync(), "streamserver_transport_pool_bytes{state=\"rented\"}") == 0,
+        await Eventually.TrueAsync(async () => RunningServer.Sample(await server.MetricsAsync(), "streamserver_transport_pool_bytes{state=\"rented\"}") == 0,
             TimeSpan.FromSeconds(15), () => "warm-up transport blocks still rented");
         var baseline = await server.SteadyDescriptorsAsync();
 
@@ -47,7 +47,7 @@ public class AbortedHttp2DownloadTests
         while (true)
         {
             var metrics = await server.MetricsAsync();
-            rented = ServerProcess.Sample(metrics, "streamserver_transport_pool_bytes{state=\"rented\"}");
+            rented = RunningServer.Sample(metrics, "streamserver_transport_pool_bytes{state=\"rented\"}");
             fds = server.OpenDescriptors();
             if ((fds <= baseline && rented == 0) || DateTime.UtcNow > deadline)
             {

@@ -21,7 +21,7 @@ public class SendPathTraceTests
         await TestLibrary.PublishAsync(data.Path);
         var segment = await TestLibrary.ReadAsync("big.m4s");
         var playlist = await TestLibrary.ReadAsync("media.m3u8");
-        await using var server = await ServerProcess.StartAsync(data.Path);
+        await using var server = await RunningServer.StartProcessAsync(data.Path);
 
         // Warm the file cache so the traced requests are the steady-state hot path.
         await using (var warm = await RawHttpConnection.OpenAsync(server.HttpUri))

@@ -15,11 +15,11 @@ namespace StreamServer.Tests.Live;
 [Collection(ServerTestsCollection.Name)]
 public class LivePassThroughTests
 {
-    private static async Task<(ServerProcess Server, int Port, TempDir Data)> StartAsync(params string[] extra)
+    private static async Task<(RunningServer Server, int Port, TempDir Data)> StartAsync(params string[] extra)
     {
         var data = new TempDir("ss-live");
-        var port = ServerProcess.FreePort();
-        var server = await ServerProcess.StartAsync(data.Path, [$"--StreamServer:RtmpPort={port}",
+        var port = RunningServer.FreePort();
+        var server = await RunningServer.StartProcessAsync(data.Path, [$"--StreamServer:RtmpPort={port}",
             "--StreamServer:Live:Channels:0:Name=cam1", "--StreamServer:Live:Channels:0:Key=k", "--StreamServer:Live:SegmentSeconds=1", .. extra]);
         return (server, port, data);
     }

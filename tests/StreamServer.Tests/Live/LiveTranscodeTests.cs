@@ -19,8 +19,8 @@ public partial class LiveTranscodeTests
     public async Task A_publish_is_transcoded_into_the_ladder_with_aligned_segments_in_every_rung()
     {
         using var data = new TempDir("ss-live-ladder");
-        var port = ServerProcess.FreePort();
-        await using var server = await ServerProcess.StartAsync(data.Path, [$"--StreamServer:RtmpPort={port}",
+        var port = RunningServer.FreePort();
+        await using var server = await RunningServer.StartProcessAsync(data.Path, [$"--StreamServer:RtmpPort={port}",
             "--StreamServer:Live:Channels:0:Name=cam1", "--StreamServer:Live:Channels:0:Key=k", "--StreamServer:Live:Channels:0:Mode=transcode",
             "--StreamServer:Live:Ladder:0=240", "--StreamServer:Live:Ladder:1=144", "--StreamServer:Live:SegmentSeconds=1",
             "--StreamServer:Live:Record=true"]);

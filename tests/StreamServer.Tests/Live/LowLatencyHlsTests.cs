@@ -16,10 +16,10 @@ public class LowLatencyHlsTests
 {
     private const string Video = "/live/test/video/index.m3u8";
 
-    private static async Task<(ServerProcess Server, TempDir Data, HttpClient Http)> StartAsync()
+    private static async Task<(RunningServer Server, TempDir Data, HttpClient Http)> StartAsync()
     {
         var data = new TempDir("ss-llhls");
-        var server = await ServerProcess.StartAsync(data.Path, "--StreamServer:Live:TestChannel=true", "--StreamServer:Live:SegmentSeconds=1",
+        var server = await RunningServer.StartProcessAsync(data.Path, "--StreamServer:Live:TestChannel=true", "--StreamServer:Live:SegmentSeconds=1",
             "--StreamServer:Live:PartSeconds=0.5");
         var http = new HttpClient { BaseAddress = server.HttpUri };
         var clock = Stopwatch.StartNew();

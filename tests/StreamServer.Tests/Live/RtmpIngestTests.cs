@@ -17,11 +17,11 @@ public class RtmpIngestTests
 {
     private const string Token = "live-test-token-0123456789";
 
-    private static async Task<(ServerProcess Server, int RtmpPort, TempDir Data)> StartAsync(params string[] extra)
+    private static async Task<(RunningServer Server, int RtmpPort, TempDir Data)> StartAsync(params string[] extra)
     {
         var data = new TempDir("ss-rtmp");
-        var port = ServerProcess.FreePort();
-        var server = await ServerProcess.StartAsync(data.Path, [$"--StreamServer:RtmpPort={port}", $"--StreamServer:AdminToken={Token}",
+        var port = RunningServer.FreePort();
+        var server = await RunningServer.StartProcessAsync(data.Path, [$"--StreamServer:RtmpPort={port}", $"--StreamServer:AdminToken={Token}",
             "--StreamServer:Live:Channels:0:Name=cam1", "--StreamServer:Live:Channels:0:Key=s3cret",
             "--StreamServer:Live:Channels:1:Name=cam2", "--StreamServer:Live:Channels:1:Key=other", "--Logging:LogLevel:StreamServer=Information", .. extra]);
         return (server, port, data);
@@ -37,7 +37,7 @@ public class RtmpIngestTests
     ];
 
     // ffmpeg can exit while its last tags are still in the socket: the channel turns idle once the server read them all.
-    private static async Task<JsonElement> IdleChannelAsync(ServerProcess server, string name)
+    private static async Task<JsonElement> IdleChannelAsync(RunningServer server, string name)
     {
         var clock = Stopwatch.StartNew();
         JsonElement channel;
@@ -49,7 +49,7 @@ public class RtmpIngestTests
         return channel;
     }
 
-    private static async Task<JsonElement> ChannelAsync(ServerProcess server, string name)
+    private static async Task<JsonElement> ChannelAsync(RunningServer server, string name)
     {
         using var client = new HttpClient { BaseAddress = server.HttpUri };
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);

@@ -18,11 +18,11 @@ public class TestChannelTests
 {
     private const string Token = "test-channel-token-0123456789";
 
-    private static async Task<(ServerProcess Server, int RtmpPort, TempDir Data)> StartAsync()
+    private static async Task<(RunningServer Server, int RtmpPort, TempDir Data)> StartAsync()
     {
         var data = new TempDir("ss-testch");
-        var rtmp = ServerProcess.FreePort();
-        var server = await ServerProcess.StartAsync(data.Path, "--StreamServer:Live:TestChannel=true", $"--StreamServer:RtmpPort={rtmp}",
+        var rtmp = RunningServer.FreePort();
+        var server = await RunningServer.StartProcessAsync(data.Path, "--StreamServer:Live:TestChannel=true", $"--StreamServer:RtmpPort={rtmp}",
             $"--StreamServer:AdminToken={Token}", "--StreamServer:Live:SegmentSeconds=1");
         return (server, rtmp, data);
     }

@@ -21,7 +21,7 @@ public class SoakTests
     {
         var seconds = int.TryParse(Environment.GetEnvironmentVariable("SOAK_SECONDS"), out var s) ? s : 60;
         var players = int.TryParse(Environment.GetEnvironmentVariable("SOAK_PLAYERS"), out var p) ? p : 1000;
-        var tool = RepoPaths.Combine("loadtest", "bin", "Release", "net10.0", "LoadTest.dll");
+        var tool = LoadTool.Dll;
         Assert.True(File.Exists(tool), $"{tool} not built (scripts/setup.sh builds the solution in Release)");
         using var data = new TempDir("ss-soak");
         using (var work = new TempDir("ss-soak-src"))
@@ -32,7 +32,7 @@ public class SoakTests
                 new PackagingOptions { Ladder = [180, 120], Preset = "ultrafast", SegmentSeconds = 2 }, null, TestContext.Current.CancellationToken);
         }
 
-        await using var server = await ServerProcess.StartAsync(data.Path);
+        await using var server = await RunningServer.StartProcessAsync(data.Path);
         var before = await server.MetricsAsync();
         var baselineFds = server.OpenDescriptors();
         var baselineSockets = server.OpenSockets();
@@ -82,8 +82,8 @@ public class SoakTests
         {
             var m = await server.MetricsAsync();
             return server.OpenSockets() <= baselineSockets
-                && ServerProcess.Sample(m, "streamserver_vod_file_leases") == 0
-                && ServerProcess.Sample(m, "streamserver_transport_pool_bytes{state=\"rented\"}") == 0;
+                && RunningServer.Sample(m, "streamserver_vod_file_leases") == 0
+                && RunningServer.Sample(m, "streamserver_transport_pool_bytes{state=\"rented\"}") == 0;
         }, TimeSpan.FromSeconds(30), () => $"sockets {server.OpenSockets()} (baseline {baselineSockets}) or leases not back");
         // Also made once, on first need, and kept: the writable waiter's epoll and eventfd, the runtime's own (a few).
         const int MadeOnce = 8;
@@ -93,7 +93,7 @@ public class SoakTests
         Assert.DoesNotContain("fail:", server.Output);
     }
 
-    private static double Gen2(string metrics) => ServerProcess.Sample(metrics, "streamserver_dotnet_gc_collections_total{gc_heap_generation=\"gen2\"}");
+    private static double Gen2(string metrics) => RunningServer.Sample(metrics, "streamserver_dotnet_gc_collections_total{gc_heap_generation=\"gen2\"}");
 
     // Least-squares slope of value over time.
     private static double Slope(List<(double T, double V)> points)

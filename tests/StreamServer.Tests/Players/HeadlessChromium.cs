@@ -9,6 +9,8 @@ namespace StreamServer.Tests.Players;
 /// <summary>
 /// Runs tests/Players/player.html (hls.js or shaka-player from npm) in Debian's headless Chromium against
 /// a URL and returns the one line the page reports ("PASS ..." / "FAIL ...") to a loopback listener.
+/// Chromium keeps its process isolation: as root it would have to turn that off, so there it runs as the user "nobody",
+/// from a copy of the page and its player script in a folder that user can read.
 /// </summary>
 internal static class HeadlessChromium
 {
@@ -32,20 +34,35 @@ internal static class HeadlessChromium
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         var report = $"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/report";
-        var page = new Uri(Path.Combine(PlayersDir, "player.html")).AbsoluteUri +
+        using var temp = new TempDir("ss-chromium");
+        var pageDir = CopyPage(temp, player);
+        var profile = temp.Combine("profile");
+        Directory.CreateDirectory(profile);
+        var page = new Uri(Path.Combine(pageDir, "player.html")).AbsoluteUri +
             $"?player={player}&src={Uri.EscapeDataString(source.AbsoluteUri)}&seconds={seconds}&live={(live ? 1 : 0)}&report={Uri.EscapeDataString(report)}";
-        using var profile = new TempDir("ss-chromium");
-        var psi = new ProcessStartInfo("chromium")
+        var psi = new ProcessStartInfo(Capabilities.IsRoot ? "setpriv" : "chromium")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (Capabilities.IsRoot)
+        {
+            File.SetUnixFileMode(temp.Path, (UnixFileMode)0b111_101_101);
+            File.SetUnixFileMode(profile, (UnixFileMode)0b111_111_111);
+            foreach (var a in (string[])["--reuid=nobody", "--regid=nogroup", "--clear-groups", "chromium"])
+            {
+                psi.ArgumentList.Add(a);
+            }
+
+            psi.Environment["HOME"] = profile;
+        }
+
         foreach (var a in (string[])[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--autoplay-policy=no-user-gesture-required", "--allow-file-access-from-files",
-            $"--user-data-dir={profile.Path}", page])
+            $"--user-data-dir={profile}", page])
         {
             psi.ArgumentList.Add(a);
         }
@@ -77,5 +94,22 @@ internal static class HeadlessChromium
             chromium.Kill(entireProcessTree: true);
             await chromium.WaitForExitAsync();
         }
+    }
+
+    /// <summary>player.html and the one script it loads for <paramref name="player"/>, under <paramref name="temp"/>/page.</summary>
+    private static string CopyPage(TempDir temp, string player)
+    {
+        var pageDir = temp.Combine("page");
+        string script = player == "shaka"
+            ? Path.Combine("node_modules", "shaka-player", "dist", "shaka-player.compiled.js")
+            : Path.Combine("node_modules", "hls.js", "dist", "hls.min.js");
+        foreach (var file in (string[])["player.html", script])
+        {
+            var target = Path.Combine(pageDir, file);
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(Path.Combine(PlayersDir, file), target);
+        }
+
+        return pageDir;
     }
 }

@@ -19,7 +19,7 @@ public class AdminSurfaceTests
     public async Task Banner_names_where_the_token_is_never_the_token()
     {
         using var data = new TempDir();
-        await using var server = await ServerProcess.StartAsync(data.Path);
+        await using var server = await RunningServer.StartProcessAsync(data.Path);
         var tokenFile = Path.Combine(data.Path, "admin-token");
         var token = (await File.ReadAllTextAsync(tokenFile)).Trim();
         var deadline = DateTime.UtcNow.AddSeconds(10);
@@ -58,7 +58,7 @@ public class AdminSurfaceTests
     public async Task Malformed_admin_bodies_get_400_and_one_information_line()
     {
         using var data = new TempDir();
-        await using var server = await ServerProcess.StartAsync(data.Path, $"--StreamServer:AdminToken={Token}", "--Logging:LogLevel:StreamServer=Information");
+        await using var server = await RunningServer.StartProcessAsync(data.Path, $"--StreamServer:AdminToken={Token}", "--Logging:LogLevel:StreamServer=Information");
         foreach (var chunkSize in new[] { new string('f', 24), "1" + new string('0', 23), "zz" })
         {
             await using var c = await RawHttpConnection.OpenAsync(server.HttpUri);

@@ -27,8 +27,8 @@ public class Http2StallTests(ITestOutputHelper output)
         Assert.SkipWhen(missing is not null, missing ?? "");
         using var data = new TempDir("ss-stall-h2");
         await TestLibrary.PublishAsync(data.Path);
-        var tlsPort = ServerProcess.FreePort();
-        await using var server = await ServerProcess.StartAsync(data.Path, $"--StreamServer:HttpsPort={tlsPort}",
+        var tlsPort = RunningServer.FreePort();
+        await using var server = await RunningServer.StartProcessAsync(data.Path, $"--StreamServer:HttpsPort={tlsPort}",
             $"--StreamServer:Transport:SendTimeoutSeconds={SendTimeoutSeconds}", "--Logging:LogLevel:StreamServer.Transport=Information");
         var uri = tls ? new Uri($"https://127.0.0.1:{tlsPort}/") : server.HttpUri;
         var segment = new Uri(uri, "/vod/clip/big.m4s").ToString();
@@ -107,11 +107,11 @@ public class Http2StallTests(ITestOutputHelper output)
         return sorted.Count == 0 ? 0 : sorted[sorted.Count / 2];
     }
 
-    private static async Task<long> PoolBytesAsync(ServerProcess server)
+    private static async Task<long> PoolBytesAsync(RunningServer server)
     {
         var metrics = await server.MetricsAsync();
-        return (long)(ServerProcess.Sample(metrics, "streamserver_transport_pool_bytes{state=\"rented\"}")
-            + ServerProcess.Sample(metrics, "streamserver_transport_pool_bytes{state=\"free\"}"));
+        return (long)(RunningServer.Sample(metrics, "streamserver_transport_pool_bytes{state=\"rented\"}")
+            + RunningServer.Sample(metrics, "streamserver_transport_pool_bytes{state=\"free\"}"));
     }
 
     private static async Task<double> TimedDownloadAsync(string url, bool tls)

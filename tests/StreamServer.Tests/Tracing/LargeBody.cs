@@ -24,7 +24,7 @@ internal sealed record LargeBody(string Path, string? Sha256)
         return Convert.ToHexStringLower(SHA256.HashData(bytes));
     }
 
-    public static async Task<LargeBody> ChooseAsync(ServerProcess server, string sha256)
+    public static async Task<LargeBody> ChooseAsync(RunningServer server, string sha256)
     {
         var path = $"/vod/{VodId}/{SegmentName}";
         string[] curl = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", $"http://127.0.0.1:{server.Port}{path}"];

@@ -44,7 +44,7 @@ public class RetransmitTracerTests
 
         await using var netns = await NetworkNamespace.CreateAsync(mtu: 1500);
         var port = 20000 + Random.Shared.Next(20000);
-        await using var server = await ServerProcess.StartAsync(netns, port);
+        await using var server = await RunningServer.StartProcessAsync(netns, port);
         var sha = LargeBody.Plant(server.DataDir);
         var health = await server.WaitForTracersAsync(TimeSpan.FromSeconds(30));
         Assert.Contains("\"state\":\"attached\"", health);

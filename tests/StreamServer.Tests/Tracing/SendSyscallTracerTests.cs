@@ -23,7 +23,7 @@ public class SendSyscallTracerTests
         var missing = TracingEnvironment.MissingBpf(out var objects) ?? TestSupport.Capabilities.MissingTool("strace", "curl");
         Assert.SkipWhen(missing is not null, missing ?? "");
 
-        await using var server = await ServerProcess.StartAsync();
+        await using var server = await RunningServer.StartProcessAsync();
         var sha = LargeBody.Plant(server.DataDir);
         await server.WaitForTracersAsync(TimeSpan.FromSeconds(30));
         var body = await LargeBody.ChooseAsync(server, sha);

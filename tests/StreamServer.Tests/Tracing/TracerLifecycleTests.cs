@@ -16,7 +16,7 @@ public class TracerLifecycleTests
         var missing = TracingEnvironment.MissingBpf(out _) ?? Capabilities.MissingTool("bpftool", "curl");
         Assert.SkipWhen(missing is not null, missing ?? "");
 
-        await using var server = await ServerProcess.StartAsync();
+        await using var server = await RunningServer.StartProcessAsync();
         Assert.Contains("\"state\":\"attached\"", await server.WaitForTracersAsync(TimeSpan.FromSeconds(30)));
         var ids = ProgramIds(server.Pid.ToString(CultureInfo.InvariantCulture));
         Assert.True(ids.Count >= 10, $"expected the tracer programs in the server's fds, found {ids.Count}");

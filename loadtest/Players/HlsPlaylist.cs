@@ -1,11 +1,34 @@
 using System.Globalization;
 
-namespace StreamServer.LoadTest;
+namespace StreamServer.LoadTest.Players;
 
 /// <summary>The parts of HLS playlists a player needs: variants (master), init + segments (media).</summary>
 internal sealed record Variant(Uri Uri, long Bandwidth, string? Resolution, string? AudioGroup);
 
-internal sealed record MediaPlaylist(Uri? Init, List<(Uri Uri, double Duration)> Segments);
+/// <summary>A media playlist. Live ones carry the media sequence, the wall-clock start of each segment and, for LL-HLS,
+/// the listed parts with the msn of the segment they belong to.</summary>
+internal sealed record MediaPlaylist(Uri? Init, List<(Uri Uri, double Duration)> Segments)
+{
+    public long MediaSequence { get; init; }
+
+    public double TargetDuration { get; init; }
+
+    public bool Ended { get; init; }
+
+    /// <summary>PART-TARGET; 0 when the playlist has no parts.</summary>
+    public double PartTarget { get; init; }
+
+    public List<Part> Parts { get; init; } = [];
+
+    /// <summary>EXT-X-PROGRAM-DATE-TIME of each segment by msn (the open one included once it has parts).</summary>
+    public Dictionary<long, DateTimeOffset> StartTimes { get; init; } = [];
+
+    /// <summary>The msn of the segment being written (the one after the last complete segment).</summary>
+    public long OpenMsn => MediaSequence + Segments.Count;
+}
+
+/// <summary>An EXT-X-PART: <paramref name="Msn"/> is the segment it belongs to, <paramref name="Index"/> its place in it.</summary>
+internal sealed record Part(Uri Uri, double Duration, bool Independent, long Msn, int Index);
 
 internal static class HlsPlaylist
 {
@@ -47,7 +70,13 @@ internal static class HlsPlaylist
     {
         Uri? init = null;
         var segments = new List<(Uri, double)>();
+        var parts = new List<Part>();
+        var starts = new Dictionary<long, DateTimeOffset>();
         double? duration = null;
+        long sequence = 0;
+        double target = 0, partTarget = 0;
+        var ended = false;
+        var partIndex = 0;
         foreach (var raw in text.Split('\n'))
         {
             var line = raw.Trim();
@@ -55,19 +84,54 @@ internal static class HlsPlaylist
             {
                 init = new Uri(baseUri, Attributes(line["#EXT-X-MAP:".Length..])["URI"]);
             }
+            else if (line.StartsWith("#EXT-X-MEDIA-SEQUENCE:", StringComparison.Ordinal))
+            {
+                sequence = long.Parse(line["#EXT-X-MEDIA-SEQUENCE:".Length..], CultureInfo.InvariantCulture);
+            }
+            else if (line.StartsWith("#EXT-X-TARGETDURATION:", StringComparison.Ordinal))
+            {
+                target = double.Parse(line["#EXT-X-TARGETDURATION:".Length..], CultureInfo.InvariantCulture);
+            }
+            else if (line.StartsWith("#EXT-X-PART-INF:", StringComparison.Ordinal))
+            {
+                partTarget = double.Parse(Attributes(line["#EXT-X-PART-INF:".Length..])["PART-TARGET"], CultureInfo.InvariantCulture);
+            }
+            else if (line.StartsWith("#EXT-X-PROGRAM-DATE-TIME:", StringComparison.Ordinal))
+            {
+                starts[sequence + segments.Count] = DateTimeOffset.Parse(line["#EXT-X-PROGRAM-DATE-TIME:".Length..], CultureInfo.InvariantCulture);
+            }
+            else if (line.StartsWith("#EXT-X-PART:", StringComparison.Ordinal))
+            {
+                var attrs = Attributes(line["#EXT-X-PART:".Length..]);
+                parts.Add(new Part(new Uri(baseUri, attrs["URI"]), double.Parse(attrs["DURATION"], CultureInfo.InvariantCulture),
+                    attrs.GetValueOrDefault("INDEPENDENT") == "YES", sequence + segments.Count, partIndex++));
+            }
             else if (line.StartsWith("#EXTINF:", StringComparison.Ordinal))
             {
                 var value = line["#EXTINF:".Length..].Split(',')[0];
                 duration = double.Parse(value, CultureInfo.InvariantCulture);
             }
+            else if (line == "#EXT-X-ENDLIST")
+            {
+                ended = true;
+            }
             else if (duration is { } d && line.Length > 0 && line[0] != '#')
             {
                 segments.Add((new Uri(baseUri, line), d));
                 duration = null;
+                partIndex = 0;
             }
         }
 
-        return new MediaPlaylist(init, segments);
+        return new MediaPlaylist(init, segments)
+        {
+            MediaSequence = sequence,
+            TargetDuration = target,
+            Ended = ended,
+            PartTarget = partTarget,
+            Parts = parts,
+            StartTimes = starts,
+        };
     }
 
     /// <summary>Attribute lists (RFC 8216 4.2): KEY=value pairs, values optionally quoted, commas inside quotes.</summary>

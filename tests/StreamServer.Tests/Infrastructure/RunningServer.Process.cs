@@ -8,46 +8,28 @@ using StreamServer.TestSupport;
 
 namespace StreamServer.Tests.Infrastructure;
 
-/// <summary>
-/// The real server as a child process (`dotnet StreamServer.dll ...`), for tests that look at it from outside: strace or
-/// BPF on its pid, its descriptors and memory in /proc, signals, a network namespace of its own (`ip netns exec` execs
-/// in place, so the child's pid is the server's). Ready once Kestrel says where it listens; stopped with SIGTERM like an
-/// operator would, killed if it does not exit. Tests that need the server's services in-process use
-/// <see cref="RunningServer"/>.
-/// </summary>
-internal sealed partial class ServerProcess : IAsyncDisposable
+/// <summary>The child-process host: the server as `dotnet StreamServer.dll ...`, ready once Kestrel says where it listens, stopped with SIGTERM like an operator would (killed if it does not exit).</summary>
+internal sealed partial class RunningServer
 {
-    private readonly Process _process;
+    private readonly Process? _process;
     private readonly StringBuilder _output = new();
-    private readonly TempDir? _ownedDataDir;
     private readonly TaskCompletionSource<int> _port = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private ServerProcess(Process process, string dataDir, TempDir? ownedDataDir, NetworkNamespace? netns)
-    {
-        _process = process;
-        DataDir = dataDir;
-        _ownedDataDir = ownedDataDir;
-        Netns = netns;
-    }
+    public int Pid => Process.Id;
 
-    public int Pid => _process.Id;
-
-    /// <summary>The cleartext HTTP port (HTTP/1.1 + h2c).</summary>
-    public int Port { get; private set; }
-
-    public Uri HttpUri => new($"http://127.0.0.1:{Port}/");
-
-    public string DataDir { get; }
-
+    /// <summary>The namespace the child runs in, when it was started in one.</summary>
     public NetworkNamespace? Netns { get; }
 
-    public bool HasExited => _process.HasExited;
+    public bool HasExited => Process.HasExited;
+
+    private Process Process => _process ?? throw ChildProcessOnly();
 
     /// <summary>What the server printed, for failure messages and log assertions.</summary>
     public string Output
     {
         get
         {
+            _ = Process;
             lock (_output)
             {
                 return _output.ToString();
@@ -56,30 +38,23 @@ internal sealed partial class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>Starts the server on a free port with <paramref name="dataDir"/> (a temporary one when null).</summary>
-    public static Task<ServerProcess> StartAsync(string? dataDir = null, params string[] extraArgs) => StartAsync(null, 0, dataDir, extraArgs);
+    public static Task<RunningServer> StartProcessAsync(string? dataDir = null, params string[] extraArgs) => StartProcessAsync(null, 0, dataDir, extraArgs);
 
     /// <summary>Starts the server inside <paramref name="netns"/> on <paramref name="port"/>.</summary>
-    public static Task<ServerProcess> StartAsync(NetworkNamespace netns, int port, params string[] extraArgs) => StartAsync(netns, port, null, extraArgs);
+    public static Task<RunningServer> StartProcessAsync(NetworkNamespace netns, int port, params string[] extraArgs) => StartProcessAsync(netns, port, null, extraArgs);
 
-    private static async Task<ServerProcess> StartAsync(NetworkNamespace? netns, int port, string? dataDir, string[] extraArgs)
+    private static async Task<RunningServer> StartProcessAsync(NetworkNamespace? netns, int port, string? dataDir, string[] extraArgs)
     {
         var owned = dataDir is null ? new TempDir("ss-server-process") : null;
         dataDir ??= owned!.Path;
         string[] serverArgs =
         [
             ServerDll(),
-            $"--StreamServer:DataDir={dataDir}",
-            "--StreamServer:ListenAddress=127.0.0.1",
-            $"--StreamServer:HttpPort={port.ToString(CultureInfo.InvariantCulture)}",
-            "--StreamServer:HttpsPort=-1",
-            "--StreamServer:GenerateSample=false",
-            "--StreamServer:Live:TestChannel=false",
-            "--StreamServer:RtmpPort=-1",
-            $"--StreamServer:Live:WindowDirectory={Path.Combine(dataDir, "live-window")}",
-            "--Logging:LogLevel:Default=Warning",
-            "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Information",
-            "--Logging:LogLevel:StreamServer.Tracing=Information",
-            .. extraArgs,
+            .. Arguments(dataDir, port, -1, [
+                "--Logging:LogLevel:Default=Warning",
+                "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Information",
+                "--Logging:LogLevel:StreamServer.Tracing=Information",
+                .. extraArgs]),
         ];
         var psi = new ProcessStartInfo(netns is null ? "dotnet" : "ip")
         {
@@ -102,7 +77,7 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         }
 
         var process = Process.Start(psi) ?? throw new InvalidOperationException("cannot start the server");
-        var server = new ServerProcess(process, dataDir, owned, netns);
+        var server = new RunningServer(dataDir, owned, null, process, netns);
         process.OutputDataReceived += (_, e) => server.OnLine(e.Data);
         process.ErrorDataReceived += (_, e) => server.OnLine(e.Data);
         process.BeginOutputReadLine();
@@ -112,7 +87,7 @@ internal sealed partial class ServerProcess : IAsyncDisposable
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
             await using var timeoutRegistration = cts.Token.Register(() => server._port.TrySetException(new TimeoutException("server did not start:\n" + server.Output)));
             _ = process.WaitForExitAsync().ContinueWith(_ => server._port.TrySetException(new InvalidOperationException("server exited:\n" + server.Output)), TaskScheduler.Default);
-            server.Port = await server._port.Task;
+            server.HttpUri = new Uri($"http://127.0.0.1:{(await server._port.Task).ToString(CultureInfo.InvariantCulture)}/");
         }
         catch
         {
@@ -189,26 +164,6 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         return n;
     }
 
-    public async Task<string> MetricsAsync()
-    {
-        using var client = new HttpClient { BaseAddress = HttpUri };
-        return await client.GetStringAsync("/metrics");
-    }
-
-    /// <summary>Value of one sample (name with its labels, as printed) in the Prometheus text.</summary>
-    public static double Sample(string metrics, string name)
-    {
-        foreach (var line in metrics.Split('\n'))
-        {
-            if (line.StartsWith(name + " ", StringComparison.Ordinal))
-            {
-                return double.Parse(line[(name.Length + 1)..], CultureInfo.InvariantCulture);
-            }
-        }
-
-        throw new KeyNotFoundException(name);
-    }
-
     /// <summary>GET through curl (run inside the namespace when there is one); returns the body.</summary>
     public async Task<string> GetAsync(string path)
     {
@@ -231,34 +186,26 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         return last;
     }
 
-    /// <summary>A free loopback port for a second listener (TLS, RTMP) the test configures itself.</summary>
-    internal static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     /// <summary>SIGTERM, then wait for a clean exit; returns the exit code. Past the timeout the server is killed and this throws.</summary>
     public async Task<int> StopAsync(TimeSpan timeout)
     {
-        if (!_process.HasExited)
+        if (!Process.HasExited)
         {
-            _ = await ProcessRunner.RunAsync("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]);
+            _ = await ProcessRunner.RunAsync("kill", ["-TERM", Process.Id.ToString(CultureInfo.InvariantCulture)]);
             using var cts = new CancellationTokenSource(timeout);
             try
             {
-                await _process.WaitForExitAsync(cts.Token);
+                await Process.WaitForExitAsync(cts.Token);
             }
             catch (OperationCanceledException)
             {
-                _process.Kill(entireProcessTree: true);
-                await _process.WaitForExitAsync();
+                Process.Kill(entireProcessTree: true);
+                await Process.WaitForExitAsync();
                 throw new TimeoutException("server did not exit on SIGTERM:\n" + Output);
             }
         }
 
-        return _process.ExitCode;
+        return Process.ExitCode;
     }
 
     /// <summary>SIGTERM, as an operator's stop: true when the server exited within <paramref name="timeout"/>.</summary>
@@ -275,11 +222,11 @@ internal sealed partial class ServerProcess : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    private async Task DisposeProcessAsync()
     {
         try
         {
-            if (!_process.HasExited)
+            if (!Process.HasExited)
             {
                 await StopAsync(TimeSpan.FromSeconds(15));
             }
@@ -289,8 +236,7 @@ internal sealed partial class ServerProcess : IAsyncDisposable
             // Killed above; the test that cared already failed.
         }
 
-        _process.Dispose();
-        _ownedDataDir?.Dispose();
+        Process.Dispose();
     }
 
     private static string ServerDll()
