@@ -2,7 +2,7 @@
 # ~600 B playlist) in StreamServer's library (WORK/data/vod/bench), which nginx serves too (root WORK/data):
 # the very same inodes, so both send from the same page-cache folios (a copy written differently can sit in
 # differently sized folios on ext4/xfs, which alone changes sendfile's kernel cost by several percent).
-# An nginx config (1 worker, sendfile on, tcp_nopush on, access_log off), and start/stop of both servers.
+# An nginx config (NGINX_WORKERS workers, default 1; sendfile on, tcp_nopush on, access_log off), and start/stop of both servers.
 # Expects WORK, OURS_PORT, NGINX_PORT, NGINX_H2C_PORT; sets NGINX_PID, OURS_PID.
 for tool in nginx wrk h2load curl; do command -v $tool >/dev/null || { echo "missing $tool" >&2; exit 1; }; done
 
@@ -21,7 +21,7 @@ dd if=/dev/urandom of="$VOD/seg_000.m4s" bs=1M count=1 status=none
 ABS=$(cd "$WORK" && pwd)
 
 cat > "$WORK/nginx/nginx.conf" <<CONF
-worker_processes 1;
+worker_processes ${NGINX_WORKERS:-1};
 daemon off;
 pid $ABS/nginx/nginx.pid;
 error_log $ABS/nginx/error.log warn;

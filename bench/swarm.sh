@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # The seed's comparison at swarm scale: 1,000 clients against StreamServer and against nginx serving the very same files
-# (bench/serve-setup.sh: one 1 MiB CMAF-class segment linked 15 times, a ~600 B playlist, nginx 1 worker with sendfile),
+# (bench/serve-setup.sh: one 1 MiB CMAF-class segment linked 15 times, a ~600 B playlist; nginx with sendfile and one
+# worker per core, as an operator runs it: NGINX_WORKERS=2),
 # driven by our load tool, alternating servers. Cases: playlist and segment with raw-qps over 1,000 keep-alive
 # connections (QPS), and the vod-abr swarm of 1,000 players at max pace (master, playlist, init, segments; TTFB p99).
 # For each: req/s, the ratio ours/nginx, and the server's own CPU per request (utime+stime of its process / requests).
-#   DURATION=10 ROUNDS=2 PLAYERS=1000 bench/swarm.sh
+#   DURATION=10 ROUNDS=2 PLAYERS=1000 NGINX_WORKERS=2 bench/swarm.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-2}
 PLAYERS=${PLAYERS:-1000}
 WORK=bench/.work/swarm
+export NGINX_WORKERS=${NGINX_WORKERS:-2}
 OURS_PORT=${OURS_PORT:-18491}
 NGINX_PORT=${NGINX_PORT:-18492}
 NGINX_H2C_PORT=${NGINX_H2C_PORT:-18493}
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true  # 1,000 connections on each side
 TOOL=loadtest/bin/Release/net10.0/LoadTest.dll
 [ -f "$TOOL" ] || dotnet build loadtest -c Release -v q >/dev/null
 source bench/serve-setup.sh
