@@ -16,7 +16,7 @@ internal static class HtmlReport
     private const int Height = 260;
     private const int Left = 60;
     private const int Right = 20;
-    private const int Top = 30;
+    private const int Top = 44;
     private const int Bottom = 40;
 
     public static string Render(RunSummary run)
@@ -48,9 +48,9 @@ internal static class HtmlReport
         if (t.Count > 0)
         {
             var x = Column(t, static s => s.Second);
-            Lines(html, "Requests per second and players", "per second", x,
-                [("requests/s", "#1f77b4", Column(t, static s => s.Requests)), ("players", "#2ca02c", Column(t, static s => s.Players)),
-                 ("MiB/s", "#ff7f0e", Column(t, static s => s.Bytes / 1048576.0))]);
+            Lines(html, "Players watching", "at the end of each second", x, [("players", "#2ca02c", Column(t, static s => s.Players))]);
+            Lines(html, "Requests and MiB per second", "per second", x,
+                [("requests/s", "#1f77b4", Column(t, static s => s.Requests)), ("MiB/s", "#ff7f0e", Column(t, static s => s.Bytes / 1048576.0))]);
             Lines(html, "Segment time to first byte", "ms", x,
                 [("p50", "#1f77b4", Column(t, static s => s.SegmentP50Ms)), ("p99", "#ff7f0e", Column(t, static s => s.SegmentP99Ms)),
                  ("p99.9", "#d62728", Column(t, static s => s.SegmentP999Ms)), ("playlist p99", "#9467bd", Column(t, static s => s.PlaylistP99Ms))]);
@@ -121,7 +121,7 @@ internal static class HtmlReport
             }
 
             html.Append("\"/>");
-            html.Append(inv, $"<text x=\"{Left + 10 + (k * 150)}\" y=\"{Top - 8}\" fill=\"{color}\" font-size=\"12\">{Esc(name)}</text>");
+            html.Append(inv, $"<text x=\"{Left + 10 + (k * 150)}\" y=\"{Top - 12}\" fill=\"{color}\" font-size=\"12\">{Esc(name)}</text>");
         }
 
         html.Append("</svg>");
@@ -156,18 +156,17 @@ internal static class HtmlReport
     {
         var inv = CultureInfo.InvariantCulture;
         html.Append(inv, $"<svg width=\"{Width}\" height=\"{Height}\" xmlns=\"http://www.w3.org/2000/svg\">");
-        html.Append(inv, $"<text x=\"{Left}\" y=\"14\" font-size=\"14\" font-weight=\"bold\">{Esc(title)}</text>");
+        html.Append(inv, $"<text x=\"{Left}\" y=\"16\" font-size=\"14\" font-weight=\"bold\">{Esc(title)} <tspan font-weight=\"normal\" font-size=\"12\">({Esc(unit)})</tspan></text>");
         for (var g = 0; g <= 4; g++)
         {
             var y = Py(yMax * g / 4, yMax);
             html.Append(inv, $"<line x1=\"{Left}\" x2=\"{Width - Right}\" y1=\"{y:F1}\" y2=\"{y:F1}\" stroke=\"#ddd\"/>");
             html.Append(inv, $"<text x=\"{Left - 4}\" y=\"{y + 4:F1}\" font-size=\"10\" text-anchor=\"end\">{yMax * g / 4:0.##}</text>");
             var x = Px(xMax * g / 4, xMax);
-            html.Append(inv, $"<text x=\"{x:F1}\" y=\"{Height - Bottom + 14}\" font-size=\"10\" text-anchor=\"middle\">{xMax * g / 4:0}</text>");
+            html.Append(inv, $"<text x=\"{x:F1}\" y=\"{Height - Bottom + 14}\" font-size=\"10\" text-anchor=\"middle\">{xMax * g / 4:0.#}</text>");
         }
 
         html.Append(inv, $"<text x=\"{Width - Right}\" y=\"{Height - 6}\" font-size=\"11\" text-anchor=\"end\">{xUnit}</text>");
-        html.Append(inv, $"<text x=\"4\" y=\"{Top - 8}\" font-size=\"11\">{Esc(unit)}</text>");
     }
 
     private static double Px(double x, double xMax) => Left + (x / xMax * (Width - Left - Right));
