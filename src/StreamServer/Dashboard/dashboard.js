@@ -55,8 +55,83 @@ function makeChart(el, series) {
 const charts = {
   requests: makeChart(document.getElementById('chart-requests'), ['req/s']),
   bytes: makeChart(document.getElementById('chart-bytes'), ['sendfile', 'copy']),
-  latency: makeChart(document.getElementById('chart-latency'), ['p50', 'p99']),
+  latency: makeChart(document.getElementById('chart-latency'), ['p50', 'p99', 'p999']),
   tcp: makeChart(document.getElementById('chart-tcp'), ['retransmits/s', 'skb allocs/s ÷1000']),
+};
+
+// Per-bucket counts of a histogram family since the previous poll (summed over every label set but le), bucket
+// upper bounds ascending; plus the cumulative map to diff against next time.
+function bucketDeltas(samples, family, prev) {
+  const cumulative = new Map();
+  for (const s of samples) {
+    if (s.name !== family + '_bucket') continue;
+    cumulative.set(s.labels.le, (cumulative.get(s.labels.le) || 0) + s.value);
+  }
+  const rows = [...cumulative.keys()].map(le => [le === '+Inf' ? Infinity : Number(le), cumulative.get(le) - (prev?.get(le) || 0)]);
+  rows.sort((a, b) => a[0] - b[0]);
+  const bounds = [], counts = [];
+  let below = 0;
+  for (const [le, c] of rows) { bounds.push(le); counts.push(Math.max(0, c - below)); below = Math.max(below, c); }
+  return { bounds, counts, cumulative };
+}
+
+// A heatmap over time on a canvas: one column per poll, one row per bucket (log2 for the kernel's histograms), colour
+// by count on a log scale (viridis), with the p99 and p999 of each column drawn over it.
+const VIRIDIS = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
+function viridis(x) {
+  const f = Math.min(0.9999, Math.max(0, x)) * (VIRIDIS.length - 1), i = Math.floor(f), t = f - i;
+  const [a, b] = [VIRIDIS[i], VIRIDIS[i + 1]];
+  return `rgb(${a.map((v, k) => Math.round(v + (b[k] - v) * t)).join(',')})`;
+}
+function makeHeatmap(canvas) { return { canvas, columns: [], bounds: [] }; }
+function pushHeat(heat, deltas) {
+  if (deltas.bounds.length > heat.bounds.length) heat.bounds = deltas.bounds;
+  heat.columns.push(deltas.counts);
+  if (heat.columns.length > WINDOW) heat.columns.shift();
+  drawHeat(heat);
+}
+function rankRow(counts, q) {
+  const total = counts.reduce((a, b) => a + b, 0);
+  if (total <= 0) return null;
+  let seen = 0;
+  for (let i = 0; i < counts.length; i++) { seen += counts[i]; if (seen >= q * total) return i; }
+  return counts.length - 1;
+}
+function drawHeat(heat) {
+  const { canvas, columns, bounds } = heat, ctx = canvas.getContext('2d');
+  const left = 58, bottom = 4, rows = bounds.length;
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  if (!rows) return;
+  const w = (canvas.width - left) / WINDOW, h = (canvas.height - bottom) / rows;
+  let max = 0;
+  for (const col of columns) for (const c of col) max = Math.max(max, c);
+  const x0 = canvas.width - columns.length * w;
+  columns.forEach((col, x) => col.forEach((c, y) => {
+    if (c <= 0) return;
+    ctx.fillStyle = viridis(Math.log1p(c) / Math.log1p(max));
+    ctx.fillRect(x0 + x * w, canvas.height - bottom - (y + 1) * h, Math.ceil(w), Math.ceil(h));
+  }));
+  ctx.fillStyle = '#374151'; ctx.font = '10px sans-serif'; ctx.textAlign = 'right';
+  for (let y = 0; y < rows; y += Math.max(1, Math.ceil(rows / 8))) {
+    const le = bounds[y];
+    const label = !Number.isFinite(le) ? '+Inf' : le >= 1 ? le.toFixed(1) + ' s' : le >= 1e-3 ? (le * 1e3).toFixed(1) + ' ms' : (le * 1e6).toFixed(0) + ' µs';
+    ctx.fillText(label, left - 4, canvas.height - bottom - y * h - 2);
+  }
+  for (const [q, colour] of [[0.99, '#111827'], [0.999, '#db2777']]) {
+    ctx.strokeStyle = colour; ctx.lineWidth = 1.5; ctx.beginPath();
+    let started = false;
+    columns.forEach((col, x) => {
+      const row = rankRow(col, q);
+      if (row === null) { started = false; return; }
+      const px = x0 + (x + 0.5) * w, py = canvas.height - bottom - (row + 0.5) * h;
+      if (started) ctx.lineTo(px, py); else { ctx.moveTo(px, py); started = true; }
+    });
+    ctx.stroke();
+  }
+}
+const heatmaps = {
+  send: makeHeatmap(document.getElementById('heat-send')),
+  request: makeHeatmap(document.getElementById('heat-request')),
 };
 
 function push(chart, t, values) {
@@ -81,13 +156,20 @@ async function pollMetrics() {
   };
   const p50 = quantile(samples, 'streamserver_send_syscall_duration_seconds', 0.5, previous?.latency);
   const p99 = quantile(samples, 'streamserver_send_syscall_duration_seconds', 0.99, previous?.latency);
+  const p999 = quantile(samples, 'streamserver_send_syscall_duration_seconds', 0.999, previous?.latency);
   current.latency = p50.buckets;
+  const send = bucketDeltas(samples, 'streamserver_send_syscall_duration_seconds', previous?.sendBuckets);
+  const request = bucketDeltas(samples, 'streamserver_http_request_duration_seconds', previous?.requestBuckets);
+  current.sendBuckets = send.cumulative;
+  current.requestBuckets = request.cumulative;
   if (previous) {
     const dt = current.t - previous.t;
     const rate = k => Math.max(0, (current[k] - previous[k]) / dt);
     push(charts.requests, now, [rate('requests')]);
     push(charts.bytes, now, [rate('sendfile') / 1048576, rate('copy') / 1048576]);
-    push(charts.latency, now, [p50.value, p99.value]);
+    push(charts.latency, now, [p50.value, p99.value, p999.value]);
+    pushHeat(heatmaps.send, send);
+    pushHeat(heatmaps.request, request);
     push(charts.tcp, now, [rate('retrans'), rate('skb') / 1000]);
   }
   previous = current;
@@ -127,6 +209,21 @@ async function pollJobs() {
   }
 }
 
+// Retransmits per flow (local -> remote), from the live events: the flows that lose the most, first.
+const flows = new Map();
+function countFlow(e) {
+  const key = e.local + ' ' + e.remote;
+  const f = flows.get(key) || { local: e.local, remote: e.remote, segments: 0 };
+  f.segments += e.segments; f.state = e.state; f.srtt = e.srttUs / 1000; f.last = new Date().toLocaleTimeString();
+  flows.set(key, f);
+  const body = document.querySelector('#flows tbody');
+  body.replaceChildren();
+  for (const f of [...flows.values()].sort((a, b) => b.segments - a.segments).slice(0, 10)) {
+    const row = body.insertRow();
+    cell(row, f.local); cell(row, f.remote); cell(row, f.segments); cell(row, f.state); cell(row, f.srtt.toFixed(1)); cell(row, f.last);
+  }
+}
+
 let eventsAbort = null;
 async function followEvents() {
   eventsAbort?.abort();
@@ -152,6 +249,7 @@ async function followEvents() {
         const data = frame.split('\n').filter(l => l.startsWith('data:')).map(l => l.slice(5).trim()).join('\n');
         const type = (frame.split('\n').find(l => l.startsWith('event:')) || 'event: message').slice(6).trim();
         if (!data) continue;
+        if (type === 'retransmit') countFlow(JSON.parse(data));
         const li = document.createElement('li');
         li.textContent = new Date().toLocaleTimeString() + '  ' + type + '  ' + data;
         list.prepend(li);

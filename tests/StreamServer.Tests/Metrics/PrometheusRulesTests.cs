@@ -139,6 +139,11 @@ public sealed class PrometheusRulesTests
     private static async Task<JsonElement> QueryAsync(HttpClient api, string expr)
     {
         using var response = await api.GetAsync("api/v1/query?query=" + Uri.EscapeDataString(expr));
+        if (response.StatusCode == System.Net.HttpStatusCode.ServiceUnavailable)
+        {
+            throw new HttpRequestException("Prometheus is not ready yet", null, response.StatusCode);
+        }
+
         var body = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.True(body.GetProperty("status").GetString() == "success", $"{expr}: {body}");
         return body.GetProperty("data").GetProperty("result");

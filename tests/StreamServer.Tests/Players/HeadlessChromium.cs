@@ -36,37 +36,9 @@ internal static class HeadlessChromium
         var report = $"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/report";
         using var temp = new TempDir("ss-chromium");
         var pageDir = CopyPage(temp, player);
-        var profile = temp.Combine("profile");
-        Directory.CreateDirectory(profile);
         var page = new Uri(Path.Combine(pageDir, "player.html")).AbsoluteUri +
             $"?player={player}&src={Uri.EscapeDataString(source.AbsoluteUri)}&seconds={seconds}&live={(live ? 1 : 0)}&report={Uri.EscapeDataString(report)}";
-        var psi = new ProcessStartInfo(Capabilities.IsRoot ? "setpriv" : "chromium")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        if (Capabilities.IsRoot)
-        {
-            File.SetUnixFileMode(temp.Path, (UnixFileMode)0b111_101_101);
-            File.SetUnixFileMode(profile, (UnixFileMode)0b111_111_111);
-            foreach (var a in (string[])["--reuid=nobody", "--regid=nogroup", "--clear-groups", "chromium"])
-            {
-                psi.ArgumentList.Add(a);
-            }
-
-            psi.Environment["HOME"] = profile;
-        }
-
-        foreach (var a in (string[])[
-            "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--autoplay-policy=no-user-gesture-required", "--allow-file-access-from-files",
-            $"--user-data-dir={profile}", page])
-        {
-            psi.ArgumentList.Add(a);
-        }
-
+        var psi = StartInfo(temp, out _, ["--disable-quic", "--autoplay-policy=no-user-gesture-required", "--allow-file-access-from-files", page]);
         using var chromium = Process.Start(psi) ?? throw new InvalidOperationException("cannot start chromium");
         chromium.OutputDataReceived += static (_, _) => { };
         chromium.ErrorDataReceived += static (_, _) => { };
@@ -94,6 +66,67 @@ internal static class HeadlessChromium
             chromium.Kill(entireProcessTree: true);
             await chromium.WaitForExitAsync();
         }
+    }
+
+    /// <summary>
+    /// A PNG of <paramref name="page"/> at <paramref name="width"/> x <paramref name="height"/> CSS pixels once
+    /// <paramref name="virtualMilliseconds"/> of page time have run (Chromium's virtual time: timers fire without the wall
+    /// clock waiting, network requests are real), so a page that polls has drawn a few rounds.
+    /// </summary>
+    public static async Task<byte[]> ScreenshotAsync(Uri page, int width, int height, int virtualMilliseconds)
+    {
+        using var temp = new TempDir("ss-chromium");
+        var shot = Path.Combine(temp.Combine("profile"), "shot.png"); // the profile is the one folder Chromium may write to
+        var psi = StartInfo(temp, out _, [$"--window-size={width},{height}", "--hide-scrollbars",
+            $"--virtual-time-budget={virtualMilliseconds}", $"--screenshot={shot}", page.AbsoluteUri]);
+        using var chromium = Process.Start(psi) ?? throw new InvalidOperationException("cannot start chromium");
+        var stderr = chromium.StandardError.ReadToEndAsync();
+        _ = chromium.StandardOutput.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        try
+        {
+            await chromium.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            chromium.Kill(entireProcessTree: true);
+            throw new TimeoutException("chromium did not finish the screenshot: " + await stderr);
+        }
+
+        Assert.True(File.Exists(shot), "no screenshot: " + await stderr);
+        return await File.ReadAllBytesAsync(shot);
+    }
+
+    /// <summary>Chromium with a fresh profile under <paramref name="temp"/>; as root it runs as "nobody" so its process isolation stays on.</summary>
+    private static ProcessStartInfo StartInfo(TempDir temp, out string profile, IEnumerable<string> args)
+    {
+        profile = temp.Combine("profile");
+        Directory.CreateDirectory(profile);
+        var psi = new ProcessStartInfo(Capabilities.IsRoot ? "setpriv" : "chromium")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        if (Capabilities.IsRoot)
+        {
+            File.SetUnixFileMode(temp.Path, (UnixFileMode)0b111_101_101);
+            File.SetUnixFileMode(profile, (UnixFileMode)0b111_111_111);
+            foreach (var a in (string[])["--reuid=nobody", "--regid=nogroup", "--clear-groups", "chromium"])
+            {
+                psi.ArgumentList.Add(a);
+            }
+
+            psi.Environment["HOME"] = profile;
+        }
+
+        foreach (var a in (string[])["--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", $"--user-data-dir={profile}", .. args])
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        return psi;
     }
 
     /// <summary>player.html and the one script it loads for <paramref name="player"/>, under <paramref name="temp"/>/page.</summary>
