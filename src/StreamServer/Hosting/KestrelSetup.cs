@@ -85,7 +85,8 @@ internal static class KestrelSetup
             {
                 listen.Protocols = HttpProtocols.Http1AndHttp2;
                 listen.Use(next => new Http1ZeroCopyMiddleware(next, listen.ApplicationServices.GetRequiredService<VodFileCache>(),
-                    listen.ApplicationServices.GetRequiredService<Live.LiveChannelRegistry>(), http1, transport).OnConnectionAsync);
+                    listen.ApplicationServices.GetRequiredService<Live.LiveChannelRegistry>(), http1, transport,
+                    listen.ApplicationServices.GetRequiredService<Logging.AccessLog>()).OnConnectionAsync);
             });
             if (options.HttpsPort >= 0)
             {

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Options;
 using StreamServer.Admin;
 using StreamServer.Health;
+using StreamServer.Logging;
 using StreamServer.Metrics;
 using StreamServer.Thumbnails;
 using StreamServer.Tracing;
@@ -32,6 +33,32 @@ public static class ServerApp
         configure?.Invoke(builder);
 
         var options = builder.Configuration.GetSection(StreamServerOptions.Section).Get<StreamServerOptions>() ?? new();
+        if (options.Logging.Format == "json")
+        {
+            // One JSON object per line; scopes carry ASP.NET's RequestId / RequestPath / ConnectionId for everything logged
+            // inside a request. That scope is the hosting layer's, so this format pays for it (see below) on requests Kestrel
+            // answers; the zero-copy HTTP/1.1 path has no such scope and no cost.
+            builder.Logging.ClearProviders();
+            builder.Logging.AddJsonConsole(o =>
+            {
+                o.IncludeScopes = true;
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+            });
+        }
+        else if (options.Logging.Format == "text")
+        {
+            // ASP.NET Core's hosting layer starts an Activity and a logging scope for every request as soon as its
+            // diagnostics category is enabled at any level (it checks Critical), even when nothing is ever written:
+            // ~600 B per request (Activity, ExecutionContext, AsyncLocal maps, scope). Its only output is the per-request
+            // "Request starting/finished" lines, which are off at Warning anyway.
+            builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
+        }
+        else
+        {
+            throw new InvalidOperationException($"StreamServer:Logging:Format must be \"text\" or \"json\", not \"{options.Logging.Format}\"");
+        }
+
         var layout = new DataLayout(options.DataDir, options.Live.WindowDirectory);
         Directory.CreateDirectory(layout.DataDir);
         builder.Services.AddSingleton(Options.Create(options));
@@ -44,6 +71,8 @@ public static class ServerApp
         builder.Services.AddSingleton(options.Http1);
         builder.Services.AddSingleton(options.Vod);
         builder.Services.AddSingleton(options.Live);
+        builder.Services.AddSingleton(options.Logging);
+        builder.Services.AddSingleton<Logging.AccessLog>();
         builder.Services.AddSingleton(new Ingest.Rtmp.RtmpEndpoint(options.ListenAddress, options.RtmpPort));
         builder.Services.AddSingleton<PrometheusExporter>();
         builder.Services.AddSingleton<HealthRegistry>();
@@ -65,6 +94,7 @@ public static class ServerApp
 
         var app = builder.Build();
         app.Services.GetRequiredService<Transport.TransportMemoryAccounting>().Log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("StreamServer.Transport");
+        app.UseAccessLog();
         app.UseVodServing();
         var exporter = app.Services.GetRequiredService<PrometheusExporter>();
         var health = app.Services.GetRequiredService<HealthRegistry>();

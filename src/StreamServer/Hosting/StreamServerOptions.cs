@@ -82,6 +82,9 @@ public sealed class StreamServerOptions
     /// <summary>Posters, sprites + thumbnails.vtt at packaging, and on-demand thumb.jpg.</summary>
     public global::StreamServer.Thumbnails.ThumbnailOptions Thumbnails { get; set; } = new();
 
+    /// <summary>Log format and the access log: StreamServer:Logging:*.</summary>
+    public global::StreamServer.Logging.LoggingOptions Logging { get; set; } = new();
+
     /// <summary>The /metrics endpoint: StreamServer:Metrics:*.</summary>
     public global::StreamServer.Metrics.MetricsOptions Metrics { get; set; } = new();
 

@@ -42,6 +42,9 @@ internal sealed class Http1ZeroCopyConnection
     private bool _keepAlive;
     private KeyValuePair<string, object?> _protocol;
     private long _started;
+    private bool _isHead;
+    private bool _isHttp10;
+    private long _requestNumber;
 
     public Http1ZeroCopyConnection(Http1ZeroCopyMiddleware owner, ConnectionContext connection, Socket? socket, bool serveMedia)
     {
@@ -331,6 +334,8 @@ internal sealed class Http1ZeroCopyConnection
         _file = file;
         _keepAlive = request.KeepAlive;
         _protocol = ServingMetrics.Protocol(request.IsHttp10 ? ServingMetrics.Http10 : ServingMetrics.Http11);
+        _isHead = request.IsHead;
+        _isHttp10 = request.IsHttp10;
         _plan = VodResponsePlanner.Plan(file, request.IsHead, new VodRequestHeaders(request.Range, request.IfNoneMatch, request.IfModifiedSince, request.IfRange, request.IfMatch, request.IfUnmodifiedSince));
         _headLength = Http1ResponseHead.Write(_head, file, _plan, _keepAlive, request.IsHttp10);
         consumed = request.HeadLength;
@@ -370,6 +375,13 @@ internal sealed class Http1ZeroCopyConnection
             file.Release();
             ServingMetrics.BodyBytes(_protocol, bodyBytes, viaSendfile);
             ServingMetrics.Response(_protocol, file.Kind, plan.Status, _started);
+            _requestNumber++;
+            if (_owner.AccessLog.Enabled)
+            {
+                _owner.AccessLog.Record(new Logging.AccessLogEntry(DateTimeOffset.UtcNow, _isHead ? "HEAD" : "GET", file.RequestPath,
+                    _isHttp10 ? "HTTP/1.0" : "HTTP/1.1", plan.Status, bodyBytes, Stopwatch.GetElapsedTime(_started).TotalMilliseconds,
+                    _connection.ConnectionId, _requestNumber, null, _connection.RemoteEndPoint));
+            }
         }
 
         return ok;

@@ -19,8 +19,10 @@ internal sealed class Http1ZeroCopyMiddleware
     private readonly VodFileCache _cache;
     private readonly Http1Options _options;
 
-    public Http1ZeroCopyMiddleware(ConnectionDelegate next, VodFileCache cache, Live.LiveChannelRegistry channels, Http1Options options, TransportOptions transport)
+    public Http1ZeroCopyMiddleware(ConnectionDelegate next, VodFileCache cache, Live.LiveChannelRegistry channels, Http1Options options, TransportOptions transport,
+        Logging.AccessLog accessLog)
     {
+        AccessLog = accessLog;
         _next = next;
         _cache = cache;
         Channels = channels;
@@ -35,6 +37,9 @@ internal sealed class Http1ZeroCopyMiddleware
     internal ConnectionDelegate Next => _next;
     internal VodFileCache Cache => _cache;
     internal Http1Options Options => _options;
+
+    /// <summary>Where answered requests are logged when the access log is on.</summary>
+    internal Logging.AccessLog AccessLog { get; }
 
     /// <summary>Send timeout and the send path of connections handed to Kestrel.</summary>
     internal TransportOptions Transport { get; }
