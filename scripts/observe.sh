@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts Debian's Prometheus scraping a running StreamServer every 5 s with the shipped recording and alert rules
-# (ops/prometheus/). Its UI and API on http://127.0.0.1:$PROMETHEUS_PORT (/alerts, /graph); import
-# dashboards/streamserver.json into Grafana over it for the heatmaps. Stops with Ctrl-C; data under $WORK.
+# (ops/prometheus/) and exemplar storage on (the request ids our latency buckets carry in OpenMetrics). Its UI and API on
+# http://127.0.0.1:$PROMETHEUS_PORT (/alerts, /graph); import dashboards/streamserver.json into Grafana over it for the
+# heatmaps. Stops with Ctrl-C; data under $WORK.
 #   STREAMSERVER_TARGET=127.0.0.1:8080 PROMETHEUS_PORT=9090 scripts/observe.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,4 +18,4 @@ sed -e "s/\"127.0.0.1:8080\"/\"$TARGET\"/" -e "s/^\(  scrape_interval:\).*/\1 $S
 promtool check config "$WORK/prometheus.yml" >/dev/null
 echo "observe: Prometheus on http://127.0.0.1:$PORT scraping http://$TARGET/metrics every $SCRAPE"
 exec prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
-  --web.listen-address="127.0.0.1:$PORT" --storage.tsdb.retention.time=2d --log.level=warn
+  --web.listen-address="127.0.0.1:$PORT" --storage.tsdb.retention.time=2d --log.level=warn --enable-feature=exemplar-storage

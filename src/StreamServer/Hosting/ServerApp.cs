@@ -97,6 +97,7 @@ public static class ServerApp
         app.UseAccessLog();
         app.UseVodServing();
         var exporter = app.Services.GetRequiredService<PrometheusExporter>();
+        exporter.AddExemplars(ServingMetrics.Exemplars);
         var health = app.Services.GetRequiredService<HealthRegistry>();
         health.Register("http", static () => new SubsystemHealth(HealthState.Ok));
         health.Register("kestrel", app.Services.GetRequiredService<KestrelSetup.KestrelReport>().Probe);
@@ -113,7 +114,8 @@ public static class ServerApp
                 return Results.Text("missing or wrong bearer token (StreamServer:Metrics:RequireToken)\n", "text/plain; charset=utf-8", statusCode: 401);
             }
 
-            return Results.Text(exporter.Scrape(), "text/plain; version=0.0.4; charset=utf-8");
+            var openMetrics = PrometheusTextWriter.WantsOpenMetrics(ctx.Request.Headers.Accept);
+            return Results.Text(exporter.Scrape(openMetrics), openMetrics ? PrometheusTextWriter.OpenMetricsContentType : PrometheusTextWriter.TextContentType);
         });
         app.MapGet("/healthz", (HttpContext ctx) =>
         {

@@ -374,8 +374,8 @@ internal sealed class Http1ZeroCopyConnection
             _file = null;
             file.Release();
             ServingMetrics.BodyBytes(_protocol, bodyBytes, viaSendfile);
-            ServingMetrics.Response(_protocol, file.Kind, plan.Status, _started);
             _requestNumber++;
+            ServingMetrics.Response(_protocol, file.Kind, plan.Status, _started, RequestRef.Of(_connection.ConnectionId, _requestNumber));
             if (_owner.AccessLog.Enabled)
             {
                 _owner.AccessLog.Record(new Logging.AccessLogEntry(DateTimeOffset.UtcNow, _isHead ? "HEAD" : "GET", file.RequestPath,

@@ -20,6 +20,7 @@ public sealed class PrometheusExporter : IDisposable
     private readonly MeterListener _listener = new();
     private readonly List<InstrumentState> _instruments = [];
     private readonly List<IPrometheusCollector> _collectors = [];
+    private readonly List<IExemplarSource> _exemplars = [];
     private readonly Lock _gate = new();
 
     public PrometheusExporter()
@@ -60,18 +61,29 @@ public sealed class PrometheusExporter : IDisposable
         }
     }
 
-    /// <summary>Renders the current values of every instrument and collector.</summary>
-    public string Scrape()
+    /// <summary>Exemplars for the buckets of one histogram family (shown to OpenMetrics scrapers).</summary>
+    public void AddExemplars(IExemplarSource source)
+    {
+        lock (_gate)
+        {
+            _exemplars.Add(source);
+        }
+    }
+
+    /// <summary>Renders the current values of every instrument and collector (OpenMetrics 1.0.0 with exemplars when asked).</summary>
+    public string Scrape(bool openMetrics = false)
     {
         _listener.RecordObservableInstruments();
         var sb = new StringBuilder(16 * 1024);
-        var writer = new PrometheusTextWriter(sb);
+        var writer = new PrometheusTextWriter(sb, openMetrics);
         InstrumentState[] instruments;
         IPrometheusCollector[] collectors;
+        IExemplarSource[] exemplars;
         lock (_gate)
         {
             instruments = [.. _instruments];
             collectors = [.. _collectors];
+            exemplars = [.. _exemplars];
         }
 
         // Several instruments may share a family name (e.g. the same metric from two meters); emit the
@@ -80,7 +92,7 @@ public sealed class PrometheusExporter : IDisposable
         string? last = null;
         foreach (var instrument in instruments)
         {
-            instrument.Write(writer, writeHeader: instrument.FamilyName != last);
+            instrument.Write(writer, writeHeader: instrument.FamilyName != last, Array.Find(exemplars, e => e.FamilyName == instrument.FamilyName));
             last = instrument.FamilyName;
         }
 
@@ -89,6 +101,7 @@ public sealed class PrometheusExporter : IDisposable
             collector.Collect(writer);
         }
 
+        writer.End();
         return sb.ToString();
     }
 
@@ -229,7 +242,7 @@ public sealed class PrometheusExporter : IDisposable
             return created;
         }
 
-        public void Write(PrometheusTextWriter writer, bool writeHeader)
+        public void Write(PrometheusTextWriter writer, bool writeHeader, IExemplarSource? exemplars)
         {
             if (writeHeader)
             {
@@ -242,7 +255,7 @@ public sealed class PrometheusExporter : IDisposable
                 {
                     if (Type == PrometheusType.Histogram)
                     {
-                        writer.Histogram(FamilyName, s.Labels, _buckets!, s.BucketCounts!, s.Sum, s.Count);
+                        writer.Histogram(FamilyName, s.Labels, _buckets!, s.BucketCounts!, s.Sum, s.Count, exemplars);
                     }
                     else
                     {

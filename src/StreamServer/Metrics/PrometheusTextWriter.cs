@@ -10,11 +10,38 @@ public enum PrometheusType
     Histogram,
 }
 
-/// <summary>Writes Prometheus text exposition format 0.0.4 (what <c>promtool check metrics</c> reads).</summary>
-public sealed class PrometheusTextWriter(StringBuilder sb)
+/// <summary>
+/// Writes Prometheus text exposition format 0.0.4 (what <c>promtool check metrics</c> reads), or OpenMetrics 1.0.0 when a
+/// scraper asks for it: counter families named without their _total suffix, exemplars on histogram buckets, # EOF.
+/// </summary>
+public sealed class PrometheusTextWriter(StringBuilder sb, bool openMetrics = false)
 {
+    public const string TextContentType = "text/plain; version=0.0.4; charset=utf-8";
+    public const string OpenMetricsContentType = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+    public bool OpenMetrics => openMetrics;
+
+    /// <summary>Whether an Accept header asks for OpenMetrics (Prometheus sends it first when it can parse it).</summary>
+    public static bool WantsOpenMetrics(string? accept) =>
+        accept is not null && accept.Contains("application/openmetrics-text", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Ends the exposition (OpenMetrics requires the # EOF line).</summary>
+    public void End()
+    {
+        if (openMetrics)
+        {
+            sb.Append("# EOF\n");
+        }
+    }
+
     public void Header(string family, string help, PrometheusType type)
     {
+        if (openMetrics && type == PrometheusType.Counter)
+        {
+            // OpenMetrics names a counter family without _total; its samples keep the suffix.
+            family = family.EndsWith("_total", StringComparison.Ordinal) ? family[..^"_total".Length] : family;
+        }
+
         sb.Append("# HELP ").Append(family).Append(' ');
         foreach (var c in help)
         {
@@ -43,9 +70,10 @@ public sealed class PrometheusTextWriter(StringBuilder sb)
         sb.Append('\n');
     }
 
-    /// <summary>Writes _bucket (cumulative, with +Inf), _sum and _count from per-bucket counts.</summary>
+    /// <summary>Writes _bucket (cumulative, with +Inf), _sum and _count from per-bucket counts; in OpenMetrics with the
+    /// exemplars <paramref name="exemplars"/> has for them.</summary>
     public void Histogram(string family, ReadOnlySpan<KeyValuePair<string, string>> labels, ReadOnlySpan<double> upperBounds,
-        ReadOnlySpan<long> bucketCounts, double sum, long count)
+        ReadOnlySpan<long> bucketCounts, double sum, long count, IExemplarSource? exemplars = null)
     {
         long cumulative = 0;
         for (var i = 0; i < upperBounds.Length; i++)
@@ -53,12 +81,16 @@ public sealed class PrometheusTextWriter(StringBuilder sb)
             cumulative += bucketCounts[i];
             sb.Append(family).Append("_bucket");
             Labels(labels, "le", upperBounds[i].ToString("R", CultureInfo.InvariantCulture));
-            sb.Append(' ').Append(cumulative.ToString(CultureInfo.InvariantCulture)).Append('\n');
+            sb.Append(' ').Append(cumulative.ToString(CultureInfo.InvariantCulture));
+            ExemplarOf(exemplars, labels, i);
+            sb.Append('\n');
         }
 
         sb.Append(family).Append("_bucket");
         Labels(labels, "le", "+Inf");
-        sb.Append(' ').Append(count.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        sb.Append(' ').Append(count.ToString(CultureInfo.InvariantCulture));
+        ExemplarOf(exemplars, labels, upperBounds.Length);
+        sb.Append('\n');
         sb.Append(family).Append("_sum");
         Labels(labels, null, null);
         sb.Append(' ');
@@ -67,6 +99,18 @@ public sealed class PrometheusTextWriter(StringBuilder sb)
         sb.Append(family).Append("_count");
         Labels(labels, null, null);
         sb.Append(' ').Append(count.ToString(CultureInfo.InvariantCulture)).Append('\n');
+    }
+
+    private void ExemplarOf(IExemplarSource? source, ReadOnlySpan<KeyValuePair<string, string>> labels, int bucket)
+    {
+        if (openMetrics && source is not null && source.TryGet(labels, bucket, out var e))
+        {
+            sb.Append(" # {request_id=\"");
+            Escape(e.RequestId);
+            sb.Append("\"} ");
+            Number(e.Value);
+            sb.Append(' ').Append(e.UnixSeconds.ToString("F3", CultureInfo.InvariantCulture));
+        }
     }
 
     private void Labels(ReadOnlySpan<KeyValuePair<string, string>> labels, string? extraKey, string? extraValue)

@@ -55,22 +55,36 @@ internal static class ServingMetrics
     private static readonly KeyValuePair<string, object?> PH2 = new("protocol", H2);
     private static readonly KeyValuePair<string, object?> PH2c = new("protocol", H2c);
 
-    public static void Response(in KeyValuePair<string, object?> protocol, VodKind kind, int status, long startTimestamp)
-        => Response(protocol, KindTags[(int)kind], status, startTimestamp);
+    /// <summary>Exemplars of streamserver_http_request_duration_seconds: the latest request per protocol, kind and bucket.</summary>
+    public static readonly RequestDurationExemplars Exemplars = new();
 
-    public static void ApiResponse(in KeyValuePair<string, object?> protocol, int status, long startTimestamp)
-        => Response(protocol, ApiKind, status, startTimestamp);
+    public static void Response(in KeyValuePair<string, object?> protocol, VodKind kind, int status, long startTimestamp, in RequestRef request)
+        => Response(protocol, (int)kind, status, startTimestamp, request);
 
-    private static void Response(in KeyValuePair<string, object?> protocol, in KeyValuePair<string, object?> kind, int status, long startTimestamp)
+    public static void ApiResponse(in KeyValuePair<string, object?> protocol, int status, long startTimestamp, in RequestRef request)
+        => Response(protocol, ApiKindIndex, status, startTimestamp, request);
+
+    private const int ApiKindIndex = 6;
+
+    private static void Response(in KeyValuePair<string, object?> protocol, int kindIndex, int status, long startTimestamp, in RequestRef request)
     {
         Interlocked.Increment(ref s_requests);
         var code = (uint)status < (uint)CodeTags.Length ? CodeTags[status] : CodeTags[0];
+        var kind = kindIndex == ApiKindIndex ? ApiKind : KindTags[kindIndex];
         ServerMetrics.HttpRequests.Add(1, protocol, kind, code);
         if (startTimestamp != 0)
         {
-            ServerMetrics.HttpRequestDuration.Record(Stopwatch.GetElapsedTime(startTimestamp).TotalSeconds, protocol, kind);
+            var now = Stopwatch.GetTimestamp();
+            var seconds = Stopwatch.GetElapsedTime(startTimestamp, now).TotalSeconds;
+            ServerMetrics.HttpRequestDuration.Record(seconds, protocol, kind);
+            Exemplars.Offer(protocol, kindIndex, seconds, now, request);
         }
     }
+
+    /// <summary>Kind label values by index (VodKind order, then "api").</summary>
+    internal static string KindName(int index) => (string)(index == ApiKindIndex ? ApiKind : KindTags[index]).Value!;
+
+    internal const int KindCount = ApiKindIndex + 1;
 
     public static void BodyBytes(in KeyValuePair<string, object?> protocol, long bytes, bool sendfile)
     {

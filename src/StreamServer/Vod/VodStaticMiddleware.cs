@@ -88,7 +88,7 @@ internal sealed class VodStaticMiddleware
                     context.Response.Headers.Connection = "close";
                 }
 
-                ServingMetrics.Response(protocol, VodKind.Other, 400, start);
+                ServingMetrics.Response(protocol, VodKind.Other, 400, start, RequestRef.Of(context));
                 return Task.CompletedTask;
         }
 
@@ -189,7 +189,7 @@ internal sealed class VodStaticMiddleware
             if (!handedOff)
             {
                 file.Release();
-                ServingMetrics.Response(protocol, file.Kind, status == 0 ? 500 : status, start);
+                ServingMetrics.Response(protocol, file.Kind, status == 0 ? 500 : status, start, RequestRef.Of(context));
             }
         }
     }
@@ -286,7 +286,7 @@ internal sealed class VodStaticMiddleware
         response.StatusCode = status;
         response.ContentLength = 0;
         response.Headers.Allow = AllowMethods;
-        ServingMetrics.Response(protocol, VodKind.Other, status, start);
+        ServingMetrics.Response(protocol, VodKind.Other, status, start, RequestRef.Of(context));
         return Task.CompletedTask;
     }
 
@@ -385,7 +385,7 @@ internal sealed class VodStaticMiddleware
         {
             file.Release();
             ServingMetrics.BodyBytes(protocol, sent, sendfile: false);
-            ServingMetrics.Response(protocol, file.Kind, context.Response.StatusCode, start);
+            ServingMetrics.Response(protocol, file.Kind, context.Response.StatusCode, start, RequestRef.Of(context));
         }
     }
 
@@ -418,7 +418,7 @@ internal sealed class VodStaticMiddleware
         headers.AccessControlAllowMethods = AllowMethods;
         headers.AccessControlAllowHeaders = AllowHeaders;
         headers.AccessControlMaxAge = PreflightMaxAge;
-        ServingMetrics.Response(protocol, VodKind.Other, 204, start);
+        ServingMetrics.Response(protocol, VodKind.Other, 204, start, RequestRef.Of(context));
         return Task.CompletedTask;
     }
 
@@ -472,7 +472,7 @@ internal sealed class VodStaticMiddleware
         context.Response.StatusCode = status;
         context.Response.ContentLength = 0;
         context.Response.Headers.CacheControl = "no-store";
-        ServingMetrics.Response(protocol, VodKind.Playlist, status, start);
+        ServingMetrics.Response(protocol, VodKind.Playlist, status, start, RequestRef.Of(context));
         return Task.CompletedTask;
     }
 
@@ -486,7 +486,7 @@ internal sealed class VodStaticMiddleware
         }
         finally
         {
-            ServingMetrics.ApiResponse(protocol, status, start);
+            ServingMetrics.ApiResponse(protocol, status, start, RequestRef.Of(context));
         }
     }
 

@@ -27,6 +27,33 @@ public class MetricsEndpointTests
     }
 
     [Fact]
+    public async Task OpenMetrics_is_negotiated_and_latency_buckets_carry_request_id_exemplars()
+    {
+        await using var server = await RunningServer.StartAsync(tls: false);
+        await Vod.TestLibrary.PublishAsync(server.DataDir);
+        using var client = server.CreateHttpClient();
+        await client.GetByteArrayAsync("/vod/clip/seg_000.m4s"); // zero-copy HTTP/1.1 path
+        await client.GetStringAsync("/healthz");
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics");
+        request.Headers.TryAddWithoutValidation("Accept", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5");
+        using var response = await client.SendAsync(request);
+        Assert.Equal("application/openmetrics-text", response.Content.Headers.ContentType?.MediaType);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.EndsWith("# EOF\n", text);
+        Assert.Contains("# TYPE streamserver_http_requests counter\n", text); // the family without _total ...
+        Assert.Contains("\nstreamserver_http_requests_total{", text); // ... its samples with it
+        Assert.DoesNotContain("# TYPE streamserver_http_requests_total", text);
+        Assert.Matches(@"streamserver_http_request_duration_seconds_bucket\{kind=""segment"",protocol=""http1\.1"",le=""[^""]+""\} \d+ # \{request_id=""[0-9A-Z]+\.00000001""\} [0-9.e-]+ \d+\.\d{3}\n", text);
+
+        // Without the Accept header: the classic text format, no exemplars, no # EOF.
+        var plain = await client.GetStringAsync("/metrics");
+        Assert.DoesNotContain("# EOF", plain);
+        Assert.DoesNotContain("request_id", plain);
+        Assert.Contains("# TYPE streamserver_http_requests_total counter", plain);
+    }
+
+    [Fact]
     public async Task HealthzReportsEachSubsystemAsJson()
     {
         await using var server = await RunningServer.StartAsync();

@@ -125,6 +125,18 @@ public sealed class PrometheusRulesTests
 
             Assert.Contains("StreamServerSendLatencyP999Critical", names);
             Assert.Equal(7, names.Count);
+
+            // Prometheus asked for OpenMetrics and stored the request ids our latency buckets carry as exemplars.
+            var end = DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 5;
+            JsonElement exemplars = default;
+            await Eventually.TrueAsync(async () =>
+            {
+                exemplars = await api.GetFromJsonAsync<JsonElement>(
+                    $"api/v1/query_exemplars?query=streamserver_http_request_duration_seconds_bucket&start={end - 600}&end={end}");
+                return exemplars.GetProperty("data").GetArrayLength() > 0;
+            }, TimeSpan.FromSeconds(30), () => "no exemplars: " + exemplars);
+            var first = exemplars.GetProperty("data")[0].GetProperty("exemplars")[0];
+            Assert.Matches(@"^[0-9A-Z]+[.:][0-9A-F]{8}$", first.GetProperty("labels").GetProperty("request_id").GetString());
         }
         finally
         {
