@@ -87,6 +87,7 @@ public static class ServerApp
         builder.Services.AddHostedService<SampleBootstrap>();
         builder.Services.AddVodServing();
         builder.Services.AddTracing(options);
+        Charts.ChartEndpoints.AddCharts(builder.Services);
         BufferPoolSetup.AddBufferPool(builder.Services, options);
         builder.Services.AddThumbnails(options.Thumbnails);
 
@@ -102,6 +103,7 @@ public static class ServerApp
         health.Register("http", static () => new SubsystemHealth(HealthState.Ok));
         health.Register("kestrel", app.Services.GetRequiredService<KestrelSetup.KestrelReport>().Probe);
         app.MapTracing();
+        Charts.ChartEndpoints.MapCharts(app);
         BufferPoolSetup.UseBufferPool(app);
 
         var metricsToken = options.Metrics.RequireToken ? app.Services.GetRequiredService<AdminToken>() : null;

@@ -75,56 +75,15 @@ public class DashboardTests
         }
 
         // The heatmaps come first on the page, one above the other in the left column.
-        using var work = new TempDir("ss-dashboard");
-        await File.WriteAllBytesAsync(work.Combine("shot.png"), png);
-        (await ProcessRunner.RunAsync("ffmpeg", ["-v", "error", "-y", "-i", work.Combine("shot.png"), "-f", "rawvideo", "-pix_fmt", "rgb24", work.Combine("shot.rgb")]))
-            .EnsureSuccess("ffmpeg decode png");
-        var rgb = await File.ReadAllBytesAsync(work.Combine("shot.rgb"));
+        var rgb = await ViridisPixels.DecodeAsync(png);
         Assert.Equal(1200 * 700 * 3, rgb.Length);
-        var send = HeatPixels(rgb, 1200, 0, 620, 50, 340);
-        var request = HeatPixels(rgb, 1200, 0, 620, 340, 640);
+        var send = ViridisPixels.Count(rgb, 1200, 0, 620, 50, 340);
+        var request = ViridisPixels.Count(rgb, 1200, 0, 620, 340, 640);
         TestContext.Current.TestOutputHelper?.WriteLine($"heat pixels: send {send}, request {request}" + (tracers ? "" : " (no kernel tracers here: the send heatmap is not checked)"));
         Assert.True(request > 50, $"request-duration heatmap has {request} coloured pixels");
         if (tracers)
         {
             Assert.True(send > 50, $"send-syscall heatmap has {send} coloured pixels");
         }
-    }
-
-    /// <summary>Pixels in the rectangle whose colour lies on the heatmaps' viridis ramp (no other part of the page uses it).</summary>
-    private static int HeatPixels(byte[] rgb, int width, int x0, int x1, int y0, int y1)
-    {
-        int[][] stops = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
-        var n = 0;
-        for (var y = y0; y < y1; y++)
-        {
-            for (var x = x0; x < x1; x++)
-            {
-                var i = ((y * width) + x) * 3;
-                for (var k = 0; k < stops.Length - 1; k++)
-                {
-                    if (NearSegment(rgb[i], rgb[i + 1], rgb[i + 2], stops[k], stops[k + 1]))
-                    {
-                        n++;
-                        break;
-                    }
-                }
-            }
-        }
-
-        return n;
-    }
-
-    private static bool NearSegment(int r, int g, int b, int[] a, int[] c)
-    {
-        for (var t = 0.0; t <= 1.0; t += 1.0 / 32)
-        {
-            if (Math.Abs(r - (a[0] + ((c[0] - a[0]) * t))) < 10 && Math.Abs(g - (a[1] + ((c[1] - a[1]) * t))) < 10 && Math.Abs(b - (a[2] + ((c[2] - a[2]) * t))) < 10)
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 }

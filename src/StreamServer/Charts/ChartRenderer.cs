@@ -1,0 +1,199 @@
+using ScottPlot;
+
+namespace StreamServer.Charts;
+
+public enum ChartFormat
+{
+    Png,
+    Svg,
+}
+
+/// <summary>
+/// Draws the charts with ScottPlot (SkiaSharp underneath, DejaVu Sans from Debian's fonts-dejavu-core). The send-latency
+/// heatmap: time on x (seconds before the newest sample), one row per kernel log2 bucket on y, colour by count on a log
+/// scale (viridis; empty cells left blank), P50/P99/P999 of each second drawn over it.
+/// </summary>
+public static class ChartRenderer
+{
+    private const string Font = "DejaVu Sans";
+
+    public static byte[] SendLatency(ChartData data, int width, int height, ChartFormat format) =>
+        Encode(BuildSendLatency(data), width, height, format);
+
+    public static byte[] Retransmits(ChartData data, int width, int height, ChartFormat format) =>
+        Encode(BuildRetransmits(data), width, height, format);
+
+    /// <summary>The plot behind <see cref="SendLatency"/>, for callers that need coordinates (tests find the pixel of a cell).</summary>
+    public static Plot BuildSendLatency(ChartData data)
+    {
+        var plot = NewPlot($"send-syscall latency, last {Describe(data.WindowSeconds)}");
+        var rows = ChartHistory.Rows;
+        var positions = new double[rows];
+        var labels = new string[rows];
+        for (var r = 0; r < rows; r++)
+        {
+            positions[r] = r + 0.5;
+            labels[r] = r % 3 == 0 ? Latency(ChartHistory.RowUpperBound(r)) : "";
+        }
+
+        plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(positions, labels);
+        plot.YLabel("latency (bucket upper bound)");
+        plot.XLabel("seconds before " + DateTimeOffset.FromUnixTimeSeconds(data.NewestSecond).ToString("HH:mm:ss 'UTC'", System.Globalization.CultureInfo.InvariantCulture));
+        plot.Axes.SetLimits(-data.WindowSeconds, 0, 0, rows);
+        if (!data.HasSendData)
+        {
+            NoData(plot);
+            return plot;
+        }
+
+        // One column per second of the window; seconds without a sample stay blank.
+        var columns = data.WindowSeconds;
+        var cells = new double[rows, columns];
+        for (var r = 0; r < rows; r++)
+        {
+            for (var c = 0; c < columns; c++)
+            {
+                cells[r, c] = double.NaN;
+            }
+        }
+
+        var p50 = new List<Coordinates>();
+        var p99 = new List<Coordinates>();
+        var p999 = new List<Coordinates>();
+        for (var i = 0; i < data.Seconds.Length; i++)
+        {
+            var c = columns - 1 - (int)(data.NewestSecond - data.Seconds[i]);
+            if (c < 0)
+            {
+                continue;
+            }
+
+            long total = 0;
+            for (var r = 0; r < rows; r++)
+            {
+                var n = data.Send[i, r];
+                total += n;
+                if (n > 0)
+                {
+                    cells[rows - 1 - r, c] = Math.Log(1 + n); // the heatmap's first row is drawn at the top
+                }
+            }
+
+            if (total == 0)
+            {
+                continue;
+            }
+
+            var x = c - columns + 0.5;
+            p50.Add(new Coordinates(x, Rank(data, i, rows, total, 0.5)));
+            p99.Add(new Coordinates(x, Rank(data, i, rows, total, 0.99)));
+            p999.Add(new Coordinates(x, Rank(data, i, rows, total, 0.999)));
+        }
+
+        var heatmap = plot.Add.Heatmap(cells);
+        heatmap.Colormap = new ScottPlot.Colormaps.Viridis();
+        heatmap.Rectangle = new CoordinateRect(-columns, 0, 0, rows); // cell edges on whole seconds and rows
+        foreach (var (points, name, color) in new[] { (p50, "p50", Colors.Cyan), (p99, "p99", Colors.Orange), (p999, "p999", Colors.Red) })
+        {
+            var line = plot.Add.ScatterLine(points);
+            line.LegendText = name;
+            line.Color = color;
+            line.LineWidth = 1.5f;
+        }
+
+        plot.ShowLegend(Alignment.UpperLeft);
+        plot.Axes.SetLimits(-columns, 0, 0, rows); // after the plottables, so autoscaling cannot move them
+        return plot;
+    }
+
+    public static Plot BuildRetransmits(ChartData data)
+    {
+        var plot = NewPlot($"TCP retransmitted segments per second, last {Describe(data.WindowSeconds)}");
+        plot.XLabel("seconds before " + DateTimeOffset.FromUnixTimeSeconds(data.NewestSecond).ToString("HH:mm:ss 'UTC'", System.Globalization.CultureInfo.InvariantCulture));
+        plot.YLabel("segments / s");
+        plot.Axes.SetLimitsX(-data.WindowSeconds, 0);
+        if (data.Seconds.Length == 0)
+        {
+            NoData(plot);
+            return plot;
+        }
+
+        // At most one point per 3 px of a 1200 px chart: seconds are averaged into equal steps, so a render costs the
+        // same for an hour as for ten minutes.
+        var points = Math.Min(data.Seconds.Length, 400);
+        var xs = new double[points];
+        var server = new double[points];
+        var both = new double[points];
+        var max = 1.0;
+        for (var p = 0; p < points; p++)
+        {
+            int from = p * data.Seconds.Length / points, to = (p + 1) * data.Seconds.Length / points;
+            double serverSum = 0, allSum = 0;
+            for (var i = from; i < to; i++)
+            {
+                serverSum += data.RetransmitsServer[i];
+                allSum += data.RetransmitsServer[i] + data.RetransmitsClient[i];
+            }
+
+            xs[p] = data.Seconds[to - 1] - data.NewestSecond;
+            server[p] = serverSum / (to - from);
+            both[p] = allSum / (to - from);
+            max = Math.Max(max, both[p]);
+        }
+
+        // Stacked: the server's sockets at the bottom, local clients' on top.
+        var total = plot.Add.FillY(xs, both, new double[xs.Length]);
+        total.FillColor = Colors.SteelBlue.WithAlpha(0.35);
+        total.LegendText = "client side";
+        var own = plot.Add.FillY(xs, server, new double[xs.Length]);
+        own.FillColor = Colors.OrangeRed.WithAlpha(0.8);
+        own.LegendText = "server side";
+        plot.Axes.SetLimitsY(0, max * 1.1);
+        plot.ShowLegend(Alignment.UpperLeft);
+        return plot;
+    }
+
+    private static Plot NewPlot(string title)
+    {
+        var plot = new Plot();
+        plot.Font.Set(Font);
+        plot.Title(title);
+        return plot;
+    }
+
+    private static void NoData(Plot plot)
+    {
+        var note = plot.Add.Annotation("no data yet", Alignment.MiddleCenter);
+        note.LabelFontName = Font;
+        note.LabelFontSize = 20;
+    }
+
+    private static byte[] Encode(Plot plot, int width, int height, ChartFormat format) => format == ChartFormat.Svg
+        ? System.Text.Encoding.UTF8.GetBytes(plot.GetSvgXml(width, height))
+        : plot.GetImageBytes(width, height, ImageFormat.Png);
+
+    /// <summary>The row (as a y coordinate at its centre) where the cumulative count reaches <paramref name="q"/>.</summary>
+    private static double Rank(ChartData data, int second, int rows, long total, double q)
+    {
+        long seen = 0;
+        for (var r = 0; r < rows; r++)
+        {
+            seen += data.Send[second, r];
+            if (seen >= q * total)
+            {
+                return r + 0.5;
+            }
+        }
+
+        return rows - 0.5;
+    }
+
+    private static string Latency(double seconds) => seconds switch
+    {
+        >= 1 => $"{seconds:0.#} s",
+        >= 1e-3 => $"{seconds * 1e3:0.#} ms",
+        _ => $"{seconds * 1e6:0} µs",
+    };
+
+    private static string Describe(int seconds) => seconds % 3600 == 0 ? $"{seconds / 3600} h" : seconds % 60 == 0 ? $"{seconds / 60} min" : $"{seconds} s";
+}

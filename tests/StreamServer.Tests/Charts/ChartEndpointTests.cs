@@ -1,0 +1,85 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Xml.Linq;
+using Microsoft.Extensions.DependencyInjection;
+using StreamServer.Charts;
+using StreamServer.Tests.Infrastructure;
+using StreamServer.Tests.Tracing;
+using StreamServer.TestSupport;
+
+namespace StreamServer.Tests.Charts;
+
+[Collection(ServerTestsCollection.Name)]
+public sealed class ChartEndpointTests
+{
+    [Fact]
+    public async Task Charts_need_the_token_validate_parameters_and_answer_png_svg_with_an_etag()
+    {
+        await using var server = await RunningServer.StartAsync(tls: false, extraArgs: "--StreamServer:Tracing:Enabled=false");
+        var history = server.Services.GetRequiredService<ChartHistory>();
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var row = new long[ChartHistory.Rows];
+        row[6] = 42;
+        for (var s = 30; s >= 0; s--)
+        {
+            history.Append(now - s, row, 1, 0);
+        }
+
+        using var anonymous = server.CreateHttpClient();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/api/trace/charts/send-latency.png")).StatusCode);
+
+        using var http = server.CreateAdminClient();
+        using var png = await http.GetAsync("/api/trace/charts/send-latency.png?window=1m&width=800&height=300");
+        Assert.Equal(HttpStatusCode.OK, png.StatusCode);
+        Assert.Equal("image/png", png.Content.Headers.ContentType?.MediaType);
+        Assert.True(png.Headers.CacheControl is { Private: true, MaxAge.TotalSeconds: 1 }, png.Headers.CacheControl?.ToString());
+        var bytes = await png.Content.ReadAsByteArrayAsync();
+        var rgb = await ViridisPixels.DecodeAsync(bytes);
+        Assert.Equal(800 * 300 * 3, rgb.Length);
+        Assert.True(ViridisPixels.Count(rgb, 800, 0, 800, 0, 300) > 100);
+
+        // Same data, same size: 304 for the ETag a poller already has.
+        using var again = new HttpRequestMessage(HttpMethod.Get, "/api/trace/charts/send-latency.png?window=1m&width=800&height=300");
+        again.Headers.IfNoneMatch.Add(EntityTagHeaderValue.Parse(png.Headers.ETag!.ToString()));
+        var second = await http.SendAsync(again);
+        Assert.True(second.StatusCode is HttpStatusCode.NotModified or HttpStatusCode.OK, second.StatusCode.ToString()); // OK if a new second began
+
+        using var svg = await http.GetAsync("/api/trace/charts/retransmits.svg?window=10m");
+        Assert.Equal("image/svg+xml", svg.Content.Headers.ContentType?.MediaType);
+        XDocument.Parse(await svg.Content.ReadAsStringAsync());
+
+        foreach (var bad in (string[])["window=5s", "window=2h", "window=abc", "width=50", "height=99999", "width=-1"])
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, (await http.GetAsync("/api/trace/charts/send-latency.png?" + bad)).StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/api/trace/charts/cpu.png")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/api/trace/charts/send-latency.gif")).StatusCode);
+    }
+
+    [Fact]
+    public async Task With_the_real_tracers_the_send_latency_chart_shows_the_servers_sends()
+    {
+        var missing = TracingEnvironment.MissingBpf(out _) ?? Capabilities.MissingTool("ffmpeg");
+        Assert.SkipWhen(missing is not null, missing ?? "");
+        const string Token = "charts-e2e-token-0123456789abcdef";
+        await using var server = await RunningServer.StartProcessAsync(null, $"--StreamServer:AdminToken={Token}");
+        await Vod.TestLibrary.PublishAsync(server.DataDir);
+        await server.WaitForTracersAsync(TimeSpan.FromSeconds(30));
+        using var http = server.CreateHttpClient();
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
+        var deadline = DateTime.UtcNow.AddSeconds(4);
+        while (DateTime.UtcNow < deadline)
+        {
+            await http.GetByteArrayAsync("/vod/clip/seg_000.m4s");
+        }
+
+        var pixels = 0;
+        await Eventually.TrueAsync(async () =>
+        {
+            var rgb = await ViridisPixels.DecodeAsync(await http.GetByteArrayAsync("/api/trace/charts/send-latency.png?window=1m&width=1200&height=400"));
+            pixels = ViridisPixels.Count(rgb, 1200, 0, 1200, 0, 400);
+            return pixels > 200;
+        }, TimeSpan.FromSeconds(15), () => $"{pixels} heatmap pixels");
+    }
+}
