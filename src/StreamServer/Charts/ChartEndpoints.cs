@@ -4,7 +4,7 @@ using StreamServer.Tracing;
 namespace StreamServer.Charts;
 
 /// <summary>
-/// GET /api/trace/charts/{send-latency|retransmits}.{png|svg}?window=10m&amp;width=1200&amp;height=400 (bearer token, as all
+/// GET /api/trace/charts/{send-latency|retransmits|requests}.{png|svg}?window=10m&amp;width=1200&amp;height=400 (bearer token, as all
 /// of /api). Renders run on the thread pool, at most two at once, and are cached per (chart, format, window, size) for the
 /// second their data covers: a page or a bot polling gets the same bytes, an ETag and max-age=1.
 /// </summary>
@@ -30,9 +30,9 @@ public static class ChartEndpoints
             var dot = file.LastIndexOf('.');
             var name = dot < 0 ? file : file[..dot];
             ChartFormat? format = dot < 0 ? null : file[(dot + 1)..] switch { "png" => ChartFormat.Png, "svg" => ChartFormat.Svg, _ => null };
-            if (name is not ("send-latency" or "retransmits") || format is null)
+            if (name is not ("send-latency" or "retransmits" or "requests") || format is null)
             {
-                return Results.Text("charts: send-latency.png|svg, retransmits.png|svg\n", "text/plain; charset=utf-8", statusCode: 404);
+                return Results.Text("charts: send-latency, retransmits, requests (.png or .svg)\n", "text/plain; charset=utf-8", statusCode: 404);
             }
 
             if (!TryQuery(ctx.Request.Query, out var window, out var width, out var height, out var error))
@@ -57,9 +57,12 @@ public static class ChartEndpoints
                     return await Task.Run(() =>
                     {
                         var data = history.Window(window);
-                        return name == "send-latency"
-                            ? ChartRenderer.SendLatency(data, width, height, format.Value)
-                            : ChartRenderer.Retransmits(data, width, height, format.Value);
+                        return name switch
+                        {
+                            "send-latency" => ChartRenderer.SendLatency(data, width, height, format.Value),
+                            "retransmits" => ChartRenderer.Retransmits(data, width, height, format.Value),
+                            _ => ChartRenderer.Requests(data, width, height, format.Value),
+                        };
                     });
                 }
                 finally
@@ -148,8 +151,8 @@ internal sealed class ChartCache
     }
 }
 
-/// <summary>Feeds <see cref="ChartHistory"/> from the tracers' map totals once a second while they are attached.</summary>
-internal sealed class ChartSampler(ChartHistory history, TracingService tracing) : BackgroundService
+/// <summary>Feeds <see cref="ChartHistory"/> once a second from the tracers' map totals and the request-duration histogram.</summary>
+internal sealed class ChartSampler(ChartHistory history, TracingService tracing, Metrics.PrometheusExporter exporter) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -158,10 +161,8 @@ internal sealed class ChartSampler(ChartHistory history, TracingService tracing)
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                if (tracing.Snapshot() is { } snapshot)
-                {
-                    history.Sample(snapshot, DateTimeOffset.UtcNow.ToUnixTimeSeconds());
-                }
+                history.Sample(tracing.Snapshot(), exporter.HistogramBy("streamserver_http_request_duration_seconds", "kind"),
+                    DateTimeOffset.UtcNow.ToUnixTimeSeconds());
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

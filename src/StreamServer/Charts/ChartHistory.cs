@@ -4,7 +4,8 @@ namespace StreamServer.Charts;
 
 /// <summary>
 /// What the charts draw: one row per second for the last hour (send-syscall latency per log2 bucket, summed over the
-/// syscalls; retransmitted segments by side), taken from the tracers' map totals once a second. Charts read this ring,
+/// syscalls; retransmitted segments by side; requests and their P50/P99 duration per kind), taken once a second from the
+/// tracers' map totals and the request-duration histogram /metrics shows. Charts read this ring,
 /// never the kernel's event ring buffer, so a render cannot hold tracing up; the ring is bounded (3600 x 27 counts).
 /// </summary>
 public sealed class ChartHistory
@@ -22,11 +23,17 @@ public sealed class ChartHistory
     private readonly long[,] _send = new long[Capacity, Rows];
     private readonly long[] _retransServer = new long[Capacity];
     private readonly long[] _retransClient = new long[Capacity];
+    private readonly long[,] _requests = new long[Capacity, RequestKinds.Length];
+    private readonly double[,,] _requestMs = new double[Capacity, RequestKinds.Length, 2];
+    private Dictionary<string, long[]>? _lastRequests;
     private int _next;
     private int _count;
     private long[]? _lastSend;
     private ulong _lastServer;
     private ulong _lastClient;
+
+    /// <summary>Request kinds charted (the kind label of streamserver_http_requests_total).</summary>
+    public static readonly string[] RequestKinds = ["playlist", "segment", "init", "mpd", "image", "api", "other"];
 
     /// <summary>Upper bound of each row, seconds.</summary>
     public static double RowUpperBound(int row) => Math.Pow(2, FirstSlot + row + 1) / 1e9;
@@ -43,8 +50,87 @@ public sealed class ChartHistory
         }
     }
 
-    /// <summary>Appends the second <paramref name="unixSecond"/> from tracer totals (the change since the previous call).</summary>
-    public void Sample(TracerSnapshot snapshot, long unixSecond)
+    /// <summary>
+    /// Appends the second <paramref name="unixSecond"/>: the change since the previous call of the tracers' totals (none
+    /// when they are not attached) and of the request-duration buckets by kind (<paramref name="requestBuckets"/>: per
+    /// bucket of <see cref="Metrics.ServerMetrics.HttpRequestDurationBuckets"/>, then the overflow).
+    /// </summary>
+    public void Sample(TracerSnapshot? snapshot, Dictionary<string, long[]> requestBuckets, long unixSecond)
+    {
+        Span<long> requests = stackalloc long[RequestKinds.Length];
+        Span<double> requestMs = stackalloc double[RequestKinds.Length * 2];
+        requestMs.Fill(double.NaN); // a kind with no request this second has no percentile
+        for (var k = 0; k < RequestKinds.Length; k++)
+        {
+            if (!requestBuckets.TryGetValue(RequestKinds[k], out var now))
+            {
+                continue;
+            }
+
+            var before = _lastRequests?.GetValueOrDefault(RequestKinds[k]);
+            var delta = new long[now.Length];
+            for (var b = 0; b < now.Length; b++)
+            {
+                delta[b] = Math.Max(0, now[b] - (before is null ? 0 : before[b]));
+                requests[k] += delta[b];
+            }
+
+            requestMs[k * 2] = Percentile(delta, requests[k], 0.5);
+            requestMs[(k * 2) + 1] = Percentile(delta, requests[k], 0.99);
+        }
+
+        var first = _lastRequests is null;
+        _lastRequests = requestBuckets;
+        Span<long> row = stackalloc long[Rows];
+        long server = 0, client = 0;
+        if (snapshot is not null)
+        {
+            var cumulative = SendTotals(snapshot);
+            if (_lastSend is not null)
+            {
+                for (var r = 0; r < Rows; r++)
+                {
+                    row[r] = Math.Max(0, cumulative[r] - _lastSend[r]);
+                }
+
+                server = (long)(snapshot.RetransmitSegmentsServer - Math.Min(_lastServer, snapshot.RetransmitSegmentsServer));
+                client = (long)(snapshot.RetransmitSegmentsClient - Math.Min(_lastClient, snapshot.RetransmitSegmentsClient));
+            }
+
+            _lastSend = cumulative;
+            _lastServer = snapshot.RetransmitSegmentsServer;
+            _lastClient = snapshot.RetransmitSegmentsClient;
+        }
+
+        if (!first)
+        {
+            Append(unixSecond, row, server, client, requests, requestMs);
+        }
+    }
+
+    /// <summary>The duration (ms) where the cumulative count reaches <paramref name="q"/>: the bucket's upper bound.</summary>
+    private static double Percentile(long[] buckets, long total, double q)
+    {
+        if (total == 0)
+        {
+            return double.NaN;
+        }
+
+        var bounds = Metrics.ServerMetrics.HttpRequestDurationBuckets;
+        long seen = 0;
+        for (var b = 0; b < buckets.Length; b++)
+        {
+            seen += buckets[b];
+            if (seen >= q * total)
+            {
+                return b < bounds.Length ? bounds[b] * 1000 : bounds[^1] * 1000;
+            }
+        }
+
+        return bounds[^1] * 1000;
+    }
+
+    private static long[] SendTotals(TracerSnapshot snapshot)
     {
         var cumulative = new long[Rows];
         foreach (var sc in snapshot.Send)
@@ -55,28 +141,24 @@ public sealed class ChartHistory
             }
         }
 
-        if (_lastSend is not null)
-        {
-            Span<long> row = stackalloc long[Rows];
-            for (var r = 0; r < Rows; r++)
-            {
-                row[r] = Math.Max(0, cumulative[r] - _lastSend[r]);
-            }
-
-            Append(unixSecond, row, (long)(snapshot.RetransmitSegmentsServer - Math.Min(_lastServer, snapshot.RetransmitSegmentsServer)),
-                (long)(snapshot.RetransmitSegmentsClient - Math.Min(_lastClient, snapshot.RetransmitSegmentsClient)));
-        }
-
-        _lastSend = cumulative;
-        _lastServer = snapshot.RetransmitSegmentsServer;
-        _lastClient = snapshot.RetransmitSegmentsClient;
+        return cumulative;
     }
 
     /// <summary>Appends one second of counts (also how tests feed synthetic data).</summary>
-    public void Append(long unixSecond, ReadOnlySpan<long> sendRow, long retransmitsServer, long retransmitsClient)
+    /// <param name="requests">Requests per kind of <see cref="RequestKinds"/> (empty: none).</param>
+    /// <param name="requestMs">P50 and P99 per kind, in that order (NaN where a kind had no request).</param>
+    public void Append(long unixSecond, ReadOnlySpan<long> sendRow, long retransmitsServer, long retransmitsClient,
+        ReadOnlySpan<long> requests = default, ReadOnlySpan<double> requestMs = default)
     {
         lock (_gate)
         {
+            for (var k = 0; k < RequestKinds.Length; k++)
+            {
+                _requests[_next, k] = k < requests.Length ? requests[k] : 0;
+                _requestMs[_next, k, 0] = (k * 2) + 1 < requestMs.Length ? requestMs[k * 2] : double.NaN;
+                _requestMs[_next, k, 1] = (k * 2) + 1 < requestMs.Length ? requestMs[(k * 2) + 1] : double.NaN;
+            }
+
             _seconds[_next] = unixSecond;
             for (var r = 0; r < Rows; r++)
             {
@@ -114,6 +196,12 @@ public sealed class ChartHistory
 
                 data.RetransmitsServer[i] = _retransServer[at];
                 data.RetransmitsClient[i] = _retransClient[at];
+                for (var k = 0; k < RequestKinds.Length; k++)
+                {
+                    data.Requests[i, k] = _requests[at, k];
+                    data.RequestP50Ms[i, k] = _requestMs[at, k, 0];
+                    data.RequestP99Ms[i, k] = _requestMs[at, k, 1];
+                }
             }
 
             return data;
@@ -130,6 +218,9 @@ public sealed class ChartData(long newestSecond, int windowSeconds, int count)
     public long[,] Send { get; } = new long[count, ChartHistory.Rows];
     public long[] RetransmitsServer { get; } = new long[count];
     public long[] RetransmitsClient { get; } = new long[count];
+    public long[,] Requests { get; } = new long[count, ChartHistory.RequestKinds.Length];
+    public double[,] RequestP50Ms { get; } = new double[count, ChartHistory.RequestKinds.Length];
+    public double[,] RequestP99Ms { get; } = new double[count, ChartHistory.RequestKinds.Length];
 
     public bool HasSendData
     {

@@ -23,6 +23,9 @@ public static class ChartRenderer
     public static byte[] Retransmits(ChartData data, int width, int height, ChartFormat format) =>
         Encode(BuildRetransmits(data), width, height, format);
 
+    public static byte[] Requests(ChartData data, int width, int height, ChartFormat format) =>
+        Encode(BuildRequests(data), width, height, format);
+
     /// <summary>The plot behind <see cref="SendLatency"/>, for callers that need coordinates (tests find the pixel of a cell).</summary>
     public static Plot BuildSendLatency(ChartData data)
     {
@@ -149,6 +152,60 @@ public static class ChartRenderer
         own.FillColor = Colors.OrangeRed.WithAlpha(0.8);
         own.LegendText = "server side";
         plot.Axes.SetLimitsY(0, max * 1.1);
+        plot.ShowLegend(Alignment.UpperLeft);
+        return plot;
+    }
+
+    /// <summary>Requests per second by kind (solid, left axis) and each kind's P99 duration (dashed, right axis, ms).</summary>
+    public static Plot BuildRequests(ChartData data)
+    {
+        var plot = NewPlot($"requests per second and P99 duration by kind, last {Describe(data.WindowSeconds)}");
+        plot.XLabel("seconds before " + DateTimeOffset.FromUnixTimeSeconds(data.NewestSecond).ToString("HH:mm:ss 'UTC'", System.Globalization.CultureInfo.InvariantCulture));
+        plot.YLabel("requests / s");
+        plot.Axes.Right.Label.Text = "P99 ms (dashed)";
+        plot.Axes.SetLimitsX(-data.WindowSeconds, 0);
+        Color[] palette = [Colors.SteelBlue, Colors.OrangeRed, Colors.SeaGreen, Colors.Purple, Colors.DarkGoldenRod, Colors.Gray, Colors.Brown];
+        var any = false;
+        double maxRate = 1, maxMs = 1;
+        for (var k = 0; k < ChartHistory.RequestKinds.Length; k++)
+        {
+            var rate = new List<Coordinates>();
+            var p99 = new List<Coordinates>();
+            for (var i = 0; i < data.Seconds.Length; i++)
+            {
+                var x = data.Seconds[i] - data.NewestSecond;
+                rate.Add(new Coordinates(x, data.Requests[i, k]));
+                maxRate = Math.Max(maxRate, data.Requests[i, k]);
+                if (!double.IsNaN(data.RequestP99Ms[i, k]))
+                {
+                    p99.Add(new Coordinates(x, data.RequestP99Ms[i, k]));
+                    maxMs = Math.Max(maxMs, data.RequestP99Ms[i, k]);
+                }
+            }
+
+            if (p99.Count == 0)
+            {
+                continue; // a kind nobody asked for in this window
+            }
+
+            any = true;
+            var line = plot.Add.ScatterLine(rate);
+            line.Color = palette[k];
+            line.LegendText = ChartHistory.RequestKinds[k];
+            var slow = plot.Add.ScatterLine(p99);
+            slow.Color = palette[k];
+            slow.LinePattern = LinePattern.Dashed;
+            slow.Axes.YAxis = plot.Axes.Right;
+        }
+
+        if (!any)
+        {
+            NoData(plot);
+            return plot;
+        }
+
+        plot.Axes.SetLimitsY(0, maxRate * 1.1, plot.Axes.Left);
+        plot.Axes.SetLimitsY(0, maxMs * 1.1, plot.Axes.Right);
         plot.ShowLegend(Alignment.UpperLeft);
         return plot;
     }

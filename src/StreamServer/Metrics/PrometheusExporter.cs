@@ -105,6 +105,30 @@ public sealed class PrometheusExporter : IDisposable
         return sb.ToString();
     }
 
+    /// <summary>
+    /// A histogram family's per-bucket counts (not cumulative; the last entry is above the highest bound) summed by the
+    /// value of one label, as of now. For readers inside the process (the charts); no text is rendered.
+    /// </summary>
+    public Dictionary<string, long[]> HistogramBy(string family, string label)
+    {
+        var result = new Dictionary<string, long[]>(StringComparer.Ordinal);
+        InstrumentState[] instruments;
+        lock (_gate)
+        {
+            instruments = [.. _instruments];
+        }
+
+        foreach (var instrument in instruments)
+        {
+            if (instrument.FamilyName == family && instrument.Type == PrometheusType.Histogram)
+            {
+                instrument.AddBucketsTo(result, label);
+            }
+        }
+
+        return result;
+    }
+
     public void Dispose() => _listener.Dispose();
 
     private sealed class InstrumentState
@@ -240,6 +264,38 @@ public sealed class PrometheusExporter : IDisposable
             var created = new Series(tags, _buckets?.Length ?? 0);
             _series.Add(created);
             return created;
+        }
+
+        public void AddBucketsTo(Dictionary<string, long[]> result, string label)
+        {
+            lock (_gate)
+            {
+                foreach (var s in _series)
+                {
+                    var value = "";
+                    foreach (var (key, v) in s.Labels)
+                    {
+                        if (key == label)
+                        {
+                            value = v;
+                        }
+                    }
+
+                    if (!result.TryGetValue(value, out var sums))
+                    {
+                        result[value] = sums = new long[_buckets!.Length + 1];
+                    }
+
+                    long inBuckets = 0;
+                    for (var i = 0; i < _buckets!.Length; i++)
+                    {
+                        sums[i] += s.BucketCounts![i];
+                        inBuckets += s.BucketCounts[i];
+                    }
+
+                    sums[^1] += s.Count - inBuckets;
+                }
+            }
         }
 
         public void Write(PrometheusTextWriter writer, bool writeHeader, IExemplarSource? exemplars)

@@ -58,6 +58,41 @@ public sealed class ChartEndpointTests
     }
 
     [Fact]
+    public async Task The_requests_chart_follows_the_requests_served_each_second_without_the_tracers()
+    {
+        await using var server = await RunningServer.StartAsync(tls: false, extraArgs: "--StreamServer:Tracing:Enabled=false");
+        await Vod.TestLibrary.PublishAsync(server.DataDir);
+        using var http = server.CreateAdminClient();
+        Assert.Contains("no data yet", await http.GetStringAsync("/api/trace/charts/requests.svg?window=1m"));
+        var playlist = Array.IndexOf(ChartHistory.RequestKinds, "playlist");
+        var history = server.Services.GetRequiredService<ChartHistory>();
+        long served = 0;
+        await Eventually.TrueAsync(async () =>
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                await http.GetStringAsync("/vod/clip/media.m3u8");
+                await http.GetByteArrayAsync("/vod/clip/seg_000.m4s");
+            }
+
+            var window = history.Window(60);
+            served = 0;
+            for (var i = 0; i < window.Seconds.Length; i++)
+            {
+                served += window.Requests[i, playlist];
+            }
+
+            return served >= 20;
+        }, TimeSpan.FromSeconds(20), () => $"{served} playlist requests in the history");
+
+        var svg = await http.GetStringAsync("/api/trace/charts/requests.svg?window=1m&width=900");
+        XDocument.Parse(svg);
+        Assert.DoesNotContain("no data yet", svg);
+        var rgb = await ViridisPixels.DecodeAsync(await http.GetByteArrayAsync("/api/trace/charts/requests.png?window=1m&width=900&height=300"));
+        Assert.Equal(900 * 300 * 3, rgb.Length);
+    }
+
+    [Fact]
     public async Task With_the_real_tracers_the_send_latency_chart_shows_the_servers_sends()
     {
         var missing = TracingEnvironment.MissingBpf(out _) ?? Capabilities.MissingTool("ffmpeg");
