@@ -239,7 +239,8 @@ internal sealed partial class RunningServer
         Process.Dispose();
     }
 
-    private static string ServerDll()
+    /// <summary>The built server, as run by <see cref="StartProcessAsync(string?, string[])"/> (also its CLI verbs).</summary>
+    internal static string ServerDll()
     {
         // The Release (or Debug, matching this test build) output of src/StreamServer, else the copy beside the tests.
         var configuration = AppContext.BaseDirectory.Contains("/Debug/", StringComparison.Ordinal) ? "Debug" : "Release";
