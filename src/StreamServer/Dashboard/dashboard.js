@@ -224,6 +224,23 @@ function countFlow(e) {
   }
 }
 
+// "Download PNG": the server renders the chart (/api/trace/charts, bearer token), the browser saves it.
+for (const button of document.querySelectorAll('button[data-chart]')) {
+  button.addEventListener('click', async () => {
+    const status = document.getElementById('download-status');
+    const token = tokenInput.value.trim();
+    if (!token) { status.textContent = 'enter the admin token first'; return; }
+    const name = button.dataset.chart + '.png';
+    const response = await fetch('/api/trace/charts/' + name + '?window=10m&width=1200&height=400', { headers: { Authorization: 'Bearer ' + token } });
+    if (!response.ok) { status.textContent = name + ': HTTP ' + response.status; return; }
+    const url = URL.createObjectURL(await response.blob());
+    const a = document.createElement('a');
+    a.href = url; a.download = name; a.click();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    status.textContent = 'saved ' + name;
+  });
+}
+
 let eventsAbort = null;
 async function followEvents() {
   eventsAbort?.abort();

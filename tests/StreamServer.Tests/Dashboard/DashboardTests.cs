@@ -27,6 +27,8 @@ public class DashboardTests
             Assert.True((await response.Content.ReadAsByteArrayAsync()).Length > 100, asset);
         }
 
+        Assert.Contains("/api/trace/charts/", html + await client.GetStringAsync("/dashboard/dashboard.js")); // "download PNG"
+
         // The script reads the fixed metric names; a rename on either side must fail here.
         var script = await client.GetStringAsync("/dashboard/dashboard.js");
         foreach (var metric in (string[])["streamserver_http_requests_total", "streamserver_http_response_bytes_total",
@@ -77,8 +79,8 @@ public class DashboardTests
         // The heatmaps come first on the page, one above the other in the left column.
         var rgb = await ViridisPixels.DecodeAsync(png);
         Assert.Equal(1200 * 700 * 3, rgb.Length);
-        var send = ViridisPixels.Count(rgb, 1200, 0, 620, 50, 340);
-        var request = ViridisPixels.Count(rgb, 1200, 0, 620, 340, 640);
+        var send = ViridisPixels.Count(rgb, 1200, 0, 620, 60, 370);
+        var request = ViridisPixels.Count(rgb, 1200, 0, 620, 370, 700);
         TestContext.Current.TestOutputHelper?.WriteLine($"heat pixels: send {send}, request {request}" + (tracers ? "" : " (no kernel tracers here: the send heatmap is not checked)"));
         Assert.True(request > 50, $"request-duration heatmap has {request} coloured pixels");
         if (tracers)
