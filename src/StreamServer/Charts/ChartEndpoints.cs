@@ -4,7 +4,7 @@ using StreamServer.Tracing;
 namespace StreamServer.Charts;
 
 /// <summary>
-/// GET /api/trace/charts/{send-latency|retransmits|requests}.{png|svg}?window=10m&amp;width=1200&amp;height=400 (bearer token, as all
+/// GET /api/trace/charts/{send-latency|retransmits|requests|live}.{png|svg}?window=10m&amp;width=1200&amp;height=400 (bearer token, as all
 /// of /api). Renders run on the thread pool, at most two at once, and are cached per (chart, format, window, size) for the
 /// second their data covers: a page or a bot polling gets the same bytes, an ETag and max-age=1.
 /// </summary>
@@ -30,9 +30,9 @@ public static class ChartEndpoints
             var dot = file.LastIndexOf('.');
             var name = dot < 0 ? file : file[..dot];
             ChartFormat? format = dot < 0 ? null : file[(dot + 1)..] switch { "png" => ChartFormat.Png, "svg" => ChartFormat.Svg, _ => null };
-            if (name is not ("send-latency" or "retransmits" or "requests") || format is null)
+            if (name is not ("send-latency" or "retransmits" or "requests" or "live") || format is null)
             {
-                return Results.Text("charts: send-latency, retransmits, requests (.png or .svg)\n", "text/plain; charset=utf-8", statusCode: 404);
+                return Results.Text("charts: send-latency, retransmits, requests, live (.png or .svg)\n", "text/plain; charset=utf-8", statusCode: 404);
             }
 
             if (!TryQuery(ctx.Request.Query, out var window, out var width, out var height, out var error))
@@ -61,6 +61,7 @@ public static class ChartEndpoints
                         {
                             "send-latency" => ChartRenderer.SendLatency(data, width, height, format.Value),
                             "retransmits" => ChartRenderer.Retransmits(data, width, height, format.Value),
+                            "live" => ChartRenderer.Live(data, width, height, format.Value),
                             _ => ChartRenderer.Requests(data, width, height, format.Value),
                         };
                     });
@@ -156,11 +157,14 @@ internal sealed class ChartSampler(ChartHistory history, TracingService tracing,
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        history.LiveDelayBuckets = Live.LivePackaging.PublishDelayBuckets;
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
+                history.SampleLive(exporter.ValuesBy("streamserver_live_ingest_bytes_total", "channel"),
+                    exporter.ValuesBy("streamserver_live_viewers", "channel"), exporter.HistogramBy("streamserver_live_publish_delay_seconds", "channel"));
                 history.Sample(tracing.Snapshot(), exporter.HistogramBy("streamserver_http_request_duration_seconds", "kind"),
                     DateTimeOffset.UtcNow.ToUnixTimeSeconds());
             }

@@ -32,6 +32,14 @@ public sealed class ChartHistory
     private ulong _lastServer;
     private ulong _lastClient;
 
+    /// <summary>Live channels charted: the first ones seen, so the history stays bounded.</summary>
+    public const int MaxLiveChannels = 8;
+
+    private readonly List<string> _liveChannels = [];
+    private readonly double[,,] _live = new double[Capacity, MaxLiveChannels, 3]; // ingest bit/s, viewers, publish delay P50 (s)
+    private Dictionary<string, double>? _lastIngestBytes;
+    private Dictionary<string, long[]>? _lastDelay;
+
     /// <summary>Request kinds charted (the kind label of streamserver_http_requests_total).</summary>
     public static readonly string[] RequestKinds = ["playlist", "segment", "init", "mpd", "image", "api", "other"];
 
@@ -108,6 +116,75 @@ public sealed class ChartHistory
         }
     }
 
+    /// <summary>
+    /// Live channels for the second about to be appended (call before <see cref="Sample"/>): ingest bytes (cumulative),
+    /// viewers, publish-delay buckets (cumulative, <see cref="LiveDelayBuckets"/>), each by channel.
+    /// </summary>
+    public void SampleLive(Dictionary<string, double> ingestBytes, Dictionary<string, double> viewers, Dictionary<string, long[]> delayBuckets)
+    {
+        lock (_gate)
+        {
+            foreach (var channel in ingestBytes.Keys)
+            {
+                if (!_liveChannels.Contains(channel) && _liveChannels.Count < MaxLiveChannels)
+                {
+                    _liveChannels.Add(channel);
+                }
+            }
+
+            for (var c = 0; c < _liveChannels.Count; c++)
+            {
+                var name = _liveChannels[c];
+                var bytes = ingestBytes.GetValueOrDefault(name);
+                var before = _lastIngestBytes?.GetValueOrDefault(name, bytes) ?? bytes;
+                _pendingLive[c, 0] = Math.Max(0, bytes - before) * 8;
+                _pendingLive[c, 1] = viewers.GetValueOrDefault(name);
+                _pendingLive[c, 2] = double.NaN;
+                if (delayBuckets.TryGetValue(name, out var now))
+                {
+                    var last = _lastDelay?.GetValueOrDefault(name);
+                    long total = 0, seen = 0;
+                    var delta = new long[now.Length];
+                    for (var b = 0; b < now.Length; b++)
+                    {
+                        delta[b] = Math.Max(0, now[b] - (last is null ? 0 : last[b]));
+                        total += delta[b];
+                    }
+
+                    for (var b = 0; b < delta.Length && total > 0; b++)
+                    {
+                        seen += delta[b];
+                        if (seen * 2 >= total)
+                        {
+                            _pendingLive[c, 2] = b < LiveDelayBuckets.Length ? LiveDelayBuckets[b] : LiveDelayBuckets[^1];
+                            break;
+                        }
+                    }
+                }
+            }
+
+            _lastIngestBytes = ingestBytes;
+            _lastDelay = delayBuckets;
+        }
+    }
+
+    private readonly double[,] _pendingLive = new double[MaxLiveChannels, 3];
+
+    /// <summary>Upper bounds of streamserver_live_publish_delay_seconds, set by whoever samples it.</summary>
+    public double[] LiveDelayBuckets { get; set; } = [];
+
+    /// <summary>The live channels charted, in the order their series are kept.</summary>
+    public IReadOnlyList<string> LiveChannels
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _liveChannels];
+            }
+        }
+    }
+
     /// <summary>The duration (ms) where the cumulative count reaches <paramref name="q"/>: the bucket's upper bound.</summary>
     private static double Percentile(long[] buckets, long total, double q)
     {
@@ -167,6 +244,13 @@ public sealed class ChartHistory
 
             _retransServer[_next] = retransmitsServer;
             _retransClient[_next] = retransmitsClient;
+            for (var c = 0; c < MaxLiveChannels; c++)
+            {
+                for (var m = 0; m < 3; m++)
+                {
+                    _live[_next, c, m] = c < _liveChannels.Count ? _pendingLive[c, m] : double.NaN;
+                }
+            }
             _next = (_next + 1) % Capacity;
             _count = Math.Min(Capacity, _count + 1);
         }
@@ -184,7 +268,7 @@ public sealed class ChartHistory
                 take++;
             }
 
-            var data = new ChartData(newest, windowSeconds, take);
+            var data = new ChartData(newest, windowSeconds, take) { LiveChannels = [.. _liveChannels] };
             for (var i = 0; i < take; i++)
             {
                 var at = (_next + Capacity - take + i) % Capacity;
@@ -196,6 +280,13 @@ public sealed class ChartHistory
 
                 data.RetransmitsServer[i] = _retransServer[at];
                 data.RetransmitsClient[i] = _retransClient[at];
+                for (var c = 0; c < MaxLiveChannels; c++)
+                {
+                    data.LiveBitsPerSecond[i, c] = _live[at, c, 0];
+                    data.LiveViewers[i, c] = _live[at, c, 1];
+                    data.LivePublishDelaySeconds[i, c] = _live[at, c, 2];
+                }
+
                 for (var k = 0; k < RequestKinds.Length; k++)
                 {
                     data.Requests[i, k] = _requests[at, k];
@@ -221,6 +312,10 @@ public sealed class ChartData(long newestSecond, int windowSeconds, int count)
     public long[,] Requests { get; } = new long[count, ChartHistory.RequestKinds.Length];
     public double[,] RequestP50Ms { get; } = new double[count, ChartHistory.RequestKinds.Length];
     public double[,] RequestP99Ms { get; } = new double[count, ChartHistory.RequestKinds.Length];
+    public IReadOnlyList<string> LiveChannels { get; init; } = [];
+    public double[,] LiveBitsPerSecond { get; } = new double[count, ChartHistory.MaxLiveChannels];
+    public double[,] LiveViewers { get; } = new double[count, ChartHistory.MaxLiveChannels];
+    public double[,] LivePublishDelaySeconds { get; } = new double[count, ChartHistory.MaxLiveChannels];
 
     public bool HasSendData
     {

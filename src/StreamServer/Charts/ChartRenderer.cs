@@ -26,6 +26,9 @@ public static class ChartRenderer
     public static byte[] Requests(ChartData data, int width, int height, ChartFormat format) =>
         Encode(BuildRequests(data), width, height, format);
 
+    public static byte[] Live(ChartData data, int width, int height, ChartFormat format) =>
+        Encode(BuildLive(data), width, height, format);
+
     /// <summary>The plot behind <see cref="SendLatency"/>, for callers that need coordinates (tests find the pixel of a cell).</summary>
     public static Plot BuildSendLatency(ChartData data)
     {
@@ -206,6 +209,66 @@ public static class ChartRenderer
 
         plot.Axes.SetLimitsY(0, maxRate * 1.1, plot.Axes.Left);
         plot.Axes.SetLimitsY(0, maxMs * 1.1, plot.Axes.Right);
+        plot.ShowLegend(Alignment.UpperLeft);
+        return plot;
+    }
+
+    /// <summary>Per live channel: ingest bitrate (solid, Mbit/s, left axis), viewers (dotted, left axis) and the publish
+    /// delay P50 (dashed, seconds, right axis).</summary>
+    public static Plot BuildLive(ChartData data)
+    {
+        var plot = NewPlot($"live channels: ingest, viewers, publish delay, last {Describe(data.WindowSeconds)}");
+        plot.XLabel("seconds before " + DateTimeOffset.FromUnixTimeSeconds(data.NewestSecond).ToString("HH:mm:ss 'UTC'", System.Globalization.CultureInfo.InvariantCulture));
+        plot.YLabel("ingest Mbit/s (solid), viewers (dotted)");
+        plot.Axes.Right.Label.Text = "publish delay P50, s (dashed)";
+        plot.Axes.SetLimitsX(-data.WindowSeconds, 0);
+        if (data.LiveChannels.Count == 0 || data.Seconds.Length == 0)
+        {
+            NoData(plot);
+            return plot;
+        }
+
+        Color[] palette = [Colors.SteelBlue, Colors.OrangeRed, Colors.SeaGreen, Colors.Purple, Colors.DarkGoldenRod, Colors.Gray, Colors.Brown, Colors.Teal];
+        double maxLeft = 1, maxRight = 0.1;
+        for (var c = 0; c < data.LiveChannels.Count; c++)
+        {
+            var bitrate = new List<Coordinates>();
+            var viewers = new List<Coordinates>();
+            var delay = new List<Coordinates>();
+            for (var i = 0; i < data.Seconds.Length; i++)
+            {
+                var x = data.Seconds[i] - data.NewestSecond;
+                if (!double.IsNaN(data.LiveBitsPerSecond[i, c]))
+                {
+                    bitrate.Add(new Coordinates(x, data.LiveBitsPerSecond[i, c] / 1e6));
+                    viewers.Add(new Coordinates(x, data.LiveViewers[i, c]));
+                    maxLeft = Math.Max(maxLeft, Math.Max(data.LiveBitsPerSecond[i, c] / 1e6, data.LiveViewers[i, c]));
+                }
+
+                if (!double.IsNaN(data.LivePublishDelaySeconds[i, c]))
+                {
+                    delay.Add(new Coordinates(x, data.LivePublishDelaySeconds[i, c]));
+                    maxRight = Math.Max(maxRight, data.LivePublishDelaySeconds[i, c]);
+                }
+            }
+
+            var ingest = plot.Add.ScatterLine(bitrate);
+            ingest.Color = palette[c];
+            ingest.LegendText = data.LiveChannels[c];
+            var watching = plot.Add.ScatterLine(viewers);
+            watching.Color = palette[c];
+            watching.LinePattern = LinePattern.Dotted;
+            if (delay.Count > 0)
+            {
+                var late = plot.Add.ScatterLine(delay);
+                late.Color = palette[c];
+                late.LinePattern = LinePattern.Dashed;
+                late.Axes.YAxis = plot.Axes.Right;
+            }
+        }
+
+        plot.Axes.SetLimitsY(0, maxLeft * 1.1, plot.Axes.Left);
+        plot.Axes.SetLimitsY(0, maxRight * 1.1, plot.Axes.Right);
         plot.ShowLegend(Alignment.UpperLeft);
         return plot;
     }

@@ -12,10 +12,13 @@ namespace StreamServer.Live;
 internal sealed class LivePackaging(LiveOptions options, DataLayout layout, Transcode.PackagingOptions vodPackaging, BufferPool.MemfdBufferPool pool, VodFileCache files,
     Admin.VodLibrary library, ILogger<LivePackaging> log) : IDisposable
 {
+    /// <summary>Upper bounds of streamserver_live_publish_delay_seconds (seconds).</summary>
+    public static readonly double[] PublishDelayBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
     private static readonly System.Diagnostics.Metrics.Histogram<double> PublishDelay = Metrics.ServerMetrics.Meter.CreateHistogram(
         "streamserver_live_publish_delay_seconds", unit: "s",
         description: "From the arrival of the frame that closes a video segment or part to the playlists naming it, by channel.",
-        advice: new System.Diagnostics.Metrics.InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] });
+        advice: new System.Diagnostics.Metrics.InstrumentAdvice<double> { HistogramBucketBoundaries = PublishDelayBuckets });
 
     private readonly Lock _gate = new();
     private readonly System.Runtime.CompilerServices.ConditionalWeakTable<LiveChannel, LiveRemuxer> _last = [];

@@ -105,6 +105,28 @@ public sealed class PrometheusExporter : IDisposable
         return sb.ToString();
     }
 
+    /// <summary>A counter or gauge family's current values summed by the value of one label (observable instruments read now).</summary>
+    public Dictionary<string, double> ValuesBy(string family, string label)
+    {
+        _listener.RecordObservableInstruments();
+        var result = new Dictionary<string, double>(StringComparer.Ordinal);
+        InstrumentState[] instruments;
+        lock (_gate)
+        {
+            instruments = [.. _instruments];
+        }
+
+        foreach (var instrument in instruments)
+        {
+            if (instrument.FamilyName == family && instrument.Type != PrometheusType.Histogram)
+            {
+                instrument.AddValuesTo(result, label);
+            }
+        }
+
+        return result;
+    }
+
     /// <summary>
     /// A histogram family's per-bucket counts (not cumulative; the last entry is above the highest bound) summed by the
     /// value of one label, as of now. For readers inside the process (the charts); no text is rendered.
@@ -266,21 +288,38 @@ public sealed class PrometheusExporter : IDisposable
             return created;
         }
 
+        public void AddValuesTo(Dictionary<string, double> result, string label)
+        {
+            lock (_gate)
+            {
+                foreach (var s in _series)
+                {
+                    var key = LabelValue(s, label);
+                    result[key] = result.GetValueOrDefault(key) + s.Value;
+                }
+            }
+        }
+
+        private static string LabelValue(Series s, string label)
+        {
+            foreach (var (key, v) in s.Labels)
+            {
+                if (key == label)
+                {
+                    return v;
+                }
+            }
+
+            return "";
+        }
+
         public void AddBucketsTo(Dictionary<string, long[]> result, string label)
         {
             lock (_gate)
             {
                 foreach (var s in _series)
                 {
-                    var value = "";
-                    foreach (var (key, v) in s.Labels)
-                    {
-                        if (key == label)
-                        {
-                            value = v;
-                        }
-                    }
-
+                    var value = LabelValue(s, label);
                     if (!result.TryGetValue(value, out var sums))
                     {
                         result[value] = sums = new long[_buckets!.Length + 1];

@@ -93,6 +93,40 @@ public sealed class ChartEndpointTests
     }
 
     [Fact]
+    public async Task The_live_chart_follows_the_test_channels_publish_delay()
+    {
+        await using var server = await RunningServer.StartAsync(tls: false, extraArgs: ["--StreamServer:Tracing:Enabled=false",
+            "--StreamServer:Live:TestChannel=true", "--StreamServer:Live:SegmentSeconds=1"]);
+        var history = server.Services.GetRequiredService<ChartHistory>();
+        using var http = server.CreateAdminClient();
+        ChartData data = history.Window(60);
+        await Eventually.TrueAsync(() =>
+        {
+            data = history.Window(60);
+            var c = -1;
+            for (var i = 0; i < data.LiveChannels.Count; i++)
+            {
+                c = data.LiveChannels[i] == "test" ? i : c;
+            }
+
+            // The built-in channel is encoded in-process: no RTMP bytes come in (its ingest is 0 b/s), but every part it
+            // publishes has a publish delay.
+            var delay = false;
+            for (var i = 0; c >= 0 && i < data.Seconds.Length; i++)
+            {
+                delay |= data.LivePublishDelaySeconds[i, c] > 0 && data.LiveBitsPerSecond[i, c] == 0;
+            }
+
+            return Task.FromResult(delay);
+        }, TimeSpan.FromSeconds(45), () => $"channels [{string.Join(',', data.LiveChannels)}] over {data.Seconds.Length} s");
+
+        var svg = await http.GetStringAsync("/api/trace/charts/live.svg?window=1m");
+        XDocument.Parse(svg);
+        Assert.DoesNotContain("no data yet", svg);
+        Assert.Equal(1200 * 400 * 3, (await ViridisPixels.DecodeAsync(await http.GetByteArrayAsync("/api/trace/charts/live.png?window=1m"))).Length);
+    }
+
+    [Fact]
     public async Task With_the_real_tracers_the_send_latency_chart_shows_the_servers_sends()
     {
         var missing = TracingEnvironment.MissingBpf(out _) ?? Capabilities.MissingTool("ffmpeg");
