@@ -151,4 +151,45 @@ public sealed class ChartEndpointTests
             return pixels > 200;
         }, TimeSpan.FromSeconds(15), () => $"{pixels} heatmap pixels");
     }
+
+    [Fact]
+    public async Task Retransmits_from_real_packet_loss_show_in_the_retransmits_chart()
+    {
+        var missing = TracingEnvironment.MissingBpf(out _) ?? Capabilities.MissingTool("ip", "nft", "curl", "ffmpeg");
+        Assert.SkipWhen(missing is not null, missing ?? "");
+        const string Token = "charts-loss-token-0123456789abcdef";
+        await using var netns = await NetworkNamespace.CreateAsync(mtu: 1500);
+        var port = 20000 + Random.Shared.Next(20000);
+        await using var server = await RunningServer.StartProcessAsync(netns, port, $"--StreamServer:AdminToken={Token}");
+        await Vod.TestLibrary.PublishAsync(server.DataDir);
+        Assert.Contains("\"state\":\"attached\"", await server.WaitForTracersAsync(TimeSpan.FromSeconds(30)));
+        await netns.AddRandomDropAsync(port, oneIn: 20);
+        (await netns.ExecAsync(["sh", "-c",
+            $"for i in $(seq 1 40); do curl -s -o /dev/null --max-time 20 http://127.0.0.1:{port}/vod/clip/seg_000.m4s; done"], TimeSpan.FromMinutes(2)))
+            .EnsureSuccess("downloads under loss");
+        await netns.RemoveDropsAsync();
+
+        using var work = new TempDir("ss-chart-loss");
+        var red = 0;
+        await Eventually.TrueAsync(async () =>
+        {
+            var png = work.Combine("retransmits.png");
+            (await netns.ExecAsync(["curl", "-sf", "-H", $"Authorization: Bearer {Token}", "-o", png,
+                $"http://127.0.0.1:{port}/api/trace/charts/retransmits.png?window=1m&width=1200&height=400"])).EnsureSuccess("chart");
+            var rgb = await ViridisPixels.DecodeAsync(await File.ReadAllBytesAsync(png));
+            red = 0;
+            for (var y = 0; y < 400; y++)
+            {
+                // The right half only (the last 30 s, where the downloads were; the legend's swatch is upper left).
+                for (var x = 600; x < 1200; x++)
+                {
+                    // The server side's fill: OrangeRed at 80 % over white.
+                    var i = ((y * 1200) + x) * 3;
+                    red += rgb[i] > 230 && rgb[i + 1] is > 80 and < 130 && rgb[i + 2] is > 30 and < 80 ? 1 : 0;
+                }
+            }
+
+            return red > 50;
+        }, TimeSpan.FromSeconds(15), () => $"{red} pixels of the server's retransmits");
+    }
 }
