@@ -1,8 +1,27 @@
 #!/usr/bin/env bash
 # Chart render time (ScottPlot on SkiaSharp): each chart from a full hour of per-second history at 10 min and 1 h
 # windows, 1200x400, PNG and SVG; p50 / p99 / max over ROUNDS renders after a warm-up. Target: p99 < 50 ms at 10 min.
-#   ROUNDS=40 bench/charts.sh
+# Then event to pixel with real retransmits (see below).
+#   ROUNDS=40 BURSTS=8 bench/charts.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dotnet build bench/Charts.Bench -c Release -v q -nologo -clp:ErrorsOnly
 dotnet bench/Charts.Bench/bin/Release/net10.0/Charts.Bench.dll "${ROUNDS:-40}"
+
+# Event to pixel (root: the tracers, a network namespace, nftables): the server in its own namespace; each round turns
+# on packet loss for one 1 MiB download, then times the first retransmit event (the server's /api/trace/events) to the
+# first retransmits.png (10 s window) whose newest second shows it. Target: under 1.2 s (1 s sampling plus the render).
+if [ "$(id -u)" -ne 0 ] || ! command -v nft >/dev/null; then echo "event to pixel: skipped (needs root and nft)"; exit 0; fi
+NS=chartbench$$
+PORT=18770
+WORK=$(mktemp -d)
+TOKEN=charts-bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+ip netns add $NS; ip -n $NS link set lo up
+trap 'kill $PID 2>/dev/null; wait 2>/dev/null || true; ip netns del $NS; rm -rf "$WORK"' EXIT
+mkdir -p "$WORK/vod/b"; head -c 1048576 /dev/urandom > "$WORK/vod/b/seg_000.m4s"; printf '#EXTM3U\n' > "$WORK/vod/b/media.m3u8"
+ip netns exec $NS dotnet src/StreamServer/bin/Release/net10.0/StreamServer.dll --StreamServer:DataDir="$WORK" --StreamServer:ListenAddress=127.0.0.1 \
+  --StreamServer:HttpPort=$PORT --StreamServer:HttpsPort=-1 --StreamServer:RtmpPort=-1 --StreamServer:Live:TestChannel=false \
+  --StreamServer:GenerateSample=false --StreamServer:AdminToken="$TOKEN" --Logging:LogLevel:Default=Warning > "$WORK/server.log" 2>&1 & PID=$!
+for _ in $(seq 1 100); do ip netns exec $NS curl -sf -o /dev/null "http://127.0.0.1:$PORT/vod/b/media.m3u8" && break; sleep 0.2; done
+for _ in $(seq 1 50); do ip netns exec $NS curl -s "http://127.0.0.1:$PORT/healthz" | grep -q '"tracers":{"status":"ok"' && break; sleep 0.2; done
+ip netns exec $NS dotnet bench/Charts.Bench/bin/Release/net10.0/Charts.Bench.dll event-to-pixel "http://127.0.0.1:$PORT/" "$TOKEN" /vod/b/seg_000.m4s "${BURSTS:-8}"

@@ -4,6 +4,13 @@ using StreamServer.Charts;
 
 // Render time of each chart from a full hour of per-second history (27 log2 rows of send-syscall latency, retransmits),
 // at 10 min and 1 h windows, 1200x400, PNG and SVG: 5 warm-up renders, then ROUNDS timed ones; p50 / p99 / max in ms.
+if (args is ["event-to-pixel", var url, var token, var segment, var bursts])
+{
+    await StreamServer.Charts.Bench.EventToPixel.Setup();
+    await StreamServer.Charts.Bench.EventToPixel.RunAsync(new Uri(url), token, segment, int.Parse(bursts, CultureInfo.InvariantCulture));
+    return;
+}
+
 var rounds = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 40;
 var history = new ChartHistory();
 var random = new Random(7);
