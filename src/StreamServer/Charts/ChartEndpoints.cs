@@ -5,8 +5,8 @@ namespace StreamServer.Charts;
 
 /// <summary>
 /// GET /api/trace/charts/{send-latency|retransmits|requests|live}.{png|svg}?window=10m&amp;width=1200&amp;height=400 (bearer token, as all
-/// of /api). Renders run on the thread pool, at most two at once, and are cached per (chart, format, window, size) for the
-/// second their data covers: a page or a bot polling gets the same bytes, an ETag and max-age=1.
+/// of /api). Renders run on the thread pool, at most two at once, and are cached per (chart, format, window, size) until the
+/// history changes (four times a second): a page or a bot polling gets the same bytes, an ETag and max-age=1.
 /// </summary>
 public static class ChartEndpoints
 {
@@ -40,8 +40,9 @@ public static class ChartEndpoints
                 return Results.Text(error + "\n", "text/plain; charset=utf-8", statusCode: 400);
             }
 
-            var key = $"{file}?{window}&{width}x{height}@{history.LastSecond}";
-            var etag = $"\"{key.GetHashCode(StringComparison.Ordinal):x8}-{history.LastSecond}\"";
+            var version = history.Version;
+            var key = $"{file}?{window}&{width}x{height}@{version}";
+            var etag = $"\"{key.GetHashCode(StringComparison.Ordinal):x8}-{version}\"";
             ctx.Response.Headers.CacheControl = "private, max-age=1";
             ctx.Response.Headers.ETag = etag;
             if (ctx.Request.Headers.IfNoneMatch == etag)
@@ -123,7 +124,7 @@ public static class ChartEndpoints
     }
 }
 
-/// <summary>Rendered charts for the second their data covers (a handful of entries: keys carry the data's last second).</summary>
+/// <summary>Rendered charts of the current history version (a handful of entries: keys carry the version; emptied every second).</summary>
 internal sealed class ChartCache
 {
     private readonly Lock _gate = new();
@@ -152,13 +153,16 @@ internal sealed class ChartCache
     }
 }
 
-/// <summary>Feeds <see cref="ChartHistory"/> once a second from the tracers' map totals and the request-duration histogram.</summary>
+/// <summary>
+/// Feeds <see cref="ChartHistory"/> four times a second from the tracers' map totals, the request-duration histogram and
+/// the live channels' series (each tick adds to the current second's row), so an event is in a chart within ~250 ms.
+/// </summary>
 internal sealed class ChartSampler(ChartHistory history, TracingService tracing, Metrics.PrometheusExporter exporter) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         history.LiveDelayBuckets = Live.LivePackaging.PublishDelayBuckets;
-        using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1));
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250));
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))

@@ -4,8 +4,8 @@ namespace StreamServer.Charts;
 
 /// <summary>
 /// What the charts draw: one row per second for the last hour (send-syscall latency per log2 bucket, summed over the
-/// syscalls; retransmitted segments by side; requests and their P50/P99 duration per kind), taken once a second from the
-/// tracers' map totals and the request-duration histogram /metrics shows. Charts read this ring,
+/// syscalls; retransmitted segments by side; requests and their P50/P99 duration per kind; live channels), added to
+/// several times a second from the tracers' map totals and the histograms /metrics shows. Charts read this ring,
 /// never the kernel's event ring buffer, so a render cannot hold tracing up; the ring is bounded (3600 x 27 counts).
 /// </summary>
 public sealed class ChartHistory
@@ -46,50 +46,41 @@ public sealed class ChartHistory
     /// <summary>Upper bound of each row, seconds.</summary>
     public static double RowUpperBound(int row) => Math.Pow(2, FirstSlot + row + 1) / 1e9;
 
-    /// <summary>The newest second appended (Unix seconds), 0 before the first.</summary>
-    public long LastSecond
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _count == 0 ? 0 : _seconds[(_next + Capacity - 1) % Capacity];
-            }
-        }
-    }
+    /// <summary>Changes with every sample or append: what a rendered chart is cached against.</summary>
+    public long Version => Interlocked.Read(ref _version);
+
+    private long _version;
+
+    // The current second's buckets so far (its percentiles are recomputed as samples add to it).
+    private readonly long[][] _secondRequestBuckets = NewBuckets(RequestKinds.Length, Metrics.ServerMetrics.HttpRequestDurationBuckets.Length + 1);
+    private long[][] _secondDelayBuckets = NewBuckets(MaxLiveChannels, 0);
+    private readonly double[,] _liveDelta = new double[MaxLiveChannels, 2]; // ingest bits, viewers (latest)
+    private readonly long[][] _liveDelayDelta = NewBuckets(MaxLiveChannels, 0);
 
     /// <summary>
-    /// Appends the second <paramref name="unixSecond"/>: the change since the previous call of the tracers' totals (none
-    /// when they are not attached) and of the request-duration buckets by kind (<paramref name="requestBuckets"/>: per
-    /// bucket of <see cref="Metrics.ServerMetrics.HttpRequestDurationBuckets"/>, then the overflow).
+    /// Adds what changed since the previous call to the row of <paramref name="unixSecond"/> (a new row when that second
+    /// has none yet): the tracers' totals (none when they are not attached) and the request-duration buckets by kind
+    /// (<paramref name="requestBuckets"/>: per bucket of <see cref="Metrics.ServerMetrics.HttpRequestDurationBuckets"/>,
+    /// then the overflow). Called several times a second, so a chart shows an event well within a second of it.
     /// </summary>
     public void Sample(TracerSnapshot? snapshot, Dictionary<string, long[]> requestBuckets, long unixSecond)
     {
-        Span<long> requests = stackalloc long[RequestKinds.Length];
-        Span<double> requestMs = stackalloc double[RequestKinds.Length * 2];
-        requestMs.Fill(double.NaN); // a kind with no request this second has no percentile
+        var requestDelta = NewBuckets(RequestKinds.Length, Metrics.ServerMetrics.HttpRequestDurationBuckets.Length + 1);
         for (var k = 0; k < RequestKinds.Length; k++)
         {
-            if (!requestBuckets.TryGetValue(RequestKinds[k], out var now))
+            if (requestBuckets.TryGetValue(RequestKinds[k], out var now) && now.Length == requestDelta[k].Length)
             {
-                continue;
+                var before = _lastRequests?.GetValueOrDefault(RequestKinds[k]);
+                for (var b = 0; b < now.Length; b++)
+                {
+                    requestDelta[k][b] = Math.Max(0, now[b] - (before is null ? 0 : before[b]));
+                }
             }
-
-            var before = _lastRequests?.GetValueOrDefault(RequestKinds[k]);
-            var delta = new long[now.Length];
-            for (var b = 0; b < now.Length; b++)
-            {
-                delta[b] = Math.Max(0, now[b] - (before is null ? 0 : before[b]));
-                requests[k] += delta[b];
-            }
-
-            requestMs[k * 2] = Percentile(delta, requests[k], 0.5);
-            requestMs[(k * 2) + 1] = Percentile(delta, requests[k], 0.99);
         }
 
         var first = _lastRequests is null;
         _lastRequests = requestBuckets;
-        Span<long> row = stackalloc long[Rows];
+        Span<long> send = stackalloc long[Rows];
         long server = 0, client = 0;
         if (snapshot is not null)
         {
@@ -98,7 +89,7 @@ public sealed class ChartHistory
             {
                 for (var r = 0; r < Rows; r++)
                 {
-                    row[r] = Math.Max(0, cumulative[r] - _lastSend[r]);
+                    send[r] = Math.Max(0, cumulative[r] - _lastSend[r]);
                 }
 
                 server = (long)(snapshot.RetransmitSegmentsServer - Math.Min(_lastServer, snapshot.RetransmitSegmentsServer));
@@ -110,15 +101,83 @@ public sealed class ChartHistory
             _lastClient = snapshot.RetransmitSegmentsClient;
         }
 
-        if (!first)
+        if (first)
         {
-            Append(unixSecond, row, server, client, requests, requestMs);
+            return; // the first call only sets the baseline
+        }
+
+        lock (_gate)
+        {
+            var newest = (_next + Capacity - 1) % Capacity;
+            if (_count == 0 || _seconds[newest] != unixSecond)
+            {
+                AppendLocked(unixSecond, [], 0, 0, [], []);
+                newest = (_next + Capacity - 1) % Capacity;
+                foreach (var buckets in _secondRequestBuckets)
+                {
+                    Array.Clear(buckets);
+                }
+
+                foreach (var buckets in _secondDelayBuckets)
+                {
+                    Array.Clear(buckets);
+                }
+            }
+
+            for (var r = 0; r < Rows; r++)
+            {
+                _send[newest, r] += send[r];
+            }
+
+            _retransServer[newest] += server;
+            _retransClient[newest] += client;
+            for (var k = 0; k < RequestKinds.Length; k++)
+            {
+                long total = 0;
+                for (var b = 0; b < requestDelta[k].Length; b++)
+                {
+                    _secondRequestBuckets[k][b] += requestDelta[k][b];
+                    total += _secondRequestBuckets[k][b];
+                }
+
+                _requests[newest, k] = total;
+                _requestMs[newest, k, 0] = Percentile(_secondRequestBuckets[k], total, 0.5, Metrics.ServerMetrics.HttpRequestDurationBuckets) * 1000;
+                _requestMs[newest, k, 1] = Percentile(_secondRequestBuckets[k], total, 0.99, Metrics.ServerMetrics.HttpRequestDurationBuckets) * 1000;
+            }
+
+            for (var c = 0; c < MaxLiveChannels; c++)
+            {
+                if (c >= _liveChannels.Count)
+                {
+                    continue;
+                }
+
+                _live[newest, c, 0] = (double.IsNaN(_live[newest, c, 0]) ? 0 : _live[newest, c, 0]) + _liveDelta[c, 0];
+                _live[newest, c, 1] = _liveDelta[c, 1];
+                if (_secondDelayBuckets[c].Length != _liveDelayDelta[c].Length)
+                {
+                    _secondDelayBuckets[c] = new long[_liveDelayDelta[c].Length];
+                }
+
+                long total = 0;
+                for (var b = 0; b < _liveDelayDelta[c].Length; b++)
+                {
+                    _secondDelayBuckets[c][b] += _liveDelayDelta[c][b];
+                    total += _secondDelayBuckets[c][b];
+                }
+
+                _live[newest, c, 2] = Percentile(_secondDelayBuckets[c], total, 0.5, LiveDelayBuckets);
+                _liveDelta[c, 0] = 0;
+                Array.Clear(_liveDelayDelta[c]);
+            }
+
+            _version++;
         }
     }
 
     /// <summary>
-    /// Live channels for the second about to be appended (call before <see cref="Sample"/>): ingest bytes (cumulative),
-    /// viewers, publish-delay buckets (cumulative, <see cref="LiveDelayBuckets"/>), each by channel.
+    /// Live channels since the previous call (call before <see cref="Sample"/>, which adds them to the current second):
+    /// ingest bytes (cumulative), viewers, publish-delay buckets (cumulative, <see cref="LiveDelayBuckets"/>), by channel.
     /// </summary>
     public void SampleLive(Dictionary<string, double> ingestBytes, Dictionary<string, double> viewers, Dictionary<string, long[]> delayBuckets)
     {
@@ -137,28 +196,19 @@ public sealed class ChartHistory
                 var name = _liveChannels[c];
                 var bytes = ingestBytes.GetValueOrDefault(name);
                 var before = _lastIngestBytes?.GetValueOrDefault(name, bytes) ?? bytes;
-                _pendingLive[c, 0] = Math.Max(0, bytes - before) * 8;
-                _pendingLive[c, 1] = viewers.GetValueOrDefault(name);
-                _pendingLive[c, 2] = double.NaN;
+                _liveDelta[c, 0] += Math.Max(0, bytes - before) * 8;
+                _liveDelta[c, 1] = viewers.GetValueOrDefault(name);
                 if (delayBuckets.TryGetValue(name, out var now))
                 {
                     var last = _lastDelay?.GetValueOrDefault(name);
-                    long total = 0, seen = 0;
-                    var delta = new long[now.Length];
-                    for (var b = 0; b < now.Length; b++)
+                    if (_liveDelayDelta[c].Length != now.Length)
                     {
-                        delta[b] = Math.Max(0, now[b] - (last is null ? 0 : last[b]));
-                        total += delta[b];
+                        _liveDelayDelta[c] = new long[now.Length];
                     }
 
-                    for (var b = 0; b < delta.Length && total > 0; b++)
+                    for (var b = 0; b < now.Length; b++)
                     {
-                        seen += delta[b];
-                        if (seen * 2 >= total)
-                        {
-                            _pendingLive[c, 2] = b < LiveDelayBuckets.Length ? LiveDelayBuckets[b] : LiveDelayBuckets[^1];
-                            break;
-                        }
+                        _liveDelayDelta[c][b] += Math.Max(0, now[b] - (last is null || last.Length != now.Length ? 0 : last[b]));
                     }
                 }
             }
@@ -168,7 +218,16 @@ public sealed class ChartHistory
         }
     }
 
-    private readonly double[,] _pendingLive = new double[MaxLiveChannels, 3];
+    private static long[][] NewBuckets(int count, int length)
+    {
+        var buckets = new long[count][];
+        for (var i = 0; i < count; i++)
+        {
+            buckets[i] = new long[length];
+        }
+
+        return buckets;
+    }
 
     /// <summary>Upper bounds of streamserver_live_publish_delay_seconds, set by whoever samples it.</summary>
     public double[] LiveDelayBuckets { get; set; } = [];
@@ -185,26 +244,25 @@ public sealed class ChartHistory
         }
     }
 
-    /// <summary>The duration (ms) where the cumulative count reaches <paramref name="q"/>: the bucket's upper bound.</summary>
-    private static double Percentile(long[] buckets, long total, double q)
+    /// <summary>The upper bound (in the bounds' unit) of the bucket where the count reaches <paramref name="q"/>; NaN with no count.</summary>
+    private static double Percentile(long[] buckets, long total, double q, double[] bounds)
     {
-        if (total == 0)
+        if (total == 0 || bounds.Length == 0)
         {
             return double.NaN;
         }
 
-        var bounds = Metrics.ServerMetrics.HttpRequestDurationBuckets;
         long seen = 0;
         for (var b = 0; b < buckets.Length; b++)
         {
             seen += buckets[b];
             if (seen >= q * total)
             {
-                return b < bounds.Length ? bounds[b] * 1000 : bounds[^1] * 1000;
+                return b < bounds.Length ? bounds[b] : bounds[^1];
             }
         }
 
-        return bounds[^1] * 1000;
+        return bounds[^1];
     }
 
     private static long[] SendTotals(TracerSnapshot snapshot)
@@ -229,6 +287,15 @@ public sealed class ChartHistory
     {
         lock (_gate)
         {
+            AppendLocked(unixSecond, sendRow, retransmitsServer, retransmitsClient, requests, requestMs);
+            _version++;
+        }
+    }
+
+    private void AppendLocked(long unixSecond, ReadOnlySpan<long> sendRow, long retransmitsServer, long retransmitsClient,
+        ReadOnlySpan<long> requests, ReadOnlySpan<double> requestMs)
+    {
+        {
             for (var k = 0; k < RequestKinds.Length; k++)
             {
                 _requests[_next, k] = k < requests.Length ? requests[k] : 0;
@@ -248,7 +315,7 @@ public sealed class ChartHistory
             {
                 for (var m = 0; m < 3; m++)
                 {
-                    _live[_next, c, m] = c < _liveChannels.Count ? _pendingLive[c, m] : double.NaN;
+                    _live[_next, c, m] = double.NaN;
                 }
             }
             _next = (_next + 1) % Capacity;
