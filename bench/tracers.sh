@@ -88,3 +88,6 @@ echo "BPF programs: $((bpf_total / 1000000)) ms run time over $on_requests reque
 dotnet build bench/TraceBurst.Bench -c Release -nologo -v quiet -clp:ErrorsOnly >/dev/null
 BURST=$(dotnet bench/TraceBurst.Bench/bin/Release/net10.0/TraceBurst.Bench.dll 3000000)
 echo "$BURST"
+# The same burst while the charts' sampling (4 per second) and a heatmap render every second run beside it.
+BURST_CHART=$(dotnet bench/TraceBurst.Bench/bin/Release/net10.0/TraceBurst.Bench.dll 3000000 "" chart)
+echo "$BURST_CHART"

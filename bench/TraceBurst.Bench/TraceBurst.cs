@@ -10,7 +10,10 @@ namespace StreamServer.TraceBurst.Bench;
 /// call is an event), makes N sendto calls as fast as it can and reports events/s received and dropped.
 /// The calls go to fd -1 (EBADF at once): the kernel's UDP path would otherwise cap the rate well below
 /// what the tracer and the ring buffer can carry; the tracepoints fire the same for a failing call.
-/// Usage: TraceBurst.Bench N [objects folder]; needs what the tracers need (root or CAP_BPF + CAP_PERFMON, BTF).
+/// With "chart" as the third argument, the burst runs while this process does what the server's charts do: sample the
+/// tracers' totals into a <see cref="Charts.ChartHistory"/> four times a second and render the send-latency heatmap
+/// (10 min, 1200x400 PNG) every second; the drops say whether charting holds tracing up.
+/// Usage: TraceBurst.Bench N [objects folder] [chart]; needs what the tracers need (root or CAP_BPF + CAP_PERFMON, BTF).
 /// </summary>
 internal static class TraceBurst
 {
@@ -18,16 +21,17 @@ internal static class TraceBurst
     {
         var count = args.Length > 0 ? long.Parse(args[0], CultureInfo.InvariantCulture) : 3_000_000;
         var missing = TracingPrerequisites.Check(new TracingOptions { ObjectDirectory = args.Length > 1 ? args[1] : "" }, out var objects);
+        var chart = args.Length > 2 && args[2] == "chart";
         if (missing is not null)
         {
             Console.Error.WriteLine($"trace burst: tracers unavailable: {missing}");
             return 1;
         }
 
-        return Run(objects, count);
+        return Run(objects, count, chart);
     }
 
-    private static int Run(string objects, long count)
+    private static int Run(string objects, long count, bool chart)
     {
         var sink = new CountingSink();
         using var tracers = KernelTracers.Start(new TracerConfig
@@ -40,6 +44,9 @@ internal static class TraceBurst
             SocketWrites = false,
         }, sink);
         var before = tracers.Snapshot();
+        using var stopCharts = new CancellationTokenSource();
+        var renders = new List<double>();
+        var charting = chart ? Task.Run(() => ChartAsync(tracers, renders, stopCharts.Token)) : Task.CompletedTask;
         var start = Stopwatch.GetTimestamp();
         for (long i = 0; i < count; i++)
         {
@@ -55,13 +62,41 @@ internal static class TraceBurst
             Thread.Sleep(200);
         }
 
+        stopCharts.Cancel();
+        charting.Wait();
         var after = tracers.Snapshot();
         var calls = (long)(after.Send[2].Calls - before.Send[2].Calls);
         var dropped = (long)(after.SendEventsDropped - before.SendEventsDropped);
         var received = sink.Events;
+        var charts = chart
+            ? string.Create(CultureInfo.InvariantCulture, $" charts_rendered={renders.Count} render_max_ms={(renders.Count == 0 ? 0 : renders.Max()):F1}")
+            : "";
         Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"burst: calls={calls} events={received} dropped={dropped} seconds={sendSeconds:F3} events_per_second={calls / sendSeconds:F0} received_per_second={received / sendSeconds:F0}"));
+            $"burst{(chart ? "+chart" : "")}: calls={calls} events={received} dropped={dropped} seconds={sendSeconds:F3} events_per_second={calls / sendSeconds:F0} received_per_second={received / sendSeconds:F0}{charts}"));
         return 0;
+    }
+
+    private static async Task ChartAsync(KernelTracers tracers, List<double> renders, CancellationToken stop)
+    {
+        var history = new Charts.ChartHistory();
+        using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250));
+        var ticks = 0;
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop))
+            {
+                history.Sample(tracers.Snapshot(), [], DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+                if (++ticks % 4 == 0)
+                {
+                    var clock = Stopwatch.StartNew();
+                    _ = Charts.ChartRenderer.SendLatency(history.Window(600), 1200, 400, Charts.ChartFormat.Png);
+                    renders.Add(clock.Elapsed.TotalMilliseconds);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     private sealed class CountingSink : ITraceEventSink
