@@ -159,7 +159,29 @@ internal sealed class ChartCache
 /// </summary>
 internal sealed class ChartSampler(ChartHistory history, TracingService tracing, Metrics.PrometheusExporter exporter) : BackgroundService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(SampleAsync(stoppingToken), CountRetransmitsAsync(stoppingToken));
+
+    /// <summary>Retransmit events by TCP state, which the map totals do not split.</summary>
+    private async Task CountRetransmitsAsync(CancellationToken stoppingToken)
+    {
+        using var subscription = tracing.Hub.Subscribe();
+        try
+        {
+            await foreach (var e in subscription.Reader.ReadAllAsync(stoppingToken))
+            {
+                if (e.Type == TraceEvent.RetransmitType)
+                {
+                    history.AddRetransmit(e.State, e.Segments);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task SampleAsync(CancellationToken stoppingToken)
     {
         history.LiveDelayBuckets = Live.LivePackaging.PublishDelayBuckets;
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250));

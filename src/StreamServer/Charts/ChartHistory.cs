@@ -40,6 +40,22 @@ public sealed class ChartHistory
     private Dictionary<string, double>? _lastIngestBytes;
     private Dictionary<string, long[]>? _lastDelay;
 
+    /// <summary>TCP states retransmit events are charted by (the state the socket was in; anything else is "other").</summary>
+    public static readonly string[] RetransmitStates = ["ESTABLISHED", "SYN_RECV", "FIN_WAIT1", "CLOSE_WAIT", "LAST_ACK", "other"];
+
+    private readonly long[,] _retransByState = new long[Capacity, RetransmitStates.Length];
+    private readonly long[] _pendingStates = new long[RetransmitStates.Length];
+
+    /// <summary>A retransmit event (from the tracers' event stream): counted into the current second at the next sample.</summary>
+    public void AddRetransmit(string? state, int segments)
+    {
+        var index = Array.IndexOf(RetransmitStates, state);
+        lock (_gate)
+        {
+            _pendingStates[index < 0 ? RetransmitStates.Length - 1 : index] += Math.Max(1, segments);
+        }
+    }
+
     /// <summary>Request kinds charted (the kind label of streamserver_http_requests_total).</summary>
     public static readonly string[] RequestKinds = ["playlist", "segment", "init", "mpd", "image", "api", "other"];
 
@@ -131,6 +147,12 @@ public sealed class ChartHistory
 
             _retransServer[newest] += server;
             _retransClient[newest] += client;
+            for (var t = 0; t < RetransmitStates.Length; t++)
+            {
+                _retransByState[newest, t] += _pendingStates[t];
+                _pendingStates[t] = 0;
+            }
+
             for (var k = 0; k < RequestKinds.Length; k++)
             {
                 long total = 0;
@@ -311,6 +333,11 @@ public sealed class ChartHistory
 
             _retransServer[_next] = retransmitsServer;
             _retransClient[_next] = retransmitsClient;
+            for (var t = 0; t < RetransmitStates.Length; t++)
+            {
+                _retransByState[_next, t] = 0;
+            }
+
             for (var c = 0; c < MaxLiveChannels; c++)
             {
                 for (var m = 0; m < 3; m++)
@@ -347,6 +374,11 @@ public sealed class ChartHistory
 
                 data.RetransmitsServer[i] = _retransServer[at];
                 data.RetransmitsClient[i] = _retransClient[at];
+                for (var t = 0; t < RetransmitStates.Length; t++)
+                {
+                    data.RetransmitsByState[i, t] = _retransByState[at, t];
+                }
+
                 for (var c = 0; c < MaxLiveChannels; c++)
                 {
                     data.LiveBitsPerSecond[i, c] = _live[at, c, 0];
@@ -376,6 +408,9 @@ public sealed class ChartData(long newestSecond, int windowSeconds, int count)
     public long[,] Send { get; } = new long[count, ChartHistory.Rows];
     public long[] RetransmitsServer { get; } = new long[count];
     public long[] RetransmitsClient { get; } = new long[count];
+
+    /// <summary>Retransmitted segments per second by TCP state, from the event stream (the totals above are the kernel counters).</summary>
+    public long[,] RetransmitsByState { get; } = new long[count, ChartHistory.RetransmitStates.Length];
     public long[,] Requests { get; } = new long[count, ChartHistory.RequestKinds.Length];
     public double[,] RequestP50Ms { get; } = new double[count, ChartHistory.RequestKinds.Length];
     public double[,] RequestP99Ms { get; } = new double[count, ChartHistory.RequestKinds.Length];

@@ -114,7 +114,7 @@ public static class ChartRenderer
 
     public static Plot BuildRetransmits(ChartData data)
     {
-        var plot = NewPlot($"TCP retransmitted segments per second, last {Describe(data.WindowSeconds)}");
+        var plot = NewPlot($"TCP retransmitted segments per second by state, last {Describe(data.WindowSeconds)}");
         plot.XLabel("seconds before " + DateTimeOffset.FromUnixTimeSeconds(data.NewestSecond).ToString("HH:mm:ss 'UTC'", System.Globalization.CultureInfo.InvariantCulture));
         plot.YLabel("segments / s");
         plot.Axes.SetLimitsX(-data.WindowSeconds, 0);
@@ -126,34 +126,60 @@ public static class ChartRenderer
 
         // At most one point per 3 px of a 1200 px chart: seconds are averaged into equal steps, so a render costs the
         // same for an hour as for ten minutes.
+        var states = ChartHistory.RetransmitStates.Length;
         var points = Math.Min(data.Seconds.Length, 400);
         var xs = new double[points];
-        var server = new double[points];
-        var both = new double[points];
+        var stacked = new double[states + 1, points]; // row t: states 0..t-1 stacked; row 0 is the floor
+        var total = new double[points];
         var max = 1.0;
         for (var p = 0; p < points; p++)
         {
             int from = p * data.Seconds.Length / points, to = (p + 1) * data.Seconds.Length / points;
-            double serverSum = 0, allSum = 0;
+            var n = to - from;
             for (var i = from; i < to; i++)
             {
-                serverSum += data.RetransmitsServer[i];
-                allSum += data.RetransmitsServer[i] + data.RetransmitsClient[i];
+                total[p] += (data.RetransmitsServer[i] + data.RetransmitsClient[i]) / (double)n;
+                for (var t = 0; t < states; t++)
+                {
+                    stacked[t + 1, p] += data.RetransmitsByState[i, t] / (double)n;
+                }
+            }
+
+            for (var t = 1; t <= states; t++)
+            {
+                stacked[t, p] += stacked[t - 1, p];
             }
 
             xs[p] = data.Seconds[to - 1] - data.NewestSecond;
-            server[p] = serverSum / (to - from);
-            both[p] = allSum / (to - from);
-            max = Math.Max(max, both[p]);
+            max = Math.Max(max, Math.Max(total[p], stacked[states, p]));
         }
 
-        // Stacked: the server's sockets at the bottom, local clients' on top.
-        var total = plot.Add.FillY(xs, both, new double[xs.Length]);
-        total.FillColor = Colors.SteelBlue.WithAlpha(0.35);
-        total.LegendText = "client side";
-        var own = plot.Add.FillY(xs, server, new double[xs.Length]);
-        own.FillColor = Colors.OrangeRed.WithAlpha(0.8);
-        own.LegendText = "server side";
+        // Stacked by the TCP state the socket was in (the event stream), with the kernel counters' total as a line over them.
+        Color[] colors = [Colors.OrangeRed.WithAlpha(0.8), Colors.SteelBlue.WithAlpha(0.8), Colors.SeaGreen.WithAlpha(0.8),
+            Colors.Purple.WithAlpha(0.8), Colors.DarkGoldenRod.WithAlpha(0.8), Colors.Gray.WithAlpha(0.8)];
+        for (var t = 0; t < states; t++)
+        {
+            var upper = new double[points];
+            var lower = new double[points];
+            var any = false;
+            for (var p = 0; p < points; p++)
+            {
+                upper[p] = stacked[t + 1, p];
+                lower[p] = stacked[t, p];
+                any |= upper[p] > lower[p];
+            }
+
+            if (any)
+            {
+                var band = plot.Add.FillY(xs, upper, lower);
+                band.FillColor = colors[t];
+                band.LegendText = ChartHistory.RetransmitStates[t];
+            }
+        }
+
+        var line = plot.Add.ScatterLine(xs, total);
+        line.Color = Colors.Black;
+        line.LegendText = "all (kernel counters)";
         plot.Axes.SetLimitsY(0, max * 1.1);
         plot.ShowLegend(Alignment.UpperLeft);
         return plot;

@@ -80,7 +80,7 @@ public sealed class ChartRendererTests
 
         var retransmits = System.Text.Encoding.UTF8.GetString(ChartRenderer.Retransmits(History().Window(3600), 800, 300, ChartFormat.Svg));
         XDocument.Parse(retransmits);
-        Assert.Contains("server side", retransmits);
+        Assert.Contains("all (kernel counters)", retransmits);
 
         var none = System.Text.Encoding.UTF8.GetString(ChartRenderer.SendLatency(new ChartHistory().Window(600), 1200, 400, ChartFormat.Svg));
         XDocument.Parse(none);
@@ -92,5 +92,26 @@ public sealed class ChartRendererTests
     {
         var i = ((y * 1200) + x) * 3;
         return (rgb[i], rgb[i + 1], rgb[i + 2]);
+    }
+
+    [Fact]
+    public void Retransmit_events_are_counted_by_state_into_the_second_they_are_sampled_in()
+    {
+        var history = new ChartHistory();
+        history.Sample(null, [], Now - 1); // the baseline
+        history.AddRetransmit("ESTABLISHED", 5);
+        history.AddRetransmit("SYN_RECV", 1);
+        history.AddRetransmit("TIME_WAIT", 2); // not a charted state: "other"
+        history.Sample(null, [], Now);
+        history.AddRetransmit("ESTABLISHED", 3);
+        history.Sample(null, [], Now); // the same second again: added to its row
+        var data = history.Window(10);
+        Assert.Single(data.Seconds);
+        Assert.Equal(8, data.RetransmitsByState[0, Array.IndexOf(ChartHistory.RetransmitStates, "ESTABLISHED")]);
+        Assert.Equal(1, data.RetransmitsByState[0, Array.IndexOf(ChartHistory.RetransmitStates, "SYN_RECV")]);
+        Assert.Equal(2, data.RetransmitsByState[0, Array.IndexOf(ChartHistory.RetransmitStates, "other")]);
+        var svg = System.Text.Encoding.UTF8.GetString(ChartRenderer.Retransmits(data, 800, 300, ChartFormat.Svg));
+        Assert.Contains("ESTABLISHED", svg);
+        Assert.Contains("SYN_RECV", svg);
     }
 }
