@@ -185,13 +185,13 @@ public static class ChartRenderer
         return plot;
     }
 
-    /// <summary>Requests per second by kind (solid, left axis) and each kind's P99 duration (dashed, right axis, ms).</summary>
+    /// <summary>Requests per second by kind (solid, left axis) and each kind's P99 (dashed) and P50 (dotted) duration (right axis, ms).</summary>
     public static Plot BuildRequests(ChartData data)
     {
-        var plot = NewPlot($"requests per second and P99 duration by kind, last {Describe(data.WindowSeconds)}");
+        var plot = NewPlot($"requests per second and duration P50 / P99 by kind, last {Describe(data.WindowSeconds)}");
         plot.XLabel("seconds before " + DateTimeOffset.FromUnixTimeSeconds(data.NewestSecond).ToString("HH:mm:ss 'UTC'", System.Globalization.CultureInfo.InvariantCulture));
         plot.YLabel("requests / s");
-        plot.Axes.Right.Label.Text = "P99 ms (dashed)";
+        plot.Axes.Right.Label.Text = "P99 ms (dashed), P50 ms (dotted)";
         plot.Axes.SetLimitsX(-data.WindowSeconds, 0);
         Color[] palette = [Colors.SteelBlue, Colors.OrangeRed, Colors.SeaGreen, Colors.Purple, Colors.DarkGoldenRod, Colors.Gray, Colors.Brown];
         var any = false;
@@ -199,6 +199,7 @@ public static class ChartRenderer
         for (var k = 0; k < ChartHistory.RequestKinds.Length; k++)
         {
             var rate = new List<Coordinates>();
+            var p50 = new List<Coordinates>();
             var p99 = new List<Coordinates>();
             for (var i = 0; i < data.Seconds.Length; i++)
             {
@@ -207,6 +208,7 @@ public static class ChartRenderer
                 maxRate = Math.Max(maxRate, data.Requests[i, k]);
                 if (!double.IsNaN(data.RequestP99Ms[i, k]))
                 {
+                    p50.Add(new Coordinates(x, data.RequestP50Ms[i, k]));
                     p99.Add(new Coordinates(x, data.RequestP99Ms[i, k]));
                     maxMs = Math.Max(maxMs, data.RequestP99Ms[i, k]);
                 }
@@ -225,6 +227,10 @@ public static class ChartRenderer
             slow.Color = palette[k];
             slow.LinePattern = LinePattern.Dashed;
             slow.Axes.YAxis = plot.Axes.Right;
+            var typical = plot.Add.ScatterLine(p50);
+            typical.Color = palette[k];
+            typical.LinePattern = LinePattern.Dotted;
+            typical.Axes.YAxis = plot.Axes.Right;
         }
 
         if (!any)
