@@ -157,7 +157,8 @@ internal sealed class ChartCache
 /// Feeds <see cref="ChartHistory"/> four times a second from the tracers' map totals, the request-duration histogram and
 /// the live channels' series (each tick adds to the current second's row), so an event is in a chart within ~250 ms.
 /// </summary>
-internal sealed class ChartSampler(ChartHistory history, TracingService tracing, Metrics.PrometheusExporter exporter) : BackgroundService
+internal sealed class ChartSampler(ChartHistory history, TracingService tracing, Metrics.PrometheusExporter exporter, Live.LiveChannelRegistry channels)
+    : BackgroundService
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.WhenAll(SampleAsync(stoppingToken), CountRetransmitsAsync(stoppingToken));
@@ -184,15 +185,23 @@ internal sealed class ChartSampler(ChartHistory history, TracingService tracing,
     private async Task SampleAsync(CancellationToken stoppingToken)
     {
         history.LiveDelayBuckets = Live.LivePackaging.PublishDelayBuckets;
+        var requests = new Dictionary<string, long[]>(StringComparer.Ordinal);
+        var delays = new Dictionary<string, long[]>(StringComparer.Ordinal);
         using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(250));
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
-                history.SampleLive(exporter.ValuesBy("streamserver_live_ingest_bytes_total", "channel"),
-                    exporter.ValuesBy("streamserver_live_viewers", "channel"), exporter.HistogramBy("streamserver_live_publish_delay_seconds", "channel"));
-                history.Sample(tracing.Snapshot(), exporter.HistogramBy("streamserver_http_request_duration_seconds", "kind"),
-                    DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+                // Live series straight from the channels (not through the exporter's observable callbacks, which would
+                // also run the runtime's and allocate on every tick).
+                exporter.HistogramBy("streamserver_live_publish_delay_seconds", "channel", delays);
+                foreach (var channel in channels.All)
+                {
+                    history.SampleLive(channel.Name, channel.IngestBytes, channel.Viewers.Count(), delays.GetValueOrDefault(channel.Name));
+                }
+
+                exporter.HistogramBy("streamserver_http_request_duration_seconds", "kind", requests);
+                history.Sample(tracing.Snapshot(), requests, DateTimeOffset.UtcNow.ToUnixTimeSeconds());
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -25,7 +25,9 @@ public sealed class ChartHistory
     private readonly long[] _retransClient = new long[Capacity];
     private readonly long[,] _requests = new long[Capacity, RequestKinds.Length];
     private readonly double[,,] _requestMs = new double[Capacity, RequestKinds.Length, 2];
-    private Dictionary<string, long[]>? _lastRequests;
+    private readonly long[][] _lastRequestTotals = NewBuckets(RequestKinds.Length, Metrics.ServerMetrics.HttpRequestDurationBuckets.Length + 1);
+    private readonly long[][] _requestDelta = NewBuckets(RequestKinds.Length, Metrics.ServerMetrics.HttpRequestDurationBuckets.Length + 1);
+    private bool _sampled;
     private int _next;
     private int _count;
     private long[]? _lastSend;
@@ -37,8 +39,6 @@ public sealed class ChartHistory
 
     private readonly List<string> _liveChannels = [];
     private readonly double[,,] _live = new double[Capacity, MaxLiveChannels, 3]; // ingest bit/s, viewers, publish delay P50 (s)
-    private Dictionary<string, double>? _lastIngestBytes;
-    private Dictionary<string, long[]>? _lastDelay;
 
     /// <summary>TCP states retransmit events are charted by (the state the socket was in; anything else is "other").</summary>
     public static readonly string[] RetransmitStates = ["ESTABLISHED", "SYN_RECV", "FIN_WAIT1", "CLOSE_WAIT", "LAST_ACK", "other"];
@@ -81,26 +81,31 @@ public sealed class ChartHistory
     /// </summary>
     public void Sample(TracerSnapshot? snapshot, Dictionary<string, long[]> requestBuckets, long unixSecond)
     {
-        var requestDelta = NewBuckets(RequestKinds.Length, Metrics.ServerMetrics.HttpRequestDurationBuckets.Length + 1);
+        // Deltas against this history's own copy of the previous totals: nothing here is allocated per call, so sampling
+        // several times a second leaves the serving path's allocation figures alone.
+        var requestDelta = _requestDelta;
         for (var k = 0; k < RequestKinds.Length; k++)
         {
+            Array.Clear(requestDelta[k]);
             if (requestBuckets.TryGetValue(RequestKinds[k], out var now) && now.Length == requestDelta[k].Length)
             {
-                var before = _lastRequests?.GetValueOrDefault(RequestKinds[k]);
+                var before = _lastRequestTotals[k];
                 for (var b = 0; b < now.Length; b++)
                 {
-                    requestDelta[k][b] = Math.Max(0, now[b] - (before is null ? 0 : before[b]));
+                    requestDelta[k][b] = Math.Max(0, now[b] - before[b]);
+                    before[b] = now[b];
                 }
             }
         }
 
-        var first = _lastRequests is null;
-        _lastRequests = requestBuckets;
+        var first = !_sampled;
+        _sampled = true;
         Span<long> send = stackalloc long[Rows];
         long server = 0, client = 0;
         if (snapshot is not null)
         {
-            var cumulative = SendTotals(snapshot);
+            Span<long> cumulative = stackalloc long[Rows];
+            SendTotals(snapshot, cumulative);
             if (_lastSend is not null)
             {
                 for (var r = 0; r < Rows; r++)
@@ -112,7 +117,8 @@ public sealed class ChartHistory
                 client = (long)(snapshot.RetransmitSegmentsClient - Math.Min(_lastClient, snapshot.RetransmitSegmentsClient));
             }
 
-            _lastSend = cumulative;
+            _lastSend ??= new long[Rows];
+            cumulative.CopyTo(_lastSend);
             _lastServer = snapshot.RetransmitSegmentsServer;
             _lastClient = snapshot.RetransmitSegmentsClient;
         }
@@ -198,47 +204,50 @@ public sealed class ChartHistory
     }
 
     /// <summary>
-    /// Live channels since the previous call (call before <see cref="Sample"/>, which adds them to the current second):
-    /// ingest bytes (cumulative), viewers, publish-delay buckets (cumulative, <see cref="LiveDelayBuckets"/>), by channel.
+    /// One live channel since the previous call (call before <see cref="Sample"/>, which adds it to the current second):
+    /// ingest bytes (cumulative), viewers now, publish-delay buckets (cumulative, <see cref="LiveDelayBuckets"/>).
+    /// Channels past <see cref="MaxLiveChannels"/> are not charted.
     /// </summary>
-    public void SampleLive(Dictionary<string, double> ingestBytes, Dictionary<string, double> viewers, Dictionary<string, long[]> delayBuckets)
+    public void SampleLive(string channel, long ingestBytes, int viewers, long[]? delayBuckets)
     {
         lock (_gate)
         {
-            foreach (var channel in ingestBytes.Keys)
+            var c = _liveChannels.IndexOf(channel);
+            if (c < 0)
             {
-                if (!_liveChannels.Contains(channel) && _liveChannels.Count < MaxLiveChannels)
+                if (_liveChannels.Count == MaxLiveChannels)
                 {
-                    _liveChannels.Add(channel);
+                    return;
                 }
+
+                _liveChannels.Add(channel);
+                c = _liveChannels.Count - 1;
+                _lastIngestBytes[c] = ingestBytes;
             }
 
-            for (var c = 0; c < _liveChannels.Count; c++)
+            _liveDelta[c, 0] += Math.Max(0, ingestBytes - _lastIngestBytes[c]) * 8;
+            _liveDelta[c, 1] = viewers;
+            _lastIngestBytes[c] = ingestBytes;
+            if (delayBuckets is not null)
             {
-                var name = _liveChannels[c];
-                var bytes = ingestBytes.GetValueOrDefault(name);
-                var before = _lastIngestBytes?.GetValueOrDefault(name, bytes) ?? bytes;
-                _liveDelta[c, 0] += Math.Max(0, bytes - before) * 8;
-                _liveDelta[c, 1] = viewers.GetValueOrDefault(name);
-                if (delayBuckets.TryGetValue(name, out var now))
+                if (_lastDelayTotals[c].Length != delayBuckets.Length)
                 {
-                    var last = _lastDelay?.GetValueOrDefault(name);
-                    if (_liveDelayDelta[c].Length != now.Length)
-                    {
-                        _liveDelayDelta[c] = new long[now.Length];
-                    }
+                    _lastDelayTotals[c] = (long[])delayBuckets.Clone();
+                    _liveDelayDelta[c] = new long[delayBuckets.Length];
+                    return;
+                }
 
-                    for (var b = 0; b < now.Length; b++)
-                    {
-                        _liveDelayDelta[c][b] += Math.Max(0, now[b] - (last is null || last.Length != now.Length ? 0 : last[b]));
-                    }
+                for (var b = 0; b < delayBuckets.Length; b++)
+                {
+                    _liveDelayDelta[c][b] += Math.Max(0, delayBuckets[b] - _lastDelayTotals[c][b]);
+                    _lastDelayTotals[c][b] = delayBuckets[b];
                 }
             }
-
-            _lastIngestBytes = ingestBytes;
-            _lastDelay = delayBuckets;
         }
     }
+
+    private readonly long[] _lastIngestBytes = new long[MaxLiveChannels];
+    private readonly long[][] _lastDelayTotals = NewBuckets(MaxLiveChannels, 0);
 
     private static long[][] NewBuckets(int count, int length)
     {
@@ -287,9 +296,8 @@ public sealed class ChartHistory
         return bounds[^1];
     }
 
-    private static long[] SendTotals(TracerSnapshot snapshot)
+    private static void SendTotals(TracerSnapshot snapshot, Span<long> cumulative)
     {
-        var cumulative = new long[Rows];
         foreach (var sc in snapshot.Send)
         {
             for (var slot = 0; slot < sc.Histogram.Length; slot++)
@@ -297,8 +305,6 @@ public sealed class ChartHistory
                 cumulative[Math.Clamp(slot, FirstSlot, LastSlot) - FirstSlot] += (long)sc.Histogram[slot];
             }
         }
-
-        return cumulative;
     }
 
     /// <summary>Appends one second of counts (also how tests feed synthetic data).</summary>

@@ -105,50 +105,29 @@ public sealed class PrometheusExporter : IDisposable
         return sb.ToString();
     }
 
-    /// <summary>A counter or gauge family's current values summed by the value of one label (observable instruments read now).</summary>
-    public Dictionary<string, double> ValuesBy(string family, string label)
-    {
-        _listener.RecordObservableInstruments();
-        var result = new Dictionary<string, double>(StringComparer.Ordinal);
-        InstrumentState[] instruments;
-        lock (_gate)
-        {
-            instruments = [.. _instruments];
-        }
-
-        foreach (var instrument in instruments)
-        {
-            if (instrument.FamilyName == family && instrument.Type != PrometheusType.Histogram)
-            {
-                instrument.AddValuesTo(result, label);
-            }
-        }
-
-        return result;
-    }
-
     /// <summary>
     /// A histogram family's per-bucket counts (not cumulative; the last entry is above the highest bound) summed by the
     /// value of one label, as of now. For readers inside the process (the charts); no text is rendered.
     /// </summary>
-    public Dictionary<string, long[]> HistogramBy(string family, string label)
+    /// <param name="into">Filled in place: its arrays are zeroed and reused, new label values get new ones (a sampler
+    /// calling this several times a second allocates nothing once every series exists).</param>
+    public void HistogramBy(string family, string label, Dictionary<string, long[]> into)
     {
-        var result = new Dictionary<string, long[]>(StringComparer.Ordinal);
-        InstrumentState[] instruments;
+        foreach (var sums in into.Values)
+        {
+            Array.Clear(sums);
+        }
+
         lock (_gate)
         {
-            instruments = [.. _instruments];
-        }
-
-        foreach (var instrument in instruments)
-        {
-            if (instrument.FamilyName == family && instrument.Type == PrometheusType.Histogram)
+            foreach (var instrument in _instruments)
             {
-                instrument.AddBucketsTo(result, label);
+                if (instrument.FamilyName == family && instrument.Type == PrometheusType.Histogram)
+                {
+                    instrument.AddBucketsTo(into, label);
+                }
             }
         }
-
-        return result;
     }
 
     public void Dispose() => _listener.Dispose();
@@ -286,18 +265,6 @@ public sealed class PrometheusExporter : IDisposable
             var created = new Series(tags, _buckets?.Length ?? 0);
             _series.Add(created);
             return created;
-        }
-
-        public void AddValuesTo(Dictionary<string, double> result, string label)
-        {
-            lock (_gate)
-            {
-                foreach (var s in _series)
-                {
-                    var key = LabelValue(s, label);
-                    result[key] = result.GetValueOrDefault(key) + s.Value;
-                }
-            }
         }
 
         private static string LabelValue(Series s, string label)
