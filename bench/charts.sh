@@ -19,10 +19,9 @@ TOKEN=charts-bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 ip netns add $NS; ip -n $NS link set lo up
 trap 'kill $PID 2>/dev/null; wait 2>/dev/null || true; ip netns del $NS; rm -rf "$WORK"' EXIT
 mkdir -p "$WORK/vod/b"; head -c 1048576 /dev/urandom > "$WORK/vod/b/seg_000.m4s"; printf '#EXTM3U\n' > "$WORK/vod/b/media.m3u8"
-ip netns exec $NS dotnet src/StreamServer/bin/Release/net10.0/StreamServer.dll --StreamServer:DataDir="$WORK" --StreamServer:ListenAddress=127.0.0.1 \
-  --StreamServer:HttpPort=$PORT --StreamServer:HttpsPort=-1 --StreamServer:RtmpPort=-1 --StreamServer:Live:TestChannel=false \
-  --StreamServer:GenerateSample=false --StreamServer:AdminToken="$TOKEN" --Logging:LogLevel:Default=Warning > "$WORK/server.log" 2>&1 & PID=$!
-for _ in $(seq 1 100); do ip netns exec $NS curl -sf -o /dev/null "http://127.0.0.1:$PORT/vod/b/media.m3u8" && break; sleep 0.2; done
+source bench/streamserver.sh
+NETNS=$NS start_streamserver "$WORK" "$PORT" --StreamServer:AdminToken="$TOKEN"
+NETNS=$NS wait_for_url "http://127.0.0.1:$PORT/vod/b/media.m3u8"
 for _ in $(seq 1 50); do ip netns exec $NS curl -s "http://127.0.0.1:$PORT/healthz" | grep -q '"tracers":{"status":"ok"' && break; sleep 0.2; done
 ip netns exec $NS dotnet bench/Charts.Bench/bin/Release/net10.0/Charts.Bench.dll event-to-pixel "http://127.0.0.1:$PORT/" "$TOKEN" /vod/b/seg_000.m4s "${BURSTS:-8}"
 
@@ -31,16 +30,15 @@ ip netns exec $NS dotnet bench/Charts.Bench/bin/Release/net10.0/Charts.Bench.dll
 DURATION=${DURATION:-10}
 url="http://127.0.0.1:$PORT/vod/b/media.m3u8"
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-SERVER=$(pgrep -f "StreamServer.dll --StreamServer:DataDir=$WORK" | head -1)
 arm() { # arm charting(0|1) -> "req/s us-per-request"
   local poller=""
   if [ "$1" = 1 ]; then
     ( while true; do ip netns exec $NS curl -s -o /dev/null -H "Authorization: Bearer $TOKEN" \
         "http://127.0.0.1:$PORT/api/trace/charts/send-latency.png?window=10m&width=1200&height=400"; sleep 1; done ) & poller=$!
   fi
-  local s0; s0=$(ticks "$SERVER")
+  local s0; s0=$(ticks "$PID")
   ip netns exec $NS wrk -t2 -c32 -d"${DURATION}s" "$url" > "$WORK/wrk.txt"
-  local s1; s1=$(ticks "$SERVER")
+  local s1; s1=$(ticks "$PID")
   [ -n "$poller" ] && { kill $poller; wait $poller 2>/dev/null || true; }
   awk -v s=$((s1 - s0)) -v hz="$(getconf CLK_TCK)" '/requests in/ {n = $1} /Requests\/sec/ {r = $2} END {printf "%s %.2f\n", r, s / hz * 1e6 / n}' "$WORK/wrk.txt"
 }

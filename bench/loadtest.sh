@@ -12,19 +12,17 @@ CONNECTIONS=${CONNECTIONS:-32}
 PORT=${PORT:-18691}
 WORK=bench/.work/loadtest
 for tool in wrk h2load curl; do command -v $tool >/dev/null || { echo "missing $tool" >&2; exit 1; }; done
-DLL=src/StreamServer/bin/Release/net10.0/StreamServer.dll
 TOOL=loadtest/bin/Release/net10.0/LoadTest.dll
-[ -f "$DLL" ] && [ -f "$TOOL" ] || dotnet build StreamServer.sln -c Release -v q >/dev/null
+[ -f "$TOOL" ] || dotnet build loadtest -c Release -v q >/dev/null
+source bench/streamserver.sh
 rm -rf "$WORK"; mkdir -p "$WORK/data/vod/bench"
 ABS=$(cd "$WORK" && pwd)
 dd if=/dev/urandom of="$WORK/data/vod/bench/seg_000.m4s" bs=1M count=1 status=none
 { echo "#EXTM3U"; echo "#EXT-X-VERSION:7"; echo "#EXT-X-TARGETDURATION:4"; echo '#EXT-X-MAP:URI="init.mp4"'
   for i in $(seq 0 14); do printf '#EXTINF:4.000000,\nseg_%03d.m4s\n' "$i"; done; echo "#EXT-X-ENDLIST"; } > "$WORK/data/vod/bench/media.m3u8"
-dotnet "$DLL" --StreamServer:DataDir="$ABS/data" --StreamServer:ListenAddress=127.0.0.1 --StreamServer:RtmpPort=-1 --StreamServer:Live:TestChannel=false \
-  --StreamServer:HttpPort=$PORT --StreamServer:HttpsPort=-1 --StreamServer:GenerateSample=false --StreamServer:Tracing:Enabled=false \
-  --Logging:LogLevel:Default=Warning > "$WORK/server.log" 2>&1 & PID=$!
+start_streamserver "$ABS/data" "$PORT" --StreamServer:Tracing:Enabled=false
 trap 'kill $PID 2>/dev/null; wait 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/vod/bench/media.m3u8" && break; sleep 0.2; done
+wait_for_url "http://127.0.0.1:$PORT/vod/bench/media.m3u8"
 
 wrk_run() { wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$1" > "$WORK/wrk.txt"; awk '/Requests\/sec/ {print $2}' "$WORK/wrk.txt"; }
 ours_run() { dotnet "$TOOL" --scenario raw-qps --url "$1" --connections "$CONNECTIONS" --duration "$DURATION" > "$WORK/ours.txt" || true

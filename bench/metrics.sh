@@ -17,17 +17,16 @@ dotnet build bench/MetricsExport.Bench -c Release -v q -nologo -clp:ErrorsOnly
 echo "== recording and scrape cost, in-process (best of 5 rounds of 2M recordings)"
 dotnet bench/MetricsExport.Bench/bin/Release/net10.0/MetricsExport.Bench.dll | grep -v "^  # TYPE\|names for"
 
-DLL=src/StreamServer/bin/Release/net10.0/StreamServer.dll
 rm -rf "$WORK"; mkdir -p "$WORK/data/vod/bench"
 ABS=$(cd "$WORK" && pwd)
 { echo "#EXTM3U"; echo "#EXT-X-VERSION:7"; echo "#EXT-X-TARGETDURATION:4"; echo '#EXT-X-MAP:URI="init.mp4"'
   for i in $(seq 0 14); do printf '#EXTINF:4.000000,\nseg_%03d.m4s\n' "$i"; done; echo "#EXT-X-ENDLIST"; } > "$WORK/data/vod/bench/media.m3u8"
-dotnet "$DLL" --StreamServer:DataDir="$ABS/data" --StreamServer:ListenAddress=127.0.0.1 --StreamServer:RtmpPort=-1 --StreamServer:Live:TestChannel=false \
-  --StreamServer:HttpPort=$PORT --StreamServer:HttpsPort=-1 --StreamServer:GenerateSample=false --Logging:LogLevel:Default=Warning > "$WORK/server.log" 2>&1 & PID=$!
+source bench/streamserver.sh
+start_streamserver "$ABS/data" "$PORT"
 PROM=""
 trap 'kill $PID $PROM 2>/dev/null; wait 2>/dev/null || true' EXIT
 url="http://127.0.0.1:$PORT/vod/bench/media.m3u8"
-for _ in $(seq 1 100); do curl -sf -o /dev/null "$url" && break; sleep 0.2; done
+wait_for_url "$url"
 wrk -t2 -c32 -d3s "$url" >/dev/null   # warm-up, and every series of the serving path exists
 sleep 2
 echo "== /metrics of the running server (tracers: $(curl -s "http://127.0.0.1:$PORT/healthz" | grep -o '"tracers":{"status":"[a-z]*"' | cut -d'"' -f6))"

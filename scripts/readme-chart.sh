@@ -9,10 +9,9 @@ PORT=${PORT:-18740}
 WORK=$(mktemp -d)
 TOKEN=readme-chart-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 trap 'kill $PID 2>/dev/null; wait 2>/dev/null || true; rm -rf "$WORK"' EXIT
-dotnet src/StreamServer/bin/Release/net10.0/StreamServer.dll --StreamServer:DataDir="$WORK" --StreamServer:ListenAddress=127.0.0.1 \
-  --StreamServer:HttpPort=$PORT --StreamServer:HttpsPort=-1 --StreamServer:RtmpPort=-1 --StreamServer:Live:TestChannel=false \
-  --StreamServer:SampleSeconds=12 --StreamServer:AdminToken="$TOKEN" --Logging:LogLevel:Default=Warning > "$WORK/server.log" 2>&1 & PID=$!
-for _ in $(seq 1 300); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/vod/sample/master.m3u8" && break; sleep 0.2; done
+source bench/streamserver.sh
+start_streamserver "$WORK" "$PORT" --StreamServer:GenerateSample=true --StreamServer:SampleSeconds=12 --StreamServer:AdminToken="$TOKEN"
+wait_for_url "http://127.0.0.1:$PORT/vod/sample/master.m3u8" 300
 curl -s "http://127.0.0.1:$PORT/healthz" | grep -q '"tracers":{"status":"ok"' || { echo "readme-chart: tracers not attached (root?)" >&2; exit 1; }
 dotnet loadtest/bin/Release/net10.0/LoadTest.dll --url "http://127.0.0.1:$PORT/vod/sample/master.m3u8" --players 300 --ramp 10s \
   --duration 30s --pace max --quiet | tail -4

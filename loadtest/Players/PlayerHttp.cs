@@ -19,31 +19,16 @@ internal sealed class PlayerHttp(HttpClient http, Version version, double capBit
     /// <summary>GET a playlist as text; null on failure.</summary>
     public async Task<string?> TextAsync(Uri uri, CancellationToken ct)
     {
-        var started = Stopwatch.GetTimestamp();
-        try
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Get, uri) { Version = version, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
-            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
-            var ttfb = (long)Stopwatch.GetElapsedTime(started).TotalMicroseconds;
-            if (!response.IsSuccessStatusCode)
-            {
-                metrics.Failure(ErrorKind.Status, $"GET {uri.PathAndQuery}: {(int)response.StatusCode}", (int)response.StatusCode);
-                return null;
-            }
-
-            var body = await response.Content.ReadAsByteArrayAsync(ct);
-            metrics.Success(RequestKind.Playlist, ttfb, body.Length);
-            return Encoding.UTF8.GetString(body);
-        }
-        catch (Exception e) when (Classify(e, ct) is { } kind)
-        {
-            metrics.Failure(kind, $"GET {uri.PathAndQuery}: {e.Message}");
-            return null;
-        }
+        using var text = new MemoryStream();
+        return await GetAsync(uri, RequestKind.Playlist, text, ct) < 0 ? null : Encoding.UTF8.GetString(text.GetBuffer(), 0, (int)text.Length);
     }
 
     /// <summary>GET a media object and read it through the cap; its length, or -1 on failure.</summary>
-    public async Task<long> BodyAsync(Uri uri, RequestKind kind, CancellationToken ct)
+    public Task<long> BodyAsync(Uri uri, RequestKind kind, CancellationToken ct) => GetAsync(uri, kind, null, ct);
+
+    /// <summary>One GET, timed to its first byte and recorded as <paramref name="kind"/>: the body is kept in
+    /// <paramref name="keep"/> when given, else read through the bandwidth cap and dropped. Its length, or -1 on failure.</summary>
+    private async Task<long> GetAsync(Uri uri, RequestKind kind, MemoryStream? keep, CancellationToken ct)
     {
         var started = Stopwatch.GetTimestamp();
         try
@@ -64,7 +49,11 @@ internal sealed class PlayerHttp(HttpClient http, Version version, double capBit
             while ((read = await body.ReadAsync(_drain, ct)) > 0)
             {
                 total += read;
-                if (capBitsPerSecond > 0)
+                if (keep is not null)
+                {
+                    keep.Write(_drain, 0, read);
+                }
+                else if (capBitsPerSecond > 0)
                 {
                     // Read no faster than the cap: the socket buffer fills and TCP flow control slows the server, like a slow last mile.
                     var due = TimeSpan.FromSeconds(total * 8 / capBitsPerSecond) - Stopwatch.GetElapsedTime(reading);

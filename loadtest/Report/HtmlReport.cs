@@ -28,16 +28,14 @@ internal static class HtmlReport
             .Append("th:first-child,td:first-child{text-align:left}svg{display:block;margin:18px 0;background:#fafafa;border:1px solid #eee}")
             .Append("</style></head><body>");
         html.Append("<h1>").Append(Esc($"{run.Scenario}: {run.Load}")).Append("</h1><p>")
-            .Append(Esc(string.Create(CultureInfo.InvariantCulture,
-                $"{run.Target}, {run.Seconds:F1} s: {run.Requests} requests ({run.RequestsPerSecond:F0}/s), {run.Bytes / 1048576.0 / run.Seconds:F1} MiB/s, errors {run.Errors}{(run.Errors > 0 ? " (" + run.ErrorDetail + ")" : "")}, tool CPU {run.ToolCpuMicrosecondsPerRequest:F1} us/request")));
+            .Append(Esc(string.Create(CultureInfo.InvariantCulture, $"{run.Target}, {run.Seconds:F1} s: {run.Throughput()}")));
         if (run.IsPlayerRun)
         {
-            html.Append("<br>").Append(Esc(string.Create(CultureInfo.InvariantCulture,
-                $"players started {run.PlayersStarted}, segments {run.Segments}, stalls {run.Stalls}, variant switches {run.Switches}, seeks {run.Seeks}{(run.ServerRetransmits is { } r ? $", server retransmits {r:F0}" : "")}")));
+            html.Append("<br>").Append(Esc(run.PlayerTotals()));
         }
 
         html.Append("</p><table><tr><th>kind</th><th>requests</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>p99.99 ms</th><th>max ms</th></tr>");
-        foreach (var row in run.LiveLatency is null ? run.Latency : [.. run.Latency, run.LiveLatency])
+        foreach (var row in run.LatencyRows)
         {
             html.Append(string.Create(CultureInfo.InvariantCulture,
                 $"<tr><td>{Esc(row.Kind)}</td><td>{row.Requests}</td><td>{row.P50Ms:F3}</td><td>{row.P90Ms:F3}</td><td>{row.P99Ms:F3}</td><td>{row.P999Ms:F3}</td><td>{row.P9999Ms:F3}</td><td>{row.MaxMs:F3}</td></tr>"));

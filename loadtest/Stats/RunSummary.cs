@@ -130,22 +130,34 @@ internal sealed record RunSummary(string Scenario, string Target, string Load, d
         return text.ToString();
     }
 
+    /// <summary>The latency rows with live latency after them when there is one: the report's and summary's table.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<LatencyRow> LatencyRows => LiveLatency is null ? Latency : [.. Latency, LiveLatency];
+
+    /// <summary>"N requests (R/s), M MiB/s, errors E (...), tool CPU C us/request": the reports' first line.</summary>
+    public string Throughput() => string.Create(CultureInfo.InvariantCulture,
+        $"{Requests} requests ({RequestsPerSecond:F0}/s), {Bytes / 1048576.0 / Seconds:F1} MiB/s, errors {Errors}{(Errors > 0 ? " (" + ErrorDetail + ")" : "")}, tool CPU {ToolCpuMicrosecondsPerRequest:F1} us/request");
+
+    /// <summary>What the players did, for player runs.</summary>
+    public string PlayerTotals() => string.Create(CultureInfo.InvariantCulture,
+        $"players started {PlayersStarted}, segments {Segments}, stalls {Stalls}, variant switches {Switches}, seeks {Seeks}{(ServerRetransmits is { } r ? $", server retransmits {r:F0}" : "")}");
+
     public string ToMarkdown()
     {
         var inv = CultureInfo.InvariantCulture;
         var md = new StringBuilder();
         md.AppendLine(string.Create(inv, $"# {Scenario}: {Load}"));
         md.AppendLine();
-        md.AppendLine(string.Create(inv, $"Target `{Target}`, {Seconds:F1} s: {Requests} requests ({RequestsPerSecond:F0}/s), {Bytes / 1048576.0 / Seconds:F1} MiB/s, errors {Errors}{(Errors > 0 ? " (" + ErrorDetail + ")" : "")}, tool CPU {ToolCpuMicrosecondsPerRequest:F1} us/request."));
+        md.AppendLine(string.Create(inv, $"Target `{Target}`, {Seconds:F1} s: {Throughput()}."));
         if (IsPlayerRun)
         {
-            md.AppendLine(string.Create(inv, $"Players started {PlayersStarted}, segments {Segments}, stalls {Stalls}, variant switches {Switches}, seeks {Seeks}{(ServerRetransmits is { } r ? $", server retransmits {r:F0}" : "")}."));
+            md.AppendLine(PlayerTotals() + ".");
         }
 
         md.AppendLine();
         md.AppendLine("| kind | requests | p50 ms | p90 ms | p99 ms | p99.9 ms | p99.99 ms | max ms |");
         md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
-        foreach (var row in LiveLatency is null ? Latency : [.. Latency, LiveLatency])
+        foreach (var row in LatencyRows)
         {
             md.AppendLine(string.Create(inv, $"| {row.Kind} | {row.Requests} | {row.P50Ms:F3} | {row.P90Ms:F3} | {row.P99Ms:F3} | {row.P999Ms:F3} | {row.P9999Ms:F3} | {row.MaxMs:F3} |"));
         }

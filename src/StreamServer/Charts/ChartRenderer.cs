@@ -32,7 +32,7 @@ public static class ChartRenderer
     /// <summary>The plot behind <see cref="SendLatency"/>, for callers that need coordinates (tests find the pixel of a cell).</summary>
     public static Plot BuildSendLatency(ChartData data)
     {
-        var plot = NewPlot($"send-syscall latency, last {Describe(data.WindowSeconds)}");
+        var plot = NewPlot("send-syscall latency", data);
         var rows = ChartHistory.Rows;
         var positions = new double[rows];
         var labels = new string[rows];
@@ -44,7 +44,6 @@ public static class ChartRenderer
 
         plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericManual(positions, labels);
         plot.YLabel("latency (bucket upper bound)");
-        plot.XLabel("seconds before " + DateTimeOffset.FromUnixTimeSeconds(data.NewestSecond).ToString("HH:mm:ss 'UTC'", System.Globalization.CultureInfo.InvariantCulture));
         plot.Axes.SetLimits(-data.WindowSeconds, 0, 0, rows);
         if (!data.HasSendData)
         {
@@ -114,10 +113,8 @@ public static class ChartRenderer
 
     public static Plot BuildRetransmits(ChartData data)
     {
-        var plot = NewPlot($"TCP retransmitted segments per second by state, last {Describe(data.WindowSeconds)}");
-        plot.XLabel("seconds before " + DateTimeOffset.FromUnixTimeSeconds(data.NewestSecond).ToString("HH:mm:ss 'UTC'", System.Globalization.CultureInfo.InvariantCulture));
+        var plot = NewPlot("TCP retransmitted segments per second by state", data);
         plot.YLabel("segments / s");
-        plot.Axes.SetLimitsX(-data.WindowSeconds, 0);
         if (data.Seconds.Length == 0)
         {
             NoData(plot);
@@ -188,12 +185,9 @@ public static class ChartRenderer
     /// <summary>Requests per second by kind (solid, left axis) and each kind's P99 (dashed) and P50 (dotted) duration (right axis, ms).</summary>
     public static Plot BuildRequests(ChartData data)
     {
-        var plot = NewPlot($"requests per second and duration P50 / P99 by kind, last {Describe(data.WindowSeconds)}");
-        plot.XLabel("seconds before " + DateTimeOffset.FromUnixTimeSeconds(data.NewestSecond).ToString("HH:mm:ss 'UTC'", System.Globalization.CultureInfo.InvariantCulture));
+        var plot = NewPlot("requests per second and duration P50 / P99 by kind", data);
         plot.YLabel("requests / s");
         plot.Axes.Right.Label.Text = "P99 ms (dashed), P50 ms (dotted)";
-        plot.Axes.SetLimitsX(-data.WindowSeconds, 0);
-        Color[] palette = [Colors.SteelBlue, Colors.OrangeRed, Colors.SeaGreen, Colors.Purple, Colors.DarkGoldenRod, Colors.Gray, Colors.Brown];
         var any = false;
         double maxRate = 1, maxMs = 1;
         for (var k = 0; k < ChartHistory.RequestKinds.Length; k++)
@@ -221,14 +215,14 @@ public static class ChartRenderer
 
             any = true;
             var line = plot.Add.ScatterLine(rate);
-            line.Color = palette[k];
+            line.Color = Palette[k];
             line.LegendText = ChartHistory.RequestKinds[k];
             var slow = plot.Add.ScatterLine(p99);
-            slow.Color = palette[k];
+            slow.Color = Palette[k];
             slow.LinePattern = LinePattern.Dashed;
             slow.Axes.YAxis = plot.Axes.Right;
             var typical = plot.Add.ScatterLine(p50);
-            typical.Color = palette[k];
+            typical.Color = Palette[k];
             typical.LinePattern = LinePattern.Dotted;
             typical.Axes.YAxis = plot.Axes.Right;
         }
@@ -249,18 +243,15 @@ public static class ChartRenderer
     /// delay P50 (dashed, seconds, right axis).</summary>
     public static Plot BuildLive(ChartData data)
     {
-        var plot = NewPlot($"live channels: ingest, viewers, publish delay, last {Describe(data.WindowSeconds)}");
-        plot.XLabel("seconds before " + DateTimeOffset.FromUnixTimeSeconds(data.NewestSecond).ToString("HH:mm:ss 'UTC'", System.Globalization.CultureInfo.InvariantCulture));
+        var plot = NewPlot("live channels: ingest, viewers, publish delay", data);
         plot.YLabel("ingest Mbit/s (solid), viewers (dotted)");
         plot.Axes.Right.Label.Text = "publish delay P50, s (dashed)";
-        plot.Axes.SetLimitsX(-data.WindowSeconds, 0);
         if (data.LiveChannels.Count == 0 || data.Seconds.Length == 0)
         {
             NoData(plot);
             return plot;
         }
 
-        Color[] palette = [Colors.SteelBlue, Colors.OrangeRed, Colors.SeaGreen, Colors.Purple, Colors.DarkGoldenRod, Colors.Gray, Colors.Brown, Colors.Teal];
         double maxLeft = 1, maxRight = 0.1;
         for (var c = 0; c < data.LiveChannels.Count; c++)
         {
@@ -285,15 +276,15 @@ public static class ChartRenderer
             }
 
             var ingest = plot.Add.ScatterLine(bitrate);
-            ingest.Color = palette[c];
+            ingest.Color = Palette[c];
             ingest.LegendText = data.LiveChannels[c];
             var watching = plot.Add.ScatterLine(viewers);
-            watching.Color = palette[c];
+            watching.Color = Palette[c];
             watching.LinePattern = LinePattern.Dotted;
             if (delay.Count > 0)
             {
                 var late = plot.Add.ScatterLine(delay);
-                late.Color = palette[c];
+                late.Color = Palette[c];
                 late.LinePattern = LinePattern.Dashed;
                 late.Axes.YAxis = plot.Axes.Right;
             }
@@ -305,13 +296,20 @@ public static class ChartRenderer
         return plot;
     }
 
-    private static Plot NewPlot(string title)
+    /// <summary>A plot titled "{what}, last {window}" with the shared time axis: seconds before the newest sample.</summary>
+    private static Plot NewPlot(string what, ChartData data)
     {
         var plot = new Plot();
         plot.Font.Set(Font);
-        plot.Title(title);
+        plot.Title($"{what}, last {Describe(data.WindowSeconds)}");
+        plot.XLabel("seconds before " + DateTimeOffset.FromUnixTimeSeconds(data.NewestSecond).ToString("HH:mm:ss 'UTC'", System.Globalization.CultureInfo.InvariantCulture));
+        plot.Axes.SetLimitsX(-data.WindowSeconds, 0);
         return plot;
     }
+
+    /// <summary>One colour per series (request kind, live channel), in order.</summary>
+    private static readonly Color[] Palette =
+        [Colors.SteelBlue, Colors.OrangeRed, Colors.SeaGreen, Colors.Purple, Colors.DarkGoldenRod, Colors.Gray, Colors.Brown, Colors.Teal];
 
     private static void NoData(Plot plot)
     {

@@ -26,21 +26,6 @@ function parseMetrics(text) {
 const sum = (samples, name, pred = () => true) =>
   samples.reduce((acc, s) => acc + (s.name === name && pred(s.labels) ? s.value : 0), 0);
 
-// Quantile from cumulative histogram buckets (summed over every label set but le).
-function quantile(samples, family, q, prev) {
-  const buckets = new Map();
-  for (const s of samples) {
-    if (s.name !== family + '_bucket') continue;
-    buckets.set(s.labels.le, (buckets.get(s.labels.le) || 0) + s.value);
-  }
-  const bounds = [...buckets.keys()].map(le => [le === '+Inf' ? Infinity : Number(le), buckets.get(le) - (prev?.get(le) || 0)]);
-  bounds.sort((a, b) => a[0] - b[0]);
-  const total = bounds.length ? bounds[bounds.length - 1][1] : 0;
-  if (total <= 0) return { value: null, buckets };
-  for (const [le, count] of bounds) if (count >= q * total) return { value: Number.isFinite(le) ? le * 1000 : null, buckets };
-  return { value: null, buckets };
-}
-
 function makeChart(el, series) {
   const opts = {
     width: Math.max(420, el.clientWidth), height: 200,
@@ -89,6 +74,12 @@ function pushHeat(heat, deltas) {
   heat.columns.push(deltas.counts);
   if (heat.columns.length > WINDOW) heat.columns.shift();
   drawHeat(heat);
+}
+// The upper bound (ms) of the bucket holding the q-quantile of one poll's deltas; null without data or past the last bound.
+function quantileMs(deltas, q) {
+  const row = rankRow(deltas.counts, q);
+  const le = row === null ? Infinity : deltas.bounds[row];
+  return Number.isFinite(le) ? le * 1000 : null;
 }
 function rankRow(counts, q) {
   const total = counts.reduce((a, b) => a + b, 0);
@@ -154,10 +145,6 @@ async function pollMetrics() {
     retrans: sum(samples, 'streamserver_tcp_retransmits_total'),
     skb: sum(samples, 'streamserver_skb_alloc_total'),
   };
-  const p50 = quantile(samples, 'streamserver_send_syscall_duration_seconds', 0.5, previous?.latency);
-  const p99 = quantile(samples, 'streamserver_send_syscall_duration_seconds', 0.99, previous?.latency);
-  const p999 = quantile(samples, 'streamserver_send_syscall_duration_seconds', 0.999, previous?.latency);
-  current.latency = p50.buckets;
   const send = bucketDeltas(samples, 'streamserver_send_syscall_duration_seconds', previous?.sendBuckets);
   const request = bucketDeltas(samples, 'streamserver_http_request_duration_seconds', previous?.requestBuckets);
   current.sendBuckets = send.cumulative;
@@ -167,7 +154,7 @@ async function pollMetrics() {
     const rate = k => Math.max(0, (current[k] - previous[k]) / dt);
     push(charts.requests, now, [rate('requests')]);
     push(charts.bytes, now, [rate('sendfile') / 1048576, rate('copy') / 1048576]);
-    push(charts.latency, now, [p50.value, p99.value, p999.value]);
+    push(charts.latency, now, [quantileMs(send, 0.5), quantileMs(send, 0.99), quantileMs(send, 0.999)]);
     pushHeat(heatmaps.send, send);
     pushHeat(heatmaps.request, request);
     push(charts.tcp, now, [rate('retrans'), rate('skb') / 1000]);

@@ -19,8 +19,6 @@ public sealed class PrometheusTextWriter(StringBuilder sb, bool openMetrics = fa
     public const string TextContentType = "text/plain; version=0.0.4; charset=utf-8";
     public const string OpenMetricsContentType = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-    public bool OpenMetrics => openMetrics;
-
     /// <summary>Whether an Accept header asks for OpenMetrics (Prometheus sends it first when it can parse it).</summary>
     public static bool WantsOpenMetrics(string? accept) =>
         accept is not null && accept.Contains("application/openmetrics-text", StringComparison.OrdinalIgnoreCase);

@@ -38,7 +38,7 @@ internal static class HeadlessChromium
         var pageDir = CopyPage(temp, player);
         var page = new Uri(Path.Combine(pageDir, "player.html")).AbsoluteUri +
             $"?player={player}&src={Uri.EscapeDataString(source.AbsoluteUri)}&seconds={seconds}&live={(live ? 1 : 0)}&report={Uri.EscapeDataString(report)}";
-        var psi = StartInfo(temp, out _, ["--disable-quic", "--autoplay-policy=no-user-gesture-required", "--allow-file-access-from-files", page]);
+        var psi = StartInfo(temp, ["--disable-quic", "--autoplay-policy=no-user-gesture-required", "--allow-file-access-from-files", page]);
         using var chromium = Process.Start(psi) ?? throw new InvalidOperationException("cannot start chromium");
         chromium.OutputDataReceived += static (_, _) => { };
         chromium.ErrorDataReceived += static (_, _) => { };
@@ -77,7 +77,7 @@ internal static class HeadlessChromium
     {
         using var temp = new TempDir("ss-chromium");
         var shot = Path.Combine(temp.Combine("profile"), "shot.png"); // the profile is the one folder Chromium may write to
-        var psi = StartInfo(temp, out _, [$"--window-size={width},{height}", "--hide-scrollbars",
+        var psi = StartInfo(temp, [$"--window-size={width},{height}", "--hide-scrollbars",
             $"--virtual-time-budget={virtualMilliseconds}", $"--screenshot={shot}", page.AbsoluteUri]);
         using var chromium = Process.Start(psi) ?? throw new InvalidOperationException("cannot start chromium");
         var stderr = chromium.StandardError.ReadToEndAsync();
@@ -97,10 +97,10 @@ internal static class HeadlessChromium
         return await File.ReadAllBytesAsync(shot);
     }
 
-    /// <summary>Chromium with a fresh profile under <paramref name="temp"/>; as root it runs as "nobody" so its process isolation stays on.</summary>
-    private static ProcessStartInfo StartInfo(TempDir temp, out string profile, IEnumerable<string> args)
+    /// <summary>Chromium with a fresh profile in <paramref name="temp"/>/profile; as root it runs as "nobody" so its process isolation stays on.</summary>
+    private static ProcessStartInfo StartInfo(TempDir temp, IEnumerable<string> args)
     {
-        profile = temp.Combine("profile");
+        var profile = temp.Combine("profile");
         Directory.CreateDirectory(profile);
         var psi = new ProcessStartInfo(Capabilities.IsRoot ? "setpriv" : "chromium")
         {
