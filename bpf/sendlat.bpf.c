@@ -140,6 +140,8 @@ static __always_inline int leave(__u32 syscall, __s64 ret)
 		st->bytes += ret;
 	else
 		st->errors += 1;
+	if (ret == -11) /* EAGAIN */
+		st->would_block += 1;
 	if (duration < stall_threshold_ns)
 		return 0;
 	st->stalls += 1;

@@ -23,9 +23,10 @@ struct ss_send_stats {
 	__u64 calls;
 	__u64 sum_ns;
 	__u64 bytes;  /* sum of positive return values */
-	__u64 errors; /* negative returns (EAGAIN included: a full socket buffer is what stalls look like) */
+	__u64 errors; /* negative returns (EAGAIN included) */
 	__u64 stalls; /* calls at or above the stall threshold */
 	__u64 dropped; /* stall events lost to a full ring buffer */
+	__u64 would_block; /* -EAGAIN: the socket buffer was full (a slow reader, on non-blocking sockets) */
 };
 
 struct ss_send_stall_event {

@@ -23,6 +23,7 @@ public sealed class ChartHistory
     private readonly long[,] _send = new long[Capacity, Rows];
     private readonly long[] _retransServer = new long[Capacity];
     private readonly long[] _retransClient = new long[Capacity];
+    private readonly long[] _wouldBlock = new long[Capacity];
     private readonly long[,] _requests = new long[Capacity, RequestKinds.Length];
     private readonly double[,,] _requestMs = new double[Capacity, RequestKinds.Length, 2];
     private readonly long[][] _lastRequestTotals = NewBuckets(RequestKinds.Length, Metrics.ServerMetrics.HttpRequestDurationBuckets.Length + 1);
@@ -33,6 +34,7 @@ public sealed class ChartHistory
     private long[]? _lastSend;
     private ulong _lastServer;
     private ulong _lastClient;
+    private ulong _lastWouldBlock;
 
     /// <summary>Live channels charted: the first ones seen, so the history stays bounded.</summary>
     public const int MaxLiveChannels = 8;
@@ -101,11 +103,11 @@ public sealed class ChartHistory
         var first = !_sampled;
         _sampled = true;
         Span<long> send = stackalloc long[Rows];
-        long server = 0, client = 0;
+        long server = 0, client = 0, wouldBlock = 0;
         if (snapshot is not null)
         {
             Span<long> cumulative = stackalloc long[Rows];
-            SendTotals(snapshot, cumulative);
+            var wouldBlockTotal = SendTotals(snapshot, cumulative);
             if (_lastSend is not null)
             {
                 for (var r = 0; r < Rows; r++)
@@ -115,12 +117,14 @@ public sealed class ChartHistory
 
                 server = (long)(snapshot.RetransmitSegmentsServer - Math.Min(_lastServer, snapshot.RetransmitSegmentsServer));
                 client = (long)(snapshot.RetransmitSegmentsClient - Math.Min(_lastClient, snapshot.RetransmitSegmentsClient));
+                wouldBlock = (long)(wouldBlockTotal - Math.Min(_lastWouldBlock, wouldBlockTotal));
             }
 
             _lastSend ??= new long[Rows];
             cumulative.CopyTo(_lastSend);
             _lastServer = snapshot.RetransmitSegmentsServer;
             _lastClient = snapshot.RetransmitSegmentsClient;
+            _lastWouldBlock = wouldBlockTotal;
         }
 
         if (first)
@@ -153,6 +157,7 @@ public sealed class ChartHistory
 
             _retransServer[newest] += server;
             _retransClient[newest] += client;
+            _wouldBlock[newest] += wouldBlock;
             for (var t = 0; t < RetransmitStates.Length; t++)
             {
                 _retransByState[newest, t] += _pendingStates[t];
@@ -296,26 +301,33 @@ public sealed class ChartHistory
         return bounds[^1];
     }
 
-    private static void SendTotals(TracerSnapshot snapshot, Span<long> cumulative)
+    // Fills the cumulative histogram rows of every send syscall; returns their EAGAIN total.
+    private static ulong SendTotals(TracerSnapshot snapshot, Span<long> cumulative)
     {
+        ulong wouldBlock = 0;
         foreach (var sc in snapshot.Send)
         {
+            wouldBlock += sc.WouldBlock;
             for (var slot = 0; slot < sc.Histogram.Length; slot++)
             {
                 cumulative[Math.Clamp(slot, FirstSlot, LastSlot) - FirstSlot] += (long)sc.Histogram[slot];
             }
         }
+
+        return wouldBlock;
     }
 
     /// <summary>Appends one second of counts (also how tests feed synthetic data).</summary>
     /// <param name="requests">Requests per kind of <see cref="RequestKinds"/> (empty: none).</param>
     /// <param name="requestMs">P50 and P99 per kind, in that order (NaN where a kind had no request).</param>
+    /// <param name="wouldBlock">Send syscalls that found the socket buffer full (EAGAIN).</param>
     public void Append(long unixSecond, ReadOnlySpan<long> sendRow, long retransmitsServer, long retransmitsClient,
-        ReadOnlySpan<long> requests = default, ReadOnlySpan<double> requestMs = default)
+        ReadOnlySpan<long> requests = default, ReadOnlySpan<double> requestMs = default, long wouldBlock = 0)
     {
         lock (_gate)
         {
             AppendLocked(unixSecond, sendRow, retransmitsServer, retransmitsClient, requests, requestMs);
+            _wouldBlock[(_next + Capacity - 1) % Capacity] = wouldBlock;
             _version++;
         }
     }
@@ -339,6 +351,7 @@ public sealed class ChartHistory
 
             _retransServer[_next] = retransmitsServer;
             _retransClient[_next] = retransmitsClient;
+            _wouldBlock[_next] = 0;
             for (var t = 0; t < RetransmitStates.Length; t++)
             {
                 _retransByState[_next, t] = 0;
@@ -380,6 +393,7 @@ public sealed class ChartHistory
 
                 data.RetransmitsServer[i] = _retransServer[at];
                 data.RetransmitsClient[i] = _retransClient[at];
+                data.SendWouldBlock[i] = _wouldBlock[at];
                 for (var t = 0; t < RetransmitStates.Length; t++)
                 {
                     data.RetransmitsByState[i, t] = _retransByState[at, t];
@@ -414,6 +428,9 @@ public sealed class ChartData(long newestSecond, int windowSeconds, int count)
     public long[,] Send { get; } = new long[count, ChartHistory.Rows];
     public long[] RetransmitsServer { get; } = new long[count];
     public long[] RetransmitsClient { get; } = new long[count];
+
+    /// <summary>Send syscalls per second that returned EAGAIN (socket buffer full: clients reading slower than we send).</summary>
+    public long[] SendWouldBlock { get; } = new long[count];
 
     /// <summary>Retransmitted segments per second by TCP state, from the event stream (the totals above are the kernel counters).</summary>
     public long[,] RetransmitsByState { get; } = new long[count, ChartHistory.RetransmitStates.Length];

@@ -11,7 +11,8 @@ public enum ChartFormat
 /// <summary>
 /// Draws the charts with ScottPlot (SkiaSharp underneath, DejaVu Sans from Debian's fonts-dejavu-core). The send-latency
 /// heatmap: time on x (seconds before the newest sample), one row per kernel log2 bucket on y, colour by count on a log
-/// scale (viridis; empty cells left blank), P50/P99/P999 of each second drawn over it.
+/// scale (viridis; empty cells left blank), P50/P99/P999 of each second drawn over it, and sends refused with EAGAIN per
+/// second on the right axis when there were any.
 /// </summary>
 public static class ChartRenderer
 {
@@ -65,6 +66,8 @@ public static class ChartRenderer
         var p50 = new List<Coordinates>();
         var p99 = new List<Coordinates>();
         var p999 = new List<Coordinates>();
+        var wouldBlock = new List<Coordinates>();
+        long maxWouldBlock = 0;
         for (var i = 0; i < data.Seconds.Length; i++)
         {
             var c = columns - 1 - (int)(data.NewestSecond - data.Seconds[i]);
@@ -72,6 +75,9 @@ public static class ChartRenderer
             {
                 continue;
             }
+
+            wouldBlock.Add(new Coordinates(c - columns + 0.5, data.SendWouldBlock[i]));
+            maxWouldBlock = Math.Max(maxWouldBlock, data.SendWouldBlock[i]);
 
             long total = 0;
             for (var r = 0; r < rows; r++)
@@ -104,6 +110,19 @@ public static class ChartRenderer
             line.LegendText = name;
             line.Color = color;
             line.LineWidth = 1.5f;
+        }
+
+        if (maxWouldBlock > 0)
+        {
+            // The server's sockets never block: a client reading slower than we send shows as sends refused with EAGAIN
+            // (the socket buffer is full), not as long calls. Drawn only when there were any, on its own scale.
+            var refused = plot.Add.ScatterLine(wouldBlock);
+            refused.LegendText = "EAGAIN / s";
+            refused.Color = Colors.Magenta;
+            refused.LineWidth = 1.5f;
+            refused.Axes.YAxis = plot.Axes.Right;
+            plot.Axes.Right.Label.Text = "sends refused, socket buffer full (EAGAIN) / s";
+            plot.Axes.SetLimitsY(0, maxWouldBlock * 1.1, plot.Axes.Right);
         }
 
         plot.ShowLegend(Alignment.UpperLeft);

@@ -388,14 +388,14 @@ internal sealed class Http1ZeroCopyConnection
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<bool> SendBuffersAsync(byte[] first, int firstLength, byte[]? second, int secondOffset, int secondLength, bool more)
+    private async ValueTask<bool> SendBuffersAsync(byte[] first, int firstLength, NativeBody? second, int secondOffset, int secondLength, bool more)
     {
         var firstSent = 0;
         var secondSent = 0;
         while (firstSent < firstLength || secondSent < secondLength)
         {
             var n = LinuxSocket.Send(_fd, first.AsSpan(firstSent, firstLength - firstSent),
-                second is null ? default : second.AsSpan(secondOffset + secondSent, secondLength - secondSent), more);
+                second is null ? default : second.Span.Slice(secondOffset + secondSent, secondLength - secondSent), more);
             if (n == -Libc.EAGAIN)
             {
                 if (!await WaitWritableAsync())

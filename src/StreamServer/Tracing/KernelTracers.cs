@@ -309,6 +309,7 @@ public sealed unsafe class KernelTracers : IDisposable
                 Bytes = stat[2],
                 Errors = stat[3],
                 Stalls = stat[4],
+                WouldBlock = stat[6],
                 Histogram = hist,
             };
             sendDropped += stat[5];

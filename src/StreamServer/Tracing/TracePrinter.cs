@@ -56,7 +56,7 @@ internal sealed class TracePrinter(TextWriter output) : ITraceEventSink
 
             var sumNs = after.Send[s].SumNs - before.Send[s].SumNs;
             var bytes = after.Send[s].Bytes - before.Send[s].Bytes;
-            sb.Append(CultureInfo.InvariantCulture, $"\n{after.Send[s].Syscall}: {calls} calls, avg {sumNs / (double)calls / 1000:F1} us, {bytes} bytes, {after.Send[s].Errors - before.Send[s].Errors} errors, {after.Send[s].Stalls - before.Send[s].Stalls} stalls\n");
+            sb.Append(CultureInfo.InvariantCulture, $"\n{after.Send[s].Syscall}: {calls} calls, avg {sumNs / (double)calls / 1000:F1} us, {bytes} bytes, {after.Send[s].Errors - before.Send[s].Errors} errors ({after.Send[s].WouldBlock - before.Send[s].WouldBlock} EAGAIN), {after.Send[s].Stalls - before.Send[s].Stalls} stalls\n");
             AppendHistogram(sb, before.Send[s].Histogram, after.Send[s].Histogram);
         }
 

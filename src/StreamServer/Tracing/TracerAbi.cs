@@ -43,7 +43,7 @@ internal static class TracerAbi
 
     /// <summary>Sizes of the headers' structs (sizeof in C).</summary>
     public const int SkbCountsSize = 16;
-    public const int SendStatsSize = 48;
+    public const int SendStatsSize = 56;
 }
 
 [StructLayout(LayoutKind.Sequential, Pack = 1)]

@@ -96,6 +96,11 @@ public sealed class SendSyscallStats
     public ulong Bytes { get; init; }
     public ulong Errors { get; init; }
     public ulong Stalls { get; init; }
+
+    /// <summary>Calls that returned EAGAIN: the socket buffer was full (the server's sockets never block; a slow
+    /// reader shows here, not as long calls).</summary>
+    public ulong WouldBlock { get; init; }
+
     public ulong[] Histogram { get; init; } = [];
 
     /// <summary>Calls as the histogram counts them (read in one pass, so buckets and count agree).</summary>

@@ -74,6 +74,12 @@ internal sealed class TracingMetricsCollector(TracingService service) : IPrometh
             writer.Sample("streamserver_send_syscall_errors_total", SyscallLabels[Array.IndexOf(TracerAbi.SyscallNames, sc.Syscall)], sc.Errors);
         }
 
+        writer.Header("streamserver_send_syscall_would_block_total", "Send syscalls that returned EAGAIN: the socket buffer was full because the client reads slower than the server sends.", PrometheusType.Counter);
+        foreach (var sc in s.Send)
+        {
+            writer.Sample("streamserver_send_syscall_would_block_total", SyscallLabels[Array.IndexOf(TracerAbi.SyscallNames, sc.Syscall)], sc.WouldBlock);
+        }
+
         writer.Header("streamserver_send_stalls_total", "Send syscalls at or above the stall threshold (StreamServer:Tracing:StallThresholdMicroseconds).", PrometheusType.Counter);
         foreach (var sc in s.Send)
         {

@@ -20,6 +20,7 @@ internal sealed partial class TransportMemoryAccounting : IDisposable
 
     private readonly Meter _meter = new("StreamServer.Transport");
     private readonly Counter<long> _stalledClosed;
+    private readonly Counter<long> _trimCollections;
     private readonly Lock _gate = new();
     private readonly List<TransportMemoryPool> _pools = [];
     private readonly HashSet<ConnectionTransportMemory> _connections = [];
@@ -45,6 +46,8 @@ internal sealed partial class TransportMemoryAccounting : IDisposable
         }, unit: "By", description: "Kestrel transport memory (socket, TLS and HTTP/2 pipes) by state: rented (in pipes) and free (pooled for reuse).");
         _stalledClosed = _meter.CreateCounter<long>("streamserver_http_stalled_connections_closed_total",
             description: "Connections closed (GOAWAY on HTTP/2) because they held response bytes their client did not take for SendTimeoutSeconds.");
+        _trimCollections = _meter.CreateCounter<long>("streamserver_transport_pool_trim_collections_total",
+            description: "Full blocking collections the transport pool's trim asked for after a burst freed 8 MiB or more of pinned blocks (at most one per trim interval).");
         _timer = new Timer(static s => ((TransportMemoryAccounting)s!).OnTick(), this, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }
 
@@ -121,6 +124,7 @@ internal sealed partial class TransportMemoryAccounting : IDisposable
             // reuse. An aggressive one decommits them: one blocking full GC after a burst, at most once per trim interval.
             _releasedSinceCollect = 0;
             _lastCollect = now;
+            _trimCollections.Add(1);
             GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
 
             // The same burst freed native memory too (OpenSSL's per-connection buffers, socket state): glibc keeps freed

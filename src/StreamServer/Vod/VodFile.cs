@@ -15,7 +15,7 @@ internal sealed class VodFile : IDisposable
     public const string LivePlaylistCacheControl = "public, max-age=1";
     public const string ExposeHeaders = "Content-Length, Content-Range, ETag, Last-Modified, Accept-Ranges";
 
-    private VodFile(string requestPath, SafeFileHandle handle, FileIdentity identity, string contentType, VodKind kind, byte[]? smallBody, string cacheControl)
+    private VodFile(string requestPath, SafeFileHandle handle, FileIdentity identity, string contentType, VodKind kind, NativeBody? smallBody, string cacheControl)
     {
         CacheControlValue = cacheControl;
         RequestPath = requestPath;
@@ -44,8 +44,8 @@ internal sealed class VodFile : IDisposable
     public string ContentType { get; }
     public VodKind Kind { get; }
 
-    /// <summary>Whole content for small files (playlists, MPDs), pinned so a gathered write can point into it.</summary>
-    public byte[]? SmallBody { get; }
+    /// <summary>Whole content for small files (playlists, MPDs, small segments), sent from memory by a gathered write.</summary>
+    public NativeBody? SmallBody { get; }
 
     public DateTime LastModifiedUtc { get; }
     public string ETag { get; }
@@ -79,22 +79,15 @@ internal sealed class VodFile : IDisposable
             return null;
         }
 
-        byte[]? small = null;
+        NativeBody? small = null;
         if (identity.Size <= smallBodyBytes)
         {
-            small = GC.AllocateUninitializedArray<byte>((int)identity.Size, pinned: true);
-            var read = 0;
-            while (read < small.Length)
+            small = NativeBody.Read(handle, (int)identity.Size);
+            if (small is null)
             {
-                var n = RandomAccess.Read(handle, small.AsSpan(read), read);
-                if (n <= 0)
-                {
-                    // Shrunk under us: not a published (immutable) file; do not serve a torn copy.
-                    handle.Dispose();
-                    return null;
-                }
-
-                read += n;
+                // Shrunk under us: not a published (immutable) file; do not serve a torn copy.
+                handle.Dispose();
+                return null;
             }
         }
 
@@ -114,17 +107,34 @@ internal sealed class VodFile : IDisposable
             return false;
         }
 
-        if (added)
+        if (!added)
         {
-            Interlocked.Increment(ref s_leases);
+            return false;
         }
 
-        return added;
+        if (SmallBody is { } body)
+        {
+            // The cache may have dropped the file between the two references: give the first back and look up again.
+            try
+            {
+                var bodyAdded = false;
+                body.DangerousAddRef(ref bodyAdded);
+            }
+            catch (ObjectDisposedException)
+            {
+                Handle.DangerousRelease();
+                return false;
+            }
+        }
+
+        Interlocked.Increment(ref s_leases);
+        return true;
     }
 
     public void Release()
     {
         Interlocked.Decrement(ref s_leases);
+        SmallBody?.DangerousRelease();
         Handle.DangerousRelease();
     }
 
@@ -133,6 +143,10 @@ internal sealed class VodFile : IDisposable
     /// <summary>Leases held by requests in flight (must return to 0 when idle: the leak check).</summary>
     public static long ActiveLeases => Interlocked.Read(ref s_leases);
 
-    /// <summary>Drops the cache's reference; the descriptor closes when the last lease is released.</summary>
-    public void Dispose() => Handle.Dispose();
+    /// <summary>Drops the cache's reference; the descriptor closes (and the body is freed) when the last lease is released.</summary>
+    public void Dispose()
+    {
+        Handle.Dispose();
+        SmallBody?.Dispose();
+    }
 }

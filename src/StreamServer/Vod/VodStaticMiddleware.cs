@@ -168,7 +168,7 @@ internal sealed class VodStaticMiddleware
             {
                 var writer = response.BodyWriter;
                 var count = (int)plan.Count;
-                small.AsSpan((int)plan.Offset, count).CopyTo(writer.GetSpan(count));
+                small.Span.Slice((int)plan.Offset, count).CopyTo(writer.GetSpan(count));
                 writer.Advance(count);
                 ServingMetrics.BodyBytes(protocol, count, sendfile: false);
                 return Task.CompletedTask;

@@ -153,6 +153,50 @@ public sealed class ChartEndpointTests
     }
 
     [Fact]
+    public async Task A_slow_reader_on_a_1_MiB_segment_shows_as_refused_sends_in_the_send_latency_chart()
+    {
+        var missing = TracingEnvironment.MissingBpf(out _) ?? Capabilities.MissingTool("ip", "curl", "ffmpeg");
+        Assert.SkipWhen(missing is not null, missing ?? "");
+        const string Token = "charts-slow-token-0123456789abcdef";
+        // An Ethernet MTU: on loopback's 64 KiB one the kernel sizes the send buffer to hold the whole MiB at once.
+        await using var netns = await NetworkNamespace.CreateAsync(mtu: 1500);
+        var port = 20000 + Random.Shared.Next(20000);
+        await using var server = await RunningServer.StartProcessAsync(netns, port, $"--StreamServer:AdminToken={Token}");
+        await Vod.TestLibrary.PublishAsync(server.DataDir);
+        Assert.Contains("\"state\":\"attached\"", await server.WaitForTracersAsync(TimeSpan.FromSeconds(30)));
+
+        // A player taking 200 KB/s through a 4 KiB receive window (the namespace's TCP receive memory, as a small device
+        // would have): the server's non-blocking sendfile keeps finding the socket buffer full.
+        (await netns.ExecAsync(["sh", "-c", "echo 4096 4096 4096 > /proc/sys/net/ipv4/tcp_rmem"])).EnsureSuccess("tcp_rmem");
+        (await netns.ExecAsync(["curl", "-sf", "-o", "/dev/null", "--limit-rate", "200k", $"http://127.0.0.1:{port}/vod/clip/big.m4s"], TimeSpan.FromMinutes(1)))
+            .EnsureSuccess("slow download");
+        var refused = RunningServer.Sample(await server.GetAsync("/metrics"), "streamserver_send_syscall_would_block_total{syscall=\"sendfile\"}");
+        Assert.True(refused >= 3, $"{refused} sendfile calls refused with EAGAIN");
+
+        using var work = new TempDir("ss-chart-slow");
+        var magenta = 0;
+        await Eventually.TrueAsync(async () =>
+        {
+            var png = work.Combine("send-latency.png");
+            (await netns.ExecAsync(["curl", "-sf", "-H", $"Authorization: Bearer {Token}", "-o", png,
+                $"http://127.0.0.1:{port}/api/trace/charts/send-latency.png?window=1m&width=1200&height=400"])).EnsureSuccess("chart");
+            var rgb = await ViridisPixels.DecodeAsync(await File.ReadAllBytesAsync(png));
+            magenta = 0;
+            for (var y = 0; y < 400; y++)
+            {
+                // The right half only (the last 30 s, where the download was; the legend's swatch is upper left).
+                for (var x = 600; x < 1200; x++)
+                {
+                    var i = ((y * 1200) + x) * 3;
+                    magenta += rgb[i] > 200 && rgb[i + 1] < 80 && rgb[i + 2] > 200 ? 1 : 0;
+                }
+            }
+
+            return magenta > 30;
+        }, TimeSpan.FromSeconds(15), () => $"{magenta} pixels of the EAGAIN line");
+    }
+
+    [Fact]
     public async Task Retransmits_from_real_packet_loss_show_in_the_retransmits_chart()
     {
         var missing = TracingEnvironment.MissingBpf(out _) ?? Capabilities.MissingTool("ip", "nft", "curl", "ffmpeg");

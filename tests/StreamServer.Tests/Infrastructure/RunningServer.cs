@@ -136,7 +136,9 @@ internal sealed partial class RunningServer : IAsyncDisposable
     }
 
     /// <summary>Value of one sample (name with its labels, as printed) in the Prometheus text.</summary>
-    public static double Sample(string metrics, string name)
+    /// <param name="absent">What a sample the text does not hold counts as (a counter nothing has added to yet is only its
+    /// HELP and TYPE lines); without it, an absent sample throws.</param>
+    public static double Sample(string metrics, string name, double? absent = null)
     {
         foreach (var line in metrics.Split('\n'))
         {
@@ -146,7 +148,7 @@ internal sealed partial class RunningServer : IAsyncDisposable
             }
         }
 
-        throw new KeyNotFoundException(name);
+        return absent ?? throw new KeyNotFoundException(name);
     }
 
     /// <summary>A free loopback port for a second listener (TLS, RTMP) the test configures itself.</summary>
