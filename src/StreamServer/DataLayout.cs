@@ -13,6 +13,7 @@ public sealed class DataLayout
         DataDir = Path.GetFullPath(dataDir);
         Vod = Path.Combine(DataDir, "vod");
         Uploads = Path.Combine(DataDir, "uploads");
+        Jobs = Path.Combine(DataDir, "jobs");
         Tls = Path.Combine(DataDir, "tls");
         AdminTokenFile = Path.Combine(DataDir, "admin-token");
         LiveWindows = ResolveLiveWindows(DataDir, liveWindowDirectory);
@@ -25,6 +26,9 @@ public sealed class DataLayout
 
     /// <summary>Uploaded and downloaded sources waiting for their packaging job.</summary>
     public string Uploads { get; }
+
+    /// <summary>The journal of unfinished packaging jobs (one file each), read at start to recover from a crash.</summary>
+    public string Jobs { get; }
 
     /// <summary>The generated self-signed certificate (when no PFX is configured).</summary>
     public string Tls { get; }

@@ -18,6 +18,7 @@ public static class AdminApi
         services.AddSingleton<AdminToken>();
         services.AddSingleton<UrlSourceDownloader>();
         services.AddSingleton<SourcePolicy>();
+        services.AddSingleton<JobJournal>();
         services.AddSingleton<PackagingJobQueue>();
         services.AddHostedService(static sp => sp.GetRequiredService<PackagingJobQueue>());
         return services;

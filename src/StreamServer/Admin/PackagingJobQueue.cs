@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using StreamServer.Hosting;
 using StreamServer.Metrics;
 using StreamServer.Transcode;
+using StreamServer.Transcode.Packaging;
 
 namespace StreamServer.Admin;
 
@@ -31,16 +32,60 @@ public sealed class PackagingJobQueue : BackgroundService
     private readonly ILogger<PackagingJobQueue> _log;
 
     private readonly UrlSourceDownloader _downloader;
+    private readonly JobJournal _journal;
 
-    public PackagingJobQueue(IVodPackager packager, VodLibrary library, StreamServerOptions options, UrlSourceDownloader downloader, ILogger<PackagingJobQueue> log)
+    public PackagingJobQueue(IVodPackager packager, VodLibrary library, StreamServerOptions options, UrlSourceDownloader downloader, JobJournal journal,
+        ILogger<PackagingJobQueue> log)
     {
         _packager = packager;
         _downloader = downloader;
         _library = library;
         _options = options;
+        _journal = journal;
         _log = log;
         ServerMetrics.Meter.CreateObservableGauge("streamserver_jobs_queued", () => CountIn(VodJobState.Queued), description: "Packaging jobs waiting for a worker.");
         ServerMetrics.Meter.CreateObservableGauge("streamserver_jobs_running", () => CountIn(VodJobState.Running), description: "Packaging jobs running now.");
+        RecoverFromPreviousRun();
+    }
+
+    /// <summary>
+    /// Before any job of this process exists: what the previous process left unfinished. Jobs it had queued are queued
+    /// again (their sources are complete files); a job it was running is reported failed, not retried (the input may be
+    /// what killed it). Staging folders and every file in uploads/ that no resumed job needs (uploads cut off mid-body,
+    /// completed uploads whose job was never accepted, downloads) are removed.
+    /// </summary>
+    private void RecoverFromPreviousRun()
+    {
+        StagingFolder.SweepStale(_library.Root, TimeSpan.Zero);
+        var keep = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var entry in _journal.TakeLeftovers())
+        {
+            var job = new VodJob(entry.Id, entry.Source, entry.DeleteSourceWhenDone);
+            if (entry.State == "queued" && (job.IsUrl || File.Exists(entry.Source)) && TryEnqueue(job) == EnqueueResult.Accepted)
+            {
+                keep.Add(Path.GetFullPath(entry.Source));
+                _log.LogInformation("job {Id}: queued again (the server stopped before it started)", job.Id);
+                continue;
+            }
+
+            _jobs[job.Id] = job;
+            job.TryLeaveQueue(VodJobState.Running);
+            Finish(job, VodJobState.Failed, entry.State == "queued"
+                ? "interrupted: the server stopped while this job was queued and its source is gone; submit it again"
+                : "interrupted: the server stopped while this job was running (its partial output was removed); submit it again");
+            if (job.DeleteSourceWhenDone)
+            {
+                TryDelete(job.Source);
+            }
+        }
+
+        foreach (var file in Directory.EnumerateFiles(_library.UploadsDir))
+        {
+            if (!keep.Contains(file))
+            {
+                TryDelete(file);
+            }
+        }
     }
 
     public EnqueueResult TryEnqueue(VodJob job)
@@ -58,6 +103,11 @@ public sealed class PackagingJobQueue : BackgroundService
             }
 
             _jobs[job.Id] = job;
+        }
+
+        if (!_journal.Record(job))
+        {
+            _log.LogWarning("job {Id}: could not write its journal entry (disk full?); it runs, but a crash would forget it", job.Id);
         }
 
         _queue.Writer.TryWrite(job);
@@ -135,6 +185,7 @@ public sealed class PackagingJobQueue : BackgroundService
             return; // cancelled while queued: already finished by Cancel
         }
 
+        _journal.Record(job);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, job.Cancellation.Token);
         _log.LogInformation("job {Id}: packaging {Source}", job.Id, job.Source);
         var progress = new Progress(job);
@@ -176,6 +227,7 @@ public sealed class PackagingJobQueue : BackgroundService
 
     private void Finish(VodJob job, VodJobState state, string? error)
     {
+        _journal.Remove(job.Id);
         job.Error = error;
         job.FinishedAt = DateTimeOffset.UtcNow;
         job.State = state;

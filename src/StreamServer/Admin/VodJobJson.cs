@@ -54,4 +54,5 @@ public sealed record ErrorJson(string Error);
 [JsonSerializable(typeof(List<VodJobJson>))]
 [JsonSerializable(typeof(CreateVodRequest))]
 [JsonSerializable(typeof(ErrorJson))]
+[JsonSerializable(typeof(JobJournalEntry))]
 internal sealed partial class AdminJsonContext : JsonSerializerContext;

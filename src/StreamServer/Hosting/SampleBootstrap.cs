@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using StreamServer.Admin;
-using StreamServer.Transcode.Packaging;
 
 namespace StreamServer.Hosting;
 
@@ -16,8 +15,8 @@ internal sealed class SampleBootstrap(StreamServerOptions options, VodLibrary li
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        SweepLeftovers();
-        if (!options.GenerateSample || library.PublishedIds().Count > 0)
+        // (What a crash left in uploads/ and staging the job queue swept when it was created.)
+        if (!options.GenerateSample || library.PublishedIds().Count > 0 || queue.Find(SampleId) is { IsFinished: false })
         {
             return;
         }
@@ -41,23 +40,6 @@ internal sealed class SampleBootstrap(StreamServerOptions options, VodLibrary li
         }
 
         log.LogInformation("sample: packaging a {Seconds} s synthetic clip as VOD '{Id}'", options.SampleSeconds, SampleId);
-    }
-
-    /// <summary>Uploads cut off by a crash and staging folders of killed jobs are never resumed: remove them.</summary>
-    private void SweepLeftovers()
-    {
-        foreach (var part in Directory.EnumerateFiles(library.UploadsDir, "*.part"))
-        {
-            File.Delete(part);
-        }
-
-        foreach (var sample in Directory.EnumerateFiles(library.UploadsDir, "sample-*.mp4"))
-        {
-            File.Delete(sample);
-        }
-
-        // At start no job of this process is running yet: every staging folder is a leftover.
-        StagingFolder.SweepStale(library.Root, TimeSpan.Zero);
     }
 
     private static async Task GenerateAsync(string path, int seconds, CancellationToken ct)

@@ -208,6 +208,13 @@ internal sealed partial class RunningServer
         return Process.ExitCode;
     }
 
+    /// <summary>SIGKILL, as a crash or the OOM killer would: nothing of the server runs after this returns.</summary>
+    public async Task KillAsync()
+    {
+        Process.Kill();
+        await Process.WaitForExitAsync();
+    }
+
     /// <summary>SIGTERM, as an operator's stop: true when the server exited within <paramref name="timeout"/>.</summary>
     public async Task<bool> TerminateAsync(TimeSpan timeout)
     {
