@@ -24,9 +24,22 @@ internal static unsafe class FfmpegError
     {
         if (result < 0)
         {
-            throw new TranscodeException(operation, result, Describe(result));
+            // What FFmpeg logged on this thread says why; the code alone often does not ("Device or resource busy" for a
+            // picture size no decoder can hold).
+            var text = Describe(result);
+            var why = TakeLastLogged();
+            throw new TranscodeException(operation, result, why is null || text.Contains(why, StringComparison.Ordinal) ? text : $"{text} ({why})");
         }
 
         return result;
+    }
+
+    /// <summary>Forgets what FFmpeg logged on this thread so far (before a call whose failure should carry only its own).</summary>
+    public static void ClearLogged() => TakeLastLogged();
+
+    private static string? TakeLastLogged()
+    {
+        byte* buf = stackalloc byte[256];
+        return SsAv.TakeLastError(buf, 256) > 0 ? SsAv.Utf8(buf) : null;
     }
 }

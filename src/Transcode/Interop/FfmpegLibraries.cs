@@ -75,8 +75,9 @@ public static class FfmpegLibraries
                 throw new TranscodeException("FFmpeg version mismatch: " + string.Join("; ", problems) + " (built for FFmpeg 5.1)");
             }
 
-            // FFmpeg's own log lines would interleave with our one-line errors; failures carry their text anyway.
-            SsAv.SetLogLevel(-8);
+            // FFmpeg's own log lines would interleave with our one-line errors: nothing is printed; the last error line
+            // of a thread goes into the exception of the call that failed on it (FfmpegError.Check).
+            SsAv.CaptureErrors();
             checkedOk = true;
         }
     }

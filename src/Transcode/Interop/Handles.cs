@@ -13,6 +13,7 @@ internal sealed class FormatContextHandle() : SafeHandle(0, true)
     public static FormatContextHandle Open(string path, bool probeStreams = true)
     {
         var h = new FormatContextHandle();
+        FfmpegError.ClearLogged();
         var ret = probeStreams ? SsAv.InputOpen(path, out var fc) : SsAv.InputOpenLazy(path, out fc);
         FfmpegError.Check(ret, $"avformat_open_input({Path.GetFileName(path)})");
         h.SetHandle(fc);

@@ -16,8 +16,11 @@ internal static unsafe partial class SsAv
     [LibraryImport(Library, EntryPoint = "ss_strerror")]
     public static partial int StrError(int err, byte* buf, nuint size);
 
-    [LibraryImport(Library, EntryPoint = "ss_set_log_level")]
-    public static partial void SetLogLevel(int level);
+    [LibraryImport(Library, EntryPoint = "ss_capture_errors")]
+    public static partial void CaptureErrors();
+
+    [LibraryImport(Library, EntryPoint = "ss_take_last_error")]
+    public static partial int TakeLastError(byte* buf, int size);
 
     [LibraryImport(Library, EntryPoint = "ss_error_eof")]
     public static partial int ErrorEof();

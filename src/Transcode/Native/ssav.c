@@ -33,7 +33,45 @@ SS_API void ss_versions(uint32_t out[6])
 }
 
 SS_API int ss_strerror(int err, char *buf, size_t size) { return av_strerror(err, buf, size); }
-SS_API void ss_set_log_level(int level) { av_log_set_level(level); }
+/* FFmpeg says why in its log, not in its return codes ("Picture size 60000x60000 is invalid" behind an EBUSY): keep the
+ * last error-level line of each thread, unprinted, for the managed side to put into its exception. */
+static _Thread_local char ss_last_error[256];
+
+static void ss_log_callback(void *avcl, int level, const char *fmt, va_list vl)
+{
+    if (level > AV_LOG_ERROR)
+        return;
+    char line[sizeof ss_last_error];
+    int print_prefix = 0;
+    if (av_log_format_line2(avcl, level, fmt, vl, line, sizeof line, &print_prefix) < 0)
+        return;
+    size_t n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
+        line[--n] = 0;
+    if (n > 0)
+        memcpy(ss_last_error, line, n + 1);
+}
+
+/* Route FFmpeg's error-level log lines into the per-thread slot (nothing printed). */
+SS_API void ss_capture_errors(void)
+{
+    av_log_set_level(AV_LOG_ERROR);
+    av_log_set_callback(ss_log_callback);
+}
+
+/* Takes (and clears) the calling thread's last error line; returns its length. */
+SS_API int ss_take_last_error(char *buf, int size)
+{
+    int n = (int)strnlen(ss_last_error, sizeof ss_last_error);
+    if (size <= 0)
+        return 0;
+    if (n >= size)
+        n = size - 1;
+    memcpy(buf, ss_last_error, (size_t)n);
+    buf[n] = 0;
+    ss_last_error[0] = 0;
+    return n;
+}
 SS_API int ss_error_eof(void) { return AVERROR_EOF; }
 SS_API int ss_error_eagain(void) { return AVERROR(EAGAIN); }
 SS_API int ss_pix_fmt_from_name(const char *name) { return av_get_pix_fmt(name); }
