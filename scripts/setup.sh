@@ -41,4 +41,6 @@ for dir in src/Transcode/Native bpf; do
   fi
 done
 
+# The fuzzing tool (SharpFuzz's instrumenter), pinned in .config/dotnet-tools.json.
+dotnet tool restore >/dev/null
 dotnet build StreamServer.sln -c Release -nologo -v quiet -clp:ErrorsOnly

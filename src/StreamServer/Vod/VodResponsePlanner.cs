@@ -65,7 +65,11 @@ internal static class VodResponsePlanner
             return true; // absent
         }
 
-        ifRange = ifRange.Trim((byte)' ');
+        ifRange = ifRange.Trim(" \t"u8);
+        if (ifRange.IsEmpty)
+        {
+            return false; // present but blank: matches nothing, so the whole file (found by fuzzing: it indexed past the end)
+        }
 
         if (ifRange[0] == (byte)'"')
         {
