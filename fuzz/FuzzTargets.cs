@@ -3,6 +3,7 @@ using StreamServer.Http1;
 using StreamServer.Ingest.Rtmp;
 using StreamServer.Transcode;
 using StreamServer.Transcode.Media;
+using StreamServer.Transcode.Packaging;
 using StreamServer.Vod;
 
 namespace StreamServer.Fuzz;
@@ -14,7 +15,7 @@ namespace StreamServer.Fuzz;
 /// </summary>
 public static class FuzzTargets
 {
-    public static readonly string[] Names = ["http1", "range", "rtmp", "h264"];
+    public static readonly string[] Names = ["http1", "range", "rtmp", "h264", "playlists"];
 
     public static void Run(string target, ReadOnlySpan<byte> input)
     {
@@ -31,6 +32,9 @@ public static class FuzzTargets
                 break;
             case "h264":
                 H264(input);
+                break;
+            case "playlists":
+                Playlists(input);
                 break;
             default:
                 throw new ArgumentException($"no fuzz target '{target}' (targets: {string.Join(", ", Names)})");
@@ -138,6 +142,74 @@ public static class FuzzTargets
         H264Packet.ReadPictureKind(input, Math.Max(1, nalLengthSize));
         H264Packet.X264ReferenceFrames(input, 4);
     }
+
+    /// <summary>
+    /// The HLS and DASH writers over what a packaging run can hand them: any number of segments with any timescale and
+    /// duration (zero-length, one tick, an hour), any bitrate, size and frame rate. Every playlist must keep RFC 8216's
+    /// target-duration rule and print plain numbers; the MPD must be well-formed XML.
+    /// </summary>
+    private static void Playlists(ReadOnlySpan<byte> input)
+    {
+        var at = 0;
+        static long Take(ReadOnlySpan<byte> data, ref int at, int bytes)
+        {
+            long v = 0;
+            for (var i = 0; i < bytes; i++)
+            {
+                v = (v << 8) | (at < data.Length ? data[at++] : (byte)0);
+            }
+
+            return v;
+        }
+
+
+        var timescale = 1 + Take(input, ref at, 3); // 1 .. 16 M ticks a second
+        var segments = new List<SegmentInfo>();
+        long start = 0;
+        for (int i = 0, count = (int)Take(input, ref at, 1) % 64; i < count; i++)
+        {
+            var duration = Take(input, ref at, 4) % (timescale * 3600); // up to an hour
+            segments.Add(new SegmentInfo(i + 1, $"seg_{i + 1:00000}.m4s", start, duration, Take(input, ref at, 3), timescale));
+            start += duration;
+        }
+
+        var video = new TrackResult("v" + Take(input, ref at, 1), "avc1.64001f", (int)Take(input, ref at, 2), (int)Take(input, ref at, 2), Take(input, ref at, 2) / (1.0 + Take(input, ref at, 1)), 0, 0, Take(input, ref at, 5), Take(input, ref at, 4), segments);
+        var audio = (Take(input, ref at, 1) & 1) == 0 ? null : new TrackResult("audio", "mp4a.40.2", 0, 0, 0, 48000, 1 + (int)(Take(input, ref at, 1) % 8), Take(input, ref at, 3), Take(input, ref at, 3), segments);
+        IReadOnlyList<TrackResult> renditions = (Take(input, ref at, 1) & 1) == 0 && audio is not null ? [] : [video];
+
+        var master = HlsPlaylistWriter.Master(renditions, audio);
+        CheckPlainNumbers(master);
+        foreach (var track in (TrackResult?[])[.. renditions, audio])
+        {
+            if (track is null)
+            {
+                continue;
+            }
+
+            var media = HlsPlaylistWriter.Media(track);
+            CheckPlainNumbers(media);
+            var target = 0;
+            foreach (var line in media.Split('\n'))
+            {
+                if (line.StartsWith("#EXT-X-TARGETDURATION:", StringComparison.Ordinal))
+                {
+                    target = int.Parse(line.AsSpan(22), System.Globalization.CultureInfo.InvariantCulture);
+                }
+                else if (line.StartsWith("#EXTINF:", StringComparison.Ordinal))
+                {
+                    var seconds = double.Parse(line.AsSpan(8, line.IndexOf(',') - 8), System.Globalization.CultureInfo.InvariantCulture);
+                    Check(Math.Round(seconds, MidpointRounding.AwayFromZero) <= target, $"EXTINF {seconds} over TARGETDURATION {target}");
+                }
+            }
+        }
+
+        var mpd = DashManifestWriter.Write(renditions, audio, Math.Max(0.001, segments.Count == 0 ? 1 : segments[0].DurationSeconds));
+        CheckPlainNumbers(mpd);
+        System.Xml.Linq.XDocument.Parse(mpd);
+    }
+
+    private static void CheckPlainNumbers(string text) =>
+        Check(!text.Contains("NaN", StringComparison.Ordinal) && !text.Contains('∞') && !text.Contains("E+", StringComparison.Ordinal), "NaN, infinity or an exponent in:\n" + text);
 
     private static void Check(bool condition, string what)
     {

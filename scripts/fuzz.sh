@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing (SharpFuzz + afl-fuzz) of the parsers that read untrusted bytes: the zero-copy HTTP/1.1 request
 # parser (http1), Range and conditional headers (range), the RTMP chunk stream and AMF0 (rtmp), the H.264 avcC/slice
-# readers (h264). Seeds: tests/StreamServer.Tests/Fuzz/corpus/<target>. A crash is copied to
+# readers (h264), and the HLS/DASH writers over any segment timing a packaging run can produce (playlists). Seeds: tests/StreamServer.Tests/Fuzz/corpus/<target>. A crash is copied to
 # tests/StreamServer.Tests/Fuzz/crashes/<target>/, where the xunit tests replay it; the script then exits 1.
 #   scripts/fuzz.sh [SECONDS per target, default 60] [target...]
 set -euo pipefail
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PER=${1:-60}
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(http1 range rtmp h264)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(http1 range rtmp h264 playlists)
 command -v afl-fuzz >/dev/null || { echo "fuzz: afl-fuzz missing (apt package afl++; scripts/setup.sh installs it)" >&2; exit 1; }
 
 # Built into its own folder and instrumented there (SharpFuzz rewrites the assemblies in place): the server's own
@@ -18,7 +18,8 @@ OUT=.fuzz
 rm -rf "$OUT/bin"
 mkdir -p "$OUT/bin"
 dotnet tool restore >/dev/null
-dotnet build fuzz -c Release -v q -nologo -clp:ErrorsOnly >/dev/null
+# FUZZ_NO_BUILD=1 (the tests): use the build scripts/setup.sh made.
+[ "${FUZZ_NO_BUILD:-0}" = 1 ] || dotnet build fuzz -c Release -v q -nologo -clp:ErrorsOnly >/dev/null
 cp -r fuzz/bin/Release/net10.0/. "$OUT/bin/"
 for assembly in StreamServer.dll Transcode.dll; do
   dotnet sharpfuzz "$OUT/bin/$assembly" >/dev/null

@@ -99,6 +99,7 @@ public static class ServerApp
         app.UseVodServing();
         var exporter = app.Services.GetRequiredService<PrometheusExporter>();
         exporter.AddExemplars(ServingMetrics.Exemplars);
+        FullCollectionReasons.EnsureStarted();
         var health = app.Services.GetRequiredService<HealthRegistry>();
         health.Register("http", static () => new SubsystemHealth(HealthState.Ok));
         health.Register("kestrel", app.Services.GetRequiredService<KestrelSetup.KestrelReport>().Probe);

@@ -47,18 +47,22 @@ public static class HlsPlaylistWriter
 
     public static string Media(TrackResult track)
     {
+        // RFC 8216 4.3.3.1: each EXTINF rounded to the nearest integer must not exceed the target duration. Round what is
+        // printed, not the exact duration: 187.4999996 s prints as 187.500000, which a player rounds to 188.
+        var printed = new string[track.Segments.Count];
         var target = 1;
-        foreach (var s in track.Segments)
+        for (var i = 0; i < printed.Length; i++)
         {
-            target = Math.Max(target, (int)Math.Round(s.DurationSeconds, MidpointRounding.AwayFromZero));
+            printed[i] = track.Segments[i].DurationSeconds.ToString("0.000000", CultureInfo.InvariantCulture);
+            target = Math.Max(target, (int)Math.Round(double.Parse(printed[i], CultureInfo.InvariantCulture), MidpointRounding.AwayFromZero));
         }
 
         var sb = new StringBuilder();
         sb.Append(CultureInfo.InvariantCulture,
             $"#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:{target}\n#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"init.mp4\"\n");
-        foreach (var s in track.Segments)
+        for (var i = 0; i < printed.Length; i++)
         {
-            sb.Append(CultureInfo.InvariantCulture, $"#EXTINF:{s.DurationSeconds:0.000000},\n{s.FileName}\n");
+            sb.Append(CultureInfo.InvariantCulture, $"#EXTINF:{printed[i]},\n{track.Segments[i].FileName}\n");
         }
 
         sb.Append("#EXT-X-ENDLIST\n");

@@ -57,7 +57,7 @@ public sealed class FuzzTests
         var missing = Capabilities.MissingTool("afl-fuzz");
         Assert.SkipWhen(missing is not null, missing + " (apt package afl++)");
         var seconds = Environment.GetEnvironmentVariable("FUZZ_SECONDS") ?? "10";
-        var run = await ProcessRunner.RunAsync(RepoPaths.Combine("scripts", "fuzz.sh"), [seconds], TimeSpan.FromMinutes(10));
+        var run = await ProcessRunner.RunAsync("env", ["FUZZ_NO_BUILD=1", RepoPaths.Combine("scripts", "fuzz.sh"), seconds], TimeSpan.FromMinutes(10));
         TestContext.Current.TestOutputHelper?.WriteLine(run.StdOut);
         Assert.True(run.ExitCode == 0, run.StdOut + run.StdErr);
         Assert.Equal(FuzzTargets.Names.Length, run.StdOut.Split('\n').Count(l => l.StartsWith("fuzz ", StringComparison.Ordinal) && l.Contains(" 0 crashes", StringComparison.Ordinal)));

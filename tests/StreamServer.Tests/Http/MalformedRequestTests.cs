@@ -139,7 +139,11 @@ public sealed partial class MalformedRequestTests
                 {
                     outcome = 0;
                 }
-                else if (!text.StartsWith("HTTP/1.", StringComparison.Ordinal) && !(input.AsSpan().StartsWith("PRI * HTTP/2.0"u8) && text[0] == '\0'))
+                else if (text[0] == '\0' && input.AsSpan().IndexOf("PRI * HTTP/2.0"u8) >= 0)
+                {
+                    outcome = 3; // a broken HTTP/2 preface (even after empty lines) is answered with a GOAWAY frame: refused
+                }
+                else if (!text.StartsWith("HTTP/1.", StringComparison.Ordinal))
                 {
                     outcome = 5;
                 }
