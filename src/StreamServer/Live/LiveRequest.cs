@@ -5,10 +5,14 @@ namespace StreamServer.Live;
 /// <summary>
 /// A /live/ request that may wait for the packager: a media playlist with _HLS_msn (and _HLS_part), or a part file
 /// (part_{msn}_{index}.m4s, what EXT-X-PRELOAD-HINT names before it exists). Parsed from the served-file key
-/// ("live/{channel}/{track}/{file}") and the raw target's query.
+/// ("live/{channel}/{track}/{file}") and the raw target's query. <see cref="Skip"/>: _HLS_skip=YES or v2 asks for the
+/// playlist's delta form (RFC 8216bis 6.2.5.1); without _HLS_msn such a request does not wait (Msn is -1).
 /// </summary>
-internal readonly record struct LiveRequest(string Channel, bool Audio, int Msn, int Part, bool IsPart, bool Invalid)
+internal readonly record struct LiveRequest(string Channel, bool Audio, int Msn, int Part, bool IsPart, bool Invalid, bool Skip = false)
 {
+    /// <summary>Whether the request waits for the packager (a blocking reload or a hinted part).</summary>
+    public bool Waits => IsPart || Msn >= 0;
+
     public static bool TryParse(ReadOnlySpan<char> key, string rawTarget, out LiveRequest request)
     {
         request = default;
@@ -43,7 +47,7 @@ internal readonly record struct LiveRequest(string Channel, bool Audio, int Msn,
         }
 
         var query = rawTarget.IndexOf('?');
-        if (query < 0 || !file.SequenceEqual("index.m3u8"))
+        if (query < 0 || !file.SequenceEqual(Transcode.Live.LiveRemuxer.MediaPlaylist))
         {
             return false;
         }
@@ -51,15 +55,21 @@ internal readonly record struct LiveRequest(string Channel, bool Audio, int Msn,
         var q = rawTarget.AsSpan(query + 1);
         var hasMsn = TryParameter(q, "_HLS_msn", out var msnText);
         var hasPart = TryParameter(q, "_HLS_part", out var partText);
+        var skip = TryParameter(q, "_HLS_skip", out var skipText) && (skipText.SequenceEqual("YES") || skipText.SequenceEqual("v2"));
         if (!hasMsn && !hasPart)
         {
-            return false;
+            if (skip)
+            {
+                request = new LiveRequest(channel.ToString(), audio, -1, -1, IsPart: false, Invalid: false, Skip: true);
+            }
+
+            return skip;
         }
 
         // RFC 8216bis 6.2.5.2: _HLS_part without _HLS_msn, or either not a decimal integer, is a 400.
         var part = -1;
         var valid = TryNumber(msnText, out var msnValue) && hasMsn && (!hasPart || TryNumber(partText, out part));
-        request = new LiveRequest(channel.ToString(), audio, msnValue, part, IsPart: false, Invalid: !valid);
+        request = new LiveRequest(channel.ToString(), audio, msnValue, part, IsPart: false, Invalid: !valid, Skip: skip);
         return true;
     }
 

@@ -433,7 +433,7 @@ internal sealed class VodStaticMiddleware
         }
 
         var channel = _channels.Find(live.Channel);
-        if (channel is not null && !(live.IsPart && _cache.TryAcquire(key, out var existing) && Release(existing)))
+        if (live.Waits && channel is not null && !(live.IsPart && _cache.TryAcquire(key, out var existing) && Release(existing)))
         {
             LiveReloadOutcome outcome;
             try
@@ -452,7 +452,9 @@ internal sealed class VodStaticMiddleware
             }
         }
 
-        if (!_cache.TryAcquire(key, out var file))
+        // The delta form when asked for and written (a low-latency channel that is live); else the whole playlist.
+        if (!(live.Skip && _cache.TryAcquire(string.Concat(key.AsSpan(0, key.Length - Transcode.Live.LiveRemuxer.MediaPlaylist.Length), Transcode.Live.LiveRemuxer.DeltaPlaylist), out var file))
+            && !_cache.TryAcquire(key, out file))
         {
             await CountingNext(context, protocol, start);
             return;

@@ -79,7 +79,11 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
     /// <summary>The folder of a stream's only video track.</summary>
     public const string VideoFolder = "video";
     private const string AudioFolder = Packager.AudioFolder;
-    private const string MediaPlaylist = "index.m3u8";
+    /// <summary>A track's media playlist.</summary>
+    public const string MediaPlaylist = "index.m3u8";
+
+    /// <summary>Its delta form (RFC 8216bis 6.2.5.1), served for index.m3u8?_HLS_skip=YES (LL-HLS only).</summary>
+    public const string DeltaPlaylist = "index-skip.m3u8";
     private const string Master = "master.m3u8";
     private const string Manifest = "manifest.mpd";
 
@@ -189,15 +193,17 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
     /// <summary>Files rewritten on every publish of <paramref name="info"/> (relative to the stream's folder); everything else is written once.</summary>
     public static string[] PlaylistFiles(LiveStreamInfo info)
     {
-        var files = new string[info.Video.Count + 3];
+        var files = new string[(2 * info.Video.Count) + 4];
         files[0] = Master;
         files[1] = Manifest;
         for (var i = 0; i < info.Video.Count; i++)
         {
-            files[i + 2] = info.Video[i].Folder + "/" + MediaPlaylist;
+            files[(2 * i) + 2] = info.Video[i].Folder + "/" + MediaPlaylist;
+            files[(2 * i) + 3] = info.Video[i].Folder + "/" + DeltaPlaylist;
         }
 
-        files[^1] = AudioFolder + "/" + MediaPlaylist;
+        files[^2] = AudioFolder + "/" + MediaPlaylist;
+        files[^1] = AudioFolder + "/" + DeltaPlaylist;
         return files;
     }
 
@@ -725,25 +731,30 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
             }
 
             var lowLatency = partTarget > 0;
-            var text = new StringBuilder();
-            text.Append(CultureInfo.InvariantCulture, $"#EXTM3U\n#EXT-X-VERSION:{(lowLatency ? 9 : 7)}\n#EXT-X-TARGETDURATION:{_targetDuration}\n");
+            // Delta updates (RFC 8216bis 6.2.5.1): a player asking with _HLS_skip=YES gets the segments more than
+            // CAN-SKIP-UNTIL (six target durations, the least allowed) before the end replaced by one EXT-X-SKIP.
+            var canSkipUntil = 6 * _targetDuration;
+            var header = new StringBuilder();
+            header.Append(CultureInfo.InvariantCulture, $"#EXTM3U\n#EXT-X-VERSION:{(lowLatency ? 9 : 7)}\n#EXT-X-TARGETDURATION:{_targetDuration}\n");
             if (lowLatency)
             {
                 // A player holds back three parts from the live edge (RFC 8216bis 4.4.3.8: PART-HOLD-BACK >= 2 x PART-TARGET).
-                text.Append(CultureInfo.InvariantCulture, $"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK={3 * partTarget:0.###}\n");
-                text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PART-INF:PART-TARGET={partTarget:0.###}\n");
+                header.Append(CultureInfo.InvariantCulture, $"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL={canSkipUntil},PART-HOLD-BACK={3 * partTarget:0.###}\n");
+                header.Append(CultureInfo.InvariantCulture, $"#EXT-X-PART-INF:PART-TARGET={partTarget:0.###}\n");
             }
 
             // Publishes are numbered from 1 and each later one begins with a discontinuity: the count of those that left
             // the window is the first listed publish's number - 1.
             var firstEpoch = entries.Count > first ? entries[first].Epoch : _epoch;
-            text.Append(CultureInfo.InvariantCulture, $"#EXT-X-MEDIA-SEQUENCE:{(entries.Count > first ? entries[first].Number : Writer.NextNumber)}\n");
+            header.Append(CultureInfo.InvariantCulture, $"#EXT-X-MEDIA-SEQUENCE:{(entries.Count > first ? entries[first].Number : Writer.NextNumber)}\n");
             if (firstEpoch > 1)
             {
-                text.Append(CultureInfo.InvariantCulture, $"#EXT-X-DISCONTINUITY-SEQUENCE:{firstEpoch - 1}\n");
+                header.Append(CultureInfo.InvariantCulture, $"#EXT-X-DISCONTINUITY-SEQUENCE:{firstEpoch - 1}\n");
             }
 
-            text.Append(CultureInfo.InvariantCulture, $"#EXT-X-MAP:URI=\"{(entries.Count > first ? entries[first].InitName : Writer.InitName)}\"\n");
+            // Each listed segment's lines (discontinuity, date, parts, EXTINF) apart, so the delta form can leave out a prefix.
+            var bodies = new List<string>();
+            var text = new StringBuilder();
             Writer.ForgetPartsBefore(Writer.NextNumber - 3); // parts are listed for the last three segments and the open one
             var parts = Writer.Parts;
             var p = 0;
@@ -756,6 +767,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
                     break;
                 }
 
+                text.Clear();
                 var number = open ? Writer.NextNumber : entries[i].Number;
                 var entryEpoch = open ? _epoch : entries[i].Epoch;
                 if (entryEpoch != epoch)
@@ -785,8 +797,11 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
                 {
                     text.Append(CultureInfo.InvariantCulture, $"#EXTINF:{entries[i].DurationSeconds:0.000},\n{entries[i].FileName}\n");
                 }
+
+                bodies.Add(text.ToString());
             }
 
+            text.Clear();
             if (ended)
             {
                 text.Append("#EXT-X-ENDLIST\n");
@@ -801,6 +816,57 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
                 }
             }
 
+            var trailer = text.ToString();
+            if (lowLatency && !ended)
+            {
+                // Skipped: the leading segments of the first listed publish that end at least CAN-SKIP-UNTIL before the
+                // end of the listed ones (never a segment with parts: those are the last three).
+                var end = 0.0;
+                for (var i = first; i < entries.Count; i++)
+                {
+                    end += entries[i].DurationSeconds;
+                }
+
+                var skipped = 0;
+                for (double at = 0; first + skipped < entries.Count - 3 && entries[first + skipped].Epoch == firstEpoch; skipped++)
+                {
+                    at += entries[first + skipped].DurationSeconds;
+                    if (end - at < canSkipUntil)
+                    {
+                        break;
+                    }
+                }
+
+                var delta = new StringBuilder(header.ToString());
+                delta.Append(CultureInfo.InvariantCulture, $"#EXT-X-MAP:URI=\"{(entries.Count > first + skipped ? entries[first + skipped].InitName : Writer.InitName)}\"\n");
+                if (skipped > 0)
+                {
+                    delta.Append(CultureInfo.InvariantCulture, $"#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}\n");
+                }
+
+                for (var b = skipped; b < bodies.Count; b++)
+                {
+                    delta.Append(bodies[b]);
+                }
+
+                delta.Append(trailer);
+                Thumbnails.AtomicFile.WriteText(Path.Combine(Writer.OutputDirectory, DeltaPlaylist), delta.ToString());
+            }
+            else
+            {
+                // Ended (or not low latency): a delta form would hide the end; requests for it get the whole playlist.
+                Interop.PosixFile.TryDelete(Path.Combine(Writer.OutputDirectory, DeltaPlaylist));
+            }
+
+            text.Clear();
+            text.Append(header);
+            text.Append(CultureInfo.InvariantCulture, $"#EXT-X-MAP:URI=\"{(entries.Count > first ? entries[first].InitName : Writer.InitName)}\"\n");
+            foreach (var body in bodies)
+            {
+                text.Append(body);
+            }
+
+            text.Append(trailer);
             Thumbnails.AtomicFile.WriteText(Path.Combine(Writer.OutputDirectory, MediaPlaylist), text.ToString());
             // Left the window: deleted, except the one just before the window (a player with the previous playlist may fetch it).
             var leaving = first - 1;

@@ -16,11 +16,11 @@ public class LowLatencyHlsTests
 {
     private const string Video = "/live/test/video/index.m3u8";
 
-    private static async Task<(RunningServer Server, TempDir Data, HttpClient Http)> StartAsync()
+    private static async Task<(RunningServer Server, TempDir Data, HttpClient Http)> StartAsync(params string[] extra)
     {
         var data = new TempDir("ss-llhls");
-        var server = await RunningServer.StartProcessAsync(data.Path, "--StreamServer:Live:TestChannel=true", "--StreamServer:Live:SegmentSeconds=1",
-            "--StreamServer:Live:PartSeconds=0.5");
+        var server = await RunningServer.StartProcessAsync(data.Path, ["--StreamServer:Live:TestChannel=true", "--StreamServer:Live:SegmentSeconds=1",
+            "--StreamServer:Live:PartSeconds=0.5", .. extra]);
         var http = new HttpClient { BaseAddress = server.HttpUri };
         var clock = Stopwatch.StartNew();
         while (true)
@@ -45,6 +45,51 @@ public class LowLatencyHlsTests
     }
 
     [Fact]
+    public async Task A_delta_update_skips_what_lies_past_can_skip_until_and_lists_the_rest_exactly()
+    {
+        var (server, data, http) = await StartAsync("--StreamServer:Live:WindowSegments=20");
+        await using var _ = server;
+        using var __ = data;
+        using var ___ = http;
+        string full = "", delta = "";
+        int skipped = 0;
+        await Eventually.TrueAsync(async () =>
+        {
+            full = await http.GetStringAsync(Video);
+            delta = await http.GetStringAsync(Video + "?_HLS_skip=YES");
+            var line = delta.Split('\n').FirstOrDefault(l => l.StartsWith("#EXT-X-SKIP:SKIPPED-SEGMENTS=", StringComparison.Ordinal));
+            skipped = line is null ? 0 : int.Parse(line[29..], CultureInfo.InvariantCulture);
+            return skipped >= 3;
+        }, TimeSpan.FromSeconds(40), () => $"no delta with 3 skipped segments:\n{delta}");
+
+        // Same header; the delta lists exactly the segments after the skipped ones, with the same names and durations.
+        static List<string> Segments(string playlist) => playlist.Split('\n').Where(l => l.EndsWith(".m4s", StringComparison.Ordinal) && !l.StartsWith('#')).ToList();
+        static string Line(string playlist, string tag) => playlist.Split('\n').Single(l => l.StartsWith(tag, StringComparison.Ordinal));
+        var fullAgain = await http.GetStringAsync(Video);
+        delta = await http.GetStringAsync(Video + "?_HLS_skip=YES");
+        var all = Segments(fullAgain);
+        var rest = Segments(delta);
+        var skip = int.Parse(Line(delta, "#EXT-X-SKIP:SKIPPED-SEGMENTS=")[29..], CultureInfo.InvariantCulture);
+        Assert.Equal(Line(fullAgain, "#EXT-X-MEDIA-SEQUENCE:"), Line(delta, "#EXT-X-MEDIA-SEQUENCE:"));
+        Assert.Equal(all.Skip(skip), rest);
+        Assert.True(delta.Length < fullAgain.Length);
+
+        // RFC 8216bis 6.2.5.1: only segments that end CAN-SKIP-UNTIL or more before the playlist's end are skipped.
+        var canSkipUntil = double.Parse(Line(delta, "#EXT-X-SERVER-CONTROL:").Split("CAN-SKIP-UNTIL=")[1].Split(',')[0], CultureInfo.InvariantCulture);
+        var durations = fullAgain.Split('\n').Where(l => l.StartsWith("#EXTINF:", StringComparison.Ordinal))
+            .Select(l => double.Parse(l[8..l.IndexOf(',')], CultureInfo.InvariantCulture)).ToList();
+        Assert.True(durations.Skip(skip).Sum() >= canSkipUntil - 0.01, $"skipped {skip} of {durations.Count}: {durations.Skip(skip).Sum():0.000} s left, under CAN-SKIP-UNTIL={canSkipUntil}");
+        Assert.True(canSkipUntil >= 6 * int.Parse(Line(delta, "#EXT-X-TARGETDURATION:")[22..], CultureInfo.InvariantCulture));
+
+        // A blocking reload asking for the delta form waits for the next segment and answers with a delta.
+        var (msn, _) = Hint(delta);
+        using var blocked = await http.GetAsync($"{Video}?_HLS_msn={msn + 1}&_HLS_skip=YES");
+        var blockedText = await blocked.Content.ReadAsStringAsync();
+        Assert.Contains("#EXT-X-SKIP:SKIPPED-SEGMENTS=", blockedText);
+        Assert.True(Hint(blockedText).Msn >= msn + 1, blockedText);
+    }
+
+    [Fact]
     public async Task Media_playlists_carry_parts_a_preload_hint_server_control_and_rendition_reports()
     {
         var (server, data, http) = await StartAsync();
@@ -52,7 +97,8 @@ public class LowLatencyHlsTests
         using var __ = data;
         using var ___ = http;
         var video = await http.GetStringAsync(Video);
-        Assert.Contains("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.5\n", video);
+        var target = int.Parse(video.Split('\n').Single(l => l.StartsWith("#EXT-X-TARGETDURATION:", StringComparison.Ordinal))[22..], CultureInfo.InvariantCulture);
+        Assert.Contains($"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL={6 * target},PART-HOLD-BACK=1.5\n", video);
         Assert.Contains("#EXT-X-PART-INF:PART-TARGET=0.5\n", video);
         Assert.Contains("#EXT-X-RENDITION-REPORT:URI=\"../audio/index.m3u8\",LAST-MSN=", video);
         var parts = video.Split('\n').Where(l => l.StartsWith("#EXT-X-PART:", StringComparison.Ordinal)).ToList();

@@ -87,6 +87,57 @@ public sealed class ThumbnailEndpointTests(PackagedVodFixture vod) : IClassFixtu
     }
 
     [Fact]
+    public async Task Under_a_burst_of_renders_a_small_pool_fails_fast_with_retry_after_and_recovers_when_it_passes()
+    {
+        await using var server = await RunningServer.StartAsync(vod.DataDir, false,
+            "--StreamServer:BufferPoolMegabytes=32", "--StreamServer:BufferPoolRentTimeoutMilliseconds=50");
+        using var http = server.CreateHttpClient();
+        var pool = server.Services.GetRequiredService<MemfdBufferPool>();
+        var leasedAtRest = pool.GetStatistics().LeasedBytes;
+
+        // A busy server: packaging holds all but two frames' worth of the pool; then 40 renders arrive at once, each at
+        // a different time (no cache hits).
+        var held = new List<BufferLease>();
+        while (pool.TryRent(FrameSizes.Yuv420(320, 240), out var lease))
+        {
+            held.Add(lease);
+        }
+
+        for (var i = 0; i < 2; i++)
+        {
+            held[^1].Release();
+            held.RemoveAt(held.Count - 1);
+        }
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var answers = await Task.WhenAll(Enumerable.Range(0, 40).Select(async i =>
+        {
+            using var response = await http.GetAsync($"/vod/{PackagedVodFixture.Id}/thumb.jpg?t={0.05 * i:0.00}&w=160");
+            return (response.StatusCode, RetryAfter: response.Headers.RetryAfter is not null);
+        }));
+        var elapsed = clock.Elapsed;
+        var busy = answers.Count(a => a.StatusCode == HttpStatusCode.ServiceUnavailable);
+        TestContext.Current.TestOutputHelper?.WriteLine($"40 renders at once: {answers.Count(a => a.StatusCode == HttpStatusCode.OK)} rendered, {busy} refused with 503, in {elapsed.TotalSeconds:0.0} s");
+        Assert.All(answers, a => Assert.True(a.StatusCode == HttpStatusCode.OK || (a.StatusCode == HttpStatusCode.ServiceUnavailable && a.RetryAfter), $"{a}"));
+        Assert.True(busy > 0, "the pool never ran out: the burst did not test anything");
+        Assert.True(elapsed < TimeSpan.FromSeconds(30), $"the burst took {elapsed.TotalSeconds:0} s: refusals are not fast");
+
+        // The load gone: every render succeeds again and the pool is back to rest.
+        foreach (var lease in held)
+        {
+            lease.Release();
+        }
+
+        for (var i = 0; i < 5; i++)
+        {
+            using var again = await http.GetAsync($"/vod/{PackagedVodFixture.Id}/thumb.jpg?t={1 + (0.1 * i):0.0}&w=160");
+            Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        }
+
+        Assert.Equal(leasedAtRest, pool.GetStatistics().LeasedBytes);
+    }
+
+    [Fact]
     public async Task A_request_wider_than_the_rendition_gets_its_width_and_shares_its_cache_entry()
     {
         await using var server = await RunningServer.StartAsync(vod.DataDir, tls: false);
