@@ -120,6 +120,13 @@ public static class ServerApp
             var openMetrics = PrometheusTextWriter.WantsOpenMetrics(ctx.Request.Headers.Accept);
             return Results.Text(exporter.Scrape(openMetrics), openMetrics ? PrometheusTextWriter.OpenMetricsContentType : PrometheusTextWriter.TextContentType);
         });
+        // The clock dynamic MPDs point players at (UTCTiming, urn:mpeg:dash:utc:http-iso:2014).
+        app.MapGet(Transcode.Packaging.DashManifestWriter.TimeEndpoint, (HttpContext ctx) =>
+        {
+            ctx.Response.Headers.CacheControl = "no-store";
+            ctx.Response.Headers.AccessControlAllowOrigin = "*";
+            return Results.Text(DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture), "text/plain");
+        });
         app.MapGet("/healthz", (HttpContext ctx) =>
         {
             var (overall, subsystems) = health.Check();

@@ -19,6 +19,9 @@ public sealed record DashLiveWindow(DateTimeOffset AvailabilityStartTime, DateTi
 /// </summary>
 public static class DashManifestWriter
 {
+    /// <summary>Where a dynamic MPD's UTCTiming points (served by the server: its UTC time, ISO 8601).</summary>
+    public const string TimeEndpoint = "/time";
+
     public static string Write(IReadOnlyList<TrackResult> renditions, TrackResult? audio, double segmentSeconds,
         IReadOnlyList<IDecodedFrameSink>? extraAdaptationSets = null, DashLiveWindow? live = null)
     {
@@ -64,6 +67,17 @@ public static class DashManifestWriter
             }
 
             x.WriteAttributeString("minBufferTime", IsoDuration(Math.Max(2, segmentSeconds)));
+            if (live is { Ended: false })
+            {
+                // The latency a player should aim for (DASH-IF low-latency service description), in milliseconds.
+                x.WriteStartElement("ServiceDescription");
+                x.WriteAttributeString("id", "0");
+                x.WriteStartElement("Latency");
+                x.WriteAttributeString("target", Inv((long)Math.Round(live.SuggestedPresentationDelaySeconds * 1000)));
+                x.WriteEndElement();
+                x.WriteEndElement();
+            }
+
             x.WriteStartElement("Period");
             x.WriteAttributeString("id", "0");
             x.WriteAttributeString("start", "PT0S");
@@ -137,7 +151,17 @@ public static class DashManifestWriter
                 (sink as IPackagingOutputSink)?.WriteDashAdaptationSets(x);
             }
 
-            x.WriteEndElement();
+            x.WriteEndElement(); // Period
+            if (live is not null)
+            {
+                // Players sync their clocks to the server's (it says when segments become available): GET /time answers
+                // the server's UTC time in ISO 8601.
+                x.WriteStartElement("UTCTiming");
+                x.WriteAttributeString("schemeIdUri", "urn:mpeg:dash:utc:http-iso:2014");
+                x.WriteAttributeString("value", TimeEndpoint);
+                x.WriteEndElement();
+            }
+
             x.WriteEndElement();
             x.WriteEndDocument();
         }

@@ -101,6 +101,13 @@ public class LivePassThroughTests
         var template = root.Descendants(ns + "SegmentTemplate").First();
         Assert.True(int.Parse((string)template.Attribute("startNumber")!, CultureInfo.InvariantCulture) >= 3, "the MPD window does not slide");
         Assert.Equal(2, root.Descendants(ns + "AdaptationSet").Count());
+
+        // Players sync to the server's clock (UTCTiming -> /time) and aim for the latency the service description gives.
+        var timing = root.Element(ns + "UTCTiming")!;
+        Assert.Equal("urn:mpeg:dash:utc:http-iso:2014", (string?)timing.Attribute("schemeIdUri"));
+        var serverTime = DateTimeOffset.Parse((await TextAsync(http, (string)timing.Attribute("value")!))!, CultureInfo.InvariantCulture);
+        Assert.InRange((DateTimeOffset.UtcNow - serverTime).TotalSeconds, -1, 1);
+        Assert.True(int.Parse((string)root.Element(ns + "ServiceDescription")!.Element(ns + "Latency")!.Attribute("target")!, CultureInfo.InvariantCulture) > 0);
         var dash = await ProcessRunner.RunAsync("ffprobe", ["-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
             new Uri(server.HttpUri, "/live/cam1/manifest.mpd").ToString()], TimeSpan.FromSeconds(30));
         dash.EnsureSuccess("ffprobe (live DASH)");
