@@ -21,6 +21,8 @@ public sealed class ThumbnailService : IDisposable
 
     private readonly ThumbnailServiceOptions _options;
     private readonly SemaphoreSlim _renders;
+    private const int PoolBusyBackoffMs = 500;
+    private long _poolBusyUntil;
     private readonly object _poolLock = new();
     private readonly List<PooledRenderer> _idle = [];
     private readonly System.Collections.Concurrent.ConcurrentDictionary<ThumbnailKey, Lazy<Task<CachedThumbnail>>> _inflight = new();
@@ -91,6 +93,14 @@ public sealed class ThumbnailService : IDisposable
                 return cached;
             }
 
+            // A render just found the frame pool full: the ones queued behind it fail at once instead of each waiting
+            // out the pool's rent timeout (a burst of misses on a busy server answers 503 in milliseconds, not seconds).
+            if (Environment.TickCount64 < Volatile.Read(ref _poolBusyUntil))
+            {
+                Requests.Add(1, new KeyValuePair<string, object?>("result", "error"));
+                throw new TranscodeException("thumbnail render", Interop.FfmpegError.NoMemory, "the frame pool was full a moment ago");
+            }
+
             var started = Stopwatch.GetTimestamp();
             var renderer = Rent(sourcePath);
             var ok = false;
@@ -112,6 +122,11 @@ public sealed class ThumbnailService : IDisposable
             catch (ThumbnailRequestException)
             {
                 ok = true; // the renderer is fine, the request was not
+                throw;
+            }
+            catch (TranscodeException e) when (e.IsOutOfMemory)
+            {
+                Volatile.Write(ref _poolBusyUntil, Environment.TickCount64 + PoolBusyBackoffMs);
                 throw;
             }
             finally

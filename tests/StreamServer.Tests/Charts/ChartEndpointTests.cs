@@ -181,16 +181,8 @@ public sealed class ChartEndpointTests
             (await netns.ExecAsync(["curl", "-sf", "-H", $"Authorization: Bearer {Token}", "-o", png,
                 $"http://127.0.0.1:{port}/api/trace/charts/send-latency.png?window=1m&width=1200&height=400"])).EnsureSuccess("chart");
             var rgb = await ViridisPixels.DecodeAsync(await File.ReadAllBytesAsync(png));
-            magenta = 0;
-            for (var y = 0; y < 400; y++)
-            {
-                // The right half only (the last 30 s, where the download was; the legend's swatch is upper left).
-                for (var x = 600; x < 1200; x++)
-                {
-                    var i = ((y * 1200) + x) * 3;
-                    magenta += rgb[i] > 200 && rgb[i + 1] < 80 && rgb[i + 2] > 200 ? 1 : 0;
-                }
-            }
+            // The right half only (the last 30 s, where the download was; the legend's swatch is upper left).
+            magenta = ViridisPixels.Count(rgb, 1200, 600, 1200, 0, 400, static (r, g, b) => r > 200 && g < 80 && b > 200);
 
             return magenta > 30;
         }, TimeSpan.FromSeconds(15), () => $"{magenta} pixels of the EAGAIN line");
@@ -221,17 +213,9 @@ public sealed class ChartEndpointTests
             (await netns.ExecAsync(["curl", "-sf", "-H", $"Authorization: Bearer {Token}", "-o", png,
                 $"http://127.0.0.1:{port}/api/trace/charts/retransmits.png?window=1m&width=1200&height=400"])).EnsureSuccess("chart");
             var rgb = await ViridisPixels.DecodeAsync(await File.ReadAllBytesAsync(png));
-            red = 0;
-            for (var y = 0; y < 400; y++)
-            {
-                // The right half only (the last 30 s, where the downloads were; the legend's swatch is upper left).
-                for (var x = 600; x < 1200; x++)
-                {
-                    // The server side's fill: OrangeRed at 80 % over white.
-                    var i = ((y * 1200) + x) * 3;
-                    red += rgb[i] > 230 && rgb[i + 1] is > 80 and < 130 && rgb[i + 2] is > 30 and < 80 ? 1 : 0;
-                }
-            }
+            // The right half only (the last 30 s, where the downloads were; the legend's swatch is upper left); the server
+            // side's fill: OrangeRed at 80 % over white.
+            red = ViridisPixels.Count(rgb, 1200, 600, 1200, 0, 400, static (r, g, b) => r > 230 && g is > 80 and < 130 && b is > 30 and < 80);
 
             return red > 50;
         }, TimeSpan.FromSeconds(15), () => $"{red} pixels of the server's retransmits");

@@ -18,7 +18,10 @@ internal static class ViridisPixels
     }
 
     /// <summary>Pixels in [x0, x1) x [y0, y1) whose colour lies on the viridis ramp.</summary>
-    public static int Count(byte[] rgb, int width, int x0, int x1, int y0, int y1)
+    public static int Count(byte[] rgb, int width, int x0, int x1, int y0, int y1) => Count(rgb, width, x0, x1, y0, y1, OnRamp);
+
+    /// <summary>Pixels in [x0, x1) x [y0, y1) whose colour (r, g, b) passes <paramref name="colour"/>.</summary>
+    public static int Count(byte[] rgb, int width, int x0, int x1, int y0, int y1, Func<int, int, int, bool> colour)
     {
         var n = 0;
         for (var y = y0; y < y1; y++)
@@ -26,7 +29,7 @@ internal static class ViridisPixels
             for (var x = x0; x < x1; x++)
             {
                 var i = ((y * width) + x) * 3;
-                if (OnRamp(rgb[i], rgb[i + 1], rgb[i + 2]))
+                if (colour(rgb[i], rgb[i + 1], rgb[i + 2]))
                 {
                     n++;
                 }
