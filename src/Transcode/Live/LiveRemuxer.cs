@@ -752,9 +752,10 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
                 header.Append(CultureInfo.InvariantCulture, $"#EXT-X-DISCONTINUITY-SEQUENCE:{firstEpoch - 1}\n");
             }
 
-            // Each listed segment's lines (discontinuity, date, parts, EXTINF) apart, so the delta form can leave out a prefix.
-            var bodies = new List<string>();
-            var text = new StringBuilder();
+            // The listed segments' lines (discontinuity, date, parts, EXTINF), with where each segment starts, so the delta
+            // form can leave out a prefix.
+            var body = new StringBuilder();
+            var starts = new List<int>();
             Writer.ForgetPartsBefore(Writer.NextNumber - 3); // parts are listed for the last three segments and the open one
             var parts = Writer.Parts;
             var p = 0;
@@ -767,19 +768,19 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
                     break;
                 }
 
-                text.Clear();
+                starts.Add(body.Length);
                 var number = open ? Writer.NextNumber : entries[i].Number;
                 var entryEpoch = open ? _epoch : entries[i].Epoch;
                 if (entryEpoch != epoch)
                 {
-                    text.Append(CultureInfo.InvariantCulture, $"#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"{(open ? Writer.InitName : entries[i].InitName)}\"\n");
+                    body.Append(CultureInfo.InvariantCulture, $"#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI=\"{(open ? Writer.InitName : entries[i].InitName)}\"\n");
                     epoch = entryEpoch;
                 }
 
                 var date = open ? (Writer.Segments.Count < _wallClock.Count ? _wallClock[Writer.Segments.Count] : (DateTimeOffset?)null) : entries[i].Date;
                 if (date is { } d)
                 {
-                    text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PROGRAM-DATE-TIME:{d:yyyy-MM-ddTHH:mm:ss.fffZ}\n");
+                    body.Append(CultureInfo.InvariantCulture, $"#EXT-X-PROGRAM-DATE-TIME:{d:yyyy-MM-ddTHH:mm:ss.fffZ}\n");
                 }
 
                 while (p < parts.Count && parts[p].SegmentNumber < number)
@@ -790,18 +791,17 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
                 for (; lowLatency && entryEpoch == _epoch && p < parts.Count && parts[p].SegmentNumber == number; p++)
                 {
                     var part = parts[p];
-                    text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PART:DURATION={part.DurationSeconds:0.000},URI=\"{part.FileName}\"{(part.Independent ? ",INDEPENDENT=YES" : "")}\n");
+                    body.Append(CultureInfo.InvariantCulture, $"#EXT-X-PART:DURATION={part.DurationSeconds:0.000},URI=\"{part.FileName}\"{(part.Independent ? ",INDEPENDENT=YES" : "")}\n");
                 }
 
                 if (!open)
                 {
-                    text.Append(CultureInfo.InvariantCulture, $"#EXTINF:{entries[i].DurationSeconds:0.000},\n{entries[i].FileName}\n");
+                    body.Append(CultureInfo.InvariantCulture, $"#EXTINF:{entries[i].DurationSeconds:0.000},\n{entries[i].FileName}\n");
                 }
 
-                bodies.Add(text.ToString());
             }
 
-            text.Clear();
+            var text = new StringBuilder();
             if (ended)
             {
                 text.Append("#EXT-X-ENDLIST\n");
@@ -837,16 +837,16 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
                     }
                 }
 
-                var delta = new StringBuilder(header.ToString());
+                var delta = new StringBuilder().Append(header);
                 delta.Append(CultureInfo.InvariantCulture, $"#EXT-X-MAP:URI=\"{(entries.Count > first + skipped ? entries[first + skipped].InitName : Writer.InitName)}\"\n");
                 if (skipped > 0)
                 {
                     delta.Append(CultureInfo.InvariantCulture, $"#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}\n");
                 }
 
-                for (var b = skipped; b < bodies.Count; b++)
+                if (skipped < starts.Count)
                 {
-                    delta.Append(bodies[b]);
+                    delta.Append(body, starts[skipped], body.Length - starts[skipped]);
                 }
 
                 delta.Append(trailer);
@@ -861,11 +861,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
             text.Clear();
             text.Append(header);
             text.Append(CultureInfo.InvariantCulture, $"#EXT-X-MAP:URI=\"{(entries.Count > first ? entries[first].InitName : Writer.InitName)}\"\n");
-            foreach (var body in bodies)
-            {
-                text.Append(body);
-            }
-
+            text.Append(body);
             text.Append(trailer);
             Thumbnails.AtomicFile.WriteText(Path.Combine(Writer.OutputDirectory, MediaPlaylist), text.ToString());
             // Left the window: deleted, except the one just before the window (a player with the previous playlist may fetch it).
