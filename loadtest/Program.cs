@@ -28,8 +28,8 @@ var timeout = new Option<double>("--timeout") { Description = "raw-qps: seconds 
 var report = new Option<string?>("--report") { Description = "Folder for report.html, summary.json, summary.md and latency-*.hgrm" };
 var players = new Option<int>("--players", "-n") { Description = "Concurrent players (closed model), or the cap on them with --inject", DefaultValueFactory = _ => 20 };
 var ramp = new Option<string>("--ramp") { Description = "Start the players evenly over this long (30s, 2m)", DefaultValueFactory = _ => "0" };
-var inject = new Option<double>("--inject") { Description = "Open model: new players arriving per second, each for --session", DefaultValueFactory = _ => 0 };
-var session = new Option<string>("--session") { Description = "How long an injected player watches", DefaultValueFactory = _ => "30s" };
+var inject = new Option<double>("--inject") { Description = "Open model: new players arriving per second, each for --watch", DefaultValueFactory = _ => 0 };
+var watch = new Option<string>("--watch") { Description = "How long an injected player watches", DefaultValueFactory = _ => "30s" };
 var duration = new Option<string>("--duration", "-d") { Description = "How long to run (90, 90s, 10m, 1h)", DefaultValueFactory = _ => "20s" };
 var pace = new Option<Pace>("--pace") { Description = "realtime (viewers) or max (back to back, like a CDN filling)", DefaultValueFactory = _ => Pace.Realtime };
 var http2 = new Option<bool>("--http2") { Description = "HTTP/2: h2 on https://, h2c prior knowledge on http://" };
@@ -41,7 +41,7 @@ var serverMetrics = new Option<string?>("--server-metrics") { Description = "The
 var quiet = new Option<bool>("--quiet", "-q") { Description = "No per-second progress table" };
 var root = new RootCommand("StreamServer load generator: player swarms (vod-abr, seek, live, ll-hls) and raw-qps")
 {
-    scenario, url, players, ramp, inject, session, duration, pace, http2, buffer, start, bandwidth, noAbr, serverMetrics, quiet, connections, streams, rate, timeout, report,
+    scenario, url, players, ramp, inject, watch, duration, pace, http2, buffer, start, bandwidth, noAbr, serverMetrics, quiet, connections, streams, rate, timeout, report,
 };
 root.SetAction(async (parsed, ct) =>
 {
@@ -67,9 +67,9 @@ root.SetAction(async (parsed, ct) =>
     var n = parsed.GetValue(players);
     if (n is < 1 or > 100_000 || parsed.GetValue(inject) < 0
         || !LoadSimulation.TryParseDuration(parsed.GetValue(ramp), out var rampOver)
-        || !LoadSimulation.TryParseDuration(parsed.GetValue(session), out var sessionFor) || sessionFor <= TimeSpan.Zero)
+        || !LoadSimulation.TryParseDuration(parsed.GetValue(watch), out var sessionFor) || sessionFor <= TimeSpan.Zero)
     {
-        await Console.Error.WriteLineAsync("loadtest: --players 1-100000, --inject >= 0, --ramp and --session durations (30s, 2m)");
+        await Console.Error.WriteLineAsync("loadtest: --players 1-100000, --inject >= 0, --ramp and --watch durations (30s, 2m)");
         return 2;
     }
 

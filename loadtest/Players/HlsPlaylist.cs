@@ -27,8 +27,11 @@ internal sealed record MediaPlaylist(Uri? Init, List<(Uri Uri, double Duration)>
     public long OpenMsn => MediaSequence + Segments.Count;
 }
 
-/// <summary>An EXT-X-PART: <paramref name="Msn"/> is the segment it belongs to, <paramref name="Index"/> its place in it.</summary>
-internal sealed record Part(Uri Uri, double Duration, bool Independent, long Msn, int Index);
+/// <summary>
+/// An EXT-X-PART: <paramref name="Msn"/> is the segment it belongs to, <paramref name="Index"/> its place in it;
+/// <paramref name="Length"/> > 0 when it is the byte range [<paramref name="Offset"/>, +<paramref name="Length"/>) of <paramref name="Uri"/>.
+/// </summary>
+internal sealed record Part(Uri Uri, double Duration, bool Independent, long Msn, int Index, long Offset = 0, long Length = -1);
 
 internal static class HlsPlaylist
 {
@@ -103,8 +106,16 @@ internal static class HlsPlaylist
             else if (line.StartsWith("#EXT-X-PART:", StringComparison.Ordinal))
             {
                 var attrs = Attributes(line["#EXT-X-PART:".Length..]);
+                long offset = 0, length = -1;
+                if (attrs.TryGetValue("BYTERANGE", out var range))
+                {
+                    var at = range.IndexOf('@', StringComparison.Ordinal);
+                    length = long.Parse(at < 0 ? range : range[..at], CultureInfo.InvariantCulture);
+                    offset = at < 0 ? 0 : long.Parse(range[(at + 1)..], CultureInfo.InvariantCulture);
+                }
+
                 parts.Add(new Part(new Uri(baseUri, attrs["URI"]), double.Parse(attrs["DURATION"], CultureInfo.InvariantCulture),
-                    attrs.GetValueOrDefault("INDEPENDENT") == "YES", sequence + segments.Count, partIndex++));
+                    attrs.GetValueOrDefault("INDEPENDENT") == "YES", sequence + segments.Count, partIndex++, offset, length));
             }
             else if (line.StartsWith("#EXTINF:", StringComparison.Ordinal))
             {

@@ -26,14 +26,22 @@ internal sealed class PlayerHttp(HttpClient http, Version version, double capBit
     /// <summary>GET a media object and read it through the cap; its length, or -1 on failure.</summary>
     public Task<long> BodyAsync(Uri uri, RequestKind kind, CancellationToken ct) => GetAsync(uri, kind, null, ct);
 
+    /// <summary>As <see cref="BodyAsync(Uri, RequestKind, CancellationToken)"/> for bytes [offset, offset + length) of it (a byte-range part).</summary>
+    public Task<long> BodyAsync(Uri uri, long offset, long length, RequestKind kind, CancellationToken ct) => GetAsync(uri, kind, null, ct, offset, length);
+
     /// <summary>One GET, timed to its first byte and recorded as <paramref name="kind"/>: the body is kept in
     /// <paramref name="keep"/> when given, else read through the bandwidth cap and dropped. Its length, or -1 on failure.</summary>
-    private async Task<long> GetAsync(Uri uri, RequestKind kind, MemoryStream? keep, CancellationToken ct)
+    private async Task<long> GetAsync(Uri uri, RequestKind kind, MemoryStream? keep, CancellationToken ct, long offset = 0, long length = -1)
     {
         var started = Stopwatch.GetTimestamp();
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, uri) { Version = version, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+            if (length > 0)
+            {
+                request.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(offset, offset + length - 1);
+            }
+
             using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, ct);
             var ttfb = (long)Stopwatch.GetElapsedTime(started).TotalMicroseconds;
             if (!response.IsSuccessStatusCode)

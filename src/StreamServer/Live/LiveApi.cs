@@ -45,7 +45,12 @@ public static class LiveApi
                 return Error(400, modeError);
             }
 
-            if (registry.Create(name, mode) is not { } channel)
+            if (body?.Parts is { } parts && LiveChannelConfig.PartsError(parts) is { } partsError)
+            {
+                return Error(400, partsError);
+            }
+
+            if (registry.Create(name, mode, body?.Parts) is not { } channel)
             {
                 return Error(409, $"live channel '{name}' already exists");
             }
@@ -75,7 +80,7 @@ public sealed record LiveChannelJson(string Name, string Mode, string State, dou
 
 public sealed record LiveErrorJson(string Error);
 
-public sealed record CreateLiveRequest(string? Name, string? Mode);
+public sealed record CreateLiveRequest(string? Name, string? Mode, string? Parts = null);
 
 public sealed record CreatedLiveJson(string Name, string Key, string Mode, string? RtmpUrl, string Hls, string Dash);
 

@@ -12,7 +12,8 @@ public enum LiveChannelState
 /// One channel: its key and what its publisher is doing (counters written by the ingest connection, read by the API).
 /// At most one publisher at a time.
 /// </summary>
-public sealed class LiveChannel(string name, string key, string mode)
+/// <param name="partFiles">LL-HLS parts as files of their own instead of byte ranges of their segment.</param>
+public sealed class LiveChannel(string name, string key, string mode, bool partFiles = false)
 {
     private int _publishing;
     private long _bytes;
@@ -23,6 +24,16 @@ public sealed class LiveChannel(string name, string key, string mode)
     public string Name { get; } = name;
     public string Key { get; } = key;
     public string Mode { get; } = mode;
+    public bool PartFiles { get; } = partFiles;
+
+    /// <summary>The packager of the current (or last) publish: where the open segments are read while they grow.</summary>
+    public Transcode.Live.LiveRemuxer? Packager
+    {
+        get => Volatile.Read(ref _packager);
+        internal set => Volatile.Write(ref _packager, value);
+    }
+
+    private Transcode.Live.LiveRemuxer? _packager;
 
     /// <summary>Blocking playlist reloads and preload-hint requests wait here for the packager's next publish.</summary>
     public LiveReloadGate Reload { get; } = new();

@@ -9,8 +9,16 @@ public sealed class LiveChannelRegistry
     private readonly ConcurrentDictionary<string, LiveChannel> _channels = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, LiveChannel>.AlternateLookup<ReadOnlySpan<char>> _byName;
 
+    private readonly string _defaultParts;
+
     public LiveChannelRegistry(LiveOptions options)
     {
+        _defaultParts = options.Parts;
+        if (LiveChannelConfig.PartsError(options.Parts) is { } defaultError)
+        {
+            throw new InvalidOperationException($"StreamServer:Live:Parts: {defaultError}");
+        }
+
         _byName = _channels.GetAlternateLookup<ReadOnlySpan<char>>();
         foreach (var c in options.Channels)
         {
@@ -24,7 +32,13 @@ public sealed class LiveChannelRegistry
                 throw new InvalidOperationException($"StreamServer:Live:Channels: channel '{c.Name}': {modeError}");
             }
 
-            _channels[c.Name] = new LiveChannel(c.Name, c.Key, c.Mode);
+            var parts = c.Parts.Length > 0 ? c.Parts : options.Parts;
+            if (LiveChannelConfig.PartsError(parts) is { } partsError)
+            {
+                throw new InvalidOperationException($"StreamServer:Live: channel '{c.Name}': {partsError}");
+            }
+
+            _channels[c.Name] = new LiveChannel(c.Name, c.Key, c.Mode, parts == "files");
         }
 
         IngestIdleTimeout = TimeSpan.FromSeconds(Math.Max(1, options.IngestIdleTimeoutSeconds));
@@ -72,9 +86,10 @@ public sealed class LiveChannelRegistry
     }
 
     /// <summary>Adds a channel with a new random stream key; null when the name is taken.</summary>
-    public LiveChannel? Create(string name, string mode)
+    public LiveChannel? Create(string name, string mode, string? parts = null)
     {
-        var channel = new LiveChannel(name, Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)), mode);
+        var channel = new LiveChannel(name, Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)), mode,
+            (parts ?? _defaultParts) == "files");
         return _channels.TryAdd(name, channel) ? channel : null;
     }
 

@@ -21,6 +21,12 @@ public sealed class LiveOptions
     /// </summary>
     public double PartSeconds { get; set; } = 0.5;
 
+    /// <summary>
+    /// How LL-HLS parts are addressed unless a channel says otherwise: "byterange" (EXT-X-PART BYTERANGE into the segment,
+    /// which is read from the buffer pool while it grows: each byte stored once) or "files" (part_N_I.m4s of their own).
+    /// </summary>
+    public string Parts { get; set; } = "byterange";
+
     /// <summary>Segments in the sliding-window media playlists.</summary>
     public int WindowSegments { get; set; } = 6;
 
@@ -67,7 +73,14 @@ public sealed class LiveChannelConfig
     /// <summary>"passthrough" (remux, no re-encode) or "transcode" (the VOD ladder).</summary>
     public string Mode { get; set; } = "passthrough";
 
+    /// <summary>LL-HLS part addressing, "byterange" or "files"; empty = the server's <see cref="LiveOptions.Parts"/>.</summary>
+    public string Parts { get; set; } = "";
+
     /// <summary>Why a mode cannot be used, or null.</summary>
     public static string? ModeError(string mode) =>
         mode is "passthrough" or "transcode" ? null : "mode must be \"passthrough\" or \"transcode\"";
+
+    /// <summary>Why a part addressing cannot be used, or null.</summary>
+    public static string? PartsError(string parts) =>
+        parts is "byterange" or "files" ? null : "parts must be \"byterange\" or \"files\"";
 }

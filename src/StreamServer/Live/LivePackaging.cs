@@ -87,8 +87,9 @@ internal sealed class LivePackaging(LiveOptions options, DataLayout layout, Tran
             {
                 PublishDelay.Record(position.PublishDelaySeconds, new KeyValuePair<string, object?>("channel", channel.Name));
             }
-        }, continues, options.DvrSeconds, Recording(channel, recordFrom));
+        }, continues, options.DvrSeconds, Recording(channel, recordFrom), channel.PartFiles);
         _last.AddOrUpdate(channel, remuxer);
+        channel.Packager = remuxer;
         return remuxer;
     }
 

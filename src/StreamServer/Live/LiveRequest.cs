@@ -3,15 +3,17 @@ using System.Globalization;
 namespace StreamServer.Live;
 
 /// <summary>
-/// A /live/ request that may wait for the packager: a media playlist with _HLS_msn (and _HLS_part), or a part file
-/// (part_{msn}_{index}.m4s, what EXT-X-PRELOAD-HINT names before it exists). Parsed from the served-file key
+/// A /live/ request that may wait for the packager: a media playlist with _HLS_msn (and _HLS_part), a part file
+/// (part_{msn}_{index}.m4s, what EXT-X-PRELOAD-HINT names before it exists), or a segment (seg_{msn}.m4s: while it is
+/// written, its byte-range parts and LL-DASH chunks are read from the packager). Parsed from the served-file key
 /// ("live/{channel}/{track}/{file}") and the raw target's query. <see cref="Skip"/>: _HLS_skip=YES or v2 asks for the
 /// playlist's delta form (RFC 8216bis 6.2.5.1); without _HLS_msn such a request does not wait (Msn is -1).
 /// </summary>
-internal readonly record struct LiveRequest(string Channel, bool Audio, int Msn, int Part, bool IsPart, bool Invalid, bool Skip = false)
+internal readonly record struct LiveRequest(string Channel, bool Audio, int Msn, int Part, bool IsPart, bool Invalid, bool Skip = false,
+    bool IsSegment = false, string Track = "")
 {
     /// <summary>Whether the request waits for the packager (a blocking reload or a hinted part).</summary>
-    public bool Waits => IsPart || Msn >= 0;
+    public bool Waits => IsPart || (Msn >= 0 && !IsSegment);
 
     public static bool TryParse(ReadOnlySpan<char> key, string rawTarget, out LiveRequest request)
     {
@@ -43,6 +45,17 @@ internal readonly record struct LiveRequest(string Channel, bool Audio, int Msn,
             }
 
             request = new LiveRequest(channel.ToString(), audio, msn, index, IsPart: true, Invalid: false);
+            return true;
+        }
+
+        if (file.StartsWith("seg_", StringComparison.Ordinal) && file.EndsWith(".m4s", StringComparison.Ordinal))
+        {
+            if (!TryNumber(file[4..^4], out var number))
+            {
+                return false;
+            }
+
+            request = new LiveRequest(channel.ToString(), audio, number, -1, IsPart: false, Invalid: false, IsSegment: true, Track: inTrack[..trackEnd].ToString());
             return true;
         }
 

@@ -111,6 +111,11 @@ internal sealed class VodStaticMiddleware
             _channels.FindByKey(key)?.Viewers.Seen(context.Connection.Id.GetHashCode());
             if (LiveRequest.TryParse(key, raw, out var live))
             {
+                if (live.IsSegment && _cache.TryAcquire(key, out var complete))
+                {
+                    return Serve(context, complete, isHead, protocol, start, _wholeBody); // written: a file like any other
+                }
+
                 return LiveAsync(context, key.ToString(), live, isHead, protocol, start);
             }
         }
@@ -433,6 +438,12 @@ internal sealed class VodStaticMiddleware
         }
 
         var channel = _channels.Find(live.Channel);
+        if (live.IsSegment)
+        {
+            await OpenSegmentAsync(context, key, live, channel, isHead, protocol, start);
+            return;
+        }
+
         if (live.Waits && channel is not null && !(live.IsPart && _cache.TryAcquire(key, out var existing) && Release(existing)))
         {
             LiveReloadOutcome outcome;
@@ -461,6 +472,51 @@ internal sealed class VodStaticMiddleware
         }
 
         await Serve(context, file, isHead, protocol, start, _wholeBody);
+    }
+
+    // A segment that is not a file yet: read from the packager while it is written, or (the next one, named by a preload
+    // hint with BYTERANGE-START=0 or asked for by an LL-DASH player at its availability start) waited for until it begins.
+    private async Task OpenSegmentAsync(HttpContext context, string key, LiveRequest live, LiveChannel? channel, bool isHead,
+        KeyValuePair<string, object?> protocol, long start)
+    {
+        var packager = channel?.Packager;
+        var segment = packager?.AcquireOpenSegment(live.Track, live.Msn);
+        if (segment is null && channel is not null && packager is not null)
+        {
+            try
+            {
+                await channel.Reload.WaitAsync(live.Audio, live.Msn, 0, _partTimeout, context.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            segment = _cache.TryAcquire(key, out var written) && Release(written) ? null : packager.AcquireOpenSegment(live.Track, live.Msn);
+        }
+
+        if (segment is null)
+        {
+            if (_cache.TryAcquire(key, out var file))
+            {
+                await Serve(context, file, isHead, protocol, start, _wholeBody);
+            }
+            else
+            {
+                await CountingNext(context, protocol, start);
+            }
+
+            return;
+        }
+
+        try
+        {
+            await OpenSegmentResponse.WriteAsync(context, key, segment, isHead, protocol, start, _partTimeout);
+        }
+        finally
+        {
+            segment.Release();
+        }
     }
 
     private static bool Release(VodFile file)

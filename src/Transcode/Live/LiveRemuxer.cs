@@ -114,8 +114,10 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
     /// <param name="continues">The channel's previous publish, whose playlists this one continues; null = a new stream.</param>
     /// <param name="dvrSeconds">Keep and list segments this far behind the live edge when that is more than <paramref name="windowSegments"/>.</param>
     /// <param name="recording">Where this publish is kept as a VOD (completed by <see cref="Finish"/>); null = not recorded.</param>
+    /// <param name="partsAsFiles">Parts as files of their own (part_N_I.m4s) instead of byte ranges of their segment.</param>
     public LiveRemuxer(string root, LiveStreamInfo info, MemfdBufferPool pool, double targetSegmentSeconds, int windowSegments, double partSeconds = 0,
-        Action<LivePosition>? published = null, LiveContinuation? continues = null, double dvrSeconds = 0, LiveRecording? recording = null)
+        Action<LivePosition>? published = null, LiveContinuation? continues = null, double dvrSeconds = 0, LiveRecording? recording = null,
+        bool partsAsFiles = false)
     {
         _recording = recording;
         _epoch = (continues?.Epoch ?? 0) + 1;
@@ -149,14 +151,14 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
             {
                 var v = info.Video[opened];
                 _videos[opened] = new Track(root, v.Folder, pool, audio: false, v.Config, v.Width, v.Height, 0, 0, _partMs > 0, info.WallClockAtZero,
-                    continues?.Video[opened], initName, _epoch, dvrSeconds);
+                    continues?.Video[opened], initName, _epoch, dvrSeconds, partsAsFiles);
             }
 
             if (info.AudioConfig is { Length: >= 2 } asc)
             {
                 var (rate, channels) = AudioSpecificConfig(asc);
                 _audio = new Track(root, AudioFolder, pool, audio: true, asc, 0, 0, rate, channels, _partMs > 0, info.WallClockAtZero,
-                    continues?.Audio, initName, _epoch, dvrSeconds);
+                    continues?.Audio, initName, _epoch, dvrSeconds, partsAsFiles);
                 _audioRate = rate;
                 _audioChannels = channels;
             }
@@ -209,6 +211,25 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
 
     /// <summary>Segments published so far (video track).</summary>
     public int Segments => _video.Writer.Segments.Count;
+
+    /// <summary>
+    /// A reference on segment <paramref name="number"/> of the track in <paramref name="folder"/> while it is being written
+    /// (byte-range parts; release it), or null when that segment is not open (not begun, or complete: then it is a file).
+    /// Safe from any thread.
+    /// </summary>
+    public LiveOpenSegment? AcquireOpenSegment(ReadOnlySpan<char> folder, int number)
+    {
+        var track = _audio is not null && folder.SequenceEqual(_audio.Folder) ? _audio : null;
+        for (var i = 0; track is null && i < _videos.Length; i++)
+        {
+            if (folder.SequenceEqual(_videos[i].Folder))
+            {
+                track = _videos[i];
+            }
+        }
+
+        return track?.Writer.Open is { } open && open.Number == number && open.TryAcquire() ? open : null;
+    }
 
     /// <summary>What the channel's next publish continues (call after <see cref="Finish"/>; reads managed state only).</summary>
     public LiveContinuation Carry()
@@ -473,7 +494,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
         private readonly int _epoch;
 
         public Track(string root, string folder, MemfdBufferPool pool, bool audio, byte[] config, int width, int height, int rate, int channels, bool parts,
-            DateTimeOffset? wallClockAtZero, LiveTrackCarry? carry, string initName, int epoch, double dvrSeconds)
+            DateTimeOffset? wallClockAtZero, LiveTrackCarry? carry, string initName, int epoch, double dvrSeconds, bool partsAsFiles)
         {
             _dvrSeconds = dvrSeconds;
             var directory = Path.Combine(root, folder);
@@ -500,7 +521,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
             var buffer = new SegmentBuffer(pool, 256 * 1024, TimeSpan.FromSeconds(5), label, "live");
             try
             {
-                Writer = new Fmp4TrackWriter(_description, Milliseconds, directory, label, buffer, parts, carry?.NextNumber ?? 1, initName);
+                Writer = new Fmp4TrackWriter(_description, Milliseconds, directory, label, buffer, parts, carry?.NextNumber ?? 1, initName, partsAsFiles);
             }
             catch
             {
@@ -791,7 +812,13 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
                 for (; lowLatency && entryEpoch == _epoch && p < parts.Count && parts[p].SegmentNumber == number; p++)
                 {
                     var part = parts[p];
-                    body.Append(CultureInfo.InvariantCulture, $"#EXT-X-PART:DURATION={part.DurationSeconds:0.000},URI=\"{part.FileName}\"{(part.Independent ? ",INDEPENDENT=YES" : "")}\n");
+                    body.Append(CultureInfo.InvariantCulture, $"#EXT-X-PART:DURATION={part.DurationSeconds:0.000},URI=\"{part.FileName}\"");
+                    if (part.IsByteRange)
+                    {
+                        body.Append(CultureInfo.InvariantCulture, $",BYTERANGE=\"{part.Bytes}@{part.Offset}\"");
+                    }
+
+                    body.Append(part.Independent ? ",INDEPENDENT=YES\n" : "\n");
                 }
 
                 if (!open)
@@ -808,7 +835,15 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
             }
             else if (lowLatency)
             {
-                text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part_{Writer.NextNumber:D5}_{Writer.OpenSegmentParts}.m4s\"\n");
+                // The next part: a file of its own, or the bytes of the open segment from where its complete parts end.
+                if (Writer.PartsAsFiles)
+                {
+                    text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part_{Writer.NextNumber:D5}_{Writer.OpenSegmentParts}.m4s\"\n");
+                }
+                else
+                {
+                    text.Append(CultureInfo.InvariantCulture, $"#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"seg_{Writer.NextNumber:D5}.m4s\",BYTERANGE-START={Writer.OpenSegmentLength}\n");
+                }
                 foreach (var other in reports)
                 {
                     var (msn, part) = other.LastPart();

@@ -8,8 +8,9 @@ namespace StreamServer.Transcode.Packaging;
 /// One track as CMAF: an mp4 muxer in fragmented mode (frag_custom: we decide where fragments end)
 /// writing through a custom AVIO into a <see cref="SegmentBuffer"/> (buffer-pool memory); each fragment
 /// becomes one segment file written once (<c>seg_00001.m4s</c>, ...), the ftyp+moov become <c>init.mp4</c>.
-/// For LL-HLS a segment may be cut into parts: each part is one fragment (a CMAF chunk) written as its own file
-/// (<c>part_00001_0.m4s</c>, ...) when it ends, and the segment file is its parts' fragments back to back.
+/// For LL-HLS a segment may be cut into parts: each part is one fragment (a CMAF chunk), and the segment file is its
+/// parts' fragments back to back. Parts are byte ranges of the segment, readable from the buffer pool while it grows
+/// (<see cref="Live.LiveOpenSegment"/>), or, with <c>partsAsFiles</c>, files of their own (<c>part_00001_0.m4s</c>, ...).
 /// </summary>
 internal sealed unsafe class Fmp4TrackWriter : IDisposable
 {
@@ -28,6 +29,8 @@ internal sealed unsafe class Fmp4TrackWriter : IDisposable
     private bool partIndependent;
     private bool pendingPartPackets;
     private readonly bool writeParts;
+    private readonly bool partsAsFiles;
+    private Live.LiveOpenSegment? open;
     private bool initWritten;
     private bool pendingPackets;
     private long segmentStart = long.MinValue;
@@ -36,10 +39,12 @@ internal sealed unsafe class Fmp4TrackWriter : IDisposable
 
     /// <param name="firstNumber">Number of the first segment (a live stream that follows another continues its numbering).</param>
     /// <param name="initName">File name of the initialization segment.</param>
+    /// <param name="partsAsFiles">Each part written as a file of its own instead of being a byte range of its segment.</param>
     public Fmp4TrackWriter(nint encoder, Rational encoderTimeBase, string directory, string label, SegmentBuffer output, bool writeParts = false,
-        int firstNumber = 1, string initName = "init.mp4")
+        int firstNumber = 1, string initName = "init.mp4", bool partsAsFiles = false)
     {
         this.writeParts = writeParts;
+        this.partsAsFiles = partsAsFiles;
         FirstNumber = firstNumber;
         InitName = initName;
         this.directory = directory;
@@ -77,6 +82,15 @@ internal sealed unsafe class Fmp4TrackWriter : IDisposable
 
     /// <summary>Parts of the segment being written (0 when none has ended yet).</summary>
     public int OpenSegmentParts { get; private set; }
+
+    /// <summary>Bytes of the open segment's complete parts (where its next part will begin).</summary>
+    public long OpenSegmentLength => mediaStart < 0 ? 0 : output.Length - mediaStart;
+
+    /// <summary>The segment being written, readable while it grows (byte-range parts only; null before its first part).</summary>
+    public Live.LiveOpenSegment? Open => Volatile.Read(ref open);
+
+    /// <summary>Whether parts are files of their own (else byte ranges of their segment).</summary>
+    public bool PartsAsFiles => partsAsFiles;
 
     /// <summary>Drops the records of parts of segments numbered below <paramref name="segmentNumber"/>.</summary>
     public void ForgetPartsBefore(int segmentNumber)
@@ -179,6 +193,13 @@ internal sealed unsafe class Fmp4TrackWriter : IDisposable
         var number = NextNumber;
         var name = $"seg_{number:D5}.m4s";
         WriteFile(name, start, mediaLength);
+        if (open is { } growing)
+        {
+            // The file is in place: readers that still hold the open segment finish from memory, new ones get the file.
+            growing.Commit(output.Chunks, mediaLength, complete: true);
+            Volatile.Write(ref open, null);
+            growing.Close();
+        }
         if (segments.Count == 0)
         {
             firstStart = segmentStart;
@@ -212,9 +233,28 @@ internal sealed unsafe class Fmp4TrackWriter : IDisposable
         }
 
         var number = NextNumber;
-        var name = $"part_{number:D5}_{OpenSegmentParts}.m4s";
-        output.WriteFile(Path.Combine(directory, name), offset, length);
-        parts.Add(new PartInfo(number, OpenSegmentParts, name, Math.Max(1, partEnd - partStart), Timescale, partIndependent, length));
+        string name;
+        if (partsAsFiles)
+        {
+            name = $"part_{number:D5}_{OpenSegmentParts}.m4s";
+            output.WriteFile(Path.Combine(directory, name), offset, length);
+        }
+        else
+        {
+            name = $"seg_{number:D5}.m4s";
+            if (open is null)
+            {
+                Volatile.Write(ref open, new Live.LiveOpenSegment(number, name, mediaStart));
+            }
+
+            open!.Commit(output.Chunks, output.Length - mediaStart);
+        }
+
+        parts.Add(new PartInfo(number, OpenSegmentParts, name, Math.Max(1, partEnd - partStart), Timescale, partIndependent, length)
+        {
+            Offset = offset - mediaStart,
+            IsByteRange = !partsAsFiles,
+        });
         OpenSegmentParts++;
         pendingPartPackets = false;
         partStart = long.MinValue;
@@ -290,6 +330,11 @@ internal sealed unsafe class Fmp4TrackWriter : IDisposable
 
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref open, null) is { } growing)
+        {
+            growing.Close(); // abandoned: readers get what was committed
+        }
+
         muxer.Dispose(); // before the buffer: the muxer holds the buffer's GCHandle as its AVIO opaque
         output.Dispose();
     }

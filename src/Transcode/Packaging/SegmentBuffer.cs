@@ -47,6 +47,9 @@ internal sealed unsafe class SegmentBuffer : IDisposable
     /// <summary>Leases this buffer holds right now (0 after <see cref="Clear"/>).</summary>
     public int LeaseCount => chunks.Count;
 
+    /// <summary>The leases, in order, every one <see cref="ChunkCapacity"/> long (a live segment's readers take references on them).</summary>
+    public IReadOnlyList<BufferLease> Chunks => chunks;
+
     public void Append(ReadOnlySpan<byte> data)
     {
         while (!data.IsEmpty)

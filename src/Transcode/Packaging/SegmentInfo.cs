@@ -11,4 +11,10 @@ public sealed record SegmentInfo(int Number, string FileName, long Start, long D
 public sealed record PartInfo(int SegmentNumber, int Index, string FileName, long Duration, long Timescale, bool Independent, long Bytes)
 {
     public double DurationSeconds => (double)Duration / Timescale;
+
+    /// <summary>Where the part begins in its segment when it is addressed as a byte range of it (<see cref="FileName"/> is the segment's).</summary>
+    public long Offset { get; init; }
+
+    /// <summary>Whether the part is a byte range of its segment's file rather than a file of its own.</summary>
+    public bool IsByteRange { get; init; }
 }

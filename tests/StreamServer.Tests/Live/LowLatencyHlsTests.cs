@@ -7,9 +7,10 @@ using StreamServer.TestSupport;
 namespace StreamServer.Tests.Live;
 
 /// <summary>
-/// LL-HLS (RFC 8216bis) on the built-in test channel (1 s segments, 0.5 s parts, a keyframe every second): parts,
-/// preload hint, server control, rendition reports, blocking playlist reload and the hinted part answered as soon as
-/// it exists, over HTTP/1.1 and h2c.
+/// LL-HLS (RFC 8216bis) on the built-in test channel (1 s segments, 0.5 s parts, a keyframe every second): parts as
+/// byte ranges of their segment (and as files of their own), preload hint, server control, rendition reports, blocking
+/// playlist reload and the hinted part answered as it is written, over HTTP/1.1 and h2c. Every media playlist the
+/// tests receive goes through <see cref="LowLatencyHlsValidator"/>.
 /// </summary>
 [Collection(ServerTestsCollection.Name)]
 public class LowLatencyHlsTests
@@ -21,7 +22,7 @@ public class LowLatencyHlsTests
         var data = new TempDir("ss-llhls");
         var server = await RunningServer.StartProcessAsync(data.Path, ["--StreamServer:Live:TestChannel=true", "--StreamServer:Live:SegmentSeconds=1",
             "--StreamServer:Live:PartSeconds=0.5", .. extra]);
-        var http = new HttpClient { BaseAddress = server.HttpUri };
+        var http = new HttpClient(new LowLatencyHlsValidator()) { BaseAddress = server.HttpUri };
         var clock = Stopwatch.StartNew();
         while (true)
         {
@@ -36,12 +37,11 @@ public class LowLatencyHlsTests
         }
     }
 
+    // The hinted part: its segment's msn and its index in it (the validator checked that the hint names exactly that).
     private static (int Msn, int Part) Hint(string playlist)
     {
-        var line = playlist.Split('\n').Single(l => l.StartsWith("#EXT-X-PRELOAD-HINT:", StringComparison.Ordinal));
-        var uri = line[(line.IndexOf("URI=\"part_", StringComparison.Ordinal) + 10)..line.LastIndexOf(".m4s", StringComparison.Ordinal)];
-        var parts = uri.Split('_');
-        return (int.Parse(parts[0], CultureInfo.InvariantCulture), int.Parse(parts[1], CultureInfo.InvariantCulture));
+        var p = LowLatencyPlaylist.Parse(playlist);
+        return (p.OpenMsn, p.Parts.Count(x => x.Msn == p.OpenMsn));
     }
 
     [Fact]
@@ -89,10 +89,12 @@ public class LowLatencyHlsTests
         Assert.True(Hint(blockedText).Msn >= msn + 1, blockedText);
     }
 
-    [Fact]
-    public async Task Media_playlists_carry_parts_a_preload_hint_server_control_and_rendition_reports()
+    [Theory]
+    [InlineData("byterange")]
+    [InlineData("files")]
+    public async Task Media_playlists_carry_parts_a_preload_hint_server_control_and_rendition_reports(string addressing)
     {
-        var (server, data, http) = await StartAsync();
+        var (server, data, http) = await StartAsync($"--StreamServer:Live:Parts={addressing}");
         await using var _ = server;
         using var __ = data;
         using var ___ = http;
@@ -101,28 +103,44 @@ public class LowLatencyHlsTests
         Assert.Contains($"#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL={6 * target},PART-HOLD-BACK=1.5\n", video);
         Assert.Contains("#EXT-X-PART-INF:PART-TARGET=0.5\n", video);
         Assert.Contains("#EXT-X-RENDITION-REPORT:URI=\"../audio/index.m3u8\",LAST-MSN=", video);
-        var parts = video.Split('\n').Where(l => l.StartsWith("#EXT-X-PART:", StringComparison.Ordinal)).ToList();
-        Assert.True(parts.Count >= 4, video);
-        foreach (var part in parts)
+        var playlist = LowLatencyPlaylist.Parse(video);
+        Assert.True(playlist.Parts.Count >= 4, video);
+        foreach (var part in playlist.Parts)
         {
-            var duration = double.Parse(part["#EXT-X-PART:DURATION=".Length..part.IndexOf(',', StringComparison.Ordinal)], CultureInfo.InvariantCulture);
-            Assert.InRange(duration, 0.4, 0.5);
+            Assert.InRange(part.Duration, 0.4, 0.5);
 
             // A keyframe each second and parts of half a second: the first part of each segment, and only it, is independent.
-            var index = int.Parse(part[(part.LastIndexOf('_') + 1)..part.LastIndexOf(".m4s", StringComparison.Ordinal)], CultureInfo.InvariantCulture);
-            Assert.Equal(index == 0, part.Contains("INDEPENDENT=YES", StringComparison.Ordinal));
+            Assert.Equal(part.Index == 0, part.Independent);
+            Assert.Equal(addressing == "byterange", part.IsByteRange);
         }
 
         // Parts are the segment's fragments: the two parts of a complete segment make its file, byte for byte.
-        var lines = video.Split('\n');
-        var complete = lines.First(l => l.StartsWith("seg_", StringComparison.Ordinal) && video.Contains($"part_{l[4..9]}_1.m4s", StringComparison.Ordinal));
-        var number = complete[4..9];
-        var joined = (await http.GetByteArrayAsync($"/live/test/video/part_{number}_0.m4s")).Concat(await http.GetByteArrayAsync($"/live/test/video/part_{number}_1.m4s"));
-        Assert.Equal(await http.GetByteArrayAsync("/live/test/video/" + complete), joined.ToArray());
+        var segment = playlist.Segments.First(s => playlist.Parts.Count(p => p.Msn == s.Msn) == 2);
+        var joined = new List<byte>();
+        foreach (var part in playlist.Parts.Where(p => p.Msn == segment.Msn))
+        {
+            using var get = new HttpRequestMessage(HttpMethod.Get, "/live/test/video/" + part.Uri);
+            if (part.IsByteRange)
+            {
+                Assert.Equal(segment.Uri, part.Uri);
+                get.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(part.Offset, part.Offset + part.Length - 1);
+            }
+
+            using var got = await http.SendAsync(get);
+            Assert.Equal(part.IsByteRange ? System.Net.HttpStatusCode.PartialContent : System.Net.HttpStatusCode.OK, got.StatusCode);
+            joined.AddRange(await got.Content.ReadAsByteArrayAsync());
+        }
+
+        Assert.Equal(await http.GetByteArrayAsync("/live/test/video/" + segment.Uri), joined.ToArray());
 
         var audio = await http.GetStringAsync("/live/test/audio/index.m3u8");
         Assert.Contains("#EXT-X-RENDITION-REPORT:URI=\"../video/index.m3u8\",LAST-MSN=", audio);
-        Assert.Contains("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part_", audio);
+        Assert.Contains(addressing == "byterange" ? "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"seg_" : "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part_", audio);
+        if (addressing == "byterange")
+        {
+            // Each byte is written once: no part files in the window.
+            Assert.Empty(Directory.GetFiles(Path.Combine(data.Path, "live-window", "test", "video"), "part_*"));
+        }
 
         var probe = await ProcessRunner.RunAsync("ffprobe", ["-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
             new Uri(server.HttpUri, "/live/test/master.m3u8").ToString()], TimeSpan.FromSeconds(60));
@@ -133,7 +151,8 @@ public class LowLatencyHlsTests
     [Fact]
     public async Task A_blocking_reload_is_answered_within_one_part_of_the_part_appearing()
     {
-        var (server, data, http) = await StartAsync();
+        // Part files: their modification time says when each part appeared.
+        var (server, data, http) = await StartAsync("--StreamServer:Live:Parts=files");
         await using var _ = server;
         using var __ = data;
         using var ___ = http;
@@ -167,22 +186,42 @@ public class LowLatencyHlsTests
     }
 
     [Fact]
-    public async Task The_hinted_part_is_answered_when_it_is_written_and_bad_reload_parameters_get_400()
+    public async Task The_hinted_byte_range_streams_the_rest_of_its_segment_as_parts_complete_and_bad_reload_parameters_get_400()
     {
         var (server, data, http) = await StartAsync();
         await using var _ = server;
         using var __ = data;
         using var ___ = http;
-        var (msn, part) = Hint(await http.GetStringAsync(Video));
+        var video = LowLatencyPlaylist.Parse(await http.GetStringAsync(Video));
+        var (msn, start) = (video.OpenMsn, video.Hint!.Value.Start);
+        var segmentUri = $"/live/test/video/seg_{msn:D5}.m4s";
         var clock = Stopwatch.StartNew();
-        using var response = await http.GetAsync($"/live/test/video/part_{msn:D5}_{part}.m4s");
-        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        using var request = new HttpRequestMessage(HttpMethod.Get, segmentUri);
+        request.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(start, null);
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        var headersAfter = clock.Elapsed;
+        Assert.Equal(System.Net.HttpStatusCode.PartialContent, response.StatusCode);
         var bytes = await response.Content.ReadAsByteArrayAsync();
+        var bodyAfter = clock.Elapsed;
         Assert.Equal("moof", System.Text.Encoding.ASCII.GetString(bytes, 4, 4));
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"the hinted part took {clock.Elapsed.TotalSeconds:0.00} s");
+        Assert.True(headersAfter < TimeSpan.FromSeconds(2), $"the hinted part took {headersAfter.TotalSeconds:0.00} s");
 
-        // A part that will never come (far ahead) is a 404 after the wait, not a hang.
-        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await http.GetAsync($"/live/test/video/part_{msn + 50:D5}_0.m4s")).StatusCode);
+        // The response ran from the hinted part to the end of the segment: exactly the tail of the file it became.
+        var whole = await http.GetByteArrayAsync(segmentUri);
+        Assert.Equal(whole.AsSpan((int)start).ToArray(), bytes);
+        TestContext.Current.TestOutputHelper?.WriteLine($"hinted range @{start}: head after {headersAfter.TotalMilliseconds:0} ms, {bytes.Length} bytes by {bodyAfter.TotalMilliseconds:0} ms");
+
+        // The same over h2c: DATA frames as the parts complete.
+        var next = LowLatencyPlaylist.Parse(await http.GetStringAsync(Video));
+        var h2 = await ProcessRunner.RunAsync("curl", ["-sS", "--http2-prior-knowledge", "-r", $"{next.Hint!.Value.Start}-", "-o", "/dev/null",
+            "-w", "%{http_version} %{response_code} %{size_download}", new Uri(server.HttpUri, $"/live/test/video/seg_{next.OpenMsn:D5}.m4s").ToString()],
+            TimeSpan.FromSeconds(10));
+        h2.EnsureSuccess("curl h2c hinted range");
+        Assert.StartsWith("2 206 ", h2.StdOut);
+        Assert.True(long.Parse(h2.StdOut.Split(' ')[2], CultureInfo.InvariantCulture) > 0, h2.StdOut);
+
+        // A segment that will never come (far ahead) is a 404 at once, not a hang.
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await http.GetAsync($"/live/test/video/seg_{msn + 50:D5}.m4s")).StatusCode);
 
         // RFC 8216bis 6.2.5.2: _HLS_msn beyond the playlist's last segment + 2, _HLS_part without _HLS_msn, and non-numbers are 400.
         Assert.Equal(System.Net.HttpStatusCode.BadRequest, (await http.GetAsync($"{Video}?_HLS_msn={msn + 10}")).StatusCode);

@@ -56,7 +56,7 @@ public sealed class PlayerScenarioTests(PackagedVodFixture vod) : IClassFixture<
     {
         await using var server = await RunningServer.StartAsync(vod.DataDir, tls: false);
         using var report = new TempDir("ss-loadreport");
-        var run = await LoadTool.RunAsync("--url", Master(server), "--inject", "5", "--session", "1s", "--players", "100", "--duration", "4s",
+        var run = await LoadTool.RunAsync("--url", Master(server), "--inject", "5", "--watch", "1s", "--players", "100", "--duration", "4s",
             "--pace", "max", "--quiet", "--report", report.Path);
         Assert.True(run.ExitCode == 0, run.StdOut + run.StdErr);
         Assert.DoesNotContain("players    req/s", run.StdOut);
