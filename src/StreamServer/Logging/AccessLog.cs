@@ -10,7 +10,7 @@ namespace StreamServer.Logging;
 /// One answered request, as the serving paths hand it over: references and numbers they already hold, so recording it
 /// allocates nothing; the writer formats it later.
 /// </summary>
-/// <param name="Path">The request path; the zero-copy path's file keys have no leading '/', which the writer adds.</param>
+/// <param name="Path">The request path with its query, if any; the zero-copy path's file keys have no leading '/', which the writer adds.</param>
 /// <param name="RequestNumber">The request's number on its connection, for the zero-copy path: with <paramref name="ConnectionId"/>
 /// it forms the request id "{connection}.{number:X8}" (a dot where Kestrel's TraceIdentifier has a colon, since Kestrel numbers
 /// the requests of a connection handed to it from 1 again). Zero when <paramref name="RequestId"/> is set.</param>

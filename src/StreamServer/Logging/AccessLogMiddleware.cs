@@ -22,7 +22,8 @@ internal static class AccessLogMiddleware
             }
             finally
             {
-                log.Record(new AccessLogEntry(DateTimeOffset.UtcNow, ctx.Request.Method, ctx.Request.Path.Value ?? "/", ctx.Request.Protocol,
+                log.Record(new AccessLogEntry(DateTimeOffset.UtcNow, ctx.Request.Method,
+                    ctx.Request.QueryString.HasValue ? (ctx.Request.Path.Value ?? "/") + ctx.Request.QueryString.Value : ctx.Request.Path.Value ?? "/", ctx.Request.Protocol,
                     ctx.Response.StatusCode, ctx.Response.ContentLength ?? -1, Stopwatch.GetElapsedTime(started).TotalMilliseconds, ctx.Connection.Id, 0,
                     ctx.TraceIdentifier, ctx.Connection.RemoteIpAddress is { } ip ? new System.Net.IPEndPoint(ip, ctx.Connection.RemotePort) : null));
             }

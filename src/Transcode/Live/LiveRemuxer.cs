@@ -441,8 +441,33 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
             depth += segment.DurationSeconds;
         }
 
-        var live = new DashLiveWindow(_video.StartedAt, DateTimeOffset.UtcNow, depth, _targetSeconds, Math.Max(3 * _targetSeconds, 4), ended);
+        // Low latency: the segment being written is listed too, with the length of the one before it (a publisher's GOP is
+        // steady), and may be requested one chunk after it begins; its response streams the rest as parts complete.
+        var lowLatency = _partMs > 0 && !ended && videos[0].Segments.Count > 0;
+        var offset = 0.0;
+        if (lowLatency)
+        {
+            for (var i = 0; i < videos.Length; i++)
+            {
+                videos[i] = WithOpenSegment(videos[i], _videos[i].Writer.NextNumber);
+            }
+
+            audio = audio is { Segments.Count: > 0 } a ? WithOpenSegment(a, _audio!.Writer.NextNumber) : audio;
+            offset = Math.Max(0, videos[0].Segments[^1].DurationSeconds - (_partMs / 1000.0));
+        }
+
+        var latency = lowLatency ? Math.Max(3 * _partMs / 1000.0, 1.5) : Math.Max(3 * _targetSeconds, 4);
+        var live = new DashLiveWindow(_video.StartedAt, DateTimeOffset.UtcNow, depth, _targetSeconds, latency, ended, offset);
         return DashManifestWriter.Write(videos, audio, _targetSeconds, live: live);
+    }
+
+    private static TrackResult WithOpenSegment(TrackResult track, int number)
+    {
+        var last = track.Segments[^1];
+        var segments = new List<SegmentInfo>(track.Segments.Count + 1);
+        segments.AddRange(track.Segments);
+        segments.Add(new SegmentInfo(number, $"seg_{number:D5}.m4s", last.Start + last.Duration, last.Duration, 0, last.Timescale));
+        return track with { Segments = segments };
     }
 
     // ISO 14496-3 1.6.2.1: 5 bits object type, 4 bits frequency index (15: 24 explicit bits), 4 bits channel configuration.

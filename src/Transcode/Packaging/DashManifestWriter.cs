@@ -9,8 +9,12 @@ namespace StreamServer.Transcode.Packaging;
 /// What makes an MPD dynamic (a live window): media time 0 on the wall clock, the window's depth, when to reload, and
 /// whether the stream has ended (then the MPD gives its duration and players stop reloading).
 /// </summary>
+/// <param name="AvailabilityTimeOffsetSeconds">
+/// Low-latency DASH: how long before its end a segment can be requested (its duration minus one chunk: the first chunk
+/// is there), written with availabilityTimeComplete="false" (the response streams the rest as it is written); 0 = off.
+/// </param>
 public sealed record DashLiveWindow(DateTimeOffset AvailabilityStartTime, DateTimeOffset PublishTime, double TimeShiftBufferDepthSeconds,
-    double MinimumUpdatePeriodSeconds, double SuggestedPresentationDelaySeconds, bool Ended);
+    double MinimumUpdatePeriodSeconds, double SuggestedPresentationDelaySeconds, bool Ended, double AvailabilityTimeOffsetSeconds = 0);
 
 /// <summary>
 /// DASH MPD (isoff-live + CMAF profiles): SegmentTemplate + SegmentTimeline over the HLS segment files. Static for a
@@ -116,7 +120,7 @@ public static class DashManifestWriter
                         x.WriteAttributeString("sar", "1:1");
                     }
 
-                    WriteTemplate(x, r);
+                    WriteTemplate(x, r, live);
                     x.WriteEndElement();
                 }
 
@@ -141,7 +145,7 @@ public static class DashManifestWriter
                 x.WriteAttributeString("schemeIdUri", "urn:mpeg:dash:23003:3:audio_channel_configuration:2011");
                 x.WriteAttributeString("value", Inv(audio.Channels));
                 x.WriteEndElement();
-                WriteTemplate(x, audio);
+                WriteTemplate(x, audio, live);
                 x.WriteEndElement();
                 x.WriteEndElement();
             }
@@ -169,11 +173,17 @@ public static class DashManifestWriter
         return sb.ToString().Replace("encoding=\"utf-16\"", "encoding=\"UTF-8\"", StringComparison.Ordinal) + "\n";
     }
 
-    private static void WriteTemplate(XmlWriter x, TrackResult track)
+    private static void WriteTemplate(XmlWriter x, TrackResult track, DashLiveWindow? live)
     {
         var timescale = track.Segments.Count > 0 ? track.Segments[0].Timescale : 1;
         x.WriteStartElement("SegmentTemplate");
         x.WriteAttributeString("timescale", Inv(timescale));
+        if (live is { Ended: false, AvailabilityTimeOffsetSeconds: > 0 } lowLatency)
+        {
+            x.WriteAttributeString("availabilityTimeOffset", lowLatency.AvailabilityTimeOffsetSeconds.ToString("0.###", CultureInfo.InvariantCulture));
+            x.WriteAttributeString("availabilityTimeComplete", "false");
+        }
+
         x.WriteAttributeString("initialization", $"{track.Name}/{track.InitName}");
         x.WriteAttributeString("media", $"{track.Name}/seg_$Number%05d$.m4s");
         x.WriteAttributeString("startNumber", Inv(track.Segments.Count > 0 ? track.Segments[0].Number : 1));

@@ -140,6 +140,17 @@ public class LowLatencyHlsTests
         {
             // Each byte is written once: no part files in the window.
             Assert.Empty(Directory.GetFiles(Path.Combine(data.Path, "live-window", "test", "video"), "part_*"));
+
+            // LL-DASH over the same bytes: the MPD lists the segment being written, available one chunk after it begins,
+            // and a plain GET of it streams it as its chunks complete (200, no length up front), ending as the file.
+            var mpd = await http.GetStringAsync("/live/test/manifest.mpd");
+            Assert.Contains("availabilityTimeOffset=\"0.5\"", mpd);
+            Assert.Contains("availabilityTimeComplete=\"false\"", mpd);
+            var open = LowLatencyPlaylist.Parse(await http.GetStringAsync(Video)).OpenMsn;
+            using var streamed = await http.GetAsync($"/live/test/video/seg_{open:D5}.m4s", HttpCompletionOption.ResponseHeadersRead);
+            Assert.Equal(System.Net.HttpStatusCode.OK, streamed.StatusCode);
+            var body = await streamed.Content.ReadAsByteArrayAsync();
+            Assert.Equal(await http.GetByteArrayAsync($"/live/test/video/seg_{open:D5}.m4s"), body);
         }
 
         var probe = await ProcessRunner.RunAsync("ffprobe", ["-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",

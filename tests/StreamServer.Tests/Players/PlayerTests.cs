@@ -27,16 +27,24 @@ public class PlayerTests
         Assert.StartsWith("PASS", line);
     }
 
-    /// <summary>hls.js (LL-HLS) and shaka (dynamic DASH) play the built-in live channel; the latency behind the wall clock is printed.</summary>
+    /// <summary>
+    /// hls.js in low-latency mode (LL-HLS, byte-range parts, delta updates) and shaka in its low-latency mode (LL-DASH:
+    /// availabilityTimeOffset, segments streamed while written) play the built-in live channel with 0.2 s parts and 1 s
+    /// segments. The latency behind the wall clock is sampled twice a second over the run (LL_PLAYER_SECONDS, 30 s here;
+    /// bench/live.sh runs 120): its median must stay under 1.5 s (hls.js) / 2.5 s (shaka) with no stall once playing (the
+    /// first 2 s are the player settling on its live offset; the page reports those waits apart), and hls.js must
+    /// have used delta updates (the access log shows _HLS_skip).
+    /// </summary>
     [Theory]
-    [InlineData("hls", "master.m3u8", 4.0)]
-    [InlineData("shaka", "manifest.mpd", 8.0)]
-    public async Task PlayerPlaysTheLiveTestChannel(string player, string manifest, double maxLatencySeconds)
+    [InlineData("hls", "master.m3u8", 1.5)]
+    [InlineData("shaka", "manifest.mpd", 2.5)]
+    public async Task PlayerPlaysTheLiveTestChannelAtLowLatency(string player, string manifest, double maxMedianSeconds)
     {
         var missing = HeadlessChromium.Missing();
         Assert.SkipWhen(missing is not null, missing ?? "");
+        var seconds = double.Parse(Environment.GetEnvironmentVariable("LL_PLAYER_SECONDS") ?? "30", System.Globalization.CultureInfo.InvariantCulture);
         await using var server = await RunningServer.StartAsync(tls: false, extraArgs: ["--StreamServer:Live:TestChannel=true",
-            "--StreamServer:Live:SegmentSeconds=1", "--StreamServer:Live:PartSeconds=0.333"]);
+            "--StreamServer:Live:SegmentSeconds=1", "--StreamServer:Live:PartSeconds=0.2", "--StreamServer:Logging:AccessLog=true"]);
         using var http = new HttpClient { BaseAddress = server.HttpUri };
         var clock = System.Diagnostics.Stopwatch.StartNew();
         while (!(await http.GetAsync("/live/test/video/index.m3u8")).IsSuccessStatusCode || (await http.GetStringAsync("/live/test/video/index.m3u8")).Split("#EXTINF").Length < 4)
@@ -45,11 +53,19 @@ public class PlayerTests
             await Task.Delay(200);
         }
 
-        var line = await HeadlessChromium.PlayAsync(player, new Uri(server.HttpUri, $"/live/test/{manifest}"), seconds: 4, TimeSpan.FromSeconds(60), live: true);
+        var line = await HeadlessChromium.PlayAsync(player, new Uri(server.HttpUri, $"/live/test/{manifest}"), seconds, TimeSpan.FromSeconds(seconds + 60), live: true);
         TestContext.Current.SendDiagnosticMessage(line);
         TestContext.Current.TestOutputHelper?.WriteLine(line);
         Assert.StartsWith("PASS", line);
-        var latency = double.Parse(line[(line.LastIndexOf("latency ", StringComparison.Ordinal) + 8)..].TrimEnd('s', ' '), System.Globalization.CultureInfo.InvariantCulture);
-        Assert.InRange(latency, 0, maxLatencySeconds);
+        double After(string label) => double.Parse(line[(line.LastIndexOf(label, StringComparison.Ordinal) + label.Length)..].Split(' ', ',')[0],
+            System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(After("samples ") >= seconds, line);
+        Assert.Equal(0, After("stalls "));
+        Assert.InRange(After("latency "), 0, maxMedianSeconds);
+        if (player == "hls")
+        {
+            var log = await File.ReadAllTextAsync(Path.Combine(server.DataDir, "logs", "access.log"));
+            Assert.Contains("_HLS_skip=", log);
+        }
     }
 }
