@@ -37,11 +37,12 @@ var buffer = new Option<double>("--buffer-seconds") { Description = "Forward buf
 var start = new Option<double>("--start-seconds") { Description = "Media a player needs before playback starts (0: the first segment or part)", DefaultValueFactory = _ => 0 };
 var bandwidth = new Option<string?>("--bandwidth") { Description = "Per-player download cap (800kbit, 5mbit, or bits/s)" };
 var noAbr = new Option<bool>("--no-abr") { Description = "Stay on the lowest variant" };
+var delta = new Option<bool>("--delta") { Description = "ll-hls: blocking reloads ask for delta playlists (_HLS_skip=YES)" };
 var serverMetrics = new Option<string?>("--server-metrics") { Description = "The server's /metrics URL: its TCP retransmits are sampled each second beside the players' stalls" };
 var quiet = new Option<bool>("--quiet", "-q") { Description = "No per-second progress table" };
 var root = new RootCommand("StreamServer load generator: player swarms (vod-abr, seek, live, ll-hls) and raw-qps")
 {
-    scenario, url, players, ramp, inject, watch, duration, pace, http2, buffer, start, bandwidth, noAbr, serverMetrics, quiet, connections, streams, rate, timeout, report,
+    scenario, url, players, ramp, inject, watch, duration, pace, http2, buffer, start, bandwidth, noAbr, delta, serverMetrics, quiet, connections, streams, rate, timeout, report,
 };
 root.SetAction(async (parsed, ct) =>
 {
@@ -93,7 +94,7 @@ root.SetAction(async (parsed, ct) =>
     }
 
     var options = new PlayerOptions(master, parsed.GetValue(pace), parsed.GetValue(http2) ? HttpVersion.Version20 : HttpVersion.Version11,
-        parsed.GetValue(buffer), parsed.GetValue(start), !parsed.GetValue(noAbr), cap);
+        parsed.GetValue(buffer), parsed.GetValue(start), !parsed.GetValue(noAbr), cap, parsed.GetValue(delta));
     var simulation = new LoadSimulation(n, rampOver, parsed.GetValue(inject), sessionFor, runFor);
     Func<PlayerHttp, IPlayer> newPlayer = name switch
     {

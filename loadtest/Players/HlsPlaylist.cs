@@ -91,6 +91,11 @@ internal static class HlsPlaylist
             {
                 sequence = long.Parse(line["#EXT-X-MEDIA-SEQUENCE:".Length..], CultureInfo.InvariantCulture);
             }
+            else if (line.StartsWith("#EXT-X-SKIP:", StringComparison.Ordinal))
+            {
+                // A delta playlist: the skipped segments still count in the numbering of what follows.
+                sequence += long.Parse(Attributes(line["#EXT-X-SKIP:".Length..])["SKIPPED-SEGMENTS"], CultureInfo.InvariantCulture);
+            }
             else if (line.StartsWith("#EXT-X-TARGETDURATION:", StringComparison.Ordinal))
             {
                 target = double.Parse(line["#EXT-X-TARGETDURATION:".Length..], CultureInfo.InvariantCulture);

@@ -162,7 +162,10 @@ internal sealed class LivePlayer(PlayerHttp http, PlayerOptions options, bool lo
             var (msn, index) = playlist.Parts.Count > 0 && playlist.Parts[^1].Msn == playlist.OpenMsn
                 ? (playlist.OpenMsn, playlist.Parts[^1].Index + 1)
                 : (playlist.OpenMsn, 0);
-            var blocking = new UriBuilder(playlistUri) { Query = FormattableString.Invariant($"_HLS_msn={msn}&_HLS_part={index}") }.Uri;
+            var blocking = new UriBuilder(playlistUri)
+            {
+                Query = FormattableString.Invariant($"_HLS_msn={msn}&_HLS_part={index}{(options.Delta ? "&_HLS_skip=YES" : "")}"),
+            }.Uri;
             var text = await http.TextAsync(blocking, ct);
             if (text is null)
             {

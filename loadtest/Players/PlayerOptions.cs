@@ -14,8 +14,9 @@ internal enum Pace
 /// <param name="BufferSeconds">Forward buffer a realtime VOD player keeps.</param>
 /// <param name="StartSeconds">Media needed before playback starts (and restarts after a stall).</param>
 /// <param name="CapBitsPerSecond">Per-player download cap; 0 = none.</param>
+/// <param name="Delta">ll-hls: blocking reloads ask for the delta form (_HLS_skip=YES).</param>
 internal sealed record PlayerOptions(Uri Url, Pace Pace, Version HttpVersion, double BufferSeconds, double StartSeconds, bool Abr,
-    double CapBitsPerSecond);
+    double CapBitsPerSecond, bool Delta = false);
 
 /// <summary>One viewer session of a scenario; the swarm starts it again as a new viewer when it returns before its time is up.</summary>
 internal interface IPlayer

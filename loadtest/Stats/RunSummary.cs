@@ -32,6 +32,9 @@ internal sealed record RunSummary(string Scenario, string Target, string Load, d
 
     public long PlayersStarted { get; init; }
 
+    /// <summary>Bytes of playlists received over the run.</summary>
+    public long PlaylistBytes { get; init; }
+
     /// <summary>Live latency (media behind the wall clock), for live scenarios.</summary>
     public LatencyRow? LiveLatency { get; init; }
 
@@ -93,6 +96,7 @@ internal sealed record RunSummary(string Scenario, string Target, string Load, d
             Switches = m.Switches,
             Seeks = m.Seeks,
             PlayersStarted = m.PlayersStarted,
+            PlaylistBytes = m.PlaylistBytes,
             LiveLatency = m.LiveLatencyTotal.TotalCount > 0 ? LatencyRow.From("live latency", m.LiveLatencyTotal) : null,
             ServerRetransmits = retransmits,
             Timeline = timeline,
@@ -124,6 +128,7 @@ internal sealed record RunSummary(string Scenario, string Target, string Load, d
         if (IsPlayerRun)
         {
             text.AppendLine(string.Create(inv, $"players started {PlayersStarted}, stalls {Stalls}, variant switches {Switches}, seeks {Seeks}, errors {Errors}{(ServerRetransmits is { } r ? $", server retransmits {r:F0}" : "")}"));
+            text.AppendLine(string.Create(inv, $"playlist bytes {PlaylistBytes} ({PlaylistBytes / 1024.0 / Seconds * 60:F1} KiB per minute)"));
         }
 
         text.Append(string.Create(inv, $"tool CPU {ToolCpuMicrosecondsPerRequest:F1} us per request ({Environment.ProcessorCount} cores)"));

@@ -23,6 +23,7 @@ internal sealed class SwarmMetrics
     private HistogramBase? _spareLive;
     private long _requests;
     private long _bytes;
+    private long _playlistBytes;
     private long _stalls;
     private long _switches;
     private long _seeks;
@@ -44,6 +45,9 @@ internal sealed class SwarmMetrics
     public long Requests => Interlocked.Read(ref _requests);
 
     public long Bytes => Interlocked.Read(ref _bytes);
+
+    /// <summary>Bytes of playlists received (what delta updates save).</summary>
+    public long PlaylistBytes => Interlocked.Read(ref _playlistBytes);
 
     public long Stalls => Interlocked.Read(ref _stalls);
 
@@ -84,6 +88,11 @@ internal sealed class SwarmMetrics
         _recorders[(int)kind].RecordValue(Math.Clamp(ttfbMicroseconds, 1, HighestMicroseconds));
         Interlocked.Increment(ref _requests);
         Interlocked.Add(ref _bytes, bytes);
+        if (kind == RequestKind.Playlist)
+        {
+            Interlocked.Add(ref _playlistBytes, bytes);
+        }
+
         if (kind is RequestKind.Segment or RequestKind.Part)
         {
             Interlocked.Increment(ref _segments);

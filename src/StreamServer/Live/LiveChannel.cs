@@ -13,7 +13,8 @@ public enum LiveChannelState
 /// At most one publisher at a time.
 /// </summary>
 /// <param name="partFiles">LL-HLS parts as files of their own instead of byte ranges of their segment.</param>
-public sealed class LiveChannel(string name, string key, string mode, bool partFiles = false)
+/// <param name="partSeconds">LL-HLS part length; null = the server's.</param>
+public sealed class LiveChannel(string name, string key, string mode, bool partFiles = false, double? partSeconds = null)
 {
     private int _publishing;
     private long _bytes;
@@ -25,6 +26,7 @@ public sealed class LiveChannel(string name, string key, string mode, bool partF
     public string Key { get; } = key;
     public string Mode { get; } = mode;
     public bool PartFiles { get; } = partFiles;
+    public double? PartSeconds { get; } = partSeconds;
 
     /// <summary>The packager of the current (or last) publish: where the open segments are read while they grow.</summary>
     public Transcode.Live.LiveRemuxer? Packager

@@ -19,6 +19,11 @@ public sealed class LiveChannelRegistry
             throw new InvalidOperationException($"StreamServer:Live:Parts: {defaultError}");
         }
 
+        if (LiveChannelConfig.PartSecondsError(options.PartSeconds) is { } partError)
+        {
+            throw new InvalidOperationException($"StreamServer:Live:PartSeconds: {partError}");
+        }
+
         _byName = _channels.GetAlternateLookup<ReadOnlySpan<char>>();
         foreach (var c in options.Channels)
         {
@@ -38,7 +43,12 @@ public sealed class LiveChannelRegistry
                 throw new InvalidOperationException($"StreamServer:Live: channel '{c.Name}': {partsError}");
             }
 
-            _channels[c.Name] = new LiveChannel(c.Name, c.Key, c.Mode, parts == "files");
+            if (c.PartSeconds != 0 && LiveChannelConfig.PartSecondsError(c.PartSeconds) is { } lengthError)
+            {
+                throw new InvalidOperationException($"StreamServer:Live: channel '{c.Name}': {lengthError}");
+            }
+
+            _channels[c.Name] = new LiveChannel(c.Name, c.Key, c.Mode, parts == "files", c.PartSeconds > 0 ? c.PartSeconds : null);
         }
 
         IngestIdleTimeout = TimeSpan.FromSeconds(Math.Max(1, options.IngestIdleTimeoutSeconds));

@@ -13,13 +13,14 @@ public sealed class LiveOptions
     public bool TestChannel { get; set; } = true;
 
     /// <summary>Target segment length: a segment ends at the first keyframe after it (so at least one GOP).</summary>
-    public double SegmentSeconds { get; set; } = 2;
+    public double SegmentSeconds { get; set; } = 1;
 
     /// <summary>
-    /// LL-HLS part length in seconds (EXT-X-PART, PART-TARGET); 0 = no parts (legacy HLS only). Video parts end at the
-    /// first frame at or after it, audio parts with them.
+    /// LL-HLS part length in seconds (EXT-X-PART, PART-TARGET), 0.2-1; 0 = no parts (legacy HLS only). Decided per publish
+    /// from its first GOP: this length in whole frames when it divides the GOP, else the GOP's divisor between 0.2 s and
+    /// 1 s closest to it; it never changes within the publish. Audio parts end with the video's.
     /// </summary>
-    public double PartSeconds { get; set; } = 0.5;
+    public double PartSeconds { get; set; } = 0.2;
 
     /// <summary>
     /// How LL-HLS parts are addressed unless a channel says otherwise: "byterange" (EXT-X-PART BYTERANGE into the segment,
@@ -75,6 +76,13 @@ public sealed class LiveChannelConfig
 
     /// <summary>LL-HLS part addressing, "byterange" or "files"; empty = the server's <see cref="LiveOptions.Parts"/>.</summary>
     public string Parts { get; set; } = "";
+
+    /// <summary>LL-HLS part length of this channel (0.2-1 s); 0 = the server's <see cref="LiveOptions.PartSeconds"/>.</summary>
+    public double PartSeconds { get; set; }
+
+    /// <summary>Why a part length cannot be used (0 = no parts, else 0.2-1 s), or null.</summary>
+    public static string? PartSecondsError(double seconds) =>
+        seconds == 0 || seconds is >= 0.2 and <= 1 ? null : "part length must be 0 (no parts) or 0.2-1 s";
 
     /// <summary>Why a mode cannot be used, or null.</summary>
     public static string? ModeError(string mode) =>

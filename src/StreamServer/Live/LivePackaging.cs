@@ -75,7 +75,7 @@ internal sealed class LivePackaging(LiveOptions options, DataLayout layout, Tran
             channel.Reload.Reset();
         }
 
-        var remuxer = new LiveRemuxer(Path.Combine(Root, channel.Name), info, pool, options.SegmentSeconds, options.WindowSegments, options.PartSeconds, position =>
+        var remuxer = new LiveRemuxer(Path.Combine(Root, channel.Name), info, pool, options.SegmentSeconds, options.WindowSegments, channel.PartSeconds ?? options.PartSeconds, position =>
         {
             foreach (var playlist in playlists)
             {

@@ -20,7 +20,25 @@ public sealed class LiveReloadGate
     private readonly Lock _lock = new();
     private readonly List<Waiter> _waiters = [];
     private LivePosition _position;
+    private long _publishedAt; // Stopwatch timestamp of the last publish
     private static long s_waiting;
+
+    /// <summary>Upper bounds of streamserver_live_reload_answer_seconds.</summary>
+    public static readonly double[] AnswerBuckets = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25];
+
+    private static readonly System.Diagnostics.Metrics.Histogram<double> Answer = Metrics.ServerMetrics.Meter.CreateHistogram(
+        "streamserver_live_reload_answer_seconds", unit: "s",
+        description: "From the publish of the part or segment a blocked request waited for (blocking playlist reload, hinted part) to its answer being written.",
+        advice: new System.Diagnostics.Metrics.InstrumentAdvice<double> { HistogramBucketBoundaries = AnswerBuckets });
+
+    /// <summary>A request that waited was answered: records the time since the publish that released it.</summary>
+    public void Answered(long releasedAt)
+    {
+        if (releasedAt != 0)
+        {
+            Answer.Record(System.Diagnostics.Stopwatch.GetElapsedTime(releasedAt).TotalSeconds);
+        }
+    }
 
     /// <summary>Requests waiting on any channel right now (metric streamserver_live_blocked_reloads).</summary>
     public static long Waiting => Interlocked.Read(ref s_waiting);
@@ -47,6 +65,7 @@ public sealed class LiveReloadGate
         lock (_lock)
         {
             _position = position;
+            _publishedAt = System.Diagnostics.Stopwatch.GetTimestamp();
             for (var i = _waiters.Count - 1; i >= 0; i--)
             {
                 var w = _waiters[i];
@@ -70,18 +89,25 @@ public sealed class LiveReloadGate
     /// </summary>
     public async Task<LiveReloadOutcome> WaitAsync(bool audio, int msn, int part, TimeSpan timeout, CancellationToken aborted)
     {
+        var (outcome, _) = await WaitTimedAsync(audio, msn, part, timeout, aborted);
+        return outcome;
+    }
+
+    /// <summary>As <see cref="WaitAsync"/>, with the Stopwatch timestamp of the publish that released the wait (0 when it did not wait).</summary>
+    public async Task<(LiveReloadOutcome Outcome, long ReleasedAt)> WaitTimedAsync(bool audio, int msn, int part, TimeSpan timeout, CancellationToken aborted)
+    {
         Waiter waiter;
         lock (_lock)
         {
             if (Reached(_position, audio, msn, part))
             {
-                return LiveReloadOutcome.Ready;
+                return (LiveReloadOutcome.Ready, 0);
             }
 
             var segments = audio ? _position.AudioSegments : _position.VideoSegments;
             if (msn > segments + 1 + 2)
             {
-                return LiveReloadOutcome.TooFarAhead;
+                return (LiveReloadOutcome.TooFarAhead, 0);
             }
 
             waiter = new Waiter(audio, msn, part, new TaskCompletionSource<LiveReloadOutcome>(TaskCreationOptions.RunContinuationsAsynchronously));
@@ -91,11 +117,18 @@ public sealed class LiveReloadGate
         Interlocked.Increment(ref s_waiting);
         try
         {
-            return await waiter.Done.Task.WaitAsync(timeout, aborted);
+            var outcome = await waiter.Done.Task.WaitAsync(timeout, aborted);
+            long releasedAt;
+            lock (_lock)
+            {
+                releasedAt = _publishedAt;
+            }
+
+            return (outcome, releasedAt);
         }
         catch (TimeoutException)
         {
-            return LiveReloadOutcome.TimedOut;
+            return (LiveReloadOutcome.TimedOut, 0);
         }
         finally
         {

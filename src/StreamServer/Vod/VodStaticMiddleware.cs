@@ -444,12 +444,14 @@ internal sealed class VodStaticMiddleware
             return;
         }
 
+        var releasedAt = 0L;
         if (live.Waits && channel is not null && !(live.IsPart && _cache.TryAcquire(key, out var existing) && Release(existing)))
         {
             LiveReloadOutcome outcome;
             try
             {
-                outcome = await channel.Reload.WaitAsync(live.Audio, live.Msn, live.Part, live.IsPart ? _partTimeout : _reloadTimeout, context.RequestAborted);
+                (outcome, releasedAt) = await channel.Reload.WaitTimedAsync(live.Audio, live.Msn, live.Part, live.IsPart ? _partTimeout : _reloadTimeout,
+                    context.RequestAborted);
             }
             catch (OperationCanceledException)
             {
@@ -472,6 +474,7 @@ internal sealed class VodStaticMiddleware
         }
 
         await Serve(context, file, isHead, protocol, start, _wholeBody);
+        channel?.Reload.Answered(releasedAt);
     }
 
     // A segment that is not a file yet: read from the packager while it is written, or (the next one, named by a preload

@@ -98,7 +98,13 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
     private readonly Track? _audio;
     private readonly Track[][] _reports; // per track (videos, then audio): the other tracks its playlist reports
     private readonly Action<LivePosition>? _published;
-    private readonly long _partMs;
+    private long _partMs; // the part length in use (PART-TARGET): decided from the first GOP
+    private int _partFrames; // video frames per part once decided (0: parts end by time, no GOP was seen)
+    private readonly double _partTargetSeconds;
+    private List<HeldUnit>? _held; // the first GOP, held until the part length is decided (null once it is)
+    private long _heldFirstKey = long.MinValue;
+    private int _heldKeyFrames;
+    private int _heldVideoFrames;
     private long _lastVideoPartCut = long.MinValue;
     private long _videoCutArrival; // Stopwatch timestamp of the frame that will close the open video segment or part
     private double _publishDelay;
@@ -124,7 +130,8 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
         var initName = _epoch == 1 ? "init.mp4" : $"init-{_epoch}.mp4";
         _root = root;
         _published = published;
-        _partMs = partSeconds > 0 ? (long)Math.Round(partSeconds * 1000) : 0;
+        _partTargetSeconds = partSeconds;
+        _held = partSeconds > 0 ? [] : null;
         _targetSeconds = targetSegmentSeconds;
         _window = Math.Max(3, windowSegments);
         if (continues is null && Directory.Exists(root))
@@ -150,14 +157,14 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
             for (; opened < _videos.Length; opened++)
             {
                 var v = info.Video[opened];
-                _videos[opened] = new Track(root, v.Folder, pool, audio: false, v.Config, v.Width, v.Height, 0, 0, _partMs > 0, info.WallClockAtZero,
+                _videos[opened] = new Track(root, v.Folder, pool, audio: false, v.Config, v.Width, v.Height, 0, 0, partSeconds > 0, info.WallClockAtZero,
                     continues?.Video[opened], initName, _epoch, dvrSeconds, partsAsFiles);
             }
 
             if (info.AudioConfig is { Length: >= 2 } asc)
             {
                 var (rate, channels) = AudioSpecificConfig(asc);
-                _audio = new Track(root, AudioFolder, pool, audio: true, asc, 0, 0, rate, channels, _partMs > 0, info.WallClockAtZero,
+                _audio = new Track(root, AudioFolder, pool, audio: true, asc, 0, 0, rate, channels, partSeconds > 0, info.WallClockAtZero,
                     continues?.Audio, initName, _epoch, dvrSeconds, partsAsFiles);
                 _audioRate = rate;
                 _audioChannels = channels;
@@ -257,9 +264,15 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
     /// </summary>
     public void WriteVideo(int track, ReadOnlySpan<byte> accessUnit, long dtsMs, int compositionMs, bool keyframe)
     {
+        if (_held is not null && Hold(new HeldUnit(HeldKind.Video, track, accessUnit.ToArray(), dtsMs, compositionMs, keyframe)))
+        {
+            return;
+        }
+
         var video = _videos[track];
         var cut = keyframe && (video.SegmentStartMs == long.MinValue || dtsMs - video.SegmentStartMs >= _targetSeconds * 1000);
-        var part = !cut && _partMs > 0 && video.PartStartMs != long.MinValue && dtsMs - video.PartStartMs >= _partMs - 1;
+        var part = !cut && _partMs > 0 && video.PartStartMs != long.MinValue
+            && (_partFrames > 0 ? video.FramesInPart >= _partFrames : dtsMs - video.PartStartMs >= _partMs - 1);
         var closedBy = _videoCutArrival;
         if (track == 0)
         {
@@ -290,6 +303,11 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
     /// <summary>Publishes what the video writes since the last call closed (playlists replaced, <c>published</c> called).</summary>
     public void PublishWritten()
     {
+        if (_held is not null && Hold(new HeldUnit(HeldKind.Publish, 0, [], 0, 0, false)))
+        {
+            return;
+        }
+
         if (_written != Closed.Nothing)
         {
             Publish(_written == Closed.Segment, audio: false);
@@ -303,7 +321,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
     /// <summary>One raw AAC frame at <paramref name="ptsMs"/>; audio segments start with the first frame at or after each video cut.</summary>
     public void WriteAudio(ReadOnlySpan<byte> frame, long ptsMs)
     {
-        if (_audio is null)
+        if (_audio is null || (_held is not null && Hold(new HeldUnit(HeldKind.Audio, 0, frame.ToArray(), ptsMs, 0, false))))
         {
             return;
         }
@@ -320,6 +338,11 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
     /// <summary>The publisher stopped: the last segments are closed and the playlists end with EXT-X-ENDLIST.</summary>
     public void Finish()
     {
+        if (_held is not null)
+        {
+            Decide(0, 0); // a publish shorter than a GOP: parts of the target length
+        }
+
         foreach (var video in _videos)
         {
             video.Finish();
@@ -338,6 +361,105 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
 
             _recording.Complete(video, _audio?.Recorded(_recording, _audioRate, _audioChannels), _targetSeconds);
         }
+    }
+
+    private enum HeldKind
+    {
+        Video,
+        Audio,
+        Publish,
+    }
+
+    private sealed record HeldUnit(HeldKind Kind, int Track, byte[] Data, long Time, int Composition, bool Key);
+
+    // Holds what arrives until the first video track's second keyframe gives the GOP (or 10 s pass without one), then
+    // decides the part length and writes everything held. Returns false once decided (the caller writes the unit itself).
+    private bool Hold(HeldUnit unit)
+    {
+        if (unit is { Kind: HeldKind.Video, Track: 0 })
+        {
+            if (unit.Key && _heldFirstKey != long.MinValue && _heldKeyFrames >= 1)
+            {
+                Decide(_heldVideoFrames, unit.Time - _heldFirstKey);
+                return false; // this keyframe begins the second GOP: written after the held ones
+            }
+
+            if (unit.Key && _heldFirstKey == long.MinValue)
+            {
+                _heldFirstKey = unit.Time;
+            }
+
+            _heldKeyFrames += unit.Key ? 1 : 0;
+            _heldVideoFrames += _heldFirstKey != long.MinValue ? 1 : 0;
+            if (_heldFirstKey != long.MinValue && unit.Time - _heldFirstKey > 10_000)
+            {
+                _held!.Add(unit);
+                Decide(0, 0);
+                return true;
+            }
+        }
+
+        _held!.Add(unit);
+        return true;
+    }
+
+    /// <summary>
+    /// The part length: <c>partSeconds</c> in whole frames when that divides the GOP (<paramref name="gopFrames"/> frames over
+    /// <paramref name="gopMs"/>), else the divisor of the GOP between 0.2 s and 1 s closest to it, so every segment is whole
+    /// parts of one length; without a GOP (none seen yet), parts of the target length. It never changes within the stream.
+    /// </summary>
+    private void Decide(int gopFrames, long gopMs)
+    {
+        var held = _held!;
+        _held = null;
+        if (gopFrames > 0 && gopMs > 0)
+        {
+            (_partFrames, _partMs) = PartLength(_partTargetSeconds, gopFrames, gopMs);
+        }
+        else
+        {
+            _partMs = (long)Math.Round(_partTargetSeconds * 1000);
+        }
+
+        foreach (var unit in held)
+        {
+            switch (unit.Kind)
+            {
+                case HeldKind.Video:
+                    WriteVideo(unit.Track, unit.Data, unit.Time, unit.Composition, unit.Key);
+                    break;
+                case HeldKind.Audio:
+                    WriteAudio(unit.Data, unit.Time);
+                    break;
+                default:
+                    PublishWritten();
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Frames per part and its length in ms for a GOP of <paramref name="gopFrames"/> frames lasting <paramref name="gopMs"/>.</summary>
+    public static (int Frames, long Milliseconds) PartLength(double targetSeconds, int gopFrames, long gopMs)
+    {
+        var frameMs = (double)gopMs / gopFrames;
+        var wanted = Math.Max(1, (int)Math.Round(targetSeconds * 1000 / frameMs));
+        var frames = wanted;
+        if (gopFrames % wanted != 0)
+        {
+            var best = 0;
+            for (var d = 1; d <= gopFrames; d++)
+            {
+                var ms = d * frameMs;
+                if (gopFrames % d == 0 && ms >= 199.5 && ms <= 1000.5 && (best == 0 || Math.Abs(d - wanted) < Math.Abs(best - wanted)))
+                {
+                    best = d;
+                }
+            }
+
+            frames = best > 0 ? best : wanted;
+        }
+
+        return (frames, (long)Math.Round(frames * frameMs));
     }
 
     private enum Closed
@@ -572,6 +694,9 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
 
         public long PartStartMs { get; private set; } = long.MinValue;
 
+        /// <summary>Frames written into the open part.</summary>
+        public int FramesInPart { get; private set; }
+
         /// <summary>The last frame's duration (an AAC frame: the most an audio part can exceed the video's part length).</summary>
         public long DefaultDurationMs => _defaultDuration;
 
@@ -686,7 +811,10 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
             if (cut || part || PartStartMs == long.MinValue)
             {
                 PartStartMs = dts;
+                FramesInPart = 0;
             }
+
+            FramesInPart++;
 
             fixed (byte* d = data)
             {

@@ -33,6 +33,43 @@ public class LivePassThroughTests
         "-f", "flv", $"rtmp://127.0.0.1:{port}/live/cam1?key=k",
     ];
 
+    [Theory]
+    [InlineData(0.2, 30, 1200, 5, 200)] // 1.2 s at 25 fps: 5 frames (0.2 s) divide it
+    [InlineData(0.2, 36, 1440, 6, 240)] // 36 frames: 5 does not divide, 6 (0.24 s) is the closest divisor in 0.2-1 s
+    [InlineData(0.2, 45, 1500, 9, 300)] // 1.5 s at 30 fps: 6 frames does not divide 45, 9 (0.3 s) does
+    [InlineData(0.5, 60, 2000, 15, 500)]
+    [InlineData(0.2, 37, 1233, 6, 200)] // a prime GOP: no divisor fits, parts of the target (the segment's last is shorter)
+    public void The_part_length_divides_the_gop_when_it_can(double target, int gopFrames, long gopMs, int frames, long ms)
+    {
+        var (f, m) = Transcode.Live.LiveRemuxer.PartLength(target, gopFrames, gopMs);
+        Assert.Equal(frames, f);
+        Assert.InRange(m, ms - 1, ms + 1);
+    }
+
+    [Fact]
+    public async Task A_gop_that_0_2_s_parts_do_not_divide_gets_whole_parts_of_one_length()
+    {
+        var (server, port, data) = await StartAsync("--StreamServer:Live:PartSeconds=0.2");
+        await using var _ = server;
+        using var __ = data;
+        string[] publish = [.. Publish(port, 4, realtime: false)];
+        publish[Array.IndexOf(publish, "-g") + 1] = "36"; // 1.44 s at 25 fps
+        (await ProcessRunner.RunAsync("ffmpeg", [.. publish[..^3], "-keyint_min", "36", "-sc_threshold", "0", .. publish[^3..]], TimeSpan.FromSeconds(60)))
+            .EnsureSuccess("ffmpeg publish");
+        using var http = new HttpClient(new LowLatencyHlsValidator()) { BaseAddress = server.HttpUri };
+        await WaitForAsync(async () => (await TextAsync(http, "/live/cam1/video/index.m3u8"))?.Contains("#EXT-X-ENDLIST") == true);
+        var video = LowLatencyPlaylist.Parse((await TextAsync(http, "/live/cam1/video/index.m3u8"))!);
+        Assert.Equal(0.24, video.PartTarget);
+        Assert.Equal(3, video.Segments.Count); // 36 + 36 + 28 frames
+        foreach (var segment in video.Segments.Take(2))
+        {
+            var parts = video.Parts.Where(p => p.Msn == segment.Msn).ToList();
+            Assert.Equal(6, parts.Count);
+            Assert.All(parts, p => Assert.InRange(p.Duration, 0.239, 0.241));
+            Assert.All(parts, p => Assert.Equal(p.Index == 0, p.Independent));
+        }
+    }
+
     [Fact]
     public async Task A_publish_is_remuxed_into_cmaf_segments_that_ffprobe_reads_frame_for_frame()
     {

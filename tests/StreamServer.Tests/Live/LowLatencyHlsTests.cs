@@ -187,6 +187,11 @@ public class LowLatencyHlsTests
         TestContext.Current.TestOutputHelper?.WriteLine($"blocking reload answered {string.Join(", ", delays.Select(d => (d * 1000).ToString("0", CultureInfo.InvariantCulture)))} ms after the part was written");
         Assert.True(delays.Order().ElementAt(delays.Count / 2) < 0.1, "blocking reloads are not answered promptly");
 
+        // The server measures the same from its side: publish to answer written, for every request that waited.
+        var metrics = await server.MetricsAsync();
+        Assert.True(RunningServer.Sample(metrics, "streamserver_live_reload_answer_seconds_count") >= 6, "no reload answer times recorded");
+        Assert.True(RunningServer.Sample(metrics, "streamserver_live_reload_answer_seconds_bucket{le=\"0.1\"}") >= 6, "reload answers slower than 100 ms");
+
         // The same over h2c.
         var (m, p) = Hint(await http.GetStringAsync(Video));
         var h2 = await ProcessRunner.RunAsync("curl", ["-sS", "--http2-prior-knowledge", "-w", "\n%{http_version} %{time_total}",
