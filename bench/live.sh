@@ -2,7 +2,7 @@
 # Live: StreamServer (pass-through, LL-HLS) next to nginx with libnginx-mod-rtmp (hls on), both fed by ONE ffmpeg
 # publish (tee muxer: the same packets reach both at the same moment), 1 s GOP and 1 s segments in both.
 #
-#   [SECONDS_RUN=40] [PART=0.333] [CHANNELS=50] [PHASE1=0: phase 2 only] bench/live.sh
+#   [SECONDS_RUN=40] [PART=0.2] [CHANNELS=50] [PHASES="1 2 3 4"] [PLAYER_SECONDS=120] [VIEWERS=1000] bench/live.sh
 #
 # Phase 1 (one channel, SECONDS_RUN): a poller reads both media playlists every 20 ms and records when each segment
 # (and, for us, each part) first appears. Reported per server:
@@ -16,10 +16,21 @@
 # code the channels bring hot in their first seconds, a one-time cost reported separately). The publishers' CPU is not
 # counted.
 # The wall clock of media time 0 is taken when ffmpeg starts (-re); both servers share that error.
+# Phase 3 (real players, PLAYER_SECONDS each): hls.js in Chromium in low-latency mode on our test channel with 0.2 s,
+# 0.333 s and 1 s parts, and shaka in low-latency mode on its LL-DASH MPD (0.2 s chunks): latency behind the wall clock
+# sampled twice a second (median, p95), stalls. Run through the player test (tests/.../Players), which asserts the same.
+# Phase 4 (VIEWERS LL-HLS viewers, the load tool's ll-hls scenario, 60 s each, on one 640x360 publish): without and with
+# delta updates (_HLS_skip=YES): errors, part and playlist TTFB, the server's answer time after a part is published
+# (streamserver_live_reload_answer_seconds, p50/p99 from its buckets), server CPU per viewer, playlist KiB per minute
+# per viewer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_RUN=${SECONDS_RUN:-40}
-PART=${PART:-0.333}
+PART=${PART:-0.2}
+PHASES=${PHASES:-"1 2 3 4"}
+[ "${PHASE1:-1}" = 0 ] && PHASES=${PHASES/1/}
+PLAYER_SECONDS=${PLAYER_SECONDS:-120}
+VIEWERS=${VIEWERS:-1000}
 CHANNELS=${CHANNELS:-50}
 WORK=${WORK:-/tmp/ss-bench-live}
 OURS_HTTP=18481; OURS_RTMP=19351; NGINX_HTTP=18482; NGINX_RTMP=19352
@@ -90,7 +101,7 @@ cpu() { # utime+stime in seconds of a pid and its children (nginx: master + work
   echo "$total $(getconf CLK_TCK)" | awk '{printf "%.2f", $1 / $2}'
 }
 
-if [ "${PHASE1:-1}" = 1 ]; then
+if [[ " $PHASES " == *" 1 "* ]]; then
 echo "== phase 1: one publish into both, ${SECONDS_RUN}s, 640x360 30 fps, GOP 1 s, segments 1 s, our parts ${PART} s"
 ours_cpu0=$(cpu $OURS_PID); nginx_cpu0=$(cpu $NGINX_PID)
 T0=$(date +%s.%N)
@@ -130,7 +141,7 @@ while time.time() < end:
                 open_parts = 0.0
             elif l.startswith("#EXT-X-PART:"):
                 open_parts += float(l.split("DURATION=")[1].split(",")[0])
-                seen[name].setdefault(("part", l.split('URI="')[1].split('"')[0]), now)
+                seen[name].setdefault(("part", l.split('URI=')[1]), now)  # URI and BYTERANGE: one key per part
             elif l and not l.startswith("#"):
                 seen[name].setdefault(("seg", n), now)
                 n += 1
@@ -161,6 +172,7 @@ PY
 
 fi
 
+if [[ " $PHASES " == *" 2 "* ]]; then
 echo "== phase 2: $CHANNELS pass-through channels (ffmpeg -c copy, each publish teed into both servers), CPU of each server over the same windows: 15 s to 30 s after the publishers start (steady state, in 5 s slices) and their first 15 s"
 SRC="$WORK/src.flv"
 ffmpeg -hide_banner -loglevel error -f lavfi -i "testsrc2=size=640x360:rate=30" -f lavfi -i "sine=frequency=440:sample_rate=48000" \
@@ -188,3 +200,54 @@ for server in ours nginx; do
 done
 for p in "${PUBS[@]}"; do wait "$p" 2>/dev/null || true; done
 echo "$ow ${o[0]} ${o[3]} $nw ${n[0]} ${n[3]} $CHANNELS" | awk '{printf "steady state (15-30 s): ours %.2f ms/s per channel, nginx-rtmp %.2f ms/s per channel: ratio %.2fx (target <= 1.0x); first 15 s: ours %.2f, nginx-rtmp %.2f ms/s per channel\n", ($3-$2)/15/$7*1000, ($6-$5)/15/$7*1000, ($3-$2)/($6-$5), ($2-$1)/15/$7*1000, ($5-$4)/15/$7*1000}'
+fi
+
+if [[ " $PHASES " == *" 3 "* ]]; then
+echo "== phase 3: real players on our test channel, ${PLAYER_SECONDS}s each (1 s segments)"
+for run in "hls 0.2" "hls 0.333" "hls 1" "shaka 0.2"; do
+  set -- $run
+  line=$(LL_PLAYER_SECONDS=$PLAYER_SECONDS LL_PART_SECONDS=$2 dotnet test tests/StreamServer.Tests -c Release --no-build \
+    --filter "FullyQualifiedName~PlayerPlaysTheLiveTestChannelAtLowLatency&DisplayName~\"$1\"" --logger "console;verbosity=detailed" 2>&1 \
+    | grep -m1 -oE "(PASS|FAIL) .*" || echo "FAIL no report")
+  echo "$1 parts $2 s: $line"
+done
+fi
+
+if [[ " $PHASES " == *" 4 "* ]]; then
+echo "== phase 4: $VIEWERS LL-HLS viewers on one channel (0.2 s parts, 1 s segments), 60 s without and with delta updates"
+ffmpeg -hide_banner -loglevel error -re -f lavfi -i "testsrc2=size=640x360:rate=30" -f lavfi -i "sine=frequency=440:sample_rate=48000" \
+  -t 200 -c:v libx264 -preset veryfast -tune zerolatency -g 30 -keyint_min 30 -sc_threshold 0 -b:v 1M -pix_fmt yuv420p \
+  -c:a aac -b:a 96k -f flv "rtmp://127.0.0.1:$OURS_RTMP/live/c0?key=k" </dev/null >/dev/null 2>&1 & PUB=$!; PIDS+=($PUB)
+for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$OURS_HTTP/live/c0/master.m3u8" >/dev/null && break; sleep 0.2; done
+sleep 3
+answer() { # p50 and p99 (ms) of the reload answer histogram between two scrapes (bucket upper bounds)
+  python3 - "$1" "$2" <<'PY'
+import sys, re
+def buckets(path):
+    b = {}
+    for l in open(path):
+        m = re.match(r'streamserver_live_reload_answer_seconds_bucket\{le="([^"]+)"\} (\S+)', l)
+        if m: b[m.group(1)] = float(m.group(2))
+    return b
+a, z = buckets(sys.argv[1]), buckets(sys.argv[2])
+keys = sorted(z, key=lambda k: float("inf") if k == "+Inf" else float(k))
+total = z["+Inf"] - a.get("+Inf", 0)
+def q(p):
+    for k in keys:
+        if z[k] - a.get(k, 0) >= p * total: return "<= " + ("inf" if k == "+Inf" else f"{float(k)*1000:g}") + " ms"
+print(f"answers {total:.0f}, p50 {q(0.5)}, p99 {q(0.99)}")
+PY
+}
+for mode in "" "--delta"; do
+  curl -s "http://127.0.0.1:$OURS_HTTP/metrics" > "$WORK/m0.txt"; c0=$(cpu $OURS_PID); w0=$(date +%s.%N)
+  dotnet loadtest/bin/Release/net10.0/LoadTest.dll --url "http://127.0.0.1:$OURS_HTTP/live/c0/master.m3u8" --scenario ll-hls \
+    --players "$VIEWERS" --ramp 10s --duration 60s --quiet $mode > "$WORK/ll$mode.txt" 2>&1 || true
+  c1=$(cpu $OURS_PID); w1=$(date +%s.%N); curl -s "http://127.0.0.1:$OURS_HTTP/metrics" > "$WORK/m1.txt"
+  echo "-- ${mode:-full playlists}"
+  grep -E "^requests|^latency|^live latency|^players|^playlist bytes" "$WORK/ll$mode.txt" || tail -5 "$WORK/ll$mode.txt"
+  echo "server answer after publish: $(answer "$WORK/m0.txt" "$WORK/m1.txt")"
+  kib=$(grep -oE "playlist bytes [0-9]+ \(([0-9.]+) KiB per minute" "$WORK/ll$mode.txt" | grep -oE "[0-9.]+ KiB" | cut -d' ' -f1)
+  echo "$c0 $c1 $VIEWERS ${kib:-0} $w0 $w1" | awk '{w=$6-$5; printf "server CPU %.1f%% of one core over the run (%.0f s): %.3f ms/s per viewer; playlists %.1f KiB per minute per viewer\n", ($2-$1)/w*100, w, ($2-$1)/w/$3*1000, $4/$3}'
+done
+kill $PUB 2>/dev/null || true
+fi

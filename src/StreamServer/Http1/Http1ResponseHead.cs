@@ -59,6 +59,46 @@ internal static class Http1ResponseHead
         return w.Length;
     }
 
+    /// <summary>Longest head <see cref="WriteOpenSegmentRange"/> writes.</summary>
+    public const int OpenSegmentRangeBytes = 512;
+
+    private static readonly byte[] ExposeHeaderBytes = System.Text.Encoding.ASCII.GetBytes(VodFile.ExposeHeaders);
+
+    private static ReadOnlySpan<byte> OpenSegmentHeaders =>
+        "Accept-Ranges: bytes\r\nCache-Control: public, max-age=31536000, immutable\r\nAccess-Control-Allow-Origin: *\r\nAccess-Control-Expose-Headers: "u8;
+
+    /// <summary>
+    /// 206 for a byte range of a live segment still being written (an EXT-X-PART BYTERANGE): whole parts never change, so
+    /// it is cached like the segment; its complete length is not known yet (<c>/*</c>).
+    /// </summary>
+    public static int WriteOpenSegmentRange(Span<byte> buffer, bool audio, long offset, long count, bool keepAlive, bool http10)
+    {
+        var w = new SpanWriter(buffer);
+        w.Append("HTTP/1.1 206 Partial Content\r\nContent-Length: "u8);
+        w.Append(count);
+        w.Append("\r\n"u8);
+        w.Append(HttpDate.DateLine);
+        w.Append(audio ? "Content-Type: audio/mp4\r\n"u8 : "Content-Type: video/iso.segment\r\n"u8);
+        w.Append(OpenSegmentHeaders);
+        w.Append(ExposeHeaderBytes);
+        w.Append("\r\nContent-Range: bytes "u8);
+        w.Append(offset);
+        w.Append((byte)'-');
+        w.Append(offset + count - 1);
+        w.Append("/*\r\n"u8);
+        if (!keepAlive)
+        {
+            w.Append("Connection: close\r\n"u8);
+        }
+        else if (http10)
+        {
+            w.Append("Connection: keep-alive\r\n"u8);
+        }
+
+        w.Append("\r\n"u8);
+        return w.Length;
+    }
+
     /// <summary>Longest head <see cref="WriteRequestTimeout"/> writes.</summary>
     public const int RequestTimeoutBytes = 160;
 

@@ -46,6 +46,13 @@ internal sealed class Http1ZeroCopyConnection
     private bool _isHttp10;
     private long _requestNumber;
 
+    // A byte range of a live segment still being written: sent by sendfile from the buffer pool's memfd.
+    private Transcode.Live.LiveOpenSegment? _open;
+    private long _openOffset;
+    private long _openCount;
+    private string? _openPath; // for the access log only
+    private readonly (long Offset, int Length)[] _runs = new (long, int)[8];
+
     public Http1ZeroCopyConnection(Http1ZeroCopyMiddleware owner, ConnectionContext connection, Socket? socket, bool serveMedia)
     {
         _owner = owner;
@@ -309,15 +316,21 @@ internal sealed class Http1ZeroCopyConnection
 
         Span<char> relative = stackalloc char[VodPath.MaxLength];
         var decoded = VodPath.Decode(request.Target, relative, out var written);
-        if (decoded == VodPathStatus.Valid && relative.StartsWith(VodPath.LiveRoot + "/"))
+        var live = decoded == VodPathStatus.Valid && relative.StartsWith(VodPath.LiveRoot + "/");
+        if (live)
         {
             _owner.Channels.FindByKey(relative[..written])?.Viewers.Seen(_connection.ConnectionId.GetHashCode());
         }
 
-        if (decoded != VodPathStatus.Valid
-            || (request.Target.Contains((byte)'?') && relative.StartsWith(VodPath.LiveRoot + "/"))
-            || !_owner.Cache.TryAcquire(relative[..written], out var file))
+        var hasQuery = request.Target.Contains((byte)'?');
+        if (decoded != VodPathStatus.Valid || (hasQuery && live) || !_owner.Cache.TryAcquire(relative[..written], out var file))
         {
+            if (live && !hasQuery && TryOpenSegmentRange(relative[..written], request))
+            {
+                consumed = request.HeadLength;
+                return StepResult.Respond;
+            }
+
             // Not a published file (or a refused path), or a live request that may have to wait for the packager (blocking
             // playlist reload, preload-hinted part): Kestrel's pipeline answers (404, thumbnails, 400, live waits).
             return StepResult.HandOff;
@@ -342,9 +355,116 @@ internal sealed class Http1ZeroCopyConnection
         return StepResult.Respond;
     }
 
+    // A bounded range of a live segment being written whose bytes are all there (a listed byte-range part): answered here
+    // from the pool's memfd. Anything that must wait or stream (the hinted range, a whole open segment) is Kestrel's.
+    private bool TryOpenSegmentRange(ReadOnlySpan<char> key, in Http1Request request)
+    {
+        if (!key.EndsWith(".m4s") || request.Range.IsEmpty || !TryBoundedRange(request.Range, out var from, out var to))
+        {
+            return false;
+        }
+
+        var rest = key[(VodPath.LiveRoot.Length + 1)..];
+        var channelEnd = rest.IndexOf('/');
+        var inChannel = channelEnd < 0 ? default : rest[(channelEnd + 1)..];
+        var trackEnd = inChannel.IndexOf('/');
+        if (trackEnd <= 0 || !inChannel[(trackEnd + 1)..].StartsWith("seg_")
+            || !int.TryParse(inChannel[(trackEnd + 5)..^4], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number))
+        {
+            return false;
+        }
+
+        var segment = _owner.Channels.FindByKey(key)?.Packager?.AcquireOpenSegment(inChannel[..trackEnd], number);
+        if (segment is null)
+        {
+            return false;
+        }
+
+        if (segment.Committed <= to || segment.MemoryFile is null)
+        {
+            segment.Release();
+            return false;
+        }
+
+        _head ??= ArrayPool<byte>.Shared.Rent(HeadBufferBytes);
+        _started = Stopwatch.GetTimestamp();
+        _open = segment;
+        _openOffset = from;
+        _openCount = to - from + 1;
+        _openPath = _owner.AccessLog.Enabled ? key.ToString() : null;
+        _keepAlive = request.KeepAlive;
+        _protocol = ServingMetrics.Protocol(request.IsHttp10 ? ServingMetrics.Http10 : ServingMetrics.Http11);
+        _isHead = request.IsHead;
+        _isHttp10 = request.IsHttp10;
+        _headLength = Http1ResponseHead.WriteOpenSegmentRange(_head, inChannel[..trackEnd].SequenceEqual(Transcode.Packaging.Packager.AudioFolder),
+            from, _openCount, _keepAlive, request.IsHttp10);
+        return true;
+    }
+
+    // "bytes=a-b" only.
+    private static bool TryBoundedRange(ReadOnlySpan<byte> value, out long from, out long to)
+    {
+        from = to = 0;
+        value = value.Trim((byte)' ');
+        if (!value.StartsWith("bytes="u8))
+        {
+            return false;
+        }
+
+        value = value[6..];
+        var dash = value.IndexOf((byte)'-');
+        return dash > 0 && System.Buffers.Text.Utf8Parser.TryParse(value[..dash], out from, out var a) && a == dash
+            && System.Buffers.Text.Utf8Parser.TryParse(value[(dash + 1)..], out to, out var b) && b == value.Length - dash - 1 && to >= from;
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> SendOpenSegmentRangeAsync()
+    {
+        var segment = _open!;
+        var ok = false;
+        try
+        {
+            ok = await SendBuffersAsync(_head!, _headLength, null, 0, 0, more: !_isHead);
+            var fd = segment.MemoryFile!.DangerousGetHandle(); // valid: the pool lives as long as the server
+            var (offset, count) = (_openOffset, _openCount);
+            while (ok && !_isHead && count > 0)
+            {
+                var runs = segment.FileRuns(offset, count, _runs);
+                for (var i = 0; ok && i < runs; i++)
+                {
+                    ok = await SendFileAsync(fd, _runs[i].Offset, _runs[i].Length);
+                    offset += _runs[i].Length;
+                    count -= _runs[i].Length;
+                }
+            }
+        }
+        finally
+        {
+            _open = null;
+            segment.Release();
+            var bodyBytes = ok && !_isHead ? _openCount : 0;
+            ServingMetrics.BodyBytes(_protocol, bodyBytes, sendfile: true);
+            _requestNumber++;
+            ServingMetrics.Response(_protocol, VodKind.Segment, 206, _started, RequestRef.Of(_connection.ConnectionId, _requestNumber));
+            if (_owner.AccessLog.Enabled && _openPath is not null)
+            {
+                _owner.AccessLog.Record(new Logging.AccessLogEntry(DateTimeOffset.UtcNow, _isHead ? "HEAD" : "GET", _openPath,
+                    _isHttp10 ? "HTTP/1.0" : "HTTP/1.1", 206, bodyBytes, Stopwatch.GetElapsedTime(_started).TotalMilliseconds,
+                    _connection.ConnectionId, _requestNumber, null, _connection.RemoteEndPoint));
+            }
+        }
+
+        return ok;
+    }
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> SendResponseAsync()
     {
+        if (_open is not null)
+        {
+            return await SendOpenSegmentRangeAsync();
+        }
+
         var file = _file!;
         var plan = _plan;
         var bodyBytes = 0L;
@@ -365,7 +485,7 @@ internal sealed class Http1ZeroCopyConnection
             {
                 viaSendfile = true;
                 ok = await SendBuffersAsync(_head!, _headLength, null, 0, 0, more: true)
-                    && await SendFileAsync(file, plan.Offset, plan.Count);
+                    && await SendFileAsync(file.Handle.DangerousGetHandle(), plan.Offset, plan.Count); // valid: the response holds a lease
                 bodyBytes = ok ? plan.Count : 0;
             }
         }
@@ -420,9 +540,8 @@ internal sealed class Http1ZeroCopyConnection
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<bool> SendFileAsync(VodFile file, long offset, long count)
+    private async ValueTask<bool> SendFileAsync(nint fileFd, long offset, long count)
     {
-        var fileFd = file.Handle.DangerousGetHandle(); // valid: the response holds a lease
         while (count > 0)
         {
             var n = LinuxSocket.SendFile(_fd, fileFd, offset, count);

@@ -326,6 +326,11 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
             return;
         }
 
+        if (_lastVideoCut == long.MinValue)
+        {
+            return; // before the first video keyframe: nothing to play it with, and audio segment N stays video segment N's time
+        }
+
         var cut = _lastVideoCut != long.MinValue && ptsMs >= _lastVideoCut && (_audio.SegmentStartMs == long.MinValue || _audio.SegmentStartMs < _lastVideoCut);
         var part = !cut && _lastVideoPartCut != long.MinValue && ptsMs >= _lastVideoPartCut && _audio.PartStartMs < _lastVideoPartCut;
         var closed = _audio.Write(frame, ptsMs, ptsMs, true, cut, part);

@@ -141,6 +141,30 @@ public class LowLatencyHlsTests
             // Each byte is written once: no part files in the window.
             Assert.Empty(Directory.GetFiles(Path.Combine(data.Path, "live-window", "test", "video"), "part_*"));
 
+            // A listed part of the segment still being written leaves by sendfile from the buffer pool's memfd (the
+            // HTTP/1.1 zero-copy path: a fresh connection, this client's went to Kestrel with its first 404), and is
+            // exactly what the segment's file holds there once complete. Asked for the moment the segment's first part
+            // appears (a blocking reload), so the segment is still open: the answer has no ETag and a length of "*".
+            var atEdge = LowLatencyPlaylist.Parse(await http.GetStringAsync(Video));
+            var fresh = LowLatencyPlaylist.Parse(await http.GetStringAsync($"{Video}?_HLS_msn={atEdge.OpenMsn + 1}&_HLS_part=0"));
+            var growing = fresh.Parts.First(p => p.Msn == atEdge.OpenMsn + 1);
+            using var direct = new HttpClient { BaseAddress = server.HttpUri };
+            const string Family = "streamserver_http_response_bytes_total";
+            var sentBefore = global::StreamServer.Tests.Tracing.TracingEnvironment.MetricSum(await server.MetricsAsync(), Family, "path=\"sendfile\"");
+            using var rangeRequest = new HttpRequestMessage(HttpMethod.Get, "/live/test/video/" + growing.Uri);
+            rangeRequest.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(growing.Offset, growing.Offset + growing.Length - 1);
+            using var rangeResponse = await direct.SendAsync(rangeRequest);
+            Assert.Equal(System.Net.HttpStatusCode.PartialContent, rangeResponse.StatusCode);
+            Assert.Null(rangeResponse.Headers.ETag);
+            Assert.EndsWith("/*", rangeResponse.Content.Headers.GetValues("Content-Range").Single(), StringComparison.Ordinal);
+            var partBytes = await rangeResponse.Content.ReadAsByteArrayAsync();
+            var sentAfter = global::StreamServer.Tests.Tracing.TracingEnvironment.MetricSum(await server.MetricsAsync(), Family, "path=\"sendfile\"");
+            Assert.True(sentAfter - sentBefore >= growing.Length, "a part of the open segment did not leave by sendfile");
+
+            // A whole GET of a segment still open streams it to its end (the same answer as the file once complete).
+            var completed = await http.GetByteArrayAsync("/live/test/video/" + growing.Uri);
+            Assert.Equal(completed.AsSpan((int)growing.Offset, (int)growing.Length).ToArray(), partBytes);
+
             // LL-DASH over the same bytes: the MPD lists the segment being written, available one chunk after it begins,
             // and a plain GET of it streams it as its chunks complete (200, no length up front), ending as the file.
             var mpd = await http.GetStringAsync("/live/test/manifest.mpd");
