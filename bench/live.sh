@@ -2,7 +2,7 @@
 # Live: StreamServer (pass-through, LL-HLS) next to nginx with libnginx-mod-rtmp (hls on), both fed by ONE ffmpeg
 # publish (tee muxer: the same packets reach both at the same moment), 1 s GOP and 1 s segments in both.
 #
-#   [SECONDS_RUN=40] [PART=0.2] [CHANNELS=50] [PHASES="1 2 3 4"] [PLAYER_SECONDS=120] [VIEWERS=1000] bench/live.sh
+#   [SECONDS_RUN=40] [PART=0.2] [CHANNELS=50] [PHASES="1 2 3 4"] [PLAYER_SECONDS=120] [VIEWERS=1000] [DVR=60] bench/live.sh
 #
 # Phase 1 (one channel, SECONDS_RUN): a poller reads both media playlists every 20 ms and records when each segment
 # (and, for us, each part) first appears. Reported per server:
@@ -85,6 +85,8 @@ channel_args=()
 for i in $(seq 0 "$CHANNELS"); do
   channel_args+=("--StreamServer:Live:Channels:$i:Name=c$i" "--StreamServer:Live:Channels:$i:Key=k")
 done
+# c0 keeps a DVR window of DVR seconds, longer than CAN-SKIP-UNTIL (6 s), so delta updates have something to leave out.
+channel_args+=("--StreamServer:Live:Channels:0:DvrSeconds=${DVR:-60}")
 dotnet "$DLL" --StreamServer:DataDir="$ABS/data" --StreamServer:ListenAddress=127.0.0.1 --StreamServer:HttpPort=$OURS_HTTP \
   --StreamServer:HttpsPort=-1 --StreamServer:RtmpPort=$OURS_RTMP --StreamServer:GenerateSample=false \
   --StreamServer:Live:TestChannel=false --StreamServer:Live:SegmentSeconds=1 --StreamServer:Live:PartSeconds=$PART \
@@ -207,8 +209,8 @@ echo "== phase 3: real players on our test channel, ${PLAYER_SECONDS}s each (1 s
 for run in "hls 0.2" "hls 0.333" "hls 1" "shaka 0.2"; do
   set -- $run
   line=$(LL_PLAYER_SECONDS=$PLAYER_SECONDS LL_PART_SECONDS=$2 dotnet test tests/StreamServer.Tests -c Release --no-build \
-    --filter "FullyQualifiedName~PlayerPlaysTheLiveTestChannelAtLowLatency&DisplayName~\"$1\"" --logger "console;verbosity=detailed" 2>&1 \
-    | grep -m1 -oE "(PASS|FAIL) .*" || echo "FAIL no report")
+    --filter "FullyQualifiedName~PlayerPlaysTheLiveTestChannelAtLowLatency&DisplayName~$1" --logger "console;verbosity=detailed" 2>&1 \
+    | grep -a -m1 -oE "(PASS|FAIL) (hls|shaka).*" || echo "FAIL no report")
   echo "$1 parts $2 s: $line"
 done
 fi

@@ -155,6 +155,11 @@ static async Task<int> SwarmAsync(string scenario, PlayerOptions options, LoadSi
         (options.CapBitsPerSecond > 0 ? string.Create(CultureInfo.InvariantCulture, $", capped at {options.CapBitsPerSecond / 1e6:0.###} Mbit/s") : "");
     var summary = RunSummary.FromSwarm(scenario, options.Url.AbsoluteUri, load, elapsed, swarm.Metrics, swarm.Timeline, cpu);
     Console.WriteLine(summary.ToText());
+    if (swarm.Metrics.FirstError is { } first)
+    {
+        Console.WriteLine($"first error: {first}");
+    }
+
     if (report is not null)
     {
         summary.WriteReport(report);

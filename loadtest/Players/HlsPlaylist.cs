@@ -168,6 +168,11 @@ internal static class HlsPlaylist
             if (eq + 1 < list.Length && list[eq + 1] == '"')
             {
                 var close = list.IndexOf('"', eq + 2);
+                if (close < 0)
+                {
+                    throw new FormatException($"unterminated quoted value in \"{list}\"");
+                }
+
                 value = list[(eq + 2)..close];
                 i = close + 1;
             }

@@ -173,7 +173,15 @@ internal sealed class LivePlayer(PlayerHttp http, PlayerOptions options, bool lo
                 continue;
             }
 
-            playlist = HlsPlaylist.ParseMedia(text, playlistUri);
+            try
+            {
+                playlist = HlsPlaylist.ParseMedia(text, playlistUri);
+            }
+            catch (FormatException e)
+            {
+                // Counted, not fatal: the viewer asks again (a whole run must not end on one bad answer).
+                http.Metrics.Failure(ErrorKind.Status, $"GET {blocking.PathAndQuery}: malformed playlist ({e.Message}, {text.Length} chars, ends \"{text[Math.Max(0, text.Length - 60)..]}\")");
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ namespace StreamServer.LoadTest.Players;
 /// </summary>
 internal sealed class PlayerHttp(HttpClient http, Version version, double capBitsPerSecond, SwarmMetrics metrics)
 {
-    private readonly byte[] _drain = new byte[64 * 1024];
+    private const int DrainBytes = 64 * 1024;
 
     public SwarmMetrics Metrics => metrics;
 
@@ -52,34 +52,43 @@ internal sealed class PlayerHttp(HttpClient http, Version version, double capBit
 
             await using var body = await response.Content.ReadAsStreamAsync(ct);
             var reading = Stopwatch.GetTimestamp();
-            long total = 0;
-            int read;
-            while ((read = await body.ReadAsync(_drain, ct)) > 0)
+            // One buffer per request: a live viewer follows video and audio at once over the same PlayerHttp.
+            var drain = System.Buffers.ArrayPool<byte>.Shared.Rent(DrainBytes);
+            try
             {
-                total += read;
-                if (keep is not null)
+                long total = 0;
+                int read;
+                while ((read = await body.ReadAsync(drain, ct)) > 0)
                 {
-                    keep.Write(_drain, 0, read);
-                }
-                else if (capBitsPerSecond > 0)
-                {
-                    // Read no faster than the cap: the socket buffer fills and TCP flow control slows the server, like a slow last mile.
-                    var due = TimeSpan.FromSeconds(total * 8 / capBitsPerSecond) - Stopwatch.GetElapsedTime(reading);
-                    if (due > TimeSpan.FromMilliseconds(2))
+                    total += read;
+                    if (keep is not null)
                     {
-                        await Task.Delay(due, ct);
+                        keep.Write(drain, 0, read);
+                    }
+                    else if (capBitsPerSecond > 0)
+                    {
+                        // Read no faster than the cap: the socket buffer fills and TCP flow control slows the server, like a slow last mile.
+                        var due = TimeSpan.FromSeconds(total * 8 / capBitsPerSecond) - Stopwatch.GetElapsedTime(reading);
+                        if (due > TimeSpan.FromMilliseconds(2))
+                        {
+                            await Task.Delay(due, ct);
+                        }
                     }
                 }
-            }
 
-            if (response.Content.Headers.ContentLength is { } expected && expected != total)
+                if (response.Content.Headers.ContentLength is { } expected && expected != total)
+                {
+                    metrics.Failure(ErrorKind.Reset, $"GET {uri.PathAndQuery}: {total} bytes of {expected}");
+                    return -1;
+                }
+
+                metrics.Success(kind, ttfb, total);
+                return total;
+            }
+            finally
             {
-                metrics.Failure(ErrorKind.Reset, $"GET {uri.PathAndQuery}: {total} bytes of {expected}");
-                return -1;
+                System.Buffers.ArrayPool<byte>.Shared.Return(drain);
             }
-
-            metrics.Success(kind, ttfb, total);
-            return total;
         }
         catch (Exception e) when (Classify(e, ct) is { } errorKind)
         {

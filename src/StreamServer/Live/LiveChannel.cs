@@ -14,7 +14,10 @@ public enum LiveChannelState
 /// </summary>
 /// <param name="partFiles">LL-HLS parts as files of their own instead of byte ranges of their segment.</param>
 /// <param name="partSeconds">LL-HLS part length; null = the server's.</param>
-public sealed class LiveChannel(string name, string key, string mode, bool partFiles = false, double? partSeconds = null)
+/// <param name="dvrSeconds">DVR depth; null = the server's.</param>
+/// <param name="record">Whether publishes become VODs; null = the server's.</param>
+public sealed class LiveChannel(string name, string key, string mode, bool partFiles = false, double? partSeconds = null, double? dvrSeconds = null,
+    bool? record = null)
 {
     private int _publishing;
     private long _bytes;
@@ -27,6 +30,8 @@ public sealed class LiveChannel(string name, string key, string mode, bool partF
     public string Mode { get; } = mode;
     public bool PartFiles { get; } = partFiles;
     public double? PartSeconds { get; } = partSeconds;
+    public double? DvrSeconds { get; } = dvrSeconds;
+    public bool? Record { get; } = record;
 
     /// <summary>The packager of the current (or last) publish: where the open segments are read while they grow.</summary>
     public Transcode.Live.LiveRemuxer? Packager

@@ -48,7 +48,8 @@ public sealed class LiveChannelRegistry
                 throw new InvalidOperationException($"StreamServer:Live: channel '{c.Name}': {lengthError}");
             }
 
-            _channels[c.Name] = new LiveChannel(c.Name, c.Key, c.Mode, parts == "files", c.PartSeconds > 0 ? c.PartSeconds : null);
+            _channels[c.Name] = new LiveChannel(c.Name, c.Key, c.Mode, parts == "files", c.PartSeconds > 0 ? c.PartSeconds : null,
+                c.DvrSeconds > 0 ? c.DvrSeconds : null, c.Record);
         }
 
         IngestIdleTimeout = TimeSpan.FromSeconds(Math.Max(1, options.IngestIdleTimeoutSeconds));

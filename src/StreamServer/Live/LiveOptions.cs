@@ -80,6 +80,12 @@ public sealed class LiveChannelConfig
     /// <summary>LL-HLS part length of this channel (0.2-1 s); 0 = the server's <see cref="LiveOptions.PartSeconds"/>.</summary>
     public double PartSeconds { get; set; }
 
+    /// <summary>DVR depth of this channel in seconds; 0 = the server's <see cref="LiveOptions.DvrSeconds"/>.</summary>
+    public double DvrSeconds { get; set; }
+
+    /// <summary>Whether this channel's publishes become VODs; unset = the server's <see cref="LiveOptions.Record"/>.</summary>
+    public bool? Record { get; set; }
+
     /// <summary>Why a part length cannot be used (0 = no parts, else 0.2-1 s), or null.</summary>
     public static string? PartSecondsError(double seconds) =>
         seconds == 0 || seconds is >= 0.2 and <= 1 ? null : "part length must be 0 (no parts) or 0.2-1 s";

@@ -87,7 +87,7 @@ internal sealed class LivePackaging(LiveOptions options, DataLayout layout, Tran
             {
                 PublishDelay.Record(position.PublishDelaySeconds, new KeyValuePair<string, object?>("channel", channel.Name));
             }
-        }, continues, options.DvrSeconds, Recording(channel, recordFrom), channel.PartFiles);
+        }, continues, channel.DvrSeconds ?? options.DvrSeconds, Recording(channel, recordFrom), channel.PartFiles);
         _last.AddOrUpdate(channel, remuxer);
         channel.Packager = remuxer;
         return remuxer;
@@ -95,7 +95,7 @@ internal sealed class LivePackaging(LiveOptions options, DataLayout layout, Tran
 
     private LiveRecording? Recording(LiveChannel channel, DateTimeOffset? started)
     {
-        if (!options.Record || started is not { } at)
+        if (!(channel.Record ?? options.Record) || started is not { } at)
         {
             return null;
         }

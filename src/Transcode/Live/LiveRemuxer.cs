@@ -1030,25 +1030,35 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
                     }
                 }
 
-                var delta = new StringBuilder().Append(header);
-                delta.Append(CultureInfo.InvariantCulture, $"#EXT-X-MAP:URI=\"{(entries.Count > first + skipped ? entries[first + skipped].InitName : Writer.InitName)}\"\n");
-                if (skipped > 0)
+                if (skipped == 0)
                 {
-                    delta.Append(CultureInfo.InvariantCulture, $"#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}\n");
+                    // Nothing to leave out (a window shorter than CAN-SKIP-UNTIL): requests for the delta get the whole
+                    // playlist, and no second file is written per part.
+                    DropDelta();
                 }
-
-                if (skipped < starts.Count)
+                else
                 {
-                    delta.Append(body, starts[skipped], body.Length - starts[skipped]);
-                }
+                    var delta = new StringBuilder().Append(header);
+                    delta.Append(CultureInfo.InvariantCulture, $"#EXT-X-MAP:URI=\"{(entries.Count > first + skipped ? entries[first + skipped].InitName : Writer.InitName)}\"\n");
+                    if (skipped > 0)
+                    {
+                        delta.Append(CultureInfo.InvariantCulture, $"#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}\n");
+                    }
 
-                delta.Append(trailer);
-                Thumbnails.AtomicFile.WriteText(Path.Combine(Writer.OutputDirectory, DeltaPlaylist), delta.ToString());
+                    if (skipped < starts.Count)
+                    {
+                        delta.Append(body, starts[skipped], body.Length - starts[skipped]);
+                    }
+
+                    delta.Append(trailer);
+                    Thumbnails.AtomicFile.WriteText(Path.Combine(Writer.OutputDirectory, DeltaPlaylist), delta.ToString());
+                    _deltaWritten = true;
+                }
             }
             else
             {
                 // Ended (or not low latency): a delta form would hide the end; requests for it get the whole playlist.
-                Interop.PosixFile.TryDelete(Path.Combine(Writer.OutputDirectory, DeltaPlaylist));
+                DropDelta();
             }
 
             text.Clear();
@@ -1069,6 +1079,17 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
                 var carried = Math.Min(_carried.Count, leaving);
                 _carried.RemoveRange(0, carried);
                 _deletedOwn += leaving - carried;
+            }
+        }
+
+        private bool _deltaWritten;
+
+        private void DropDelta()
+        {
+            if (_deltaWritten)
+            {
+                Interop.PosixFile.TryDelete(Path.Combine(Writer.OutputDirectory, DeltaPlaylist));
+                _deltaWritten = false;
             }
         }
 
