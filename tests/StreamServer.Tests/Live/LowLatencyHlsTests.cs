@@ -175,6 +175,13 @@ public class LowLatencyHlsTests
             Assert.Equal(System.Net.HttpStatusCode.OK, streamed.StatusCode);
             var body = await streamed.Content.ReadAsByteArrayAsync();
             Assert.Equal(await http.GetByteArrayAsync($"/live/test/video/seg_{open:D5}.m4s"), body);
+
+            // FFmpeg's DASH demuxer reads the low-latency MPD too.
+            var dashProbe = await ProcessRunner.RunAsync("ffprobe", ["-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
+                new Uri(server.HttpUri, "/live/test/manifest.mpd").ToString()], TimeSpan.FromSeconds(60));
+            dashProbe.EnsureSuccess("ffprobe (LL-DASH)");
+            Assert.Contains("h264", dashProbe.StdOut);
+            Assert.Contains("aac", dashProbe.StdOut);
         }
 
         var probe = await ProcessRunner.RunAsync("ffprobe", ["-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
