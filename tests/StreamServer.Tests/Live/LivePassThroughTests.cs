@@ -77,7 +77,7 @@ public class LivePassThroughTests
         await using var _ = server;
         using var __ = data;
         (await ProcessRunner.RunAsync("ffmpeg", Publish(port, 4, realtime: false), TimeSpan.FromSeconds(60))).EnsureSuccess("ffmpeg publish");
-        using var http = new HttpClient { BaseAddress = server.HttpUri };
+        using var http = new HttpClient(new LowLatencyHlsValidator()) { BaseAddress = server.HttpUri };
         await WaitForAsync(async () => (await TextAsync(http, "/live/cam1/video/index.m3u8"))?.Contains("#EXT-X-ENDLIST") == true);
 
         var master = (await TextAsync(http, "/live/cam1/master.m3u8"))!;
@@ -105,7 +105,7 @@ public class LivePassThroughTests
         await using var _ = server;
         using var __ = data;
         var publish = ProcessRunner.RunAsync("ffmpeg", Publish(port, 7, realtime: true), TimeSpan.FromSeconds(60));
-        using var http = new HttpClient { BaseAddress = server.HttpUri };
+        using var http = new HttpClient(new LowLatencyHlsValidator()) { BaseAddress = server.HttpUri };
         const string Url = "/live/cam1/video/index.m3u8";
         await WaitForAsync(async () => (await TextAsync(http, Url))?.Contains("#EXT-X-MEDIA-SEQUENCE:3") == true, TimeSpan.FromSeconds(20));
 
@@ -171,7 +171,7 @@ public class LivePassThroughTests
         await using var _ = server;
         using var __ = data;
         (await ProcessRunner.RunAsync("ffmpeg", Publish(port, 3, realtime: false), TimeSpan.FromSeconds(60))).EnsureSuccess("ffmpeg publish");
-        using var http = new HttpClient { BaseAddress = server.HttpUri };
+        using var http = new HttpClient(new LowLatencyHlsValidator()) { BaseAddress = server.HttpUri };
         await WaitForAsync(async () => (await TextAsync(http, "/live/cam1/video/index.m3u8"))?.Contains("#EXT-X-ENDLIST") == true);
         var onDisk = await File.ReadAllBytesAsync(Path.Combine(data.Path, "live-window", "cam1", "video", "seg_00001.m4s"));
 
@@ -193,7 +193,7 @@ public class LivePassThroughTests
         var (server, port, data) = await StartAsync();
         await using var _ = server;
         using var __ = data;
-        using var http = new HttpClient { BaseAddress = server.HttpUri };
+        using var http = new HttpClient(new LowLatencyHlsValidator()) { BaseAddress = server.HttpUri };
         const string Url = "/live/cam1/video/index.m3u8";
         (await ProcessRunner.RunAsync("ffmpeg", Publish(port, 3, realtime: false), TimeSpan.FromSeconds(60))).EnsureSuccess("first publish");
         await WaitForAsync(async () => (await TextAsync(http, Url))?.Contains("#EXT-X-ENDLIST") == true);
@@ -231,7 +231,7 @@ public class LivePassThroughTests
             "--Logging:LogLevel:StreamServer.Live=Information");
         await using var _ = server;
         using var __ = data;
-        using var http = new HttpClient { BaseAddress = server.HttpUri };
+        using var http = new HttpClient(new LowLatencyHlsValidator()) { BaseAddress = server.HttpUri };
         (await ProcessRunner.RunAsync("ffmpeg", Publish(port, 6, realtime: false), TimeSpan.FromSeconds(60))).EnsureSuccess("ffmpeg publish");
         await WaitForAsync(async () => (await TextAsync(http, "/live/cam1/video/index.m3u8"))?.Contains("#EXT-X-ENDLIST") == true);
 

@@ -24,7 +24,7 @@ public partial class LiveTranscodeTests
             "--StreamServer:Live:Channels:0:Name=cam1", "--StreamServer:Live:Channels:0:Key=k", "--StreamServer:Live:Channels:0:Mode=transcode",
             "--StreamServer:Live:Ladder:0=240", "--StreamServer:Live:Ladder:1=144", "--StreamServer:Live:SegmentSeconds=1",
             "--StreamServer:Live:Record=true"]);
-        using var http = new HttpClient { BaseAddress = server.HttpUri };
+        using var http = new HttpClient(new LowLatencyHlsValidator()) { BaseAddress = server.HttpUri };
         var publish = ProcessRunner.RunAsync("ffmpeg",
         [
             "-hide_banner", "-loglevel", "error", "-re",

@@ -161,7 +161,7 @@ internal sealed class LowLatencyPlaylist
 /// starting with a sync sample (its bytes fetched and its first moof read); CAN-SKIP-UNTIL at least 6 target
 /// durations, and a delta playlist only skipping what lies that far before its end; rendition reports present and
 /// never ahead of the playlist's own open part by more than one segment; and from one reload to the next of the same
-/// playlist, the media sequence and the newest part never going back.
+/// playlist (within one stream), the media sequence and the newest part never going back.
 /// </summary>
 internal sealed class LowLatencyHlsValidator : DelegatingHandler
 {
@@ -201,10 +201,9 @@ internal sealed class LowLatencyHlsValidator : DelegatingHandler
             return response;
         }
 
+        await response.Content.LoadIntoBufferAsync(cancellationToken); // the test reads it again, headers and all
         var text = await response.Content.ReadAsStringAsync(cancellationToken);
         var problems = await CheckAsync(request.RequestUri, text, cancellationToken);
-        var replaced = new HttpResponseMessage(response.StatusCode) { Content = new StringContent(text), RequestMessage = request };
-        response.Dispose();
         if (problems.Count > 0)
         {
             lock (_lock)
@@ -215,7 +214,7 @@ internal sealed class LowLatencyHlsValidator : DelegatingHandler
             throw new InvalidOperationException($"LL-HLS violation in {request.RequestUri.PathAndQuery}:\n  {string.Join("\n  ", problems)}\n---\n{text}");
         }
 
-        return replaced;
+        return response;
     }
 
     private async Task<List<string>> CheckAsync(Uri uri, string text, CancellationToken cancellationToken)
@@ -235,6 +234,11 @@ internal sealed class LowLatencyHlsValidator : DelegatingHandler
         var newest = p.Parts.Count > 0 ? (p.Parts[^1].Msn, p.Parts[^1].Index) : (p.OpenMsn - 1, int.MaxValue);
         lock (_lock)
         {
+            if (p.MediaSequence <= 1)
+            {
+                _last.Remove(key); // a new stream starts over (numbering from 1): nothing to compare with
+            }
+
             if (_last.TryGetValue(key, out var before)
                 && (p.MediaSequence < before.Sequence || newest.Item1 < before.Msn || (newest.Item1 == before.Msn && newest.Item2 < before.Part)))
             {

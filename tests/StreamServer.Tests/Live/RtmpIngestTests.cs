@@ -51,7 +51,7 @@ public class RtmpIngestTests
 
     private static async Task<JsonElement> ChannelAsync(RunningServer server, string name)
     {
-        using var client = new HttpClient { BaseAddress = server.HttpUri };
+        using var client = new HttpClient(new LowLatencyHlsValidator()) { BaseAddress = server.HttpUri };
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
         return await client.GetFromJsonAsync<JsonElement>($"/api/live/{name}");
     }
@@ -125,7 +125,7 @@ public class RtmpIngestTests
         Assert.Equal("idle", channel.GetProperty("state").GetString());
         Assert.Contains(error, channel.GetProperty("lastError").GetString());
         // Nothing half-written is served, and the channel takes the next, valid publish.
-        using var http = new HttpClient { BaseAddress = server.HttpUri };
+        using var http = new HttpClient(new LowLatencyHlsValidator()) { BaseAddress = server.HttpUri };
         Assert.Equal(System.Net.HttpStatusCode.NotFound, (await http.GetAsync("/live/cam1/video/index.m3u8")).StatusCode);
         (await ProcessRunner.RunAsync("ffmpeg", PublishArgs(port, "cam1?key=s3cret", 1, realtime: false), TimeSpan.FromSeconds(60))).EnsureSuccess("ffmpeg after the bad publish");
         Assert.Equal(25, (await IdleChannelAsync(server, "cam1")).GetProperty("videoFrames").GetInt64());
@@ -161,7 +161,7 @@ public class RtmpIngestTests
         var (server, port, data) = await StartAsync();
         await using var _ = server;
         using var __ = data;
-        using var client = new HttpClient { BaseAddress = server.HttpUri };
+        using var client = new HttpClient(new LowLatencyHlsValidator()) { BaseAddress = server.HttpUri };
         Assert.Equal(System.Net.HttpStatusCode.Unauthorized, (await client.PostAsJsonAsync("/api/live", new { name = "news" })).StatusCode);
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Token);
         using var created = await client.PostAsJsonAsync("/api/live", new { name = "news", mode = "passthrough" });
@@ -274,7 +274,7 @@ public class RtmpIngestTests
         Assert.Equal(frames, channel.GetProperty("videoFrames").GetInt64());
         Assert.Equal(tags.Count(t => t.Type == 8 && t.Data[1] == 1), channel.GetProperty("audioFrames").GetInt64());
         Assert.Equal(JsonValueKind.Null, channel.GetProperty("lastError").ValueKind);
-        using var http = new HttpClient { BaseAddress = server.HttpUri };
+        using var http = new HttpClient(new LowLatencyHlsValidator()) { BaseAddress = server.HttpUri };
         Assert.Contains("RESOLUTION=480x270", await http.GetStringAsync("/live/cam1/master.m3u8"));
         Assert.DoesNotContain("fail:", server.Output);
     }

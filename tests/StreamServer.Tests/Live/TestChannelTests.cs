@@ -49,7 +49,7 @@ public class TestChannelTests
         var (server, _, data) = await StartAsync();
         await using var _ = server;
         using var __ = data;
-        using var http = new HttpClient { BaseAddress = server.HttpUri };
+        using var http = new HttpClient(new LowLatencyHlsValidator()) { BaseAddress = server.HttpUri };
         var media = await PlaylistAsync(http, "/live/test/video/index.m3u8", t => t.Split("#EXTINF:").Length - 1 >= 3, TimeSpan.FromSeconds(20));
         Assert.DoesNotContain("#EXT-X-ENDLIST", media);
 
@@ -88,10 +88,10 @@ public class TestChannelTests
         var (server, rtmp, data) = await StartAsync();
         await using var _ = server;
         using var __ = data;
-        using var http = new HttpClient { BaseAddress = server.HttpUri };
+        using var http = new HttpClient(new LowLatencyHlsValidator()) { BaseAddress = server.HttpUri };
         await PlaylistAsync(http, "/live/test/master.m3u8", t => t.Contains("#EXT-X-STREAM-INF", StringComparison.Ordinal), TimeSpan.FromSeconds(20));
 
-        using (var second = new HttpClient { BaseAddress = server.HttpUri })
+        using (var second = new HttpClient(new LowLatencyHlsValidator()) { BaseAddress = server.HttpUri })
         {
             // A second player on its own connection, over h2c-less HTTP/1.1 through Kestrel's stack (a query hands off).
             Assert.Contains("#EXTM3U", await second.GetStringAsync("/live/test/master.m3u8?player=2"));
@@ -123,7 +123,7 @@ public class TestChannelTests
         var (server, _, data) = await StartAsync();
         await using var _ = server;
         using var __ = data;
-        using var http = new HttpClient { BaseAddress = server.HttpUri };
+        using var http = new HttpClient(new LowLatencyHlsValidator()) { BaseAddress = server.HttpUri };
         await PlaylistAsync(http, "/live/test/video/index.m3u8", t => t.Contains("#EXTINF", StringComparison.Ordinal), TimeSpan.FromSeconds(20));
         var start = Stopwatch.StartNew();
         var firstPlaylist = await PlaylistAsync(http, "/live/test/video/index.m3u8", _ => true, TimeSpan.FromSeconds(5));
