@@ -15,33 +15,8 @@ mkdir -p "$WORK/data/vod/b" "$WORK/nginx/tmp"
 head -c 1048576 /dev/urandom > "$WORK/data/vod/b/seg_000.m4s"
 { echo "#EXTM3U"; echo "#EXT-X-TARGETDURATION:4"; for i in $(seq 0 14); do printf '#EXTINF:4.000000,\nseg_%03d.m4s\n' "$i"; done; echo "#EXT-X-ENDLIST"; } \
   > "$WORK/data/vod/b/media.m3u8"
-cat > "$WORK/nginx/nginx.conf" <<CONF
-worker_processes 2;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/nginx/tmp; proxy_temp_path $WORK/nginx/tmp; fastcgi_temp_path $WORK/nginx/tmp;
-  uwsgi_temp_path $WORK/nginx/tmp; scgi_temp_path $WORK/nginx/tmp;
-  sendfile on; tcp_nopush on; keepalive_requests 1000000;
-  proxy_cache_path $WORK/nginx/cache levels=1:2 keys_zone=media:10m max_size=1g inactive=10m use_temp_path=off;
-  upstream origins { server 127.0.0.1:$ORIGIN; keepalive 32; }
-  server {
-    listen 127.0.0.1:$CACHE;
-    location / {
-      proxy_pass http://origins;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_cache media;
-      proxy_cache_lock on;
-      proxy_cache_revalidate on;
-      proxy_cache_use_stale updating;
-    }
-  }
-}
-CONF
+sed -e "s|@WORK@|$WORK/nginx|g" -e "s|@WORKERS@|2|" -e "s|@LISTEN@|127.0.0.1:$CACHE|" -e "s|@ORIGINS@|server 127.0.0.1:$ORIGIN;|" \
+  ops/nginx/cache-tier.conf.template > "$WORK/nginx/nginx.conf"
 source bench/streamserver.sh
 start_streamserver "$WORK/data" "$ORIGIN"
 SERVER=$PID

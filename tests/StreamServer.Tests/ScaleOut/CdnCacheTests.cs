@@ -34,43 +34,12 @@ public sealed class CdnCacheTests
         {
             var dir = new TempDir("ss-cdn");
             var port = RunningServer.FreePort();
-            var servers = string.Concat(origins.Select(p => $"    server 127.0.0.1:{p};\n"));
+            var servers = string.Concat(origins.Select(p => $"server 127.0.0.1:{p}; "));
             Directory.CreateDirectory(dir.Combine("tmp"));
-            await File.WriteAllTextAsync(dir.Combine("nginx.conf"), $$"""
-                worker_processes 1;
-                daemon off;
-                pid {{dir.Combine("nginx.pid")}};
-                error_log {{dir.Combine("error.log")}} warn;
-                events { worker_connections 1024; }
-                http {
-                  access_log off;
-                  client_body_temp_path {{dir.Combine("tmp")}}; proxy_temp_path {{dir.Combine("tmp")}}; fastcgi_temp_path {{dir.Combine("tmp")}};
-                  uwsgi_temp_path {{dir.Combine("tmp")}}; scgi_temp_path {{dir.Combine("tmp")}};
-                  proxy_cache_path {{dir.Combine("cache")}} levels=1:2 keys_zone=media:10m max_size=1g inactive=10m use_temp_path=off;
-                  # A live channel lives on one origin: shard /live/<channel>/ by channel, everything else by path.
-                  map $uri $shard {
-                    ~^/live/(?<channel>[^/]+)/ $channel;
-                    default $uri;
-                  }
-                  upstream origins {
-                    hash $shard consistent;
-                    keepalive 16;
-                {{servers}}  }
-                  server {
-                    listen 127.0.0.1:{{port}};
-                    location / {
-                      proxy_pass http://origins;
-                      proxy_http_version 1.1;
-                      proxy_set_header Connection "";
-                      proxy_cache media;
-                      proxy_cache_lock on;
-                      proxy_cache_revalidate on;
-                      proxy_cache_use_stale updating;
-                      add_header X-Cache-Status $upstream_cache_status always;
-                    }
-                  }
-                }
-                """);
+            var template = await File.ReadAllTextAsync(Path.Combine(RepoPaths.Root, "ops", "nginx", "cache-tier.conf.template"));
+            await File.WriteAllTextAsync(dir.Combine("nginx.conf"), template.Replace("@WORK@", dir.Path, StringComparison.Ordinal)
+                .Replace("@WORKERS@", "1", StringComparison.Ordinal).Replace("@LISTEN@", $"127.0.0.1:{port}", StringComparison.Ordinal)
+                .Replace("@ORIGINS@", servers, StringComparison.Ordinal));
             var nginx = Process.Start(new ProcessStartInfo("nginx", ["-c", dir.Combine("nginx.conf"), "-p", dir.Path])
             {
                 RedirectStandardError = true,
