@@ -130,7 +130,7 @@ internal sealed class LivePlayer(PlayerHttp http, PlayerOptions options, bool lo
                     continue;
                 }
 
-                if (await (part.Length > 0 ? http.BodyAsync(part.Uri, part.Offset, part.Length, RequestKind.Part, ct) : http.BodyAsync(part.Uri, RequestKind.Part, ct)) >= 0)
+                if (await http.BodyAsync(part.Uri, part.Offset, part.Length, RequestKind.Part, ct) >= 0)
                 {
                     buffer.Add(part.Duration);
                     if (measure && playlist.StartTimes.TryGetValue(part.Msn, out var start))

@@ -26,7 +26,7 @@ internal sealed class PlayerHttp(HttpClient http, Version version, double capBit
     /// <summary>GET a media object and read it through the cap; its length, or -1 on failure.</summary>
     public Task<long> BodyAsync(Uri uri, RequestKind kind, CancellationToken ct) => GetAsync(uri, kind, null, ct);
 
-    /// <summary>As <see cref="BodyAsync(Uri, RequestKind, CancellationToken)"/> for bytes [offset, offset + length) of it (a byte-range part).</summary>
+    /// <summary>As <see cref="BodyAsync(Uri, RequestKind, CancellationToken)"/> for bytes [offset, offset + length) of it (a byte-range part); length -1 = all of it.</summary>
     public Task<long> BodyAsync(Uri uri, long offset, long length, RequestKind kind, CancellationToken ct) => GetAsync(uri, kind, null, ct, offset, length);
 
     /// <summary>One GET, timed to its first byte and recorded as <paramref name="kind"/>: the body is kept in

@@ -46,26 +46,15 @@ internal static class Http1ResponseHead
             w.Append("\r\n"u8);
         }
 
-        if (!keepAlive)
-        {
-            w.Append("Connection: close\r\n"u8);
-        }
-        else if (http10)
-        {
-            w.Append("Connection: keep-alive\r\n"u8);
-        }
-
-        w.Append("\r\n"u8);
-        return w.Length;
+        return EndHead(ref w, keepAlive, http10);
     }
 
     /// <summary>Longest head <see cref="WriteOpenSegmentRange"/> writes.</summary>
     public const int OpenSegmentRangeBytes = 512;
 
-    private static readonly byte[] ExposeHeaderBytes = System.Text.Encoding.ASCII.GetBytes(VodFile.ExposeHeaders);
-
-    private static ReadOnlySpan<byte> OpenSegmentHeaders =>
-        "Accept-Ranges: bytes\r\nCache-Control: public, max-age=31536000, immutable\r\nAccess-Control-Allow-Origin: *\r\nAccess-Control-Expose-Headers: "u8;
+    // What every open-segment range carries, from the same constants as a file's headers.
+    private static readonly byte[] OpenSegmentHeaders = System.Text.Encoding.ASCII.GetBytes(
+        $"Accept-Ranges: bytes\r\nCache-Control: {VodFile.CacheControl}\r\nAccess-Control-Allow-Origin: *\r\nAccess-Control-Expose-Headers: {VodFile.ExposeHeaders}\r\n");
 
     /// <summary>
     /// 206 for a byte range of a live segment still being written (an EXT-X-PART BYTERANGE): whole parts never change, so
@@ -80,12 +69,17 @@ internal static class Http1ResponseHead
         w.Append(HttpDate.DateLine);
         w.Append(audio ? "Content-Type: audio/mp4\r\n"u8 : "Content-Type: video/iso.segment\r\n"u8);
         w.Append(OpenSegmentHeaders);
-        w.Append(ExposeHeaderBytes);
-        w.Append("\r\nContent-Range: bytes "u8);
+        w.Append("Content-Range: bytes "u8);
         w.Append(offset);
         w.Append((byte)'-');
         w.Append(offset + count - 1);
         w.Append("/*\r\n"u8);
+        return EndHead(ref w, keepAlive, http10);
+    }
+
+    // The Connection header when it is not HTTP/1.1's default, and the blank line.
+    private static int EndHead(ref SpanWriter w, bool keepAlive, bool http10)
+    {
         if (!keepAlive)
         {
             w.Append("Connection: close\r\n"u8);

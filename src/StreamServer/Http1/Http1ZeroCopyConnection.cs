@@ -359,22 +359,17 @@ internal sealed class Http1ZeroCopyConnection
     // from the pool's memfd. Anything that must wait or stream (the hinted range, a whole open segment) is Kestrel's.
     private bool TryOpenSegmentRange(ReadOnlySpan<char> key, in Http1Request request)
     {
-        if (!key.EndsWith(".m4s") || request.Range.IsEmpty || !TryBoundedRange(request.Range, out var from, out var to))
+        if (request.Range.IsEmpty || !VodResponsePlanner.TryParseRange(request.Range, out var from, out var to, out var suffix) || suffix || to == long.MaxValue)
         {
             return false;
         }
 
-        var rest = key[(VodPath.LiveRoot.Length + 1)..];
-        var channelEnd = rest.IndexOf('/');
-        var inChannel = channelEnd < 0 ? default : rest[(channelEnd + 1)..];
-        var trackEnd = inChannel.IndexOf('/');
-        if (trackEnd <= 0 || !inChannel[(trackEnd + 1)..].StartsWith("seg_")
-            || !int.TryParse(inChannel[(trackEnd + 5)..^4], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number))
+        if (!Live.LiveRequest.TrySplit(key, out _, out var track, out var file) || !Live.LiveRequest.TrySegmentNumber(file, out var number))
         {
             return false;
         }
 
-        var segment = _owner.Channels.FindByKey(key)?.Packager?.AcquireOpenSegment(inChannel[..trackEnd], number);
+        var segment = _owner.Channels.FindByKey(key)?.Packager?.AcquireOpenSegment(track, number);
         if (segment is null)
         {
             return false;
@@ -396,25 +391,9 @@ internal sealed class Http1ZeroCopyConnection
         _protocol = ServingMetrics.Protocol(request.IsHttp10 ? ServingMetrics.Http10 : ServingMetrics.Http11);
         _isHead = request.IsHead;
         _isHttp10 = request.IsHttp10;
-        _headLength = Http1ResponseHead.WriteOpenSegmentRange(_head, inChannel[..trackEnd].SequenceEqual(Transcode.Packaging.Packager.AudioFolder),
+        _headLength = Http1ResponseHead.WriteOpenSegmentRange(_head, track.SequenceEqual(Transcode.Packaging.Packager.AudioFolder),
             from, _openCount, _keepAlive, request.IsHttp10);
         return true;
-    }
-
-    // "bytes=a-b" only.
-    private static bool TryBoundedRange(ReadOnlySpan<byte> value, out long from, out long to)
-    {
-        from = to = 0;
-        value = value.Trim((byte)' ');
-        if (!value.StartsWith("bytes="u8))
-        {
-            return false;
-        }
-
-        value = value[6..];
-        var dash = value.IndexOf((byte)'-');
-        return dash > 0 && System.Buffers.Text.Utf8Parser.TryParse(value[..dash], out from, out var a) && a == dash
-            && System.Buffers.Text.Utf8Parser.TryParse(value[(dash + 1)..], out to, out var b) && b == value.Length - dash - 1 && to >= from;
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]

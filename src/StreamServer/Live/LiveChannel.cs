@@ -2,6 +2,20 @@ using System.Diagnostics;
 
 namespace StreamServer.Live;
 
+/// <summary>
+/// A channel's packaging settings in effect: LL-HLS parts as files of their own (else byte ranges of their segment), part
+/// length (0 = no parts), DVR depth, whether publishes become VODs.
+/// </summary>
+public sealed record LiveChannelPackaging(bool PartFiles, double PartSeconds, double DvrSeconds, bool Record)
+{
+    /// <summary>The channel's own settings where it has them, else the server's.</summary>
+    public static LiveChannelPackaging Resolve(LiveOptions server, LiveChannelConfig? channel) => new(
+        (channel is { Parts.Length: > 0 } ? channel.Parts : server.Parts) == "files",
+        channel is { PartSeconds: > 0 } ? channel.PartSeconds : server.PartSeconds,
+        channel is { DvrSeconds: > 0 } ? channel.DvrSeconds : server.DvrSeconds,
+        channel?.Record ?? server.Record);
+}
+
 public enum LiveChannelState
 {
     Idle,
@@ -12,12 +26,8 @@ public enum LiveChannelState
 /// One channel: its key and what its publisher is doing (counters written by the ingest connection, read by the API).
 /// At most one publisher at a time.
 /// </summary>
-/// <param name="partFiles">LL-HLS parts as files of their own instead of byte ranges of their segment.</param>
-/// <param name="partSeconds">LL-HLS part length; null = the server's.</param>
-/// <param name="dvrSeconds">DVR depth; null = the server's.</param>
-/// <param name="record">Whether publishes become VODs; null = the server's.</param>
-public sealed class LiveChannel(string name, string key, string mode, bool partFiles = false, double? partSeconds = null, double? dvrSeconds = null,
-    bool? record = null)
+/// <param name="packaging">How its publishes are packaged (the channel's settings over the server's, resolved by the registry).</param>
+public sealed class LiveChannel(string name, string key, string mode, LiveChannelPackaging packaging)
 {
     private int _publishing;
     private long _bytes;
@@ -28,10 +38,7 @@ public sealed class LiveChannel(string name, string key, string mode, bool partF
     public string Name { get; } = name;
     public string Key { get; } = key;
     public string Mode { get; } = mode;
-    public bool PartFiles { get; } = partFiles;
-    public double? PartSeconds { get; } = partSeconds;
-    public double? DvrSeconds { get; } = dvrSeconds;
-    public bool? Record { get; } = record;
+    public LiveChannelPackaging Packaging { get; } = packaging;
 
     /// <summary>The packager of the current (or last) publish: where the open segments are read while they grow.</summary>
     public Transcode.Live.LiveRemuxer? Packager

@@ -9,11 +9,11 @@ public sealed class LiveChannelRegistry
     private readonly ConcurrentDictionary<string, LiveChannel> _channels = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, LiveChannel>.AlternateLookup<ReadOnlySpan<char>> _byName;
 
-    private readonly string _defaultParts;
+    private readonly LiveOptions _options;
 
     public LiveChannelRegistry(LiveOptions options)
     {
-        _defaultParts = options.Parts;
+        _options = options;
         if (LiveChannelConfig.PartsError(options.Parts) is { } defaultError)
         {
             throw new InvalidOperationException($"StreamServer:Live:Parts: {defaultError}");
@@ -37,8 +37,7 @@ public sealed class LiveChannelRegistry
                 throw new InvalidOperationException($"StreamServer:Live:Channels: channel '{c.Name}': {modeError}");
             }
 
-            var parts = c.Parts.Length > 0 ? c.Parts : options.Parts;
-            if (LiveChannelConfig.PartsError(parts) is { } partsError)
+            if (LiveChannelConfig.PartsError(c.Parts.Length > 0 ? c.Parts : options.Parts) is { } partsError)
             {
                 throw new InvalidOperationException($"StreamServer:Live: channel '{c.Name}': {partsError}");
             }
@@ -48,8 +47,7 @@ public sealed class LiveChannelRegistry
                 throw new InvalidOperationException($"StreamServer:Live: channel '{c.Name}': {lengthError}");
             }
 
-            _channels[c.Name] = new LiveChannel(c.Name, c.Key, c.Mode, parts == "files", c.PartSeconds > 0 ? c.PartSeconds : null,
-                c.DvrSeconds > 0 ? c.DvrSeconds : null, c.Record);
+            _channels[c.Name] = new LiveChannel(c.Name, c.Key, c.Mode, LiveChannelPackaging.Resolve(options, c));
         }
 
         IngestIdleTimeout = TimeSpan.FromSeconds(Math.Max(1, options.IngestIdleTimeoutSeconds));
@@ -100,7 +98,7 @@ public sealed class LiveChannelRegistry
     public LiveChannel? Create(string name, string mode, string? parts = null)
     {
         var channel = new LiveChannel(name, Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16)), mode,
-            (parts ?? _defaultParts) == "files");
+            LiveChannelPackaging.Resolve(_options, parts is null ? null : new LiveChannelConfig { Parts = parts }));
         return _channels.TryAdd(name, channel) ? channel : null;
     }
 

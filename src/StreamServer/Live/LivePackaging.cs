@@ -75,7 +75,7 @@ internal sealed class LivePackaging(LiveOptions options, DataLayout layout, Tran
             channel.Reload.Reset();
         }
 
-        var remuxer = new LiveRemuxer(Path.Combine(Root, channel.Name), info, pool, options.SegmentSeconds, options.WindowSegments, channel.PartSeconds ?? options.PartSeconds, position =>
+        var remuxer = new LiveRemuxer(Path.Combine(Root, channel.Name), info, pool, options.SegmentSeconds, options.WindowSegments, channel.Packaging.PartSeconds, position =>
         {
             foreach (var playlist in playlists)
             {
@@ -87,7 +87,7 @@ internal sealed class LivePackaging(LiveOptions options, DataLayout layout, Tran
             {
                 PublishDelay.Record(position.PublishDelaySeconds, new KeyValuePair<string, object?>("channel", channel.Name));
             }
-        }, continues, channel.DvrSeconds ?? options.DvrSeconds, Recording(channel, recordFrom), channel.PartFiles);
+        }, continues, channel.Packaging.DvrSeconds, Recording(channel, recordFrom), channel.Packaging.PartFiles);
         _last.AddOrUpdate(channel, remuxer);
         channel.Packager = remuxer;
         return remuxer;
@@ -95,7 +95,7 @@ internal sealed class LivePackaging(LiveOptions options, DataLayout layout, Tran
 
     private LiveRecording? Recording(LiveChannel channel, DateTimeOffset? started)
     {
-        if (!(channel.Record ?? options.Record) || started is not { } at)
+        if (!channel.Packaging.Record || started is not { } at)
         {
             return null;
         }

@@ -15,9 +15,10 @@ internal readonly record struct LiveRequest(string Channel, bool Audio, int Msn,
     /// <summary>Whether the request waits for the packager (a blocking reload or a hinted part).</summary>
     public bool Waits => IsPart || (Msn >= 0 && !IsSegment);
 
-    public static bool TryParse(ReadOnlySpan<char> key, string rawTarget, out LiveRequest request)
+    /// <summary>The parts of a served-file key "live/{channel}/{track}/{file}", without allocating; false for other shapes.</summary>
+    public static bool TrySplit(ReadOnlySpan<char> key, out ReadOnlySpan<char> channel, out ReadOnlySpan<char> track, out ReadOnlySpan<char> file)
     {
-        request = default;
+        channel = track = file = default;
         var rest = key[(Vod.VodPath.LiveRoot.Length + 1)..];
         var slash = rest.IndexOf('/');
         if (slash <= 0)
@@ -25,7 +26,7 @@ internal readonly record struct LiveRequest(string Channel, bool Audio, int Msn,
             return false;
         }
 
-        var channel = rest[..slash];
+        channel = rest[..slash];
         var inTrack = rest[(slash + 1)..];
         var trackEnd = inTrack.IndexOf('/');
         if (trackEnd <= 0)
@@ -33,8 +34,27 @@ internal readonly record struct LiveRequest(string Channel, bool Audio, int Msn,
             return false;
         }
 
-        var audio = inTrack[..trackEnd].SequenceEqual(Transcode.Packaging.Packager.AudioFolder);
-        var file = inTrack[(trackEnd + 1)..];
+        track = inTrack[..trackEnd];
+        file = inTrack[(trackEnd + 1)..];
+        return true;
+    }
+
+    /// <summary>The media sequence number of a segment file name (seg_{msn}.m4s).</summary>
+    public static bool TrySegmentNumber(ReadOnlySpan<char> file, out int number)
+    {
+        number = 0;
+        return file.StartsWith("seg_", StringComparison.Ordinal) && file.EndsWith(".m4s", StringComparison.Ordinal) && TryNumber(file[4..^4], out number);
+    }
+
+    public static bool TryParse(ReadOnlySpan<char> key, string rawTarget, out LiveRequest request)
+    {
+        request = default;
+        if (!TrySplit(key, out var channel, out var track, out var file))
+        {
+            return false;
+        }
+
+        var audio = track.SequenceEqual(Transcode.Packaging.Packager.AudioFolder);
         if (file.StartsWith("part_", StringComparison.Ordinal) && file.EndsWith(".m4s", StringComparison.Ordinal))
         {
             var name = file[5..^4];
@@ -48,14 +68,14 @@ internal readonly record struct LiveRequest(string Channel, bool Audio, int Msn,
             return true;
         }
 
-        if (file.StartsWith("seg_", StringComparison.Ordinal) && file.EndsWith(".m4s", StringComparison.Ordinal))
+        if (file.StartsWith("seg_", StringComparison.Ordinal))
         {
-            if (!TryNumber(file[4..^4], out var number))
+            if (!TrySegmentNumber(file, out var number))
             {
                 return false;
             }
 
-            request = new LiveRequest(channel.ToString(), audio, number, -1, IsPart: false, Invalid: false, IsSegment: true, Track: inTrack[..trackEnd].ToString());
+            request = new LiveRequest(channel.ToString(), audio, number, -1, IsPart: false, Invalid: false, IsSegment: true, Track: track.ToString());
             return true;
         }
 

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Globalization;
 using Microsoft.Extensions.Primitives;
 using StreamServer.Transcode.Live;
@@ -134,14 +133,8 @@ internal static class OpenSegmentResponse
     // Copies [from, end) into the response (Kestrel's pipe: chunks on HTTP/1.1, DATA frames on HTTP/2) and flushes it.
     private static async Task SendAsync(HttpContext context, LiveOpenSegment segment, long from, long end, KeyValuePair<string, object?> protocol)
     {
-        var slices = new List<ReadOnlyMemory<byte>>(4);
-        segment.Slices(from, end - from, slices);
         var writer = context.Response.BodyWriter;
-        foreach (var slice in slices)
-        {
-            writer.Write(slice.Span);
-        }
-
+        segment.CopyTo(from, end - from, writer);
         ServingMetrics.BodyBytes(protocol, end - from, sendfile: false);
         await writer.FlushAsync(context.RequestAborted);
     }
@@ -170,30 +163,22 @@ internal static class OpenSegmentResponse
     // "bytes=a-b" (to = b) or "bytes=a-" (to = -1); anything else (no header, suffix, several ranges) is the whole segment.
     private static (long From, long To, bool Ranged) Range(StringValues header)
     {
-        if (header.Count != 1 || header[0] is not { } value)
+        if (header.Count != 1 || header[0] is not { Length: > 0 and <= 256 } value)
         {
             return (0, -1, false);
         }
 
-        var spec = value.AsSpan().Trim();
-        if (!spec.StartsWith("bytes=", StringComparison.Ordinal) || spec.Contains(','))
+        Span<byte> bytes = stackalloc byte[value.Length];
+        for (var i = 0; i < value.Length; i++)
+        {
+            bytes[i] = value[i] < 0x80 ? (byte)value[i] : (byte)0xff; // Kestrel hands headers over as Latin-1
+        }
+
+        if (!VodResponsePlanner.TryParseRange(bytes, out var from, out var to, out var suffix) || suffix)
         {
             return (0, -1, false);
         }
 
-        spec = spec[6..];
-        var dash = spec.IndexOf('-');
-        if (dash <= 0 || !long.TryParse(spec[..dash].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var from))
-        {
-            return (0, -1, false);
-        }
-
-        var last = spec[(dash + 1)..].Trim();
-        if (last.IsEmpty)
-        {
-            return (from, -1, true);
-        }
-
-        return long.TryParse(last, NumberStyles.None, CultureInfo.InvariantCulture, out var to) && to >= from ? (from, to, true) : (0, -1, false);
+        return (from, to == long.MaxValue ? -1 : to, true);
     }
 }

@@ -85,57 +85,21 @@ internal static class VodResponsePlanner
     {
         start = 0;
         count = 0;
-        value = value.Trim((byte)' ');
-        if (value.Length < 7 || !value[..6].SequenceEqual("bytes="u8))
+        if (!TryParseRange(value, out var from, out var to, out var suffix))
         {
             return RangeResult.Ignore;
         }
 
-        var spec = value[6..].Trim((byte)' ');
-        if (spec.IndexOf((byte)',') >= 0)
+        if (suffix)
         {
-            return RangeResult.Ignore;
-        }
-
-        var dash = spec.IndexOf((byte)'-');
-        if (dash < 0)
-        {
-            return RangeResult.Ignore;
-        }
-
-        var first = spec[..dash].Trim((byte)' ');
-        var last = spec[(dash + 1)..].Trim((byte)' ');
-        if (first.IsEmpty)
-        {
-            if (!TryDigits(last, out var suffix))
-            {
-                return RangeResult.Ignore;
-            }
-
-            if (suffix == 0 || length == 0)
+            if (to == 0 || length == 0)
             {
                 return RangeResult.Unsatisfiable;
             }
 
-            count = Math.Min(suffix, length);
+            count = Math.Min(to, length);
             start = length - count;
             return RangeResult.Satisfiable;
-        }
-
-        if (!TryDigits(first, out var from))
-        {
-            return RangeResult.Ignore;
-        }
-
-        var to = long.MaxValue;
-        if (!last.IsEmpty && !TryDigits(last, out to))
-        {
-            return RangeResult.Ignore;
-        }
-
-        if (to < from)
-        {
-            return RangeResult.Ignore;
         }
 
         if (from >= length)
@@ -146,6 +110,41 @@ internal static class VodResponsePlanner
         start = from;
         count = Math.Min(to, length - 1) - from + 1;
         return RangeResult.Satisfiable;
+    }
+
+    /// <summary>
+    /// The syntax of a single-range Range header (RFC 9110 14.1.2), whatever the resource's length: "bytes=a-b" (a, b),
+    /// "bytes=a-" (a, long.MaxValue), "bytes=-n" (<paramref name="suffix"/>: n in <paramref name="last"/>). False for
+    /// anything else (other units, several ranges, b before a), which a server ignores. Also used for growing live
+    /// segments, whose length is not known yet.
+    /// </summary>
+    public static bool TryParseRange(ReadOnlySpan<byte> value, out long first, out long last, out bool suffix)
+    {
+        first = 0;
+        last = long.MaxValue;
+        suffix = false;
+        value = value.Trim((byte)' ');
+        if (value.Length < 7 || !value[..6].SequenceEqual("bytes="u8))
+        {
+            return false;
+        }
+
+        var spec = value[6..].Trim((byte)' ');
+        var dash = spec.IndexOf((byte)'-');
+        if (spec.IndexOf((byte)',') >= 0 || dash < 0)
+        {
+            return false;
+        }
+
+        var from = spec[..dash].Trim((byte)' ');
+        var to = spec[(dash + 1)..].Trim((byte)' ');
+        if (from.IsEmpty)
+        {
+            suffix = true;
+            return TryDigits(to, out last);
+        }
+
+        return TryDigits(from, out first) && (to.IsEmpty || TryDigits(to, out last)) && last >= first;
     }
 
     // 14.1.1: positions are digit strings of any length; one past what a long holds saturates at long.MaxValue, which

@@ -495,7 +495,9 @@ internal sealed class VodStaticMiddleware
                 return;
             }
 
-            segment = _cache.TryAcquire(key, out var written) && Release(written) ? null : packager.AcquireOpenSegment(live.Track, live.Msn);
+            // Open now, or already complete: the writer renames the file in before it lets go of the open segment, so
+            // when this finds none the file is there (looked up below).
+            segment = packager.AcquireOpenSegment(live.Track, live.Msn);
         }
 
         if (segment is null)

@@ -125,27 +125,18 @@ public sealed class LiveOpenSegment
     }
 
     /// <summary>
-    /// Appends the readable memory of [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="count"/>) to
-    /// <paramref name="into"/> (one entry per lease it spans); the range must be within <see cref="Committed"/>.
+    /// Copies [<paramref name="offset"/>, <paramref name="offset"/> + <paramref name="count"/>) into <paramref name="writer"/>
+    /// (a response pipe); the range must be within <see cref="Committed"/>.
     /// </summary>
-    public void Slices(long offset, long count, List<ReadOnlyMemory<byte>> into)
+    public void CopyTo(long offset, long count, System.Buffers.IBufferWriter<byte> writer)
     {
         lock (_lock)
         {
-            if (offset < 0 || count < 0 || offset + count > _committed)
-            {
-                throw new ArgumentOutOfRangeException(nameof(count), $"[{offset}, +{count}) is beyond the {_committed} readable bytes");
-            }
-
-            var position = _base + offset;
+            var position = CheckRange(offset, count);
             while (count > 0)
             {
-                var chunk = (int)(position / _chunkSize);
-                var within = (int)(position % _chunkSize);
-                var n = (int)Math.Min(_chunkSize - within, count);
-                into.Add(_chunks[chunk].Memory.Slice(within, n));
-                position += n;
-                count -= n;
+                var (chunk, within, n) = NextRun(ref position, ref count);
+                System.Buffers.BuffersExtensions.Write(writer, _chunks[chunk].Span.Slice(within, n)); // in the pipe's block sizes
             }
         }
     }
@@ -158,25 +149,38 @@ public sealed class LiveOpenSegment
     {
         lock (_lock)
         {
-            if (offset < 0 || count < 0 || offset + count > _committed)
-            {
-                throw new ArgumentOutOfRangeException(nameof(count), $"[{offset}, +{count}) is beyond the {_committed} readable bytes");
-            }
-
-            var position = _base + offset;
+            var position = CheckRange(offset, count);
             var written = 0;
             while (count > 0 && written < runs.Length)
             {
-                var chunk = (int)(position / _chunkSize);
-                var within = (int)(position % _chunkSize);
-                var n = (int)Math.Min(_chunkSize - within, count);
+                var (chunk, within, n) = NextRun(ref position, ref count);
                 runs[written++] = (_chunks[chunk].FileOffset + within, n);
-                position += n;
-                count -= n;
             }
 
             return written;
         }
+    }
+
+    // Where a segment offset is in the chunks; the range must be readable. Under _lock.
+    private long CheckRange(long offset, long count)
+    {
+        if (offset < 0 || count < 0 || offset + count > _committed)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count), $"[{offset}, +{count}) is beyond the {_committed} readable bytes");
+        }
+
+        return _base + offset;
+    }
+
+    // The next piece of a range that lies in one chunk (every chunk has the same size); advances the range past it.
+    private (int Chunk, int Within, int Length) NextRun(ref long position, ref long count)
+    {
+        var chunk = (int)(position / _chunkSize);
+        var within = (int)(position % _chunkSize);
+        var n = (int)Math.Min(_chunkSize - within, count);
+        position += n;
+        count -= n;
+        return (chunk, within, n);
     }
 
     /// <summary>The pool's memfd (shared by every lease; not to be disposed).</summary>

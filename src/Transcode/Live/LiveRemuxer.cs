@@ -103,7 +103,6 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
     private readonly double _partTargetSeconds;
     private List<HeldUnit>? _held; // the first GOP, held until the part length is decided (null once it is)
     private long _heldFirstKey = long.MinValue;
-    private int _heldKeyFrames;
     private int _heldVideoFrames;
     private long _lastVideoPartCut = long.MinValue;
     private long _videoCutArrival; // Stopwatch timestamp of the frame that will close the open video segment or part
@@ -383,7 +382,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
     {
         if (unit is { Kind: HeldKind.Video, Track: 0 })
         {
-            if (unit.Key && _heldFirstKey != long.MinValue && _heldKeyFrames >= 1)
+            if (unit.Key && _heldFirstKey != long.MinValue)
             {
                 Decide(_heldVideoFrames, unit.Time - _heldFirstKey);
                 return false; // this keyframe begins the second GOP: written after the held ones
@@ -394,7 +393,6 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
                 _heldFirstKey = unit.Time;
             }
 
-            _heldKeyFrames += unit.Key ? 1 : 0;
             _heldVideoFrames += _heldFirstKey != long.MinValue ? 1 : 0;
             if (_heldFirstKey != long.MinValue && unit.Time - _heldFirstKey > 10_000)
             {
