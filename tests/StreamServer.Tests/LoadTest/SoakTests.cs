@@ -69,6 +69,14 @@ public class SoakTests
         // Why each one ran (the runtime's reason): promoted garbage is "small_alloc"; pools growing for a burst (pinned
         // blocks) is "large_alloc"; the transport pool's trim asks for "induced" ones.
         double Full(string metrics, string reason) => RunningServer.Sample(metrics, $"streamserver_dotnet_gc_full_collections_total{{reason=\"{reason}\"}}", absent: 0);
+        // The reasons come from runtime events, delivered a moment after the collection counter moves: wait until they
+        // account for every gen2 of the run (the server is idle now) before reading them.
+        static double Reasons(string metrics) => global::StreamServer.Tests.Tracing.TracingEnvironment.MetricSum(metrics, "streamserver_dotnet_gc_full_collections_total");
+        await Eventually.TrueAsync(async () =>
+        {
+            during = await server.MetricsAsync();
+            return Reasons(during) - Reasons(before) >= gen2;
+        }, TimeSpan.FromSeconds(10), () => $"{gen2} gen2 collections, {Reasons(during) - Reasons(before)} with a reason reported");
         var promoted = Full(during, "small_alloc") - Full(before, "small_alloc");
         var grown = Full(during, "large_alloc") - Full(before, "large_alloc");
         var induced = RunningServer.Sample(during, "streamserver_transport_pool_trim_collections_total", absent: 0) -
