@@ -90,7 +90,8 @@ public class SoakTests
         Assert.True(Math.Abs(fdSlope) * (seconds / 2.0) < 50, $"descriptors moved {fdSlope:0.00}/s in steady state");
         // Serving must not promote garbage into gen2. The pools growing for a burst (the start, the players' variant
         // switches) may start one, and the transport pool's trim asks for one after a burst gave its blocks back.
-        Assert.True(promoted == 0 && gen2 <= grown + induced, $"{gen2} gen2 collections while serving: {promoted} for promoted garbage, {grown} for pools growing, {induced} asked for by the trim");
+        Assert.True(promoted == 0 && gen2 <= grown + induced, $"{gen2} gen2 collections while serving: {promoted} for promoted garbage, {grown} for pools growing, {induced} asked for by the trim; " +
+            $"by reason: {string.Join(", ", during.Split('\n').Where(l => l.StartsWith("streamserver_dotnet_gc_full_collections_total{", StringComparison.Ordinal)))}");
 
         // When the players are gone: connections closed, no file lease or transport block held. Descriptors of served
         // files stay open in the bounded file cache (one per file of the VOD, ~100 here), which is the cache's job.
