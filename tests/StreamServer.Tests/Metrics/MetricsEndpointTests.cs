@@ -44,7 +44,8 @@ public class MetricsEndpointTests
         Assert.Contains("# TYPE streamserver_http_requests counter\n", text); // the family without _total ...
         Assert.Contains("\nstreamserver_http_requests_total{", text); // ... its samples with it
         Assert.DoesNotContain("# TYPE streamserver_http_requests_total", text);
-        Assert.Matches(@"streamserver_http_request_duration_seconds_bucket\{kind=""segment"",protocol=""http1\.1"",le=""[^""]+""\} \d+ # \{request_id=""[0-9A-Z]+\.00000001""\} [0-9.e-]+ \d+\.\d{3}\n", text);
+        // The exemplar's value is a float as Prometheus writes them: a segment served in under 100 µs reads "9.5E-05".
+        Assert.Matches(@"streamserver_http_request_duration_seconds_bucket\{kind=""segment"",protocol=""http1\.1"",le=""[^""]+""\} \d+ # \{request_id=""[0-9A-Z]+\.00000001""\} [0-9.eE+-]+ \d+\.\d{3}\n", text);
 
         // Without the Accept header: the classic text format, no exemplars, no # EOF.
         var plain = await client.GetStringAsync("/metrics");
