@@ -2,7 +2,7 @@
 # Live: StreamServer (pass-through, LL-HLS) next to nginx with libnginx-mod-rtmp (hls on), both fed by ONE ffmpeg
 # publish (tee muxer: the same packets reach both at the same moment), 1 s GOP and 1 s segments in both.
 #
-#   [SECONDS_RUN=40] [PART=0.2] [CHANNELS=50] [PHASES="1 2 3 4"] [PLAYER_SECONDS=120] [VIEWERS=1000] [DVR=60] bench/live.sh
+#   [SECONDS_RUN=40] [PART=0.2] [CHANNELS=50] [PHASES="1 2 3 4"] [PLAYER_SECONDS=120] [VIEWERS=1000] [DVR=60] [PROFILE=f.data] [STRACE=f.txt] bench/live.sh
 #
 # Phase 1 (one channel, SECONDS_RUN): a poller reads both media playlists every 20 ms and records when each segment
 # (and, for us, each part) first appears. Reported per server:
@@ -14,7 +14,9 @@
 # Phase 2 (CHANNELS channels): CHANNELS ffmpeg -c copy publishers, each teed into both servers; every channel's playlist
 # must advance; CPU per channel of each server over the same 15 s of steady state (three 5 s slices) (from 15 s after the publishers start: ours JIT-compiles the
 # code the channels bring hot in their first seconds, a one-time cost reported separately). The publishers' CPU is not
-# counted.
+# counted. PROFILE=f.data also samples our process with perf over the steady state (perf report -i f.data; .NET frames are
+# named through the perf map the server then writes to /tmp); STRACE=f.txt counts its system calls over 10 s of it
+# (strace slows the server while it counts: the CPU figures of such a run are not comparable).
 # The wall clock of media time 0 is taken when ffmpeg starts (-re); both servers share that error.
 # Phase 3 (real players, PLAYER_SECONDS each): hls.js in Chromium in low-latency mode on our test channel with 0.2 s,
 # 0.333 s and 1 s parts, and shaka in low-latency mode on its LL-DASH MPD (0.2 s chunks): latency behind the wall clock
@@ -87,6 +89,7 @@ for i in $(seq 0 "$CHANNELS"); do
 done
 # c0 keeps a DVR window of DVR seconds, longer than CAN-SKIP-UNTIL (6 s), so delta updates have something to leave out.
 channel_args+=("--StreamServer:Live:Channels:0:DvrSeconds=${DVR:-60}")
+[ -n "${PROFILE:-}" ] && export DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0
 dotnet "$DLL" --StreamServer:DataDir="$ABS/data" --StreamServer:ListenAddress=127.0.0.1 --StreamServer:HttpPort=$OURS_HTTP \
   --StreamServer:HttpsPort=-1 --StreamServer:RtmpPort=$OURS_RTMP --StreamServer:GenerateSample=false \
   --StreamServer:Live:TestChannel=false --StreamServer:Live:SegmentSeconds=1 --StreamServer:Live:PartSeconds=$PART \
@@ -188,6 +191,9 @@ done
 # Both servers are sampled at the same instants, so whatever else the machine does in a slice weighs on both.
 ow=$(cpu $OURS_PID); nw=$(cpu $NGINX_PID); sleep 15
 o=("$(cpu $OURS_PID)"); n=("$(cpu $NGINX_PID)")
+PERF_PID=
+[ -n "${PROFILE:-}" ] && { perf record -q -F 499 -g -p "$OURS_PID" -o "$PROFILE" -- sleep 15 >/dev/null 2>&1 & PERF_PID=$!; }
+[ -n "${STRACE:-}" ] && { timeout -s INT 10 strace -c -f -p "$OURS_PID" -o "$STRACE" >/dev/null 2>&1 & }
 for _ in 1 2 3; do sleep 5; o+=("$(cpu $OURS_PID)"); n+=("$(cpu $NGINX_PID)"); done
 for s in 1 2 3; do
   echo "$s ${o[$((s-1))]} ${o[$s]} ${n[$((s-1))]} ${n[$s]} $CHANNELS" | awk '{printf "slice %d: ours %.2f ms/s per channel, nginx-rtmp %.2f ms/s per channel, ratio %.2fx\n", $1, ($3-$2)/5/$6*1000, ($5-$4)/5/$6*1000, ($3-$2)/($5-$4)}'
@@ -201,6 +207,7 @@ for server in ours nginx; do
   echo "$server: $live/$CHANNELS channels live after 30 s"
 done
 for p in "${PUBS[@]}"; do wait "$p" 2>/dev/null || true; done
+[ -n "$PERF_PID" ] && wait "$PERF_PID" 2>/dev/null
 echo "$ow ${o[0]} ${o[3]} $nw ${n[0]} ${n[3]} $CHANNELS" | awk '{printf "steady state (15-30 s): ours %.2f ms/s per channel, nginx-rtmp %.2f ms/s per channel: ratio %.2fx (target <= 1.0x); first 15 s: ours %.2f, nginx-rtmp %.2f ms/s per channel\n", ($3-$2)/15/$7*1000, ($6-$5)/15/$7*1000, ($3-$2)/($6-$5), ($2-$1)/15/$7*1000, ($5-$4)/15/$7*1000}'
 fi
 

@@ -464,7 +464,7 @@ internal sealed class Http1ZeroCopyConnection
             {
                 viaSendfile = true;
                 ok = await SendBuffersAsync(_head!, _headLength, null, 0, 0, more: true)
-                    && await SendFileAsync(file.Handle.DangerousGetHandle(), plan.Offset, plan.Count); // valid: the response holds a lease
+                    && await SendFileAsync(file.Handle!.DangerousGetHandle(), plan.Offset, plan.Count); // valid: the response holds a lease
                 bodyBytes = ok ? plan.Count : 0;
             }
         }

@@ -5,12 +5,12 @@ namespace StreamServer.Live;
 
 /// <summary>
 /// Opens the packager of a channel's stream (RTMP publish or test channel) in the channel's window folder, and keeps
-/// the served-file cache in step with it: a new stream drops everything cached for the channel, every published
-/// segment drops the playlists it replaced. The window folder is the server's own scratch space (tmpfs by default): it
+/// the served files in step with it: its playlists go to <see cref="LivePlaylistTable"/>, and a new stream drops
+/// everything cached for the channel. The window folder is the server's own scratch space (tmpfs by default): it
 /// is emptied at start and removed at shutdown.
 /// </summary>
 internal sealed class LivePackaging(LiveOptions options, DataLayout layout, Transcode.PackagingOptions vodPackaging, BufferPool.MemfdBufferPool pool, VodFileCache files,
-    Admin.VodLibrary library, ILogger<LivePackaging> log) : IDisposable
+    LivePlaylistTable playlists, Admin.VodLibrary library, ILogger<LivePackaging> log) : IDisposable
 {
     /// <summary>Upper bounds of streamserver_live_publish_delay_seconds (seconds).</summary>
     public static readonly double[] PublishDelayBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
@@ -45,13 +45,7 @@ internal sealed class LivePackaging(LiveOptions options, DataLayout layout, Tran
     public LiveRemuxer Open(LiveChannel channel, LiveStreamInfo info, DateTimeOffset? recordFrom = null)
     {
         var prefix = VodPath.LiveRoot + "/" + channel.Name + "/";
-        var playlists = LiveRemuxer.PlaylistFiles(info);
-        for (var i = 0; i < playlists.Length; i++)
-        {
-            playlists[i] = prefix + playlists[i];
-        }
-
-        files.InvalidatePrefix(prefix);
+        files.InvalidatePrefix(prefix); // segment names start again at 1 in a new stream
         lock (_gate)
         {
             if (!_created)
@@ -73,16 +67,13 @@ internal sealed class LivePackaging(LiveOptions options, DataLayout layout, Tran
         else
         {
             channel.Reload.Reset();
+            playlists.RemovePrefix(prefix);
         }
 
-        var remuxer = new LiveRemuxer(Path.Combine(Root, channel.Name), info, pool, options.SegmentSeconds, options.WindowSegments, channel.Packaging.PartSeconds, position =>
+        var remuxer = new LiveRemuxer(Path.Combine(Root, channel.Name), playlists.For(channel.Name), info, pool, options.SegmentSeconds, options.WindowSegments,
+            channel.Packaging.PartSeconds, position =>
         {
-            foreach (var playlist in playlists)
-            {
-                files.Invalidate(playlist);
-            }
-
-            channel.Reload.Publish(position); // after the cache dropped the old playlists: a released waiter reads the new one
+            channel.Reload.Publish(position); // after the playlists were replaced: a released waiter reads the new ones
             if (position.PublishDelaySeconds > 0)
             {
                 PublishDelay.Record(position.PublishDelaySeconds, new KeyValuePair<string, object?>("channel", channel.Name));

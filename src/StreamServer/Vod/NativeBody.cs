@@ -24,6 +24,14 @@ internal sealed unsafe class NativeBody : SafeHandle
     /// <summary>The bytes; valid while the caller holds a lease (see VodFile.TryAcquire).</summary>
     public Span<byte> Span => new((void*)handle, Length);
 
+    /// <summary>The UTF-8 encoding of <paramref name="text"/> (a live playlist, which has no file).</summary>
+    public static NativeBody Encode(string text)
+    {
+        var body = new NativeBody(System.Text.Encoding.UTF8.GetByteCount(text));
+        System.Text.Encoding.UTF8.GetBytes(text, body.Span);
+        return body;
+    }
+
     /// <summary>Reads <paramref name="length"/> bytes of <paramref name="file"/>; null when it has fewer (it shrank).</summary>
     public static NativeBody? Read(Microsoft.Win32.SafeHandles.SafeFileHandle file, int length)
     {

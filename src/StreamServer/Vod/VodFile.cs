@@ -7,7 +7,8 @@ namespace StreamServer.Vod;
 /// <summary>
 /// One published file as the hot path needs it: an open descriptor, its identity, and every header
 /// value precomputed (as strings for Kestrel and as bytes for the raw HTTP/1.1 path), so serving it
-/// does no stat, no formatting and no allocation. Small files also keep their bytes.
+/// does no stat, no formatting and no allocation. Small files also keep their bytes. A live playlist is one
+/// version of its text held in memory only (<see cref="FromText"/>): no descriptor, its version in place of an inode.
 /// </summary>
 internal sealed class VodFile : IDisposable
 {
@@ -15,7 +16,7 @@ internal sealed class VodFile : IDisposable
     public const string LivePlaylistCacheControl = "public, max-age=1";
     public const string ExposeHeaders = "Content-Length, Content-Range, ETag, Last-Modified, Accept-Ranges";
 
-    private VodFile(string requestPath, SafeFileHandle handle, FileIdentity identity, string contentType, VodKind kind, NativeBody? smallBody, string cacheControl)
+    private VodFile(string requestPath, SafeFileHandle? handle, FileIdentity identity, string contentType, VodKind kind, NativeBody? smallBody, string cacheControl)
     {
         CacheControlValue = cacheControl;
         RequestPath = requestPath;
@@ -38,7 +39,8 @@ internal sealed class VodFile : IDisposable
     /// <summary>The key ("vod/id/rel", "live/channel/rel") the file was requested by; re-stat'ed to validate.</summary>
     public string RequestPath { get; }
 
-    public SafeFileHandle Handle { get; }
+    /// <summary>The open file; null for a text held in memory only, which always has its <see cref="SmallBody"/>.</summary>
+    public SafeFileHandle? Handle { get; }
     public FileIdentity Identity { get; }
     public long Length => Identity.Size;
     public string ContentType { get; }
@@ -94,22 +96,37 @@ internal sealed class VodFile : IDisposable
         return new VodFile(requestPath, handle, identity, contentType, kind, small, cacheControl);
     }
 
+    /// <summary>
+    /// <paramref name="text"/> served under <paramref name="requestPath"/> (a live playlist version): the ETag names
+    /// <paramref name="version"/>, so every version has its own, and Last-Modified is now.
+    /// </summary>
+    public static VodFile FromText(string requestPath, string text, string contentType, VodKind kind, string cacheControl, ulong version)
+    {
+        var body = NativeBody.Encode(text);
+        var now = DateTimeOffset.UtcNow;
+        var identity = new FileIdentity(0, version, body.Length, now.ToUnixTimeSeconds(), (uint)(now.Ticks % TimeSpan.TicksPerSecond * 100), IsRegularFile: true);
+        return new VodFile(requestPath, null, identity, contentType, kind, body, cacheControl);
+    }
+
     /// <summary>Takes a lease on the descriptor; false when the cache already closed it (then look up again).</summary>
     public bool TryAcquire()
     {
         var added = false;
-        try
+        if (Handle is { } handle)
         {
-            Handle.DangerousAddRef(ref added);
-        }
-        catch (ObjectDisposedException)
-        {
-            return false;
-        }
+            try
+            {
+                handle.DangerousAddRef(ref added);
+            }
+            catch (ObjectDisposedException)
+            {
+                return false;
+            }
 
-        if (!added)
-        {
-            return false;
+            if (!added)
+            {
+                return false;
+            }
         }
 
         if (SmallBody is { } body)
@@ -122,7 +139,7 @@ internal sealed class VodFile : IDisposable
             }
             catch (ObjectDisposedException)
             {
-                Handle.DangerousRelease();
+                Handle?.DangerousRelease();
                 return false;
             }
         }
@@ -135,7 +152,7 @@ internal sealed class VodFile : IDisposable
     {
         Interlocked.Decrement(ref s_leases);
         SmallBody?.DangerousRelease();
-        Handle.DangerousRelease();
+        Handle?.DangerousRelease();
     }
 
     private static long s_leases;
@@ -146,7 +163,7 @@ internal sealed class VodFile : IDisposable
     /// <summary>Drops the cache's reference; the descriptor closes (and the body is freed) when the last lease is released.</summary>
     public void Dispose()
     {
-        Handle.Dispose();
+        Handle?.Dispose();
         SmallBody?.Dispose();
     }
 }

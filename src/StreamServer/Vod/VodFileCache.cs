@@ -8,8 +8,8 @@ namespace StreamServer.Vod;
 /// live windows, <see cref="DataLayout.LiveWindows"/>). A hit is a dictionary lookup by span (no string,
 /// no stat). Published folders and live segments are immutable, so an entry stays valid until its file is deleted or
 /// replaced; that is noticed by one stat of the path when the entry is older than FileRevalidateMilliseconds. Live
-/// playlists are replaced whenever a segment is published, and their packager drops them at once
-/// (<see cref="Invalidate"/>). Evicted descriptors close when their last lease ends.
+/// playlists and MPDs are no files: they are answered from <see cref="Live.LivePlaylistTable"/>, which their packager
+/// updates with every part. Evicted descriptors close when their last lease ends.
 /// </summary>
 internal sealed class VodFileCache : IDisposable
 {
@@ -22,9 +22,11 @@ internal sealed class VodFileCache : IDisposable
     private readonly int _capacity;
     private readonly long _revalidateMs;
     private readonly int _smallBodyBytes;
+    private readonly Live.LivePlaylistTable _livePlaylists;
 
-    public VodFileCache(VodServingOptions options, DataLayout layout)
+    public VodFileCache(VodServingOptions options, DataLayout layout, Live.LivePlaylistTable livePlaylists)
     {
+        _livePlaylists = livePlaylists;
         _vodRoot = layout.Vod;
         Directory.CreateDirectory(_vodRoot);
         _vodRealRoot = Libc.RealPath(_vodRoot) ?? _vodRoot;
@@ -45,6 +47,11 @@ internal sealed class VodFileCache : IDisposable
     /// </summary>
     public bool TryAcquire(ReadOnlySpan<char> relativePath, out VodFile file)
     {
+        if (Live.LivePlaylistTable.Holds(relativePath))
+        {
+            return _livePlaylists.TryAcquire(relativePath, out file);
+        }
+
         for (var attempt = 0; attempt < 3; attempt++)
         {
             if (_lookup.TryGetValue(relativePath, out var cached))
@@ -103,15 +110,6 @@ internal sealed class VodFileCache : IDisposable
 
         file.ValidatedAt = Environment.TickCount64;
         return true;
-    }
-
-    /// <summary>Drops the entry for <paramref name="key"/> (a live playlist that was just replaced).</summary>
-    public void Invalidate(string key)
-    {
-        if (_files.TryGetValue(key, out var file))
-        {
-            Evict(file);
-        }
     }
 
     /// <summary>Drops every entry below <paramref name="prefix"/> (a live channel that starts a new stream).</summary>

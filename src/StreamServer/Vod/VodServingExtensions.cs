@@ -7,6 +7,7 @@ internal static class VodServingExtensions
 {
     public static IServiceCollection AddVodServing(this IServiceCollection services)
     {
+        services.AddSingleton<Live.LivePlaylistTable>();
         services.AddSingleton<VodFileCache>();
         RuntimeHelpers.RunClassConstructor(typeof(ServingMetrics).TypeHandle); // registers the observable gauges
         return services;

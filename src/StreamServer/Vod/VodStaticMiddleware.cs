@@ -332,7 +332,7 @@ internal sealed class VodStaticMiddleware
     private static int ReadNextPiece(HttpContext context, PipeWriter writer, VodFile file, long position, long remaining, int hint)
     {
         var memory = writer.GetMemory((int)Math.Min(hint, remaining));
-        var n = RandomAccess.Read(file.Handle, memory.Span[..(int)Math.Min(memory.Length, remaining)], position);
+        var n = RandomAccess.Read(file.Handle!, memory.Span[..(int)Math.Min(memory.Length, remaining)], position);
         if (n <= 0)
         {
             context.Abort();

@@ -90,7 +90,6 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
 
     private static readonly Rational Milliseconds = new(1, 1000);
 
-    private readonly string _root;
     private readonly double _targetSeconds;
     private readonly int _window;
     private readonly Track _video; // the first (highest) video track: segments are cut where it cuts, audio follows it
@@ -98,6 +97,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
     private readonly Track? _audio;
     private readonly Track[][] _reports; // per track (videos, then audio): the other tracks its playlist reports
     private readonly Action<LivePosition>? _published;
+    private readonly ILivePlaylistSink _playlists;
     private long _partMs; // the part length in use (PART-TARGET): decided from the first GOP
     private int _partFrames; // video frames per part once decided (0: parts end by time, no GOP was seen)
     private readonly double _partTargetSeconds;
@@ -114,21 +114,22 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
     private readonly int _epoch;
     private readonly LiveRecording? _recording;
 
+    /// <param name="playlists">Where the media playlists, their delta forms, the master and the MPD go.</param>
     /// <param name="partSeconds">LL-HLS part length (0 = no parts): video parts end at the first frame at or after it.</param>
     /// <param name="published">Called after each publish (playlists replaced), on the writer's thread.</param>
     /// <param name="continues">The channel's previous publish, whose playlists this one continues; null = a new stream.</param>
     /// <param name="dvrSeconds">Keep and list segments this far behind the live edge when that is more than <paramref name="windowSegments"/>.</param>
     /// <param name="recording">Where this publish is kept as a VOD (completed by <see cref="Finish"/>); null = not recorded.</param>
     /// <param name="partsAsFiles">Parts as files of their own (part_N_I.m4s) instead of byte ranges of their segment.</param>
-    public LiveRemuxer(string root, LiveStreamInfo info, MemfdBufferPool pool, double targetSegmentSeconds, int windowSegments, double partSeconds = 0,
+    public LiveRemuxer(string root, ILivePlaylistSink playlists, LiveStreamInfo info, MemfdBufferPool pool, double targetSegmentSeconds, int windowSegments, double partSeconds = 0,
         Action<LivePosition>? published = null, LiveContinuation? continues = null, double dvrSeconds = 0, LiveRecording? recording = null,
         bool partsAsFiles = false)
     {
         _recording = recording;
         _epoch = (continues?.Epoch ?? 0) + 1;
         var initName = _epoch == 1 ? "init.mp4" : $"init-{_epoch}.mp4";
-        _root = root;
         _published = published;
+        _playlists = playlists;
         _partTargetSeconds = partSeconds;
         _held = partSeconds > 0 ? [] : null;
         _targetSeconds = targetSegmentSeconds;
@@ -196,23 +197,6 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
             _reports[i] = [.. others];
         }
 
-    }
-
-    /// <summary>Files rewritten on every publish of <paramref name="info"/> (relative to the stream's folder); everything else is written once.</summary>
-    public static string[] PlaylistFiles(LiveStreamInfo info)
-    {
-        var files = new string[(2 * info.Video.Count) + 4];
-        files[0] = Master;
-        files[1] = Manifest;
-        for (var i = 0; i < info.Video.Count; i++)
-        {
-            files[(2 * i) + 2] = info.Video[i].Folder + "/" + MediaPlaylist;
-            files[(2 * i) + 3] = info.Video[i].Folder + "/" + DeltaPlaylist;
-        }
-
-        files[^2] = AudioFolder + "/" + MediaPlaylist;
-        files[^1] = AudioFolder + "/" + DeltaPlaylist;
-        return files;
     }
 
     /// <summary>Segments published so far (video track).</summary>
@@ -487,7 +471,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
             var track = _videos[i];
             if (video)
             {
-                track.WritePlaylist(_window, ended, partTarget, _reports[i]);
+                track.WritePlaylist(_playlists, _window, ended, partTarget, _reports[i]);
                 track.Record(_recording);
             }
 
@@ -503,7 +487,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
 
         if (audio)
         {
-            _audio?.WritePlaylist(_window, ended, partTarget + (_audio.DefaultDurationMs / 1000.0), _reports[^1]);
+            _audio?.WritePlaylist(_playlists, _window, ended, partTarget + (_audio.DefaultDurationMs / 1000.0), _reports[^1]);
             _audio?.Record(_recording);
         }
 
@@ -522,7 +506,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
             WriteMaster(); // its bandwidths follow the video
         }
 
-        Thumbnails.AtomicFile.WriteText(Path.Combine(_root, Manifest), DashManifest(ended));
+        _playlists.Replace(Manifest, DashManifest(ended));
         _published?.Invoke(position);
     }
 
@@ -547,7 +531,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
             master.Append(_audio is not null ? ",AUDIO=\"audio\"\n" : "\n").Append(rung.Folder + "/" + MediaPlaylist + "\n");
         }
 
-        Thumbnails.AtomicFile.WriteText(Path.Combine(_root, Master), master.ToString());
+        _playlists.Replace(Master, master.ToString());
     }
 
     // The same MPD writer as VOD over the window: media time 0 is when the stream's first segment began on the wall clock.
@@ -650,6 +634,8 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
             var directory = Path.Combine(root, folder);
             var label = folder;
             Folder = folder;
+            _playlistName = folder + "/" + MediaPlaylist;
+            _deltaName = folder + "/" + DeltaPlaylist;
             Codec = audio ? CodecStrings.AacLc : CodecStrings.Avc1(config);
             _wallClockAtZero = wallClockAtZero;
             _carried = carry is null ? [] : [.. carry.Window];
@@ -893,7 +879,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
         /// parts (when <paramref name="partTarget"/> > 0) for the newest segments and the open one, a preload hint for the
         /// next part and a report of the other rendition. Segments (and their parts) that left the window are deleted.
         /// </summary>
-        public void WritePlaylist(int window, bool ended, double partTarget, Track[] reports)
+        public void WritePlaylist(ILivePlaylistSink playlists, int window, bool ended, double partTarget, Track[] reports)
         {
             var entries = Entries();
             if (entries.Count == 0 && Writer.OpenSegmentParts == 0)
@@ -1032,7 +1018,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
                 {
                     // Nothing to leave out (a window shorter than CAN-SKIP-UNTIL): requests for the delta get the whole
                     // playlist, and no second file is written per part.
-                    DropDelta();
+                    DropDelta(playlists);
                 }
                 else
                 {
@@ -1049,14 +1035,14 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
                     }
 
                     delta.Append(trailer);
-                    Thumbnails.AtomicFile.WriteText(Path.Combine(Writer.OutputDirectory, DeltaPlaylist), delta.ToString());
+                    playlists.Replace(_deltaName, delta.ToString());
                     _deltaWritten = true;
                 }
             }
             else
             {
                 // Ended (or not low latency): a delta form would hide the end; requests for it get the whole playlist.
-                DropDelta();
+                DropDelta(playlists);
             }
 
             text.Clear();
@@ -1064,7 +1050,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
             text.Append(CultureInfo.InvariantCulture, $"#EXT-X-MAP:URI=\"{(entries.Count > first ? entries[first].InitName : Writer.InitName)}\"\n");
             text.Append(body);
             text.Append(trailer);
-            Thumbnails.AtomicFile.WriteText(Path.Combine(Writer.OutputDirectory, MediaPlaylist), text.ToString());
+            playlists.Replace(_playlistName, text.ToString());
             // Left the window: deleted, except the one just before the window (a player with the previous playlist may fetch it).
             var leaving = first - 1;
             for (var i = 0; i < leaving; i++)
@@ -1080,13 +1066,15 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
             }
         }
 
+        private readonly string _playlistName;
+        private readonly string _deltaName;
         private bool _deltaWritten;
 
-        private void DropDelta()
+        private void DropDelta(ILivePlaylistSink playlists)
         {
             if (_deltaWritten)
             {
-                Interop.PosixFile.TryDelete(Path.Combine(Writer.OutputDirectory, DeltaPlaylist));
+                playlists.Remove(_deltaName);
                 _deltaWritten = false;
             }
         }
@@ -1094,7 +1082,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
         private void DeleteSegmentFiles(int number, string fileName)
         {
             Interop.PosixFile.TryDelete(Path.Combine(Writer.OutputDirectory, fileName));
-            for (var i = 0; Interop.PosixFile.TryDelete(Path.Combine(Writer.OutputDirectory, $"part_{number:D5}_{i}.m4s")); i++)
+            for (var i = 0; Writer.PartsAsFiles && Interop.PosixFile.TryDelete(Path.Combine(Writer.OutputDirectory, $"part_{number:D5}_{i}.m4s")); i++)
             {
             }
         }

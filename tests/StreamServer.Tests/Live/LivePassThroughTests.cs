@@ -162,6 +162,20 @@ public class LivePassThroughTests
         // The window plus the one segment just before it stay; everything older is gone.
         Assert.InRange(Directory.GetFiles(Path.GetDirectoryName(playlist)!, "seg_*.m4s").Length, 3, 4);
         Assert.False(File.Exists(Path.Combine(Path.GetDirectoryName(playlist)!, "seg_00001.m4s")));
+
+        // Playlists and the MPD are served from memory (no file per part): none is on disk, and each version has its own
+        // validator, so a conditional reload of the unchanged ended playlist is a 304 on both paths (raw HTTP/1.1, Kestrel h2c).
+        Assert.Empty(Directory.GetFiles(Path.Combine(data.Path, "live-window"), "*.m3u8", SearchOption.AllDirectories));
+        Assert.Empty(Directory.GetFiles(Path.Combine(data.Path, "live-window"), "*.mpd", SearchOption.AllDirectories));
+        using var first = await http.GetAsync(Url);
+        Assert.Equal("public, max-age=1", first.Headers.CacheControl?.ToString());
+        Assert.Equal(ended, await first.Content.ReadAsStringAsync());
+        var etag = first.Headers.ETag!;
+        using var conditional = new HttpRequestMessage(HttpMethod.Get, Url) { Headers = { IfNoneMatch = { etag } } };
+        Assert.Equal(System.Net.HttpStatusCode.NotModified, (await http.SendAsync(conditional)).StatusCode);
+        var h2 = await ProcessRunner.RunAsync("curl", ["-sS", "--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_code} %{http_version}",
+            "-H", "If-None-Match: " + etag.Tag, new Uri(server.HttpUri, Url).ToString()], TimeSpan.FromSeconds(30));
+        Assert.Equal("304 2", h2.StdOut);
     }
 
     [Fact]
