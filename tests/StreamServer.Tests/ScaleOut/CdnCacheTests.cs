@@ -66,7 +66,7 @@ public sealed class CdnCacheTests
         {
             if (!_nginx.HasExited)
             {
-                _nginx.Kill();
+                _nginx.Kill(entireProcessTree: true); // the master alone: its workers and cache manager would live on
                 await _nginx.WaitForExitAsync();
             }
 
