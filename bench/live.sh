@@ -2,7 +2,7 @@
 # Live: StreamServer (pass-through, LL-HLS) next to nginx with libnginx-mod-rtmp (hls on), both fed by ONE ffmpeg
 # publish (tee muxer: the same packets reach both at the same moment), 1 s GOP and 1 s segments in both.
 #
-#   [SECONDS_RUN=40] [PART=0.2] [CHANNELS=50] [PHASES="1 2 3 4"] [PLAYER_SECONDS=120] [VIEWERS=1000] [DVR=60] [PROFILE=f.data] [STRACE=f.txt] bench/live.sh
+#   [SECONDS_RUN=40] [PART=0.2] [CHANNELS=50] [PHASES="1 2 3 4"] [PLAYER_SECONDS=120] [VIEWERS=1000] [DVR=60] [PROFILE=f.data] [STRACE=f.txt] [OURS_ARGS="--StreamServer:..."] bench/live.sh
 #
 # Phase 1 (one channel, SECONDS_RUN): a poller reads both media playlists every 20 ms and records when each segment
 # (and, for us, each part) first appears. Reported per server:
@@ -94,7 +94,7 @@ dotnet "$DLL" --StreamServer:DataDir="$ABS/data" --StreamServer:ListenAddress=12
   --StreamServer:HttpsPort=-1 --StreamServer:RtmpPort=$OURS_RTMP --StreamServer:GenerateSample=false \
   --StreamServer:Live:TestChannel=false --StreamServer:Live:SegmentSeconds=1 --StreamServer:Live:PartSeconds=$PART \
   --StreamServer:Live:WindowDirectory="$SHM/ours" --StreamServer:Tracing:Enabled=false --Logging:LogLevel:Default=Warning \
-  "${channel_args[@]}" > "$WORK/ours.log" 2>&1 & OURS_PID=$!; PIDS+=($OURS_PID)
+  "${channel_args[@]}" ${OURS_ARGS:-} > "$WORK/ours.log" 2>&1 & OURS_PID=$!; PIDS+=($OURS_PID)
 nginx -c "$ABS/nginx/nginx.conf" -p "$ABS/nginx" & NGINX_PID=$!; PIDS+=($NGINX_PID)
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$OURS_HTTP/healthz" >/dev/null && break; sleep 0.2; done
 

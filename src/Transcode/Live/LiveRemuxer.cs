@@ -940,35 +940,23 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
                     epoch = entryEpoch;
                 }
 
-                var date = open ? (Writer.Segments.Count < _wallClock.Count ? _wallClock[Writer.Segments.Count] : (DateTimeOffset?)null) : entries[i].Date;
-                if (date is { } d)
-                {
-                    body.Append(CultureInfo.InvariantCulture, $"#EXT-X-PROGRAM-DATE-TIME:{d:yyyy-MM-ddTHH:mm:ss.fffZ}\n");
-                }
-
                 while (p < parts.Count && parts[p].SegmentNumber < number)
                 {
                     p++;
                 }
 
-                for (; lowLatency && entryEpoch == _epoch && p < parts.Count && parts[p].SegmentNumber == number; p++)
+                var withParts = lowLatency && entryEpoch == _epoch && p < parts.Count && parts[p].SegmentNumber == number;
+                if (open)
                 {
-                    var part = parts[p];
-                    body.Append(CultureInfo.InvariantCulture, $"#EXT-X-PART:DURATION={part.DurationSeconds:0.000},URI=\"{part.FileName}\"");
-                    if (part.IsByteRange)
-                    {
-                        body.Append(CultureInfo.InvariantCulture, $",BYTERANGE=\"{part.Bytes}@{part.Offset}\"");
-                    }
-
-                    body.Append(part.Independent ? ",INDEPENDENT=YES\n" : "\n");
+                    AppendOpenSegment(body, parts, p);
                 }
-
-                if (!open)
+                else
                 {
-                    body.Append(CultureInfo.InvariantCulture, $"#EXTINF:{entries[i].DurationSeconds:0.000},\n{entries[i].FileName}\n");
+                    body.Append(SegmentText(entries[i], withParts, parts, p));
                 }
-
             }
+
+            PruneSegmentTexts(entries.Count > first ? entries[first].Number : Writer.NextNumber);
 
             var text = new StringBuilder();
             if (ended)
@@ -1064,6 +1052,93 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
                 _carried.RemoveRange(0, carried);
                 _deletedOwn += leaving - carried;
             }
+        }
+
+        // A listed segment's lines (date, parts while it is among the last three, EXTINF) never change: each form is made
+        // once, not at every part's rewrite of the playlist. Keyed by number * 2 + (with parts ? 1 : 0).
+        private readonly Dictionary<long, string> _segmentTexts = [];
+        private readonly StringBuilder _openText = new();
+        private int _openTextNumber = -1;
+        private int _openTextParts;
+        private bool _openTextDated;
+
+        private string SegmentText(LiveWindowEntry entry, bool withParts, IReadOnlyList<PartInfo> parts, int p)
+        {
+            var key = ((long)entry.Number << 1) | (withParts ? 1L : 0L);
+            if (!_segmentTexts.TryGetValue(key, out var text))
+            {
+                var lines = new StringBuilder();
+                DateLine(lines, entry.Date);
+                for (; withParts && p < parts.Count && parts[p].SegmentNumber == entry.Number; p++)
+                {
+                    PartLine(lines, parts[p]);
+                }
+
+                lines.Append(CultureInfo.InvariantCulture, $"#EXTINF:{entry.DurationSeconds:0.000},\n{entry.FileName}\n");
+                text = lines.ToString();
+                _segmentTexts[key] = text;
+            }
+
+            return text;
+        }
+
+        // The open segment's lines grow by one part per publish: only the new parts are formatted.
+        private void AppendOpenSegment(StringBuilder body, IReadOnlyList<PartInfo> parts, int p)
+        {
+            var date = Writer.Segments.Count < _wallClock.Count ? _wallClock[Writer.Segments.Count] : (DateTimeOffset?)null;
+            if (_openTextNumber != Writer.NextNumber || _openTextDated != date.HasValue)
+            {
+                _openText.Clear();
+                _openTextNumber = Writer.NextNumber;
+                _openTextParts = 0;
+                _openTextDated = date.HasValue;
+                if (date is { } d)
+                {
+                    DateLine(_openText, d);
+                }
+            }
+
+            var q = p;
+            for (; q < parts.Count && parts[q].SegmentNumber == _openTextNumber; q++)
+            {
+                if (q - p >= _openTextParts)
+                {
+                    PartLine(_openText, parts[q]);
+                }
+            }
+
+            _openTextParts = Math.Max(_openTextParts, q - p);
+            body.Append(_openText);
+        }
+
+        private void PruneSegmentTexts(int firstListed)
+        {
+            if (_segmentTexts.Count <= 16)
+            {
+                return;
+            }
+
+            foreach (var key in _segmentTexts.Keys)
+            {
+                if (key >> 1 < firstListed)
+                {
+                    _segmentTexts.Remove(key);
+                }
+            }
+        }
+
+        private static void DateLine(StringBuilder lines, DateTimeOffset date) =>
+            lines.Append(CultureInfo.InvariantCulture, $"#EXT-X-PROGRAM-DATE-TIME:{date:yyyy-MM-ddTHH:mm:ss.fffZ}\n");
+
+        private static void PartLine(StringBuilder lines, PartInfo part)
+        {
+            lines.Append(CultureInfo.InvariantCulture, $"#EXT-X-PART:DURATION={part.DurationSeconds:0.000},URI=\"{part.FileName}\"");
+            if (part.IsByteRange)
+            {
+                lines.Append(CultureInfo.InvariantCulture, $",BYTERANGE=\"{part.Bytes}@{part.Offset}\"");
+            }
+
+            lines.Append(part.Independent ? ",INDEPENDENT=YES\n" : "\n");
         }
 
         private readonly string _playlistName;
