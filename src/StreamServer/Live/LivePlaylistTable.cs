@@ -62,7 +62,7 @@ internal sealed class LivePlaylistTable : IDisposable
 
     public int Count => _files.Count;
 
-    private void Replace(string key, string text)
+    private void Replace(string key, System.Text.StringBuilder text)
     {
         VodContentTypes.TryGet(key, out var contentType, out var kind);
         var file = VodFile.FromText(key, text, contentType, kind, VodFile.LivePlaylistCacheControl, (ulong)Interlocked.Increment(ref _version));
@@ -98,7 +98,7 @@ internal sealed class LivePlaylistTable : IDisposable
         // The few names a packager uses ("video/index.m3u8", ...), each made into a key once.
         private readonly Dictionary<string, string> _keys = new(StringComparer.Ordinal);
 
-        public void Replace(string name, string text) => table.Replace(Key(name), text);
+        public void Replace(string name, System.Text.StringBuilder text) => table.Replace(Key(name), text);
 
         public void Remove(string name) => table.Remove(Key(name));
 

@@ -24,11 +24,26 @@ internal sealed unsafe class NativeBody : SafeHandle
     /// <summary>The bytes; valid while the caller holds a lease (see VodFile.TryAcquire).</summary>
     public Span<byte> Span => new((void*)handle, Length);
 
-    /// <summary>The UTF-8 encoding of <paramref name="text"/> (a live playlist, which has no file).</summary>
-    public static NativeBody Encode(string text)
+    /// <summary>The UTF-8 encoding of <paramref name="text"/> (a live playlist, which has no file), chunk by chunk.</summary>
+    public static NativeBody Encode(System.Text.StringBuilder text)
     {
-        var body = new NativeBody(System.Text.Encoding.UTF8.GetByteCount(text));
-        System.Text.Encoding.UTF8.GetBytes(text, body.Span);
+        var encoder = System.Text.Encoding.UTF8.GetEncoder();
+        var length = 0;
+        foreach (var chunk in text.GetChunks())
+        {
+            length += encoder.GetByteCount(chunk.Span, flush: false);
+        }
+
+        length += encoder.GetByteCount([], flush: true);
+        encoder.Reset();
+        var body = new NativeBody(length);
+        var written = 0;
+        foreach (var chunk in text.GetChunks())
+        {
+            written += encoder.GetBytes(chunk.Span, body.Span[written..], flush: false);
+        }
+
+        encoder.GetBytes([], body.Span[written..], flush: true);
         return body;
     }
 

@@ -100,7 +100,7 @@ internal sealed class VodFile : IDisposable
     /// <paramref name="text"/> served under <paramref name="requestPath"/> (a live playlist version): the ETag names
     /// <paramref name="version"/>, so every version has its own, and Last-Modified is now.
     /// </summary>
-    public static VodFile FromText(string requestPath, string text, string contentType, VodKind kind, string cacheControl, ulong version)
+    public static VodFile FromText(string requestPath, StringBuilder text, string contentType, VodKind kind, string cacheControl, ulong version)
     {
         var body = NativeBody.Encode(text);
         var now = DateTimeOffset.UtcNow;

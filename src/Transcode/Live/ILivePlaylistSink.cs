@@ -7,8 +7,11 @@ namespace StreamServer.Transcode.Live;
 /// </summary>
 public interface ILivePlaylistSink
 {
-    /// <summary>Makes <paramref name="text"/> the content of <paramref name="name"/> ("master.m3u8", "video/index.m3u8"; relative to the stream's folder).</summary>
-    void Replace(string name, string text);
+    /// <summary>
+    /// Makes <paramref name="text"/> the content of <paramref name="name"/> ("master.m3u8", "video/index.m3u8"; relative
+    /// to the stream's folder). The builder is the packager's, reused for the next version: copy what it holds.
+    /// </summary>
+    void Replace(string name, System.Text.StringBuilder text);
 
     /// <summary>Withdraws <paramref name="name"/> (a delta playlist that no longer skips anything); no-op when absent.</summary>
     void Remove(string name);

@@ -98,6 +98,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
     private readonly Track[][] _reports; // per track (videos, then audio): the other tracks its playlist reports
     private readonly Action<LivePosition>? _published;
     private readonly ILivePlaylistSink _playlists;
+    private readonly StringBuilder _manifestText = new();
     private long _partMs; // the part length in use (PART-TARGET): decided from the first GOP
     private int _partFrames; // video frames per part once decided (0: parts end by time, no GOP was seen)
     private readonly double _partTargetSeconds;
@@ -506,7 +507,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
             WriteMaster(); // its bandwidths follow the video
         }
 
-        _playlists.Replace(Manifest, DashManifest(ended));
+        _playlists.Replace(Manifest, _manifestText.Clear().Append(DashManifest(ended)));
         _published?.Invoke(position);
     }
 
@@ -531,7 +532,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
             master.Append(_audio is not null ? ",AUDIO=\"audio\"\n" : "\n").Append(rung.Folder + "/" + MediaPlaylist + "\n");
         }
 
-        _playlists.Replace(Master, master.ToString());
+        _playlists.Replace(Master, master);
     }
 
     // The same MPD writer as VOD over the window: media time 0 is when the stream's first segment began on the wall clock.
@@ -854,17 +855,26 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
         /// <summary>The segments a playlist can list: those carried over from the previous publish, then this one's.</summary>
         private List<LiveWindowEntry> Entries()
         {
+            // Each segment's entry is made once, when it is first listed; the list itself is reused.
             var segments = Writer.Segments;
-            var list = new List<LiveWindowEntry>(_carried.Count + segments.Count);
-            list.AddRange(_carried);
-            for (var i = _deletedOwn; i < segments.Count; i++)
+            for (var i = _own.Count; i < segments.Count; i++)
             {
                 var date = i < _wallClock.Count ? _wallClock[i] : DateTimeOffset.UtcNow;
-                list.Add(new LiveWindowEntry(segments[i].Number, segments[i].FileName, segments[i].DurationSeconds, date, Writer.InitName, _epoch));
+                _own.Add(new LiveWindowEntry(segments[i].Number, segments[i].FileName, segments[i].DurationSeconds, date, Writer.InitName, _epoch));
             }
 
-            return list;
+            _entries.Clear();
+            _entries.AddRange(_carried);
+            for (var i = _deletedOwn; i < _own.Count; i++)
+            {
+                _entries.Add(_own[i]);
+            }
+
+            return _entries;
         }
+
+        private readonly List<LiveWindowEntry> _own = [];
+        private readonly List<LiveWindowEntry> _entries = [];
 
         /// <summary>The window the channel's next publish keeps listing.</summary>
         public LiveTrackCarry Carry(int window)
@@ -897,7 +907,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
             // Delta updates (RFC 8216bis 6.2.5.1): a player asking with _HLS_skip=YES gets the segments more than
             // CAN-SKIP-UNTIL (six target durations, the least allowed) before the end replaced by one EXT-X-SKIP.
             var canSkipUntil = 6 * _targetDuration;
-            var header = new StringBuilder();
+            var header = _header.Clear();
             header.Append(CultureInfo.InvariantCulture, $"#EXTM3U\n#EXT-X-VERSION:{(lowLatency ? 9 : 7)}\n#EXT-X-TARGETDURATION:{_targetDuration}\n");
             if (lowLatency)
             {
@@ -917,8 +927,9 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
 
             // The listed segments' lines (discontinuity, date, parts, EXTINF), with where each segment starts, so the delta
             // form can leave out a prefix.
-            var body = new StringBuilder();
-            var starts = new List<int>();
+            var body = _body.Clear();
+            var starts = _starts;
+            starts.Clear();
             Writer.ForgetPartsBefore(Writer.NextNumber - 3); // parts are listed for the last three segments and the open one
             var parts = Writer.Parts;
             var p = 0;
@@ -958,7 +969,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
 
             PruneSegmentTexts(entries.Count > first ? entries[first].Number : Writer.NextNumber);
 
-            var text = new StringBuilder();
+            var text = _trailer.Clear();
             if (ended)
             {
                 text.Append("#EXT-X-ENDLIST\n");
@@ -981,7 +992,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
                 }
             }
 
-            var trailer = text.ToString();
+            var trailer = text;
             if (lowLatency && !ended)
             {
                 // Skipped: the leading segments of the first listed publish that end at least CAN-SKIP-UNTIL before the
@@ -1010,7 +1021,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
                 }
                 else
                 {
-                    var delta = new StringBuilder().Append(header);
+                    var delta = _text.Clear().Append(header);
                     delta.Append(CultureInfo.InvariantCulture, $"#EXT-X-MAP:URI=\"{(entries.Count > first + skipped ? entries[first + skipped].InitName : Writer.InitName)}\"\n");
                     if (skipped > 0)
                     {
@@ -1023,7 +1034,7 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
                     }
 
                     delta.Append(trailer);
-                    playlists.Replace(_deltaName, delta.ToString());
+                    playlists.Replace(_deltaName, delta);
                     _deltaWritten = true;
                 }
             }
@@ -1033,12 +1044,12 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
                 DropDelta(playlists);
             }
 
-            text.Clear();
+            text = _text.Clear();
             text.Append(header);
             text.Append(CultureInfo.InvariantCulture, $"#EXT-X-MAP:URI=\"{(entries.Count > first ? entries[first].InitName : Writer.InitName)}\"\n");
             text.Append(body);
             text.Append(trailer);
-            playlists.Replace(_playlistName, text.ToString());
+            playlists.Replace(_playlistName, text);
             // Left the window: deleted, except the one just before the window (a player with the previous playlist may fetch it).
             var leaving = first - 1;
             for (var i = 0; i < leaving; i++)
@@ -1053,6 +1064,13 @@ public sealed unsafe class LiveRemuxer : ILiveIngest
                 _deletedOwn += leaving - carried;
             }
         }
+
+        // The playlist is built in the same builders at every publish (they keep their capacity).
+        private readonly StringBuilder _header = new();
+        private readonly StringBuilder _body = new();
+        private readonly StringBuilder _trailer = new();
+        private readonly StringBuilder _text = new();
+        private readonly List<int> _starts = [];
 
         // A listed segment's lines (date, parts while it is among the last three, EXTINF) never change: each form is made
         // once, not at every part's rewrite of the playlist. Keyed by number * 2 + (with parts ? 1 : 0).
