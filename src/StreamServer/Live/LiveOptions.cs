@@ -57,7 +57,7 @@ public sealed class LiveOptions
     /// wake-up serves several (as a NIC coalesces interrupts): each message reaches the remux at most this much later,
     /// and at 50 channels the loop wakes ~4x less often. 0 = read at once.
     /// </summary>
-    public int IngestCoalesceMilliseconds { get; set; } = 2;
+    public int IngestCoalesceMilliseconds { get; set; } = 5;
 
     /// <summary>Where the live windows are kept (see <see cref="DataLayout.LiveWindows"/>); empty = on tmpfs.</summary>
     public string WindowDirectory { get; set; } = "";
