@@ -33,7 +33,9 @@ public class PlayerTests
     /// segments. The latency behind the wall clock is sampled twice a second over the run (LL_PLAYER_SECONDS, 30 s here;
     /// bench/live.sh runs 120): its median must stay under 1.5 s (hls.js) / 2.5 s (shaka) with no stall once playing (the
     /// first 2 s are the player settling on its live offset; the page reports those waits apart), and hls.js must
-    /// have used delta updates (the access log shows _HLS_skip).
+    /// have used delta updates (the access log shows _HLS_skip). While the player plays, a follower asks for the same
+    /// media playlists as an LL-HLS player does (a blocking reload for the next part, every other one in the delta form)
+    /// through the LL-HLS validator, so what the server serves during the run is held to its rules too.
     /// </summary>
     [Theory]
     [InlineData("hls", "master.m3u8", 1.5)]
@@ -54,7 +56,13 @@ public class PlayerTests
             await Task.Delay(200);
         }
 
+        using var following = new CancellationTokenSource();
+        using var validator = new Live.LowLatencyHlsValidator();
+        var followers = new[] { FollowAsync(server, validator, "video", following.Token), FollowAsync(server, validator, "audio", following.Token) };
         var line = await HeadlessChromium.PlayAsync(player, new Uri(server.HttpUri, $"/live/test/{manifest}"), seconds, TimeSpan.FromSeconds(seconds + 60), live: true);
+        await following.CancelAsync();
+        await Task.WhenAll(followers); // a violation surfaces here
+        Assert.True(validator.Validated >= 2 * seconds, $"the follower validated {validator.Validated} playlists in {seconds} s");
         TestContext.Current.SendDiagnosticMessage(line);
         TestContext.Current.TestOutputHelper?.WriteLine(line);
         Assert.StartsWith("PASS", line);
@@ -70,6 +78,27 @@ public class PlayerTests
         {
             var log = await File.ReadAllTextAsync(Path.Combine(server.DataDir, "logs", "access.log"));
             Assert.Contains("_HLS_skip=", log);
+        }
+    }
+
+    // An LL-HLS player's reload loop on one media playlist: ask for the part after the last one listed and wait for it.
+    private static async Task FollowAsync(RunningServer server, Live.LowLatencyHlsValidator validator, string track, CancellationToken stop)
+    {
+        using var http = new HttpClient(validator, disposeHandler: false) { BaseAddress = server.HttpUri };
+        var url = $"/live/test/{track}/index.m3u8";
+        var playlist = Live.LowLatencyPlaylist.Parse(await http.GetStringAsync(url, stop));
+        for (var reload = 0; !stop.IsCancellationRequested; reload++)
+        {
+            var msn = playlist.OpenMsn;
+            var part = playlist.Parts.Count(p => p.Msn == msn);
+            try
+            {
+                playlist = Live.LowLatencyPlaylist.Parse(await http.GetStringAsync($"{url}?_HLS_msn={msn}&_HLS_part={part}{(reload % 2 == 1 ? "&_HLS_skip=YES" : "")}", stop));
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
         }
     }
 }
