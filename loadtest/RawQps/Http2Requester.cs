@@ -5,7 +5,7 @@ using StreamServer.LoadTest.Stats;
 namespace StreamServer.LoadTest.RawQps;
 
 /// <summary>
-/// One stream at a time on a shared HTTP/2 connection (h2 over TLS for https://, h2c prior knowledge for http://), the
+/// One stream at a time on a shared h2 connection over TLS (https://; h2c is <see cref="H2cConnection"/>), the
 /// way h2load's -m streams share a client: several requesters over one <see cref="Connection"/>. SocketsHttpHandler
 /// does the framing; its per-request cost is the tool's, measured and reported like any other.
 /// </summary>
