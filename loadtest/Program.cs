@@ -38,11 +38,12 @@ var start = new Option<double>("--start-seconds") { Description = "Media a playe
 var bandwidth = new Option<string?>("--bandwidth") { Description = "Per-player download cap (800kbit, 5mbit, or bits/s)" };
 var noAbr = new Option<bool>("--no-abr") { Description = "Stay on the lowest variant" };
 var delta = new Option<bool>("--delta") { Description = "ll-hls: blocking reloads ask for delta playlists (_HLS_skip=YES)" };
+var validate = new Option<bool>("--validate") { Description = "live, ll-hls: check every media playlist against RFC 8216bis LL-HLS rules (reads each INDEPENDENT part once per player); a violation is an error of kind invalid" };
 var serverMetrics = new Option<string?>("--server-metrics") { Description = "The server's /metrics URL: its TCP retransmits are sampled each second beside the players' stalls" };
 var quiet = new Option<bool>("--quiet", "-q") { Description = "No per-second progress table" };
 var root = new RootCommand("StreamServer load generator: player swarms (vod-abr, seek, live, ll-hls) and raw-qps")
 {
-    scenario, url, players, ramp, inject, watch, duration, pace, http2, buffer, start, bandwidth, noAbr, delta, serverMetrics, quiet, connections, streams, rate, timeout, report,
+    scenario, url, players, ramp, inject, watch, duration, pace, http2, buffer, start, bandwidth, noAbr, delta, validate, serverMetrics, quiet, connections, streams, rate, timeout, report,
 };
 root.SetAction(async (parsed, ct) =>
 {
@@ -94,7 +95,7 @@ root.SetAction(async (parsed, ct) =>
     }
 
     var options = new PlayerOptions(master, parsed.GetValue(pace), parsed.GetValue(http2) ? HttpVersion.Version20 : HttpVersion.Version11,
-        parsed.GetValue(buffer), parsed.GetValue(start), !parsed.GetValue(noAbr), cap, parsed.GetValue(delta));
+        parsed.GetValue(buffer), parsed.GetValue(start), !parsed.GetValue(noAbr), cap, parsed.GetValue(delta), parsed.GetValue(validate));
     var simulation = new LoadSimulation(n, rampOver, parsed.GetValue(inject), sessionFor, runFor);
     Func<PlayerHttp, IPlayer> newPlayer = name switch
     {
@@ -153,7 +154,7 @@ static async Task<int> SwarmAsync(string scenario, PlayerOptions options, LoadSi
     var cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuBefore;
     var load = $"{simulation.Describe()}, pace {options.Pace.ToString().ToLowerInvariant()}, HTTP/{options.HttpVersion}" +
         (options.CapBitsPerSecond > 0 ? string.Create(CultureInfo.InvariantCulture, $", capped at {options.CapBitsPerSecond / 1e6:0.###} Mbit/s") : "");
-    var summary = RunSummary.FromSwarm(scenario, options.Url.AbsoluteUri, load, elapsed, swarm.Metrics, swarm.Timeline, cpu);
+    var summary = RunSummary.FromSwarm(scenario, options.Url.AbsoluteUri, load, elapsed, swarm.Metrics, swarm.Timeline, cpu, options.Validate);
     Console.WriteLine(summary.ToText());
     if (swarm.Metrics.FirstError is { } first)
     {

@@ -82,12 +82,13 @@ internal sealed class Swarm(LoadSimulation simulation, PlayerOptions options, Fu
             leave.CancelAfter(session);
         }
 
-        using var client = new HttpClient(new SocketsHttpHandler
+        HttpMessageHandler handler = new SocketsHttpHandler
         {
             SslOptions = { RemoteCertificateValidationCallback = static (_, _, _, _) => true },
             AutomaticDecompression = DecompressionMethods.None,
-        })
-        { Timeout = TimeSpan.FromSeconds(30) };
+        };
+        var validator = options.Validate ? new LowLatencyHlsValidator(handler) : null;
+        using var client = new HttpClient(validator ?? handler) { Timeout = TimeSpan.FromSeconds(30) };
         var player = newPlayer(new PlayerHttp(client, options.HttpVersion, options.CapBitsPerSecond, Metrics));
         Metrics.PlayerStarted();
         try
@@ -103,6 +104,10 @@ internal sealed class Swarm(LoadSimulation simulation, PlayerOptions options, Fu
         finally
         {
             Metrics.PlayerLeft();
+            if (validator is not null)
+            {
+                Metrics.Validated(validator.Validated, validator.IndependentPartsChecked);
+            }
         }
     }
 

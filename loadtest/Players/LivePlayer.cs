@@ -43,6 +43,7 @@ internal sealed class LivePlayer(PlayerHttp http, PlayerOptions options, bool lo
         var text = await http.TextAsync(playlistUri, ct);
         if (text is null)
         {
+            await Task.Delay(500, ct); // as after a failed master: a viewer retries, it does not hammer
             return;
         }
 

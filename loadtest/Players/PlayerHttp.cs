@@ -90,6 +90,11 @@ internal sealed class PlayerHttp(HttpClient http, Version version, double capBit
                 System.Buffers.ArrayPool<byte>.Shared.Return(drain);
             }
         }
+        catch (LowLatencyHlsViolationException e)
+        {
+            metrics.Failure(ErrorKind.Invalid, $"GET {e.PathAndQuery}: {e.Problems[0]}");
+            return -1;
+        }
         catch (Exception e) when (Classify(e, ct) is { } errorKind)
         {
             metrics.Failure(errorKind, $"GET {uri.PathAndQuery}: {e.Message}");

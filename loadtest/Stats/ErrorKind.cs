@@ -14,4 +14,7 @@ internal enum ErrorKind
 
     /// <summary>No connection could be opened.</summary>
     Connect,
+
+    /// <summary>A live media playlist that breaks a rule of RFC 8216bis (with --validate).</summary>
+    Invalid,
 }

@@ -35,6 +35,14 @@ internal sealed record RunSummary(string Scenario, string Target, string Load, d
     /// <summary>Bytes of playlists received over the run.</summary>
     public long PlaylistBytes { get; init; }
 
+    /// <summary>Media playlists checked against the LL-HLS rules and INDEPENDENT parts read for a sync sample; null
+    /// when the run did not validate (--validate).</summary>
+    public long? PlaylistsValidated { get; init; }
+
+    public long? IndependentPartsChecked { get; init; }
+
+    public long? PlaylistViolations { get; init; }
+
     /// <summary>Live latency (media behind the wall clock), for live scenarios.</summary>
     public LatencyRow? LiveLatency { get; init; }
 
@@ -61,7 +69,7 @@ internal sealed record RunSummary(string Scenario, string Target, string Load, d
     };
 
     public static RunSummary FromSwarm(string scenario, string target, string load, double seconds, SwarmMetrics m, IReadOnlyList<IntervalSample> timeline,
-        TimeSpan toolCpu)
+        TimeSpan toolCpu, bool validated = false)
     {
         var rows = new List<LatencyRow>();
         var distributions = new Dictionary<string, HistogramBase>();
@@ -97,6 +105,9 @@ internal sealed record RunSummary(string Scenario, string Target, string Load, d
             Seeks = m.Seeks,
             PlayersStarted = m.PlayersStarted,
             PlaylistBytes = m.PlaylistBytes,
+            PlaylistsValidated = validated ? m.PlaylistsValidated : null,
+            IndependentPartsChecked = validated ? m.IndependentPartsChecked : null,
+            PlaylistViolations = validated ? m.ErrorsOf(ErrorKind.Invalid) : null,
             LiveLatency = m.LiveLatencyTotal.TotalCount > 0 ? LatencyRow.From("live latency", m.LiveLatencyTotal) : null,
             ServerRetransmits = retransmits,
             Timeline = timeline,
@@ -129,6 +140,10 @@ internal sealed record RunSummary(string Scenario, string Target, string Load, d
         {
             text.AppendLine(string.Create(inv, $"players started {PlayersStarted}, stalls {Stalls}, variant switches {Switches}, seeks {Seeks}, errors {Errors}{(ServerRetransmits is { } r ? $", server retransmits {r:F0}" : "")}"));
             text.AppendLine(string.Create(inv, $"playlist bytes {PlaylistBytes} ({PlaylistBytes / 1024.0 / Seconds * 60:F1} KiB per minute)"));
+            if (PlaylistsValidated is { } validated)
+            {
+                text.AppendLine(string.Create(inv, $"validated {validated} media playlists against the LL-HLS rules ({IndependentPartsChecked} INDEPENDENT parts read), violations {PlaylistViolations}"));
+            }
         }
 
         text.Append(string.Create(inv, $"tool CPU {ToolCpuMicrosecondsPerRequest:F1} us per request ({Environment.ProcessorCount} cores)"));

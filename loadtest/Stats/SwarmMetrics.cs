@@ -24,6 +24,8 @@ internal sealed class SwarmMetrics
     private long _requests;
     private long _bytes;
     private long _playlistBytes;
+    private long _playlistsValidated;
+    private long _independentPartsChecked;
     private long _stalls;
     private long _switches;
     private long _seeks;
@@ -48,6 +50,18 @@ internal sealed class SwarmMetrics
 
     /// <summary>Bytes of playlists received (what delta updates save).</summary>
     public long PlaylistBytes => Interlocked.Read(ref _playlistBytes);
+
+    /// <summary>Media playlists checked against the LL-HLS rules (--validate), counted as each player leaves.</summary>
+    public long PlaylistsValidated => Interlocked.Read(ref _playlistsValidated);
+
+    /// <summary>INDEPENDENT parts whose first sample the validator read and found a sync sample.</summary>
+    public long IndependentPartsChecked => Interlocked.Read(ref _independentPartsChecked);
+
+    public void Validated(int playlists, int independentParts)
+    {
+        Interlocked.Add(ref _playlistsValidated, playlists);
+        Interlocked.Add(ref _independentPartsChecked, independentParts);
+    }
 
     public long Stalls => Interlocked.Read(ref _stalls);
 
@@ -155,6 +169,8 @@ internal sealed class SwarmMetrics
     }
 
     /// <summary>"status 404 x3, timeout x1" (empty when nothing failed).</summary>
+    public long ErrorsOf(ErrorKind kind) => Interlocked.Read(in _errorsByKind[(int)kind]);
+
     public string DescribeErrors()
     {
         var parts = new List<string>();

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using StreamServer.LoadTest.Players;
 using StreamServer.Tests.Http;
 using StreamServer.Tests.Infrastructure;
 using StreamServer.TestSupport;

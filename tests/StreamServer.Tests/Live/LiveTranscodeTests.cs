@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
+using StreamServer.LoadTest.Players;
 using StreamServer.Tests.Http;
 using StreamServer.Tests.Infrastructure;
 using StreamServer.TestSupport;

@@ -1,3 +1,5 @@
+using StreamServer.LoadTest.Players;
+
 namespace StreamServer.Tests.Live;
 
 /// <summary>The validator the LL-HLS tests rely on fails each rule it claims to check (a validator that cannot fail proves nothing).</summary>

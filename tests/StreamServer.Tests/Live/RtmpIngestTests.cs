@@ -5,6 +5,7 @@ using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text.Json;
 using StreamServer.Ingest.Rtmp;
+using StreamServer.LoadTest.Players;
 using StreamServer.Tests.Http;
 using StreamServer.Tests.Infrastructure;
 using StreamServer.TestSupport;

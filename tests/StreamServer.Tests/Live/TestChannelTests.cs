@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
+using StreamServer.LoadTest.Players;
 using StreamServer.Tests.Http;
 using StreamServer.Tests.Infrastructure;
 using StreamServer.TestSupport;

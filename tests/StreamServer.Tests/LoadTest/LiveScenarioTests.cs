@@ -29,9 +29,15 @@ public sealed class LiveScenarioTests
         Assert.Contains("live latency s p50", live.StdOut);
 
         using var report = new TempDir("ss-loadreport");
-        var ll = await LoadTool.RunAsync("--scenario", "ll-hls", "--url", master, "--players", "3", "--duration", "5s", "--quiet", "--report", report.Path);
+        var ll = await LoadTool.RunAsync("--scenario", "ll-hls", "--url", master, "--players", "3", "--duration", "5s", "--quiet", "--validate",
+            "--report", report.Path);
         Assert.True(ll.ExitCode == 0, ll.StdOut + ll.StdErr);
         var summary = LoadTool.Summary(report.Path);
+        // --validate: every media playlist the players received was held to the LL-HLS rules, INDEPENDENT parts read.
+        Assert.True(summary.GetProperty("playlistsValidated").GetInt64() >= 3 * 2 * 5, ll.StdOut);
+        Assert.True(summary.GetProperty("independentPartsChecked").GetInt64() >= 3, ll.StdOut);
+        Assert.Equal(0, summary.GetProperty("playlistViolations").GetInt64());
+        Assert.Contains("violations 0", ll.StdOut);
         // Parts arrive one by one (about 2 per second per player and track) through blocking reloads that the server holds
         // until the part exists, so media is fetched well under a segment behind the wall clock.
         Assert.True(LoadTool.Latency(summary, "part").GetProperty("requests").GetInt64() >= 3 * 2 * 3, ll.StdOut);

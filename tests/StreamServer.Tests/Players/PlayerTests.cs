@@ -1,3 +1,4 @@
+using StreamServer.LoadTest.Players;
 using StreamServer.Tests.Infrastructure;
 using StreamServer.TestSupport;
 using StreamServer.Transcode;
@@ -57,7 +58,7 @@ public class PlayerTests
         }
 
         using var following = new CancellationTokenSource();
-        using var validator = new Live.LowLatencyHlsValidator();
+        using var validator = new LowLatencyHlsValidator();
         var followers = new[] { FollowAsync(server, validator, "video", following.Token), FollowAsync(server, validator, "audio", following.Token) };
         var line = await HeadlessChromium.PlayAsync(player, new Uri(server.HttpUri, $"/live/test/{manifest}"), seconds, TimeSpan.FromSeconds(seconds + 60), live: true);
         await following.CancelAsync();
@@ -82,18 +83,18 @@ public class PlayerTests
     }
 
     // An LL-HLS player's reload loop on one media playlist: ask for the part after the last one listed and wait for it.
-    private static async Task FollowAsync(RunningServer server, Live.LowLatencyHlsValidator validator, string track, CancellationToken stop)
+    private static async Task FollowAsync(RunningServer server, LowLatencyHlsValidator validator, string track, CancellationToken stop)
     {
         using var http = new HttpClient(validator, disposeHandler: false) { BaseAddress = server.HttpUri };
         var url = $"/live/test/{track}/index.m3u8";
-        var playlist = Live.LowLatencyPlaylist.Parse(await http.GetStringAsync(url, stop));
+        var playlist = LowLatencyPlaylist.Parse(await http.GetStringAsync(url, stop));
         for (var reload = 0; !stop.IsCancellationRequested; reload++)
         {
             var msn = playlist.OpenMsn;
             var part = playlist.Parts.Count(p => p.Msn == msn);
             try
             {
-                playlist = Live.LowLatencyPlaylist.Parse(await http.GetStringAsync($"{url}?_HLS_msn={msn}&_HLS_part={part}{(reload % 2 == 1 ? "&_HLS_skip=YES" : "")}", stop));
+                playlist = LowLatencyPlaylist.Parse(await http.GetStringAsync($"{url}?_HLS_msn={msn}&_HLS_part={part}{(reload % 2 == 1 ? "&_HLS_skip=YES" : "")}", stop));
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {

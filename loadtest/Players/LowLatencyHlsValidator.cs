@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Net.Http.Headers;
 
-namespace StreamServer.Tests.Live;
+namespace StreamServer.LoadTest.Players;
 
 /// <summary>One LL-HLS media playlist, parsed as far as the validator needs it.</summary>
 internal sealed class LowLatencyPlaylist
@@ -152,9 +152,10 @@ internal sealed class LowLatencyPlaylist
 }
 
 /// <summary>
-/// The rules of RFC 8216bis for low-latency media playlists, checked on every live media playlist a test's client
-/// receives (Apple's mediastreamvalidator does not run on Linux). A violation fails the request that brought the
-/// playlist, so the test fails with the rule and the playlist. Rules: PART-TARGET at least every part's duration (ms
+/// The rules of RFC 8216bis for low-latency media playlists, checked on every live media playlist a client receives
+/// (Apple's mediastreamvalidator does not run on Linux): the load tool's `--validate` and the tests' clients. A violation
+/// fails the request that brought the playlist (<see cref="LowLatencyHlsViolationException"/>), with the rule and the
+/// playlist. One instance per client: the reload-to-reload rules compare what that client saw. Rules: PART-TARGET at least every part's duration (ms
 /// timestamps: 1 ms of rounding allowed); part files named by msn and index in sequence; PART-HOLD-BACK at least 3 x PART-TARGET; CAN-BLOCK-RELOAD; a preload hint
 /// on a playlist that has not ended, naming the next part (for byte ranges: the open segment from where its listed
 /// parts end); byte ranges contiguous from 0 within each segment; every INDEPENDENT part
@@ -167,19 +168,22 @@ internal sealed class LowLatencyHlsValidator : DelegatingHandler
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, (int Msn, int Part, int Sequence)> _last = [];
-    private readonly HashSet<string> _checkedParts = [];
+    private readonly HashSet<(int Msn, string Id)> _checkedParts = [];
     private readonly List<string> _violations = [];
 
-    public LowLatencyHlsValidator()
-        : base(new HttpClientHandler())
+    private int _validated;
+    private int _independentPartsChecked;
+
+    public LowLatencyHlsValidator(HttpMessageHandler? inner = null)
+        : base(inner ?? new HttpClientHandler())
     {
     }
 
     /// <summary>Media playlists validated so far.</summary>
-    public int Validated { get; private set; }
+    public int Validated => Volatile.Read(ref _validated);
 
     /// <summary>INDEPENDENT parts whose first sample was read and found a sync sample.</summary>
-    public int IndependentPartsChecked { get; private set; }
+    public int IndependentPartsChecked => Volatile.Read(ref _independentPartsChecked);
 
     public IReadOnlyList<string> Violations
     {
@@ -211,7 +215,7 @@ internal sealed class LowLatencyHlsValidator : DelegatingHandler
                 _violations.AddRange(problems);
             }
 
-            throw new InvalidOperationException($"LL-HLS violation in {request.RequestUri.PathAndQuery}:\n  {string.Join("\n  ", problems)}\n---\n{text}");
+            throw new LowLatencyHlsViolationException(request.RequestUri.PathAndQuery, problems, text);
         }
 
         return response;
@@ -220,7 +224,7 @@ internal sealed class LowLatencyHlsValidator : DelegatingHandler
     private async Task<List<string>> CheckAsync(Uri uri, string text, CancellationToken cancellationToken)
     {
         var p = LowLatencyPlaylist.Parse(text);
-        Validated++;
+        Interlocked.Increment(ref _validated);
         var problems = Rules(p);
         if (p.PartTarget <= 0)
         {
@@ -246,6 +250,9 @@ internal sealed class LowLatencyHlsValidator : DelegatingHandler
             }
 
             _last[key] = (newest.Item1, newest.Item2, p.MediaSequence);
+
+            // Parts of segments that left the window are never listed again: forget them, so a long run stays bounded.
+            _checkedParts.RemoveWhere(checkedPart => checkedPart.Msn < p.MediaSequence);
         }
 
         // INDEPENDENT parts must start with a sync sample: read each one's first moof (once per part).
@@ -260,7 +267,7 @@ internal sealed class LowLatencyHlsValidator : DelegatingHandler
             var id = $"{partUri.AbsolutePath}@{part.Offset}";
             lock (_lock)
             {
-                if (!_checkedParts.Add(id))
+                if (!_checkedParts.Add((part.Msn, id)))
                 {
                     continue;
                 }
@@ -289,7 +296,7 @@ internal sealed class LowLatencyHlsValidator : DelegatingHandler
             }
             else
             {
-                IndependentPartsChecked++;
+                Interlocked.Increment(ref _independentPartsChecked);
             }
         }
 
@@ -498,4 +505,14 @@ internal sealed class LowLatencyHlsValidator : DelegatingHandler
 
         return default;
     }
+}
+
+/// <summary>A live media playlist that breaks rules of RFC 8216bis: the first rule names the error, the rest and the
+/// playlist are in the message.</summary>
+internal sealed class LowLatencyHlsViolationException(string pathAndQuery, IReadOnlyList<string> problems, string playlist)
+    : InvalidOperationException($"LL-HLS violation in {pathAndQuery}:\n  {string.Join("\n  ", problems)}\n---\n{playlist}")
+{
+    public string PathAndQuery => pathAndQuery;
+
+    public IReadOnlyList<string> Problems => problems;
 }
