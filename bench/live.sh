@@ -23,7 +23,7 @@
 # sampled twice a second (median, p95), stalls. Run through the player test (tests/.../Players), which asserts the same.
 # Phase 4 (VIEWERS LL-HLS viewers, the load tool's ll-hls scenario, 60 s each, on one 640x360 publish): without and with
 # delta updates (_HLS_skip=YES): errors, part and playlist TTFB, the server's answer time after a part is published
-# (streamserver_live_reload_answer_seconds, p50/p99 from its buckets), server CPU per viewer, playlist KiB per minute
+# (streamserver_live_reload_answer_seconds, the bucket its p50/p99 fall in), server CPU per viewer, playlist KiB per minute
 # per viewer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -237,7 +237,7 @@ ffmpeg -hide_banner -loglevel error -re -f lavfi -i "testsrc2=size=640x360:rate=
   -c:a aac -b:a 96k -f flv "rtmp://127.0.0.1:$OURS_RTMP/live/c0?key=k" </dev/null >/dev/null 2>&1 & PUB=$!; PIDS+=($PUB)
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$OURS_HTTP/live/c0/master.m3u8" >/dev/null && break; sleep 0.2; done
 sleep 3
-answer() { # p50 and p99 (ms) of the reload answer histogram between two scrapes (bucket upper bounds)
+answer() { # p50 and p99 (ms) of the reload answer histogram between two scrapes: the bucket each falls in
   python3 - "$1" "$2" <<'PY'
 import sys, re
 def buckets(path):
@@ -250,8 +250,10 @@ a, z = buckets(sys.argv[1]), buckets(sys.argv[2])
 keys = sorted(z, key=lambda k: float("inf") if k == "+Inf" else float(k))
 total = z["+Inf"] - a.get("+Inf", 0)
 def q(p):
+    lower = "0"
     for k in keys:
-        if z[k] - a.get(k, 0) >= p * total: return "<= " + ("inf" if k == "+Inf" else f"{float(k)*1000:g}") + " ms"
+        if z[k] - a.get(k, 0) >= p * total: return f"{lower}-" + ("inf" if k == "+Inf" else f"{float(k)*1000:g}") + " ms"
+        lower = f"{float(k)*1000:g}"
 print(f"answers {total:.0f}, p50 {q(0.5)}, p99 {q(0.99)}")
 PY
 }

@@ -114,6 +114,7 @@ public static class AdminApi
     {
         string? source;
         string? id;
+        string? sourceName = null;
         var uploaded = false;
         if (MediaTypeHeaderValue.TryParse(ctx.Request.ContentType, out var contentType) && contentType.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase))
         {
@@ -123,7 +124,7 @@ public static class AdminApi
                 return Error(upload.Status, upload.Error);
             }
 
-            (source, id, uploaded) = (upload.Path!, upload.Id, true);
+            (source, id, sourceName, uploaded) = (upload.Path!, upload.Id, upload.FileName, true);
         }
         else
         {
@@ -157,7 +158,7 @@ public static class AdminApi
         }
 
         id ??= VodLibrary.IdFromFileName(source);
-        var job = new VodJob(id, source, deleteSourceWhenDone: uploaded);
+        var job = new VodJob(id, source, deleteSourceWhenDone: uploaded, sourceName);
         switch (queue.TryEnqueue(job))
         {
             case EnqueueResult.Accepted:
@@ -172,7 +173,7 @@ public static class AdminApi
         }
     }
 
-    private readonly record struct Upload(string? Path, string? Id, int Status, string? Error);
+    private readonly record struct Upload(string? Path, string? Id, int Status, string? Error, string? FileName = null);
 
     /// <summary>Streams the "file" part to uploads/&lt;random&gt;.part (never buffered in memory), renames it when complete.</summary>
     private static async Task<Upload> ReceiveUploadAsync(HttpContext ctx, MediaTypeHeaderValue contentType, VodLibrary library, StreamServerOptions options)
@@ -192,6 +193,7 @@ public static class AdminApi
         string? id = null;
         string? path = null;
         string? part = null;
+        string? uploadedName = null;
         try
         {
             while (await reader.ReadNextSectionAsync(ctx.RequestAborted) is { } section)
@@ -220,6 +222,7 @@ public static class AdminApi
                     File.Move(part, path);
                     part = null;
                     id ??= VodLibrary.IdFromFileName(fileName);
+                    uploadedName = Path.GetFileName(fileName);
                 }
                 else if (name == "id")
                 {
@@ -254,7 +257,7 @@ public static class AdminApi
             return new(null, null, 400, $"upload interrupted: {ex.Message}");
         }
 
-        return path is null ? new(null, null, 400, "multipart upload without a file part") : new(path, id, 200, null);
+        return path is null ? new(null, null, 400, "multipart upload without a file part") : new(path, id, 200, null, uploadedName);
     }
 
     private static void DeleteQuietly(string? path)

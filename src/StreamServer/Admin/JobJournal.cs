@@ -20,7 +20,7 @@ public sealed class JobJournal
     /// <summary>Writes the job's entry; false when it could not be written (a full disk): the job then runs without one.</summary>
     public bool Record(VodJob job)
     {
-        var entry = new JobJournalEntry(job.Id, job.Source, job.DeleteSourceWhenDone, job.State == VodJobState.Running ? "running" : "queued");
+        var entry = new JobJournalEntry(job.Id, job.Source, job.DeleteSourceWhenDone, job.State == VodJobState.Running ? "running" : "queued", job.SourceName);
         var path = PathOf(job.Id);
         var temporary = path + ".tmp";
         try
@@ -80,4 +80,5 @@ public sealed record JobJournalEntry(
     string Id,
     string Source,
     bool DeleteSourceWhenDone,
-    string State);
+    string State,
+    string? SourceName = null);

@@ -60,7 +60,7 @@ public sealed class PackagingJobQueue : BackgroundService
         var keep = new HashSet<string>(StringComparer.Ordinal);
         foreach (var entry in _journal.TakeLeftovers())
         {
-            var job = new VodJob(entry.Id, entry.Source, entry.DeleteSourceWhenDone);
+            var job = new VodJob(entry.Id, entry.Source, entry.DeleteSourceWhenDone, entry.SourceName);
             if (entry.State == "queued" && (job.IsUrl || File.Exists(entry.Source)) && TryEnqueue(job) == EnqueueResult.Accepted)
             {
                 keep.Add(Path.GetFullPath(entry.Source));
@@ -190,9 +190,9 @@ public sealed class PackagingJobQueue : BackgroundService
         _log.LogInformation("job {Id}: packaging {Source}", job.Id, job.Source);
         var progress = new Progress(job);
         string? downloaded = null;
+        var source = job.Source;
         try
         {
-            var source = job.Source;
             if (job.IsUrl)
             {
                 source = downloaded = await _downloader.DownloadAsync(job.Source, linked.Token);
@@ -209,7 +209,7 @@ public sealed class PackagingJobQueue : BackgroundService
         }
         catch (Exception ex)
         {
-            Finish(job, VodJobState.Failed, ex.Message);
+            Finish(job, VodJobState.Failed, job.NameSource(ex.Message, source));
         }
         finally
         {

@@ -10,10 +10,14 @@ public enum VodJobState
 }
 
 /// <summary>One packaging job. Written by its worker, read by the API: fields are replaced whole, never torn.</summary>
-public sealed class VodJob(string id, string source, bool deleteSourceWhenDone)
+/// <param name="sourceName">What the operator calls the source (an upload's file name); by default the source's own file name.</param>
+public sealed class VodJob(string id, string source, bool deleteSourceWhenDone, string? sourceName = null)
 {
     public string Id { get; } = id;
     public string Source { get; } = source;
+
+    /// <summary>The source's name in messages: uploads and downloads are stored under random names the operator never saw.</summary>
+    public string SourceName { get; } = sourceName ?? NameOf(source);
 
     /// <summary>Uploaded sources are ours to delete once packaged (or failed).</summary>
     public bool DeleteSourceWhenDone { get; } = deleteSourceWhenDone;
@@ -42,4 +46,17 @@ public sealed class VodJob(string id, string source, bool deleteSourceWhenDone)
     public string? Error { get; set; }
 
     public bool IsFinished => State is VodJobState.Succeeded or VodJobState.Failed or VodJobState.Cancelled;
+
+    /// <summary><paramref name="message"/> with the file name of <paramref name="localFile"/> (what FFmpeg opened) replaced by
+    /// <see cref="SourceName"/>.</summary>
+    public string NameSource(string message, string localFile)
+    {
+        var stored = Path.GetFileName(localFile);
+        return stored.Length > 0 && stored != SourceName ? message.Replace(stored, SourceName, StringComparison.Ordinal) : message;
+    }
+
+    private static string NameOf(string source) =>
+        Uri.TryCreate(source, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
+            ? (Path.GetFileName(uri.AbsolutePath) is { Length: > 0 } name ? Uri.UnescapeDataString(name) : uri.Host)
+            : Path.GetFileName(source);
 }

@@ -106,6 +106,13 @@ public sealed class CorruptMediaTests
                 // The message says why, in FFmpeg's words where FFmpeg knows.
                 var why = name switch { "huge" => "60000x60000", "zeroframes" => "no audio or video stream", _ when name.StartsWith("trunc", StringComparison.Ordinal) => "moov atom not found", _ => "" };
                 Assert.Contains(why, error);
+                // Uploads are stored under random names; the message names the file as it was uploaded.
+                Assert.DoesNotMatch("[0-9a-f]{32}", error);
+                if (name.StartsWith("trunc", StringComparison.Ordinal))
+                {
+                    Assert.Contains($"{name}.mp4", error);
+                }
+
                 Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"/vod/{name}/master.m3u8")).StatusCode);
             }
             else
