@@ -61,6 +61,7 @@ public static class ServerApp
 
         var layout = new DataLayout(options.DataDir, options.Live.WindowDirectory);
         Directory.CreateDirectory(layout.DataDir);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(Math.Max(0, options.ShutdownTimeoutSeconds)));
         builder.Services.AddSingleton(Options.Create(options));
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(layout);

@@ -48,6 +48,12 @@ public sealed class StreamServerOptions
 
     public long MaxUploadBytes { get; set; } = 4L * 1024 * 1024 * 1024;
 
+    /// <summary>
+    /// On SIGTERM the listeners close at once and responses in flight may finish for this long; connections still open
+    /// then are closed (nginx's worker_shutdown_timeout). A running packaging job is cancelled, its output removed.
+    /// </summary>
+    public int ShutdownTimeoutSeconds { get; set; } = 30;
+
     /// <summary>Packaging jobs running at once; the rest wait in the queue.</summary>
     public int JobConcurrency { get; set; } = 1;
 

@@ -10,7 +10,8 @@ namespace StreamServer.Tests.Http;
 
 /// <summary>
 /// SIGTERM while 500 clients are in the middle of a 1 MiB segment: every response in flight completes (all its bytes,
-/// then the connection closes), new connections are refused, and the process exits well within the drain timeout.
+/// then the connection closes), new connections are refused, and the process exits well within the drain timeout. A
+/// response that would take minutes is cut at ShutdownTimeoutSeconds and the process still exits cleanly.
 /// </summary>
 [Collection(ServerTestsCollection.Name)]
 public sealed class GracefulShutdownTests
@@ -82,5 +83,56 @@ public sealed class GracefulShutdownTests
         // Gone: nothing listens any more.
         using var late = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await Assert.ThrowsAnyAsync<SocketException>(async () => await late.ConnectAsync(endpoint.Host, endpoint.Port));
+    }
+
+    [Fact]
+    public async Task A_response_that_outlasts_ShutdownTimeoutSeconds_is_cut_and_the_server_exits_on_time()
+    {
+        using var data = new TempDir("ss-drain-limit");
+        await TestLibrary.PublishAsync(data.Path);
+        const long size = 256L << 20;
+        await using (var file = File.Create(Path.Combine(data.Path, "vod", "clip", "huge.m4s")))
+        {
+            file.SetLength(size); // sparse: read as zeros, sent by sendfile like any segment
+        }
+
+        await using var server = await RunningServer.StartProcessAsync(data.Path, "--StreamServer:ShutdownTimeoutSeconds=2");
+        var endpoint = server.HttpUri;
+
+        // A reader that keeps making progress (so no send timeout closes it) but would need minutes for the whole body.
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 16 * 1024 };
+        await socket.ConnectAsync(endpoint.Host, endpoint.Port);
+        await socket.SendAsync(Encoding.ASCII.GetBytes("GET /vod/clip/huge.m4s HTTP/1.1\r\nHost: a\r\n\r\n"));
+        long received = 0;
+        var firstBytes = new TaskCompletionSource();
+        var reader = Task.Run(async () =>
+        {
+            var buffer = new byte[16 * 1024];
+            try
+            {
+                int n;
+                while ((n = await socket.ReceiveAsync(buffer, SocketFlags.None).WaitAsync(TimeSpan.FromSeconds(60))) > 0)
+                {
+                    Interlocked.Add(ref received, n);
+                    firstBytes.TrySetResult();
+                    await Task.Delay(50);
+                }
+            }
+            catch (SocketException)
+            {
+            }
+        });
+        await firstBytes.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var clock = Stopwatch.StartNew();
+        var exit = await server.StopAsync(TimeSpan.FromSeconds(60));
+        var exited = clock.Elapsed;
+        await reader.WaitAsync(TimeSpan.FromSeconds(30));
+        TestContext.Current.TestOutputHelper?.WriteLine($"exit code {exit} after {exited.TotalSeconds:0.0} s; {Interlocked.Read(ref received)} of {size} bytes received");
+
+        // It waited for the response (the drain), then closed it at the limit instead of the host's 30 s default.
+        Assert.InRange(exited.TotalSeconds, 1.5, 12);
+        Assert.InRange(Interlocked.Read(ref received), 1, size / 2);
+        Assert.Equal(0, exit);
     }
 }
