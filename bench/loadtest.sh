@@ -2,7 +2,8 @@
 # Is loadtest/ a load tool or the bottleneck? Its raw-qps scenario against wrk on the same URLs of one StreamServer
 # (a ~600 B playlist and a 1 MiB segment), same connections and duration, alternating: req/s of each and the ratio
 # ours/wrk (target >= 0.8x), our tool's CPU per request, and its latency percentiles next to wrk's. Then h2c: the same
-# playlist and segment with h2load -c$CONNECTIONS -m4 against `raw-qps --http2 --streams 4` (the tool's own h2c framing).
+# playlist and segment with h2load -c$CONNECTIONS -m4 against `raw-qps --http2 --streams 4` (the tool's own HTTP/2
+# framing), over h2c and over TLS (h2, the server's self-signed certificate).
 #   DURATION=8 ROUNDS=2 CONNECTIONS=32 bench/loadtest.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +21,8 @@ ABS=$(cd "$WORK" && pwd)
 dd if=/dev/urandom of="$WORK/data/vod/bench/seg_000.m4s" bs=1M count=1 status=none
 { echo "#EXTM3U"; echo "#EXT-X-VERSION:7"; echo "#EXT-X-TARGETDURATION:4"; echo '#EXT-X-MAP:URI="init.mp4"'
   for i in $(seq 0 14); do printf '#EXTINF:4.000000,\nseg_%03d.m4s\n' "$i"; done; echo "#EXT-X-ENDLIST"; } > "$WORK/data/vod/bench/media.m3u8"
-start_streamserver "$ABS/data" "$PORT" --StreamServer:Tracing:Enabled=false
+TLS_PORT=$((PORT + 1))
+start_streamserver "$ABS/data" "$PORT" --StreamServer:Tracing:Enabled=false --StreamServer:HttpsPort="$TLS_PORT"
 trap 'kill $PID 2>/dev/null; wait 2>/dev/null || true' EXIT
 wait_for_url "http://127.0.0.1:$PORT/vod/bench/media.m3u8"
 
@@ -44,17 +46,19 @@ for name in playlist segment; do
   printf '%-10s mean   %10.0f %12.0f %7.2fx   (target >= 0.80x)\n' "$name" "$(awk -v s="$sw" -v n="$ROUNDS" 'BEGIN {print s/n}')" "$(awk -v s="$so" -v n="$ROUNDS" 'BEGIN {print s/n}')" "$(awk -v a="$sw" -v b="$so" 'BEGIN {print b/a}')"
 done
 
-echo "h2c        round   h2load req/s  ours req/s   ratio   ours tool CPU us/req"
+echo "http/2     round   h2load req/s  ours req/s   ratio   ours tool CPU us/req"
+for proto in h2c h2; do
 for name in playlist segment; do
   path=/vod/bench/media.m3u8; [ "$name" = segment ] && path=/vod/bench/seg_000.m4s
-  url="http://127.0.0.1:$PORT$path"
+  url="http://127.0.0.1:$PORT$path"; [ "$proto" = h2 ] && url="https://127.0.0.1:$TLS_PORT$path"
   sh=0; so=0
   for r in $(seq 1 "$ROUNDS"); do
     h=$(h2load -c"$CONNECTIONS" -m4 -t2 -D "$DURATION" "$url" 2>/dev/null | awk '/^finished in/ {print $4}')
     dotnet "$TOOL" --scenario raw-qps --http2 --streams 4 --url "$url" --connections "$CONNECTIONS" --duration "$DURATION" > "$WORK/ours.txt" || true
     o=$(awk '/^requests/ {gsub(/[(),\/s]/, "", $3); print $3}' "$WORK/ours.txt"); cpu=$(awk '/^tool CPU/ {print $3}' "$WORK/ours.txt")
-    printf '%-10s #%-5s %12.0f %11.0f %7.2fx %22s\n' "$name" "$r" "$h" "$o" "$(awk -v a="$h" -v b="$o" 'BEGIN {print b/a}')" "$cpu"
+    printf '%-10s #%-5s %12.0f %11.0f %7.2fx %22s\n' "$proto $name" "$r" "$h" "$o" "$(awk -v a="$h" -v b="$o" 'BEGIN {print b/a}')" "$cpu"
     sh=$(awk -v a="$sh" -v b="$h" 'BEGIN {print a+b}'); so=$(awk -v a="$so" -v b="$o" 'BEGIN {print a+b}')
   done
-  printf '%-10s mean   %12.0f %11.0f %7.2fx   (target >= 0.80x)\n' "$name" "$(awk -v s="$sh" -v n="$ROUNDS" 'BEGIN {print s/n}')" "$(awk -v s="$so" -v n="$ROUNDS" 'BEGIN {print s/n}')" "$(awk -v a="$sh" -v b="$so" 'BEGIN {print b/a}')"
+  printf '%-10s mean   %12.0f %11.0f %7.2fx   (target >= 0.80x)\n' "$proto $name" "$(awk -v s="$sh" -v n="$ROUNDS" 'BEGIN {print s/n}')" "$(awk -v s="$so" -v n="$ROUNDS" 'BEGIN {print s/n}')" "$(awk -v a="$sh" -v b="$so" 'BEGIN {print b/a}')"
+done
 done

@@ -25,27 +25,19 @@ internal static class RawQpsScenario
         var streams = options.Http2 ? options.Streams : 1;
         var recorders = new LatencyRecorder[options.Connections * streams];
         var workers = new Task[recorders.Length];
-        // h2c is framed by the tool itself (H2cConnection); h2 over TLS goes through SocketsHttpHandler.
-        var h2c = options.Http2 && options.Url.Scheme == Uri.UriSchemeHttp;
-        var h2cConnections = new H2cConnection?[options.Connections];
-        var tlsConnections = new HttpMessageInvoker?[options.Connections];
+        var http2Connections = new Http2Connection?[options.Connections];
         stop.CancelAfter(options.Duration + TimeSpan.FromSeconds(1)); // requests still open a second after the end are abandoned
         for (var i = 0; i < workers.Length; i++)
         {
             var recorder = recorders[i] = new LatencyRecorder();
-            IRawRequester requester = !options.Http2 ? new Http1Connection(options.Url, options.Timeout, stop.Token)
-                : h2c ? (h2cConnections[i / streams] ??= new H2cConnection(options.Url, options.Timeout, stop.Token)).OpenStream()
-                : new Http2Requester(tlsConnections[i / streams] ??= Http2Requester.Connection(), options.Url, options.Timeout, stop.Token);
+            IRawRequester requester = options.Http2
+                ? (http2Connections[i / streams] ??= new Http2Connection(options.Url, options.Timeout, stop.Token)).OpenStream()
+                : new Http1Connection(options.Url, options.Timeout, stop.Token);
             workers[i] = Task.Run(() => WorkAsync(requester, recorder, start, deadline, ticksPerRequest, next, stop.Token), CancellationToken.None);
         }
 
         await Task.WhenAll(workers);
-        foreach (var c in h2cConnections)
-        {
-            c?.Dispose();
-        }
-
-        foreach (var c in tlsConnections)
+        foreach (var c in http2Connections)
         {
             c?.Dispose();
         }

@@ -74,9 +74,9 @@ public class LoadToolTests
     }
 
     [Fact]
-    public async Task Raw_qps_frames_h2c_itself_reads_every_body_byte_and_classifies_statuses()
+    public async Task Raw_qps_frames_http2_itself_reads_every_body_byte_and_classifies_statuses()
     {
-        await using var server = await RunningServer.StartAsync(tls: false);
+        await using var server = await RunningServer.StartAsync();
         await Vod.TestLibrary.PublishAsync(server.DataDir);
         using var work = new TempDir();
 
@@ -84,9 +84,14 @@ public class LoadToolTests
         // connection window: every byte must arrive, so the tool's WINDOW_UPDATEs must be right.
         const int size = 1536 * 1024;
         await File.WriteAllBytesAsync(Path.Combine(server.DataDir, "vod", "clip", "big.m4s"), new byte[size], TestContext.Current.CancellationToken);
-        foreach (var (path, length) in new[] { ("/vod/clip/media.m3u8", new FileInfo(Path.Combine(server.DataDir, "vod", "clip", "media.m3u8")).Length), ("/vod/clip/big.m4s", size) })
+        var playlistLength = new FileInfo(Path.Combine(server.DataDir, "vod", "clip", "media.m3u8")).Length;
+        foreach (var (baseUri, path, length) in new[]
         {
-            var run = await LoadTool.RunAsync(["--scenario", "raw-qps", "--http2", "--streams", "4", "--url", new Uri(server.HttpUri, path).AbsoluteUri,
+            (server.HttpUri, "/vod/clip/media.m3u8", playlistLength), (server.HttpUri, "/vod/clip/big.m4s", size), // h2c
+            (server.HttpsUri!, "/vod/clip/media.m3u8", playlistLength), (server.HttpsUri!, "/vod/clip/big.m4s", size), // h2 over TLS
+        })
+        {
+            var run = await LoadTool.RunAsync(["--scenario", "raw-qps", "--http2", "--streams", "4", "--url", new Uri(baseUri, path).AbsoluteUri,
                 "--connections", "2", "--duration", "2", "--report", work.Path]);
             Assert.True(run.ExitCode == 0, run.StdOut + run.StdErr);
             Assert.Contains("HTTP/2 x4 streams", run.StdOut);

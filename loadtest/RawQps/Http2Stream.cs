@@ -4,10 +4,10 @@ using StreamServer.LoadTest.Stats;
 namespace StreamServer.LoadTest.RawQps;
 
 /// <summary>
-/// One request at a time on an <see cref="H2cConnection"/>. The request's completion is this object (a reusable value
+/// One request at a time on an <see cref="Http2Connection"/>. The request's completion is this object (a reusable value
 /// task source), set by the connection's receive loop, so a request allocates nothing.
 /// </summary>
-internal sealed class H2cStream(H2cConnection connection, CancellationToken stop) : IRawRequester, IValueTaskSource<RequestOutcome>
+internal sealed class Http2Stream(Http2Connection connection, CancellationToken stop) : IRawRequester, IValueTaskSource<RequestOutcome>
 {
     private ManualResetValueTaskSourceCore<RequestOutcome> _completion;
     private int _pending;

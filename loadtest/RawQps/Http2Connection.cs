@@ -1,23 +1,26 @@
 using System.Buffers.Binary;
 using System.Buffers.Text;
 using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using System.Text;
 using StreamServer.LoadTest.Stats;
 
 namespace StreamServer.LoadTest.RawQps;
 
 /// <summary>
-/// One h2c connection (prior knowledge) whose streams send the run's GET over and over, framed by hand as h2load does:
+/// One HTTP/2 connection (h2c with prior knowledge on http://, h2 over TLS with ALPN on https://) whose streams send the
+/// run's GET over and over, framed by hand as h2load does:
 /// the request's header block is built once (literal fields, never indexed), each request is one HEADERS frame with a
 /// new stream id, and responses are read by one receive loop that takes the status from the first header field and
 /// counts DATA bytes. It advertises a header table of 0 bytes, so the server's HPACK encoder keeps no dynamic table and
 /// a header block can be read without state; stream windows are 2 GiB and the connection's 64 MiB is topped up each
 /// time half of it arrived, so bodies never wait for us. No
 /// allocation per request: SocketsHttpHandler spends ~21 us of CPU on each, which on 2 cores shared with the server
-/// made the tool the bottleneck.
+/// makes the tool the bottleneck.
 /// </summary>
-internal sealed class H2cConnection : IDisposable
+internal sealed class Http2Connection : IDisposable
 {
     private const int HeaderSize = 9;
     private const byte Data = 0x0, Headers = 0x1, RstStream = 0x3, Settings = 0x4, Ping = 0x6, GoAway = 0x7, WindowUpdate = 0x8;
@@ -28,7 +31,7 @@ internal sealed class H2cConnection : IDisposable
 
     private readonly EndPoint _endPoint;
     private readonly byte[] _request; // one HEADERS frame; the stream id is patched in under _sendLock
-    private readonly List<H2cStream> _streams = [];
+    private readonly List<Http2Stream> _streams = [];
     private readonly Lock _sendLock = new();
     private readonly SemaphoreSlim _openGate = new(1, 1);
     private readonly byte[] _receive = new byte[256 * 1024]; // >= one frame at the default 16 KiB SETTINGS_MAX_FRAME_SIZE
@@ -36,26 +39,30 @@ internal sealed class H2cConnection : IDisposable
     private readonly CancellationToken _stop;
     private readonly CancellationTokenRegistration _stopRegistration;
     private readonly Timer _timeoutTimer;
-    private H2cStream[] _streamArray = [];
-    private volatile Socket? _socket;
+    private Http2Stream[] _streamArray = [];
+    private readonly bool _tls;
+    private readonly string _host;
+    private volatile Stream? _transport; // NetworkStream, or SslStream over it
     private int _nextStreamId = 1;
     private int _unacknowledgedBytes;
 
-    public H2cConnection(Uri url, TimeSpan timeout, CancellationToken stop)
+    public Http2Connection(Uri url, TimeSpan timeout, CancellationToken stop)
     {
         _endPoint = IPAddress.TryParse(url.Host, out var ip) ? new IPEndPoint(ip, url.Port) : new DnsEndPoint(url.Host, url.Port);
-        _request = RequestFrame(url);
+        _tls = url.Scheme == Uri.UriSchemeHttps;
+        _host = url.Host;
+        _request = RequestFrame(url, _tls);
         _timeout = timeout;
         _stop = stop;
-        _stopRegistration = stop.Register(static c => ((H2cConnection)c!).FailAll(new OperationCanceledException("the run ended"), null), this);
+        _stopRegistration = stop.Register(static c => ((Http2Connection)c!).FailAll(new OperationCanceledException("the run ended"), null), this);
         var check = TimeSpan.FromMilliseconds(Math.Clamp(timeout.TotalMilliseconds / 4, 10, 250));
-        _timeoutTimer = new Timer(static c => ((H2cConnection)c!).ExpireOverdue(), this, check, check);
+        _timeoutTimer = new Timer(static c => ((Http2Connection)c!).ExpireOverdue(), this, check, check);
     }
 
     /// <summary>A requester sending on this connection; one request at a time, as one of h2load's -m streams.</summary>
-    public H2cStream OpenStream()
+    public Http2Stream OpenStream()
     {
-        var stream = new H2cStream(this, _stop);
+        var stream = new Http2Stream(this, _stop);
         lock (_sendLock)
         {
             _streams.Add(stream);
@@ -65,7 +72,7 @@ internal sealed class H2cConnection : IDisposable
         return stream;
     }
 
-    internal bool IsOpen => _socket is not null;
+    internal bool IsOpen => _transport is not null;
 
     /// <summary>Connects and exchanges SETTINGS (the empty header table is in force once the server acknowledged).</summary>
     /// <returns>Null when open, else why it could not be opened.</returns>
@@ -74,31 +81,59 @@ internal sealed class H2cConnection : IDisposable
         await _openGate.WaitAsync(_stop);
         try
         {
-            if (_socket is not null)
+            if (_transport is not null)
             {
                 return null;
             }
 
             var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            Stream? transport = null;
             using var opening = CancellationTokenSource.CreateLinkedTokenSource(_stop);
             opening.CancelAfter(_timeout);
             try
             {
                 await socket.ConnectAsync(_endPoint, opening.Token);
-                await socket.SendAsync(ConnectionPreface(), SocketFlags.None, opening.Token);
+                transport = new NetworkStream(socket, ownsSocket: true); // only a connected socket has one
+                if (_tls)
+                {
+                    var tls = new SslStream(transport, leaveInnerStreamOpen: false);
+                    transport = tls;
+                    await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+                    {
+                        TargetHost = _host,
+                        ApplicationProtocols = [SslApplicationProtocol.Http2],
+                        RemoteCertificateValidationCallback = static (_, _, _, _) => true, // a load tool, not a browser
+                    }, opening.Token);
+                    if (tls.NegotiatedApplicationProtocol != SslApplicationProtocol.Http2)
+                    {
+                        await transport.DisposeAsync();
+                        return "the server did not agree to h2 (ALPN)";
+                    }
+                }
+
+                await transport.WriteAsync(ConnectionPreface(), opening.Token);
                 var acknowledged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                _ = ReceiveLoopAsync(socket, acknowledged);
+                _ = ReceiveLoopAsync(transport, acknowledged);
                 await acknowledged.Task.WaitAsync(opening.Token);
             }
-            catch (Exception e) when (e is SocketException or IOException || (e is OperationCanceledException && !_stop.IsCancellationRequested))
+            catch (Exception e) when (e is SocketException or IOException or AuthenticationException
+                || (e is OperationCanceledException && !_stop.IsCancellationRequested))
             {
-                socket.Dispose();
-                return e is SocketException s ? $"connect: {s.SocketErrorCode}" : $"h2c connection setup: {e.Message}";
+                if (transport is null)
+                {
+                    socket.Dispose();
+                }
+                else
+                {
+                    await transport.DisposeAsync();
+                }
+
+                return e is SocketException s ? $"connect: {s.SocketErrorCode}" : $"HTTP/2 connection setup: {e.Message}";
             }
 
             _nextStreamId = 1;
             _unacknowledgedBytes = 0;
-            _socket = socket;
+            _transport = transport;
             return null;
         }
         finally
@@ -108,12 +143,12 @@ internal sealed class H2cConnection : IDisposable
     }
 
     /// <summary>Sends the stream's HEADERS frame with the next stream id; false (and why) when the connection is gone.</summary>
-    internal bool TrySend(H2cStream stream, out string? error)
+    internal bool TrySend(Http2Stream stream, out string? error)
     {
-        Socket? broken;
+        Stream? broken;
         lock (_sendLock)
         {
-            broken = _socket;
+            broken = _transport;
             if (broken is null)
             {
                 error = "connection closed";
@@ -132,11 +167,11 @@ internal sealed class H2cConnection : IDisposable
                 BinaryPrimitives.WriteInt32BigEndian(_request.AsSpan(5), id);
                 try
                 {
-                    broken.Send(_request);
+                    broken.Write(_request);
                     error = null;
                     return true;
                 }
-                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                catch (Exception e) when (e is IOException or ObjectDisposedException)
                 {
                     error = $"send: {e.Message}";
                 }
@@ -148,7 +183,7 @@ internal sealed class H2cConnection : IDisposable
         return false;
     }
 
-    private async Task ReceiveLoopAsync(Socket socket, TaskCompletionSource acknowledged)
+    private async Task ReceiveLoopAsync(Stream transport, TaskCompletionSource acknowledged)
     {
         var buffered = 0;
         string why;
@@ -156,7 +191,7 @@ internal sealed class H2cConnection : IDisposable
         {
             while (true)
             {
-                var n = await socket.ReceiveAsync(_receive.AsMemory(buffered), SocketFlags.None);
+                var n = await transport.ReadAsync(_receive.AsMemory(buffered));
                 if (n == 0)
                 {
                     why = "connection closed by the server";
@@ -164,7 +199,7 @@ internal sealed class H2cConnection : IDisposable
                 }
 
                 buffered += n;
-                var consumed = ReadFrames(socket, _receive.AsSpan(0, buffered), acknowledged, out var goAway);
+                var consumed = ReadFrames(transport, _receive.AsSpan(0, buffered), acknowledged, out var goAway);
                 if (goAway is not null)
                 {
                     why = goAway;
@@ -178,17 +213,17 @@ internal sealed class H2cConnection : IDisposable
                 }
             }
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException or InvalidDataException)
+        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidDataException)
         {
             why = e.Message;
         }
 
         acknowledged.TrySetException(new IOException(why));
-        Close(socket, why);
+        Close(transport, why);
     }
 
     /// <returns>Bytes of whole frames handled; <paramref name="goAway"/> set when the connection must end.</returns>
-    private int ReadFrames(Socket socket, ReadOnlySpan<byte> buffer, TaskCompletionSource acknowledged, out string? goAway)
+    private int ReadFrames(Stream transport, ReadOnlySpan<byte> buffer, TaskCompletionSource acknowledged, out string? goAway)
     {
         goAway = null;
         var offset = 0;
@@ -214,7 +249,7 @@ internal sealed class H2cConnection : IDisposable
             switch (type)
             {
                 case Data:
-                    OnData(socket, id, flags, payload);
+                    OnData(transport, id, flags, payload);
                     break;
                 case Headers:
                     OnHeaders(id, flags, payload);
@@ -226,10 +261,10 @@ internal sealed class H2cConnection : IDisposable
                     acknowledged.TrySetResult();
                     break;
                 case Settings:
-                    SendControl(socket, Settings, Ack, 0, []);
+                    SendControl(transport, Settings, Ack, 0, []);
                     break;
                 case Ping when (flags & Ack) == 0 && length == 8:
-                    SendControl(socket, Ping, Ack, 0, payload);
+                    SendControl(transport, Ping, Ack, 0, payload);
                     break;
                 case GoAway:
                     goAway = length >= 8 ? $"GOAWAY {BinaryPrimitives.ReadUInt32BigEndian(payload[4..])}" : "GOAWAY";
@@ -240,7 +275,7 @@ internal sealed class H2cConnection : IDisposable
         return offset;
     }
 
-    private void OnData(Socket socket, int id, byte flags, ReadOnlySpan<byte> payload)
+    private void OnData(Stream transport, int id, byte flags, ReadOnlySpan<byte> payload)
     {
         // Flow control counts the whole payload, padding included; the body is what is left.
         _unacknowledgedBytes += payload.Length;
@@ -249,7 +284,7 @@ internal sealed class H2cConnection : IDisposable
             Span<byte> increment = stackalloc byte[4];
             BinaryPrimitives.WriteInt32BigEndian(increment, _unacknowledgedBytes);
             _unacknowledgedBytes = 0;
-            SendControl(socket, WindowUpdate, 0, 0, increment);
+            SendControl(transport, WindowUpdate, 0, 0, increment);
         }
 
         var stream = Find(id);
@@ -301,7 +336,7 @@ internal sealed class H2cConnection : IDisposable
         }
     }
 
-    private H2cStream? Find(int id)
+    private Http2Stream? Find(int id)
     {
         foreach (var stream in _streamArray)
         {
@@ -314,16 +349,16 @@ internal sealed class H2cConnection : IDisposable
         return null;
     }
 
-    private void SendControl(Socket socket, byte type, byte flags, int id, ReadOnlySpan<byte> payload)
+    private void SendControl(Stream transport, byte type, byte flags, int id, ReadOnlySpan<byte> payload)
     {
         Span<byte> frame = stackalloc byte[HeaderSize + 8];
         WriteFrameHeader(frame, payload.Length, type, flags, id);
         payload.CopyTo(frame[HeaderSize..]);
         lock (_sendLock)
         {
-            if (_socket == socket || _socket is null)
+            if (_transport == transport || _transport is null)
             {
-                socket.Send(frame[..(HeaderSize + payload.Length)]);
+                transport.Write(frame[..(HeaderSize + payload.Length)]);
             }
         }
     }
@@ -341,32 +376,32 @@ internal sealed class H2cConnection : IDisposable
                 stream.TryComplete(new RequestOutcome(0, 0, ErrorKind.Timeout, $"no complete answer within {_timeout.TotalSeconds:0.#} s")))
             {
                 // Tell the server to stop sending it (best effort; the stream's frames are ignored either way).
-                var socket = _socket;
+                var transport = _transport;
                 try
                 {
-                    if (socket is not null)
+                    if (transport is not null)
                     {
-                        SendControl(socket, RstStream, 0, id, cancel);
+                        SendControl(transport, RstStream, 0, id, cancel);
                     }
                 }
-                catch (Exception e) when (e is SocketException or ObjectDisposedException)
+                catch (Exception e) when (e is IOException or ObjectDisposedException)
                 {
                 }
             }
         }
     }
 
-    private void Close(Socket socket, string why)
+    private void Close(Stream transport, string why)
     {
         lock (_sendLock)
         {
-            if (_socket == socket)
+            if (_transport == transport)
             {
-                _socket = null;
+                _transport = null;
             }
         }
 
-        socket.Dispose();
+        transport.Dispose();
         FailAll(null, why);
     }
 
@@ -419,11 +454,11 @@ internal sealed class H2cConnection : IDisposable
         BinaryPrimitives.WriteInt32BigEndian(to[5..], id);
     }
 
-    private static byte[] RequestFrame(Uri url)
+    private static byte[] RequestFrame(Uri url, bool tls)
     {
-        // :method GET and :scheme http are static-table entries 2 and 6; :path (4), :authority (1) and user-agent (58)
-        // are literals without indexing over static names.
-        var block = new List<byte> { 0x82, 0x86 };
+        // :method GET and :scheme http / https are static-table entries 2 and 6 / 7; :path (4), :authority (1) and
+        // user-agent (58) are literals without indexing over static names.
+        var block = new List<byte> { 0x82, tls ? (byte)0x87 : (byte)0x86 };
         HeaderBlock.AppendLiteral(block, 4, url.PathAndQuery);
         HeaderBlock.AppendLiteral(block, 1, url.Authority);
         HeaderBlock.AppendLiteral(block, 58, "streamserver-loadtest");
@@ -437,10 +472,10 @@ internal sealed class H2cConnection : IDisposable
     {
         _stopRegistration.Dispose();
         _timeoutTimer.Dispose();
-        var socket = _socket;
-        if (socket is not null)
+        var transport = _transport;
+        if (transport is not null)
         {
-            Close(socket, "disposed");
+            Close(transport, "disposed");
         }
 
         _openGate.Dispose();
