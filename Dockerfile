@@ -17,13 +17,15 @@ FROM mcr.microsoft.com/dotnet/aspnet:10.0-bookworm-slim
 # libbpf, ffmpeg CLI (sample clip).
 COPY packages.txt /tmp/packages.txt
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ffmpeg libavformat59 libavcodec59 libavutil57 libswscale6 libswresample4 \
+ && apt-get install -y --no-install-recommends ffmpeg libavformat59 libavcodec59 libavutil57 libswscale6 libswresample4 libavfilter8 \
       libjpeg62-turbo libbpf1 bpftool ca-certificates \
  && rm -rf /var/lib/apt/lists/* /tmp/packages.txt
 WORKDIR /app
 COPY --from=build /app ./
 COPY --from=build /src/bpf/.output/*.bpf.o ./bpf/
 ENV StreamServer__DataDir=/data
+# `docker stop` sends SIGTERM and kills after 10 s: let responses in flight drain for 8 of them (raise both together).
+ENV StreamServer__ShutdownTimeoutSeconds=8
 VOLUME /data
 EXPOSE 8080 8443 1935
 ENTRYPOINT ["dotnet", "StreamServer.dll"]
