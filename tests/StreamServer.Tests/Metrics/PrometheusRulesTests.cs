@@ -124,7 +124,8 @@ public sealed class PrometheusRulesTests
             }
 
             Assert.Contains("StreamServerSendLatencyP999Critical", names);
-            Assert.Equal(7, names.Count);
+            Assert.Contains("StreamServerLowLatencyReloadSlow", names);
+            Assert.Equal(8, names.Count);
 
             // Prometheus asked for OpenMetrics and stored the request ids our latency buckets carry as exemplars.
             var end = DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 5;
