@@ -151,7 +151,7 @@ internal static class HlsPlaylist
     }
 
     /// <summary>Attribute lists (RFC 8216 4.2): KEY=value pairs, values optionally quoted, commas inside quotes.</summary>
-    private static Dictionary<string, string> Attributes(string list)
+    public static Dictionary<string, string> Attributes(string list)
     {
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
         var i = 0;

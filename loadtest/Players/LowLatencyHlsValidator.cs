@@ -49,13 +49,14 @@ internal sealed class LowLatencyPlaylist
             }
             else if (Tag(line, "#EXT-X-PART-INF:") is { } pi)
             {
-                p.PartTarget = Number(Attribute(pi, "PART-TARGET"));
+                p.PartTarget = Number(HlsPlaylist.Attributes(pi)["PART-TARGET"]);
             }
             else if (Tag(line, "#EXT-X-SERVER-CONTROL:") is { } sc)
             {
-                p.PartHoldBack = Attribute(sc, "PART-HOLD-BACK") is { } phb ? Number(phb) : 0;
-                p.CanSkipUntil = Attribute(sc, "CAN-SKIP-UNTIL") is { } csu ? Number(csu) : 0;
-                p.CanBlockReload = Attribute(sc, "CAN-BLOCK-RELOAD") == "YES";
+                var a = HlsPlaylist.Attributes(sc);
+                p.PartHoldBack = a.TryGetValue("PART-HOLD-BACK", out var phb) ? Number(phb) : 0;
+                p.CanSkipUntil = a.TryGetValue("CAN-SKIP-UNTIL", out var csu) ? Number(csu) : 0;
+                p.CanBlockReload = a.GetValueOrDefault("CAN-BLOCK-RELOAD") == "YES";
             }
             else if (Tag(line, "#EXT-X-MEDIA-SEQUENCE:") is { } ms)
             {
@@ -63,21 +64,21 @@ internal sealed class LowLatencyPlaylist
             }
             else if (Tag(line, "#EXT-X-SKIP:") is { } skip)
             {
-                p.Skipped = int.Parse(Attribute(skip, "SKIPPED-SEGMENTS")!, CultureInfo.InvariantCulture);
+                p.Skipped = int.Parse(HlsPlaylist.Attributes(skip)["SKIPPED-SEGMENTS"], CultureInfo.InvariantCulture);
             }
             else if (Tag(line, "#EXT-X-PART:") is { } part)
             {
-                var range = Attribute(part, "BYTERANGE");
+                var a = HlsPlaylist.Attributes(part);
                 long length = -1, offset = 0;
-                if (range is not null)
+                if (a.TryGetValue("BYTERANGE", out var range))
                 {
                     var at = range.IndexOf('@');
                     length = long.Parse(range[..at], CultureInfo.InvariantCulture);
                     offset = long.Parse(range[(at + 1)..], CultureInfo.InvariantCulture);
                 }
 
-                p.Parts.Add(new Part(p.OpenMsn, partIndex++, Number(Attribute(part, "DURATION")), Attribute(part, "URI")!, length, offset,
-                    Attribute(part, "INDEPENDENT") == "YES"));
+                p.Parts.Add(new Part(p.OpenMsn, partIndex++, Number(a["DURATION"]), a["URI"], length, offset,
+                    a.GetValueOrDefault("INDEPENDENT") == "YES"));
             }
             else if (Tag(line, "#EXTINF:") is { } extinf)
             {
@@ -85,12 +86,13 @@ internal sealed class LowLatencyPlaylist
             }
             else if (Tag(line, "#EXT-X-PRELOAD-HINT:") is { } hint)
             {
-                p.Hint = (Attribute(hint, "URI")!, Attribute(hint, "BYTERANGE-START") is { } s ? long.Parse(s, CultureInfo.InvariantCulture) : -1);
+                var a = HlsPlaylist.Attributes(hint);
+                p.Hint = (a["URI"], a.TryGetValue("BYTERANGE-START", out var start) ? long.Parse(start, CultureInfo.InvariantCulture) : -1);
             }
             else if (Tag(line, "#EXT-X-RENDITION-REPORT:") is { } report)
             {
-                p.Reports.Add((Attribute(report, "URI")!, int.Parse(Attribute(report, "LAST-MSN")!, CultureInfo.InvariantCulture),
-                    int.Parse(Attribute(report, "LAST-PART")!, CultureInfo.InvariantCulture)));
+                var a = HlsPlaylist.Attributes(report);
+                p.Reports.Add((a["URI"], int.Parse(a["LAST-MSN"], CultureInfo.InvariantCulture), int.Parse(a["LAST-PART"], CultureInfo.InvariantCulture)));
             }
             else if (line == "#EXT-X-ENDLIST")
             {
@@ -109,46 +111,7 @@ internal sealed class LowLatencyPlaylist
 
     private static string? Tag(string line, string tag) => line.StartsWith(tag, StringComparison.Ordinal) ? line[tag.Length..] : null;
 
-    private static double Number(string? text) => double.Parse(text!, CultureInfo.InvariantCulture);
-
-    // NAME=value or NAME="value" in an attribute list (values in quotes may hold commas).
-    public static string? Attribute(string list, string name)
-    {
-        var i = 0;
-        while (i < list.Length)
-        {
-            var eq = list.IndexOf('=', i);
-            if (eq < 0)
-            {
-                return null;
-            }
-
-            var key = list[i..eq];
-            string value;
-            int next;
-            if (eq + 1 < list.Length && list[eq + 1] == '"')
-            {
-                var close = list.IndexOf('"', eq + 2);
-                value = list[(eq + 2)..close];
-                next = close + 2;
-            }
-            else
-            {
-                var comma = list.IndexOf(',', eq);
-                value = comma < 0 ? list[(eq + 1)..] : list[(eq + 1)..comma];
-                next = comma < 0 ? list.Length : comma + 1;
-            }
-
-            if (key == name)
-            {
-                return value;
-            }
-
-            i = next;
-        }
-
-        return null;
-    }
+    private static double Number(string text) => double.Parse(text, CultureInfo.InvariantCulture);
 }
 
 /// <summary>

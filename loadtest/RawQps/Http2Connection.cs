@@ -31,7 +31,6 @@ internal sealed class Http2Connection : IDisposable
 
     private readonly EndPoint _endPoint;
     private readonly byte[] _request; // one HEADERS frame; the stream id is patched in under _sendLock
-    private readonly List<Http2Stream> _streams = [];
     private readonly Lock _sendLock = new();
     private readonly SemaphoreSlim _openGate = new(1, 1);
     private readonly byte[] _receive = new byte[256 * 1024]; // >= one frame at the default 16 KiB SETTINGS_MAX_FRAME_SIZE
@@ -65,8 +64,7 @@ internal sealed class Http2Connection : IDisposable
         var stream = new Http2Stream(this, _stop);
         lock (_sendLock)
         {
-            _streams.Add(stream);
-            _streamArray = [.. _streams];
+            _streamArray = [.. _streamArray, stream]; // a new array: the receive loop reads the old one without a lock
         }
 
         return stream;
