@@ -80,10 +80,9 @@ public class LoadToolTests
         await Vod.TestLibrary.PublishAsync(server.DataDir);
         using var work = new TempDir();
 
-        // A 1.5 MiB body outgrows the default 64 KiB stream window and, over a few dozen requests, the tool's 64 MiB
-        // connection window: every byte must arrive, so the tool's WINDOW_UPDATEs must be right.
-        const int size = 1536 * 1024;
-        await File.WriteAllBytesAsync(Path.Combine(server.DataDir, "vod", "clip", "big.m4s"), new byte[size], TestContext.Current.CancellationToken);
+        // The library's 1 MiB segment outgrows the default 64 KiB stream window and, over a few dozen requests, the tool's
+        // 64 MiB connection window: every byte must arrive, so the tool's WINDOW_UPDATEs must be right.
+        long size = (await Vod.TestLibrary.ReadAsync("big.m4s")).Length;
         var playlistLength = new FileInfo(Path.Combine(server.DataDir, "vod", "clip", "media.m3u8")).Length;
         foreach (var (baseUri, path, length) in new[]
         {
